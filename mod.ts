@@ -1,0 +1,44 @@
+/**
+ * WSGI for Deno: PEP 3333 carried into TypeScript, served by `Deno.serve`,
+ * with a request inspector on a side port.
+ *
+ * Run it: `deno run -A mod.ts [app.ts]` serves the module's `application`
+ * (by default `examples/hello.ts`) on http://127.0.0.1:8000.
+ *
+ * @example
+ * ```ts
+ * import { type Application, toFetch } from "./mod.ts";
+ *
+ * export const application: Application = (environ, start_response) => {
+ *   start_response("200 OK", [["Content-Type", "text/html"]]);
+ *   return [new TextEncoder().encode(`<h1>Hello, ${environ.PATH_INFO}</h1>`)];
+ * };
+ *
+ * const response = await toFetch(application)(new Request("http://localhost/web"));
+ * console.assert(await response.text() === "<h1>Hello, /web</h1>");
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  Application,
+  Environ,
+  ErrorStream,
+  Header,
+  InputStream,
+  ResponseBody,
+  StartResponse,
+  Write,
+} from "./server/types.ts";
+export { type FetchHandler, type GatewayOptions, toFetch } from "./server/gateway.ts";
+export { make_server, serve, type ServeOptions, type Server, WSGIServer } from "./server/serve.ts";
+export { ProtocolError } from "./server/rules.ts";
+export type { EventMap, EventType, ExchangeRecorder, Recorder } from "./server/recorder.ts";
+export { loadApplication, main } from "./server/cli.ts";
+
+import { main } from "./server/cli.ts";
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

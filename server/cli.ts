@@ -1,0 +1,291 @@
+/**
+ * The command line: `deno run -A mod.ts [MODULE[:NAME]] [options]`.
+ *
+ * `server/` cannot import `inspector/`, so the inspector comes in through
+ * {@linkcode CliHooks}; `mod.ts` passes it.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Application } from "./types.ts";
+import type { Recorder } from "./recorder.ts";
+import { serve } from "./serve.ts";
+import { stderrSink } from "./log.ts";
+
+/** The usage text printed by `--help`. */
+export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
+
+Serve a WSGI application written in TypeScript, with a request inspector.
+
+  MODULE              the application's module (default: examples/hello.ts)
+  NAME                its export (default: "application", else the default export)
+
+Options:
+  --host H            interface to serve the app on (default 127.0.0.1; "" = all)
+  --port N            port to serve the app on (default 8000; 0 = any free port)
+  --inspector-host H  interface for the inspector (default 127.0.0.1; any other
+                      needs the access token printed at start)
+  --inspector-port N  port of the inspector (default 8001; 0 = any free port)
+  --no-inspector      do not record exchanges or open the inspector
+  --max-exchanges N   exchanges the inspector keeps (default 1000)
+  --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
+  --quiet             no request log
+  -h, --help          show this help
+
+Examples:
+  deno run -A mod.ts                      serves examples/hello.ts on :8000
+  deno run -A mod.ts app.ts:wsgi_app --port 9000
+`;
+
+/** The parsed command line. */
+export interface CliOptions {
+  module: string | undefined;
+  name: string | undefined;
+  host: string;
+  port: number;
+  inspector: boolean;
+  inspectorHost: string;
+  inspectorPort: number;
+  maxExchanges: number;
+  maxBodyBytes: number;
+  quiet: boolean;
+  help: boolean;
+}
+
+/** A mistake on the command line, or in what it names: a one-line message, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function integer(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max || value.trim() === "") {
+    throw new UsageError(
+      `${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Parses the command line.
+ *
+ * @throws {UsageError} for an unknown flag, a bad number, or extra arguments
+ */
+export function parseCli(args: string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "inspector-host": { type: "string" },
+        "inspector-port": { type: "string" },
+        "no-inspector": { type: "boolean" },
+        "max-exchanges": { type: "string" },
+        "max-body-bytes": { type: "string" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]!);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) {
+    throw new UsageError(
+      `expected at most one MODULE (got ${positionals.length}: ${positionals.join(" ")})`,
+    );
+  }
+  let module = positionals[0];
+  let name: string | undefined;
+  const m = module?.match(/^(.+):([A-Za-z_$][\w$]*)$/);
+  if (m) [, module, name] = m;
+  return {
+    module,
+    name,
+    host: values.host ?? "127.0.0.1",
+    port: integer("--port", values.port, 8000, 0, 65535),
+    inspector: !values["no-inspector"],
+    inspectorHost: values["inspector-host"] ?? "127.0.0.1",
+    inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
+    maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
+    maxBodyBytes: integer("--max-body-bytes", values["max-body-bytes"], 1024 * 1024, 0, 2 ** 31),
+    quiet: values.quiet ?? false,
+    help: values.help ?? false,
+  };
+}
+
+/** The default application module, next to this repository's `mod.ts`. */
+export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.url);
+
+/**
+ * Imports a module and picks its application: the named export, else
+ * `application`, else the default export.
+ *
+ * @throws {UsageError} when the module is missing, lacks the export, or the export is not a function
+ */
+export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
+  const url = module instanceof URL ? module : new URL(module, `file://${Deno.cwd()}/`);
+  const shown = module instanceof URL ? url.pathname : module;
+  if (url.protocol === "file:") {
+    try {
+      Deno.statSync(url);
+    } catch {
+      throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: no such file`);
+    }
+  }
+  let exports: Record<string, unknown>;
+  try {
+    exports = await import(url.href);
+  } catch (error) {
+    const first = String((error as Error)?.message ?? error).split("\n")[0];
+    throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: ${first}`);
+  }
+  const key = name ?? ("application" in exports ? "application" : "default");
+  if (!(key in exports)) {
+    throw new UsageError(
+      name === undefined
+        ? `Module ${
+          JSON.stringify(shown)
+        } exports neither "application" nor a default; export one, or name it as ${shown}:NAME`
+        : `Module ${JSON.stringify(shown)} has no export named ${JSON.stringify(name)}`,
+    );
+  }
+  const app = exports[key];
+  if (typeof app !== "function") {
+    throw new UsageError(
+      `Export ${JSON.stringify(key)} of ${
+        JSON.stringify(shown)
+      } is not a function (got ${typeof app}); a WSGI application is a function (environ, start_response)`,
+    );
+  }
+  return app as Application;
+}
+
+/** A running inspector, as the CLI sees it. */
+export interface InspectorHandle {
+  /** Receives the app server's exchanges. */
+  recorder: Recorder;
+  /** Opens the side port; `appUrl` is where replays are sent. Returns the URL to print. */
+  listen(appUrl: string): Promise<{ url: string }>;
+  /** Closes the side port. */
+  shutdown(): Promise<void>;
+}
+
+/** What `mod.ts` plugs into the CLI. */
+export interface CliHooks {
+  /** Creates the inspector (not yet listening). */
+  inspector?: (options: {
+    hostname: string;
+    port: number;
+    maxExchanges: number;
+    maxBodyBytes: number;
+  }) => InspectorHandle;
+}
+
+function addrInUse(error: unknown, what: string, host: string, port: number): never {
+  if (error instanceof Deno.errors.AddrInUse) {
+    throw new UsageError(
+      `Cannot serve ${what} on ${host}:${port}: the port is in use; pick another with --${
+        what === "the app" ? "" : "inspector-"
+      }port`,
+    );
+  }
+  if (
+    error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
+  ) {
+    throw new UsageError(`Cannot serve ${what} on ${host}:${port}: ${(error as Error).message}`);
+  }
+  throw error;
+}
+
+/**
+ * Runs the CLI until interrupted (Ctrl-C) or `signal` aborts.
+ *
+ * @returns the exit code: 0 after a clean shutdown, 2 for a usage error
+ */
+export async function main(
+  args: string[],
+  hooks: CliHooks = {},
+  signal?: AbortSignal,
+): Promise<number> {
+  let options: CliOptions;
+  try {
+    options = parseCli(args);
+    if (options.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    return await run(options, hooks, signal);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
+  const app = await loadApplication(options.module ?? DEFAULT_MODULE, options.name);
+  const shown = options.module ?? "examples/hello.ts";
+  const inspector = options.inspector && hooks.inspector
+    ? hooks.inspector({
+      hostname: options.inspectorHost,
+      port: options.inspectorPort,
+      maxExchanges: options.maxExchanges,
+      maxBodyBytes: options.maxBodyBytes,
+    })
+    : undefined;
+  const stop = new AbortController();
+  let server;
+  try {
+    server = serve(app, {
+      hostname: options.host,
+      port: options.port,
+      recorder: inspector?.recorder,
+      log: !options.quiet,
+      signal: stop.signal,
+      appName: options.name ?? "application",
+    });
+  } catch (error) {
+    addrInUse(error, "the app", options.host, options.port);
+  }
+  let inspectorUrl: string | undefined;
+  if (inspector) {
+    try {
+      inspectorUrl = (await inspector.listen(server.url)).url;
+    } catch (error) {
+      stop.abort();
+      await server.finished;
+      addrInUse(error, "the inspector", options.inspectorHost, options.inspectorPort);
+    }
+  }
+  console.log(`Serving HTTP on ${server.url} ... (${shown})`);
+  if (inspectorUrl) console.log(`Inspector on ${inspectorUrl}`);
+  const shutdown = () => stop.abort();
+  Deno.addSignalListener("SIGINT", shutdown);
+  Deno.addSignalListener("SIGTERM", shutdown);
+  signal?.addEventListener("abort", shutdown, { once: true });
+  await server.finished;
+  Deno.removeSignalListener("SIGINT", shutdown);
+  Deno.removeSignalListener("SIGTERM", shutdown);
+  await inspector?.shutdown();
+  stderrSink.flush();
+  console.log("Shut down.");
+  return 0;
+}

@@ -1,0 +1,592 @@
+/**
+ * The gateway: a WSGI application turned into a fetch handler.
+ *
+ * `toFetch(app)` returns `(request, info?) => Promise<Response>`, the shape
+ * `Deno.serve`, `deno serve` and every fetch-based runtime accept. Everything
+ * PEP 3333 asks of a server happens here: the environ is built, the
+ * application is called, `start_response` is checked against the rules, the
+ * body is iterated with backpressure, and `close()` is called exactly once.
+ *
+ * The state of one exchange is explicit, with Werkzeug's names: `status_set`
+ * (start_response was called) against `headers_sent` (the status and headers
+ * left for the client). Headers go out when the first non-empty chunk is ready
+ * or the body ends, never before (PEP 3333). Until then any failure becomes a
+ * 500 page that names it; after, the connection is cut so that the client
+ * cannot mistake a broken response for a complete one.
+ *
+ * @module
+ */
+
+import type { Application, Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
+import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
+import { buildEnviron } from "./environ.ts";
+import { concatBytes, Input } from "./input.ts";
+import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
+import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
+import { describeError, errorPage } from "./error_page.ts";
+
+/** What `Deno.serve` passes as the second argument; only the peer is used. */
+export interface HandlerInfo {
+  remoteAddr?: Deno.Addr;
+}
+
+/** A standard fetch handler. */
+export type FetchHandler = (request: Request, info?: HandlerInfo) => Promise<Response>;
+
+/** A text sink for diagnostics (`stderr`, buffered, by default). */
+export interface TextSink {
+  write(text: string): void;
+  flush(): void;
+}
+
+/** Options of {@linkcode toFetch}. */
+export interface GatewayOptions {
+  /** Receives every exchange's events (the inspector); none by default. */
+  recorder?: Recorder;
+  /**
+   * The request log: `true` for one line per request on stderr, or a function
+   * that receives each finished exchange. Off by default, so that `toFetch`
+   * is a quiet in-process client in tests; `serve()` turns it on.
+   */
+  log?: boolean | ((entry: LogEntry) => void);
+  /** Where `wsgi.errors` text and error reports go; stderr by default. */
+  errors?: TextSink;
+  /** `SERVER_NAME`; by default the host of the request's `Host` header. */
+  serverName?: string;
+  /** `SERVER_PORT`; by default the port of the request's `Host` header. */
+  serverPort?: string;
+  /** `wsgi.multiprocess`; set it when several processes serve the app (`deno serve --parallel`). */
+  multiprocess?: boolean;
+  /** The application's name, for the `call` event; `"application"` by default. */
+  appName?: string;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+function chunkError(chunk: unknown, index: number, source: string): ProtocolError {
+  const hint = typeof chunk === "string"
+    ? " (encode text with new TextEncoder().encode(text))"
+    : "";
+  return new ProtocolError(
+    "body.chunk_type",
+    `Cannot send body: ${source} ${index} must be a Uint8Array (got ${show(chunk)})${hint}`,
+  );
+}
+
+function bodyError(body: unknown): ProtocolError | undefined {
+  if (typeof body === "string") {
+    return new ProtocolError(
+      "body.type",
+      "Cannot send body: the application returned a string; return [new TextEncoder().encode(text)]",
+    );
+  }
+  if (body instanceof Uint8Array) {
+    return new ProtocolError(
+      "body.type",
+      "Cannot send body: the application returned a Uint8Array; return [bytes], an iterable of chunks",
+    );
+  }
+  const b = body as Record<symbol, unknown> | null | undefined;
+  if (
+    b === null || b === undefined ||
+    (typeof b[Symbol.iterator] !== "function" && typeof b[Symbol.asyncIterator] !== "function")
+  ) {
+    return new ProtocolError(
+      "body.type",
+      `Cannot send body: the application must return an iterable of Uint8Array chunks (got ${
+        show(body)
+      })`,
+    );
+  }
+  return undefined;
+}
+
+/** One request and its response: the state PEP 3333 talks about, made explicit. */
+class Exchange {
+  readonly request: Request;
+  readonly options: GatewayOptions;
+  readonly sink: TextSink;
+  readonly log: ((entry: LogEntry) => void) | undefined;
+  readonly started: number;
+  readonly peer: { hostname: string; port: number } | undefined;
+  rec: ExchangeRecorder | undefined;
+  environ!: Environ;
+
+  /** The status line the app gave (`status_set`), and its code and headers. */
+  status_set: string | undefined;
+  code = 0;
+  headers: Header[] = [];
+  /** Whether the status and headers left for the client. */
+  headers_sent = false;
+  /** A rule the app broke before anything was sent, even if it caught the error. */
+  broken: ProtocolError | undefined;
+  /** Output of the legacy `write()` not yet handed to the client. */
+  written: Uint8Array[] = [];
+  writes = 0;
+  /** Body bytes handed to the client. */
+  bytes = 0;
+  finished = false;
+
+  constructor(
+    request: Request,
+    info: HandlerInfo | undefined,
+    options: GatewayOptions,
+    log: ((entry: LogEntry) => void) | undefined,
+  ) {
+    this.started = performance.now();
+    this.request = request;
+    this.options = options;
+    this.sink = options.errors ?? stderrSink;
+    this.log = log;
+    const addr = info?.remoteAddr;
+    if (addr !== undefined && addr.transport === "tcp") this.peer = addr;
+    if (options.recorder !== undefined) {
+      try {
+        this.rec = options.recorder.begin(request);
+      } catch (error) {
+        this.recorderFailed(error);
+      }
+    }
+  }
+
+  /** Records an event; a failing recorder is reported once and then left alone. */
+  emit<K extends EventType>(type: K, data: EventMap[K]): void {
+    try {
+      this.rec!.record(type, data);
+    } catch (error) {
+      this.recorderFailed(error);
+    }
+  }
+
+  recorderFailed(error: unknown): void {
+    this.rec = undefined;
+    this.sink.write(
+      `Recorder failed; this exchange is no longer recorded: ${describeError(error)}\n`,
+    );
+  }
+
+  /** Reports an exception: to the recorder and, with its stack, to stderr. */
+  report(where: ErrorSite, error: unknown): void {
+    const e = error instanceof Error ? error : undefined;
+    if (this.rec) {
+      this.emit("error", {
+        where,
+        name: e?.name ?? typeof error,
+        message: e?.message ?? String(error),
+        stack: e?.stack,
+      });
+      if (error instanceof ProtocolError) {
+        this.emit("lint", { rule: error.rule, message: error.message });
+      }
+    }
+    const detail = e && !(error instanceof ProtocolError)
+      ? e.stack ?? describeError(e)
+      : describeError(error);
+    this.sink.write(
+      `Error in ${where} (${this.request.method} ${
+        this.environ?.PATH_INFO ?? this.request.url
+      }): ${detail}\n`,
+    );
+  }
+
+  start_response: StartResponse = (status, headers, exc_info) => {
+    const withExcInfo = exc_info !== undefined && exc_info !== null;
+    try {
+      if (withExcInfo) {
+        // PEP 3333: with exc_info after the headers went out, re-raise it.
+        if (this.headers_sent) throw exc_info;
+      } else if (this.status_set !== undefined) {
+        throw new ProtocolError(
+          "start_response.twice",
+          "start_response() was called twice without exc_info; call it once, or pass the caught error as exc_info to replace an unsent response",
+        );
+      }
+      const code = checkStatus(status);
+      checkHeaders(headers);
+      if (this.rec) this.emit("start_response", { status, headers, exc_info: withExcInfo });
+      this.status_set = status as string;
+      this.code = code;
+      this.headers = headers;
+      this.broken = undefined;
+      return this.write;
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        if (this.rec) {
+          this.emit("start_response", {
+            status,
+            headers,
+            exc_info: withExcInfo,
+            error: error.message,
+          });
+        }
+        if (!this.headers_sent) this.broken ??= error;
+      }
+      throw error;
+    }
+  };
+
+  write: Write = (data) => {
+    if (this.status_set === undefined) {
+      throw new ProtocolError(
+        "write.before_start",
+        "write() was called before start_response(); call start_response() first",
+      );
+    }
+    if (!(data instanceof Uint8Array)) throw chunkError(data, this.writes, "write() argument");
+    if (this.rec) this.emit("write", { index: this.writes, bytes: data });
+    this.writes++;
+    if (data.length > 0) this.written.push(data);
+  };
+
+  /** Calls the application and answers with its response (or a 500 page). */
+  async run(app: Application): Promise<Response> {
+    const request = this.request;
+    if (this.rec) {
+      const { path, query } = splitPathQuery(request.url);
+      this.emit("request", {
+        method: request.method,
+        target: query ? `${path}?${query}` : path,
+        version: "HTTP/1.1",
+        peer: this.peer && { hostname: this.peer.hostname, port: this.peer.port },
+        headers: [...request.headers],
+      });
+    }
+    const rec = this.rec;
+    const cl = request.headers.get("content-length");
+    this.environ = buildEnviron(request, {
+      input: new Input(
+        request,
+        cl === null ? undefined : Number(cl),
+        rec && ((method, size, bytes) => this.rec && this.emit("input", { method, size, bytes })),
+      ),
+      errors: new Errors(this.sink, rec && ((text) => this.rec && this.emit("errors", { text }))),
+      remoteAddr: this.peer,
+      serverName: this.options.serverName,
+      serverPort: this.options.serverPort,
+      multiprocess: this.options.multiprocess,
+    });
+    if (this.rec) this.emit("environ", { environ: this.environ });
+    let body: ResponseBody;
+    try {
+      if (this.rec) this.emit("call", { app: this.options.appName ?? "application" });
+      const result = app(this.environ, this.start_response);
+      body = isThenable(result) ? await result : result;
+    } catch (error) {
+      return this.fail("application", error);
+    }
+    const wrong = bodyError(body);
+    if (wrong !== undefined) {
+      await this.close(body);
+      return this.fail("application", wrong);
+    }
+    return Array.isArray(body) ? this.respondArray(body) : this.respondStream(body);
+  }
+
+  /**
+   * Calls the body's `close()`, once, and records it. Every path through the
+   * exchange ends here: arrays from `respondArray`'s `finally`, streamed
+   * bodies from the `finally` of `chunks()`, which runs on a normal end, on an
+   * error, and when the client goes away (the stream's `cancel` returns the
+   * generator). Keep it in those `finally` blocks, or a path will skip it.
+   */
+  async close(body: ResponseBody): Promise<void> {
+    const close = (body as { close?: unknown } | null | undefined)?.close;
+    if (typeof close === "function") {
+      const result = close.call(body);
+      if (isThenable(result)) await result;
+    }
+    if (this.rec) this.emit("close", { called: typeof close === "function" });
+  }
+
+  /** The fast path: every chunk is already here. */
+  async respondArray(body: Uint8Array[]): Promise<Response> {
+    let total = 0;
+    try {
+      for (let i = 0; i < body.length; i++) {
+        const chunk = body[i];
+        if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, i, "body chunk");
+        if (this.rec) this.emit("chunk", { index: i, bytes: chunk });
+        total += chunk.length;
+      }
+    } catch (error) {
+      await this.closeQuietly(body);
+      return this.fail("iterable", error);
+    }
+    try {
+      await this.close(body);
+    } catch (error) {
+      return this.fail("close", error);
+    }
+    const problem = this.checkReady(total + this.writtenBytes());
+    if (problem) return this.fail("application", problem);
+    let payload: Uint8Array | null;
+    if (this.written.length === 0) {
+      payload = body.length === 1 ? body[0]! : concatBytes(body, total);
+    } else payload = concatBytes([...this.written, ...body]);
+    this.written = [];
+    if (isNullBodyStatus(this.code)) payload = null;
+    this.bytes = payload === null || this.request.method === "HEAD" ? 0 : payload.length;
+    const response = new Response(payload as BodyInit | null, {
+      status: this.code,
+      headers: this.headers,
+    });
+    this.sent();
+    this.finish("end");
+    return response;
+  }
+
+  async closeQuietly(body: ResponseBody): Promise<void> {
+    try {
+      await this.close(body);
+    } catch (error) {
+      this.report("close", error);
+    }
+  }
+
+  writtenBytes(): number {
+    let n = 0;
+    for (const w of this.written) n += w.length;
+    return n;
+  }
+
+  /** The checks made once the headers are about to go; returns the broken rule, if any. */
+  checkReady(bodyBytes: number | undefined): ProtocolError | undefined {
+    if (this.broken) return this.broken;
+    if (this.status_set === undefined) {
+      return new ProtocolError(
+        "start_response.missing",
+        "The application returned without calling start_response(); call start_response(status, headers) before returning or yielding the body",
+      );
+    }
+    if (isNullBodyStatus(this.code) && bodyBytes !== undefined && bodyBytes > 0) {
+      return new ProtocolError(
+        "body.null_status",
+        `Cannot send body: a ${this.code} response must not have a body (got ${bodyBytes} bytes)`,
+      );
+    }
+    const declared = this.declaredLength();
+    if (
+      declared !== undefined && bodyBytes !== undefined && this.request.method !== "HEAD" &&
+      declared !== bodyBytes && !isNullBodyStatus(this.code)
+    ) {
+      return new ProtocolError(
+        "headers.content_length",
+        `Cannot send body: Content-Length says ${declared} bytes but the body has ${bodyBytes}; fix the header or leave it out`,
+      );
+    }
+    return undefined;
+  }
+
+  declaredLength(): number | undefined {
+    for (const [name, value] of this.headers) {
+      if (name.length === 14 && name.toLowerCase() === "content-length") return Number(value);
+    }
+    return undefined;
+  }
+
+  sent(): void {
+    this.headers_sent = true;
+    if (this.rec) {
+      this.emit("headers_sent", {
+        status: this.code,
+        status_line: this.status_set!,
+        headers: this.headers,
+      });
+    }
+  }
+
+  /** Records the end of the exchange and writes the log line, once. */
+  finish(outcome: LogEntry["outcome"], reason?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.rec) {
+      if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
+      else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
+    }
+    if (this.log) {
+      const { path, query } = splitPathQuery(this.request.url);
+      this.log({
+        remote: this.peer && `${this.peer.hostname}:${this.peer.port}`,
+        method: this.request.method,
+        target: query ? `${path}?${query}` : path,
+        status: this.headers_sent ? this.code : 0,
+        bytes: this.bytes,
+        duration: performance.now() - this.started,
+        outcome,
+      });
+    }
+  }
+
+  /**
+   * Answers a failure before anything was sent: report it, then run the 500
+   * page through this same exchange, as any application.
+   */
+  fail(where: ErrorSite, error: unknown): Promise<Response> {
+    this.report(where, error);
+    this.status_set = undefined;
+    this.broken = undefined;
+    this.headers = [];
+    this.written = [];
+    return this.respondArray(errorPage(error)(this.environ, this.start_response) as Uint8Array[]);
+  }
+
+  /** Wraps the body in a generator whose `finally` is where `close()` runs. */
+  async *chunks(body: ResponseBody): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      let index = 0;
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, index, "body chunk");
+        if (this.rec) this.emit("chunk", { index, bytes: chunk });
+        index++;
+        yield chunk;
+      }
+    } finally {
+      await this.close(body);
+    }
+  }
+
+  /** The general path: iterate as the client reads, with backpressure. */
+  async respondStream(body: ResponseBody): Promise<Response> {
+    const gen = this.chunks(body);
+    let first: Uint8Array | undefined;
+    try {
+      while (this.written.length === 0) {
+        const r = await gen.next();
+        if (r.done) break;
+        if (r.value.length > 0) {
+          first = r.value;
+          break;
+        }
+      }
+    } catch (error) {
+      return this.fail("iterable", error);
+    }
+    if (this.request.signal.aborted && !this.finished) {
+      await this.stop(gen);
+      this.finish("aborted", "client disconnected before the response started");
+      return new Response(null, { status: 499 });
+    }
+    const done = first === undefined && this.written.length === 0;
+    const problem = this.checkReady(
+      done ? 0 : isNullBodyStatus(this.code) ? 1 : undefined,
+    );
+    if (problem) {
+      await this.stop(gen);
+      return this.fail("application", problem);
+    }
+    if (done || this.request.method === "HEAD") {
+      if (!done) await this.stop(gen);
+      return this.respondArray([]);
+    }
+    const queue = this.written;
+    if (first !== undefined) queue.push(first);
+    this.written = [];
+    const declared = this.declaredLength();
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        for (const chunk of queue) this.enqueue(controller, chunk, declared);
+      },
+      pull: async (controller) => {
+        try {
+          for (;;) {
+            const r = await gen.next();
+            for (const w of this.written) this.enqueue(controller, w, declared);
+            this.written = [];
+            if (r.done) {
+              if (declared !== undefined && this.bytes < declared) {
+                throw new ProtocolError(
+                  "headers.content_length",
+                  `Cannot finish body: Content-Length says ${declared} bytes but the body ended after ${this.bytes}`,
+                );
+              }
+              controller.close();
+              this.finish("end");
+              return;
+            }
+            if (r.value.length > 0) {
+              this.enqueue(controller, r.value, declared);
+              return;
+            }
+          }
+        } catch (error) {
+          // After the headers went out, the only honest signal is a cut connection.
+          this.report("iterable", error);
+          await this.stop(gen);
+          this.finish("cut", `error after the headers were sent: ${describeError(error)}`);
+          controller.error(error);
+        }
+      },
+      cancel: async () => {
+        this.finish("aborted", "client disconnected");
+        await this.stop(gen);
+      },
+    }, { highWaterMark: 0 });
+    const response = new Response(stream, { status: this.code, headers: this.headers });
+    this.sent();
+    return response;
+  }
+
+  enqueue(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    chunk: Uint8Array,
+    declared: number | undefined,
+  ): void {
+    if (declared !== undefined && this.bytes + chunk.length > declared) {
+      throw new ProtocolError(
+        "headers.content_length",
+        `Cannot send body: Content-Length says ${declared} bytes but the application sent more`,
+      );
+    }
+    this.bytes += chunk.length;
+    controller.enqueue(chunk);
+  }
+
+  /** Stops pulling the body: returns the generator, so its `finally` (and `close()`) runs. */
+  async stop(gen: AsyncGenerator<Uint8Array, void, undefined>): Promise<void> {
+    try {
+      await gen.return();
+    } catch (error) {
+      this.report("close", error);
+    }
+  }
+}
+
+/** Splits `request.url` into its raw path and query. */
+function splitPathQuery(url: string): { path: string; query: string } {
+  const start = url.indexOf("/", url.indexOf(":") + 3);
+  if (start === -1) return { path: "/", query: "" };
+  const q = url.indexOf("?", start);
+  return q === -1
+    ? { path: url.slice(start), query: "" }
+    : { path: url.slice(start, q), query: url.slice(q + 1) };
+}
+
+/**
+ * Turns a WSGI application into a fetch handler.
+ *
+ * The handler works wherever fetch handlers do: `Deno.serve(handler)`,
+ * `export default { fetch: handler }` under `deno serve` (and `--parallel`),
+ * and in tests, called directly with a `new Request(...)`.
+ *
+ * @example
+ * ```ts
+ * import { toFetch } from "./gateway.ts";
+ * const fetch = toFetch((environ, start_response) => {
+ *   start_response("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`Hello, ${environ.PATH_INFO}`)];
+ * });
+ * const response = await fetch(new Request("http://localhost/web"));
+ * console.assert(await response.text() === "Hello, /web");
+ * ```
+ */
+export function toFetch(app: Application, options: GatewayOptions = {}): FetchHandler {
+  if (typeof app !== "function") {
+    throw new TypeError(`Cannot serve application: it must be a function (got ${show(app)})`);
+  }
+  const log = options.log === true
+    ? requestLogger(options.errors ?? stderrSink)
+    : options.log || undefined;
+  return (request, info) => new Exchange(request, info, options, log).run(app);
+}

@@ -1,0 +1,95 @@
+/**
+ * The recorder interface: how the gateway tells an observer what it does.
+ *
+ * This is the only thing `server/` and `inspector/` share. `server/` owns it
+ * and never imports `inspector/`; the inspector implements it, and `mod.ts`
+ * wires the two together. With no recorder the gateway skips building every
+ * event, so recording costs nothing when it is off.
+ *
+ * One exchange (a request and its response) gets one {@linkcode ExchangeRecorder}
+ * from {@linkcode Recorder.begin}. The gateway then calls
+ * {@linkcode ExchangeRecorder.record} once per step of the timeline below, in
+ * order. The recorder stamps each event with the time since `begin()`.
+ *
+ * Payloads are live: `bytes` may be a view of a buffer that is reused or handed
+ * on to the client, and `environ` is the object the application holds. A
+ * recorder copies what it wants to keep before `record()` returns.
+ *
+ * | event | when | example payload |
+ * |---|---|---|
+ * | `request` | the HTTP request arrived | `{ method: "GET", target: "/a?b=1", version: "HTTP/1.1", peer: { hostname: "127.0.0.1", port: 51234 }, headers: [["host", "127.0.0.1:8000"]] }` |
+ * | `environ` | the environ was built | `{ environ }` (the object the app receives) |
+ * | `call` | `application(environ, start_response)` is invoked | `{ app: "application" }` |
+ * | `input` | the app read from `wsgi.input` | `{ method: "read", size: 10, bytes }` |
+ * | `start_response` | the app called `start_response` | `{ status: "200 OK", headers: [["Content-Type", "text/html"]], exc_info: false }`, plus `error` naming the rule when a call broke one |
+ * | `write` | the app called the legacy `write()` | `{ index: 0, bytes }` |
+ * | `chunk` | the body iterable yielded | `{ index: 0, bytes }` |
+ * | `headers_sent` | status and headers left for the client | `{ status: 200, status_line: "200 OK", headers: [["Content-Type", "text/html"]] }` |
+ * | `errors` | text written to `wsgi.errors` | `{ text: "warning: ...\n" }` |
+ * | `error` | an exception, from the app, its iterable or the gateway | `{ where: "application", name: "TypeError", message: "...", stack: "..." }` |
+ * | `lint` | a rule of the spec was broken (validator) | `{ rule: "start_response.once", message: "..." }` |
+ * | `close` | the iterable's `close()` was called (also when it has none) | `{ called: true }` |
+ * | `end` | the response finished | `{ status: 200, bytes: 18 }` |
+ * | `abort` | the client went away, or the response was cut after an error | `{ reason: "client disconnected", bytes: 1024 }` |
+ *
+ * @module
+ */
+
+/** A `[name, value]` pair, as in a header list. */
+export type Pair = [name: string, value: string];
+
+/** Where an error was raised: which party broke. */
+export type ErrorSite = "application" | "iterable" | "close" | "gateway";
+
+/** The payload of each event, by event type. */
+export interface EventMap {
+  request: {
+    method: string;
+    /** The request target as received: path and query. */
+    target: string;
+    version: string;
+    peer?: { hostname: string; port: number };
+    headers: Pair[];
+  };
+  environ: { environ: Readonly<Record<string, unknown>> };
+  call: { app: string };
+  input: {
+    method: "read" | "readline" | "readlines" | "iterate";
+    size?: number;
+    bytes: Uint8Array;
+  };
+  start_response: {
+    status: unknown;
+    headers: unknown;
+    exc_info: boolean;
+    /** The rule this call broke, as the message the app gets. */
+    error?: string;
+  };
+  write: { index: number; bytes: Uint8Array };
+  chunk: { index: number; bytes: Uint8Array };
+  headers_sent: { status: number; status_line: string; headers: Pair[] };
+  errors: { text: string };
+  error: { where: ErrorSite; name: string; message: string; stack?: string };
+  lint: { rule: string; message: string };
+  close: { called: boolean };
+  end: { status: number; bytes: number };
+  abort: { reason: string; bytes: number };
+}
+
+/** The name of a timeline event. */
+export type EventType = keyof EventMap;
+
+/** Receives the events of one exchange. */
+export interface ExchangeRecorder {
+  /** Records one event. Must not throw; if it does, the gateway logs it and stops recording this exchange. */
+  record<K extends EventType>(type: K, data: EventMap[K]): void;
+}
+
+/** Creates one {@linkcode ExchangeRecorder} per exchange. */
+export interface Recorder {
+  /**
+   * Called when a request arrives, before the gateway reads anything else.
+   * Returns `undefined` to leave this exchange unrecorded.
+   */
+  begin(request: Request): ExchangeRecorder | undefined;
+}

@@ -5,6 +5,37 @@
  * This is on the hot path of every request, so it avoids `new URL()` and
  * caches the `HTTP_*` name of each header it has seen.
  *
+ * Wherever wsgiref and gunicorn give the same value for the same raw request,
+ * ours is that value; `tests/environ_parity_test.ts` checks it against both,
+ * request by request. Where they disagree we chose, and say so in that test.
+ * These are the differences we keep on purpose (also in `docs/differences.md`):
+ *
+ * - Header names containing `_` are dropped (both keep them): `X_Forwarded_For`
+ *   would spoof `X-Forwarded-For`, and gunicorn 20 even takes `SCRIPT_NAME`
+ *   from a `Script_Name` header. Werkzeug and gunicorn ≥ 22 drop them too.
+ * - Repeated headers are joined with `", "` (`Cookie` with `"; "`), not `","`:
+ *   `Deno.serve` joins them before we see them.
+ * - `SERVER_PROTOCOL` is always `HTTP/1.1`: `Deno.serve` does not say whether
+ *   the request was HTTP/1.0.
+ * - `OPTIONS *` gives `PATH_INFO` `/*`, not `*`: `Deno.serve` hands it over so.
+ * - A GET or HEAD request's body cannot be read from `wsgi.input`:
+ *   `Deno.serve` gives such a `Request` no body (`CONTENT_LENGTH` is kept).
+ * - Requests hyper refuses never reach us (it answers 400): target bytes that
+ *   are not UTF-8 or are controls, a target without a leading `/`, obs-folded
+ *   or malformed header lines, `Content-Length` with `Transfer-Encoding`, a
+ *   repeated `Host`.
+ * - No `wsgi.file_wrapper` (optional in PEP 3333): return the file's chunks.
+ * - `wsgi.input_terminated` is set only for chunked uploads (gunicorn sets it
+ *   always, wsgiref never), and `CONTENT_TYPE`/`CONTENT_LENGTH` are absent,
+ *   not `"text/plain"`/`""` as in wsgiref, when the request has none.
+ * - Nothing of the process's environment goes in (wsgiref copies `os.environ`).
+ *
+ * Raw UTF-8 bytes in the target, which `Deno.serve` decodes, are turned back
+ * into bytes as latin-1, so `PATH_INFO` and `QUERY_STRING` are what wsgiref
+ * gives (gunicorn 20 encodes them twice). Under `serve()`, `SERVER_NAME` and
+ * `SERVER_PORT` are the bound address, as in gunicorn; without a socket
+ * (`toFetch` alone) they come from the `Host` header.
+ *
  * @module
  */
 
@@ -45,7 +76,9 @@ export interface Target {
  *
  * `Deno.serve` builds `request.url` from the raw request target and does not
  * normalise it (`/a/../b` and `%2F` arrive as sent), so the path is the one the
- * client sent.
+ * client sent. For an origin-form target it pastes the `Host` header in as the
+ * authority, unchecked: when that header holds a `/`, pass it as `host` so
+ * the path starts after it, not at its `/`.
  *
  * @example
  * ```ts
@@ -54,10 +87,13 @@ export interface Target {
  * console.assert(t.path === "/a%20b" && t.query === "x=1" && t.authority === "h:8000");
  * ```
  */
-export function splitTarget(url: string): Target {
+export function splitTarget(url: string, host?: string): Target {
   const colon = url.indexOf(":");
   const authorityStart = colon + 3; // skip "://"
-  let pathStart = url.indexOf("/", authorityStart);
+  let pathStart = host !== undefined && url.startsWith(host, authorityStart) &&
+      url.charCodeAt(authorityStart + host.length) === 47 // "/"
+    ? authorityStart + host.length
+    : url.indexOf("/", authorityStart);
   if (pathStart === -1) pathStart = url.length;
   const q = url.indexOf("?", pathStart);
   let end = url.indexOf("#", pathStart);
@@ -82,11 +118,31 @@ export function splitTarget(url: string): Target {
  * ```
  */
 export function decodePathInfo(path: string): string {
+  path = latin1Bytes(path);
   if (path.indexOf("%") === -1) return path;
   return path.replace(
     /%([0-9A-Fa-f]{2})/g,
     (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
   );
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Carries raw target text as "bytes as latin-1". `Deno.serve` accepts raw
+ * UTF-8 bytes in a request target and decodes them into `request.url` (it
+ * refuses invalid UTF-8 with a 400); wsgiref and gunicorn read the same bytes
+ * as latin-1. Re-encoding gives back their bytes.
+ *
+ * @example
+ * ```ts
+ * import { latin1Bytes } from "./environ.ts";
+ * console.assert(latin1Bytes("/café") === "/caf\xc3\xa9");
+ * ```
+ */
+export function latin1Bytes(text: string): string {
+  if (!NON_ASCII.test(text)) return text;
+  return String.fromCharCode(...new TextEncoder().encode(text));
 }
 
 const httpNames = new Map<string, string>();
@@ -125,6 +181,9 @@ export function splitHost(host: string, scheme: string): [string, string] {
  *   `X-Forwarded-For` (Werkzeug and gunicorn drop them too).
  * - A body without `Content-Length` (a chunked upload) sets
  *   `wsgi.input_terminated`, as Werkzeug does: reading to the end is safe.
+ * - `SERVER_NAME` and `SERVER_PORT` are `options.serverName` and
+ *   `options.serverPort` (`serve()` passes the bound address), else taken from
+ *   the `Host` header (or the target's authority) and the scheme.
  * - Nothing from the process's own environment goes in.
  */
 export function buildEnviron(request: Request, options: EnvironOptions): Environ {
@@ -133,7 +192,7 @@ export function buildEnviron(request: Request, options: EnvironOptions): Environ
     REQUEST_METHOD: request.method,
     SCRIPT_NAME: "",
     PATH_INFO: decodePathInfo(target.path),
-    QUERY_STRING: target.query,
+    QUERY_STRING: latin1Bytes(target.query),
     SERVER_NAME: "",
     SERVER_PORT: "",
     SERVER_PROTOCOL: "HTTP/1.1",
@@ -154,17 +213,27 @@ export function buildEnviron(request: Request, options: EnvironOptions): Environ
   }
   let host: string | undefined;
   let chunked = false;
-  for (const [name, value] of request.headers) {
+  // forEach, not for...of: Deno's Headers iterator rebuilds its sorted list on
+  // every step (10 headers: ~12 µs against ~1 µs); forEach builds it once.
+  request.headers.forEach((value, name) => {
     if (name === "content-type") environ.CONTENT_TYPE = value;
-    else if (name === "content-length") environ.CONTENT_LENGTH = value;
-    else if (name.indexOf("_") !== -1) continue;
-    else {
+    else if (name === "content-length") {
+      // Deno.serve joins repeated (equal) lengths into "3, 3": keep one, as wsgiref does.
+      const comma = value.indexOf(",");
+      environ.CONTENT_LENGTH = comma === -1 ? value : value.slice(0, comma);
+    } else if (name.indexOf("_") === -1) {
       if (name === "host") host = value;
       else if (name === "transfer-encoding") chunked = true;
       environ[httpKey(name)] = value;
     }
-  }
+  });
   if (chunked && environ.CONTENT_LENGTH === undefined) environ["wsgi.input_terminated"] = true;
+  if (host !== undefined && host.indexOf("/") !== -1) {
+    // Rare: a Host with a "/" moved the path's start in request.url (see splitTarget).
+    const exact = splitTarget(request.url, host);
+    environ.PATH_INFO = decodePathInfo(exact.path);
+    environ.QUERY_STRING = latin1Bytes(exact.query);
+  }
   if (options.serverName !== undefined && options.serverPort !== undefined) {
     environ.SERVER_NAME = options.serverName;
     environ.SERVER_PORT = options.serverPort;

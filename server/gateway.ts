@@ -463,11 +463,6 @@ class Exchange {
     } catch (error) {
       return this.fail("iterable", error);
     }
-    if (this.request.signal.aborted && !this.finished) {
-      await this.stop(gen);
-      this.finish("aborted", "client disconnected before the response started");
-      return new Response(null, { status: 499 });
-    }
     const done = first === undefined && this.written.length === 0;
     const problem = this.checkReady(
       done ? 0 : isNullBodyStatus(this.code) ? 1 : undefined,
@@ -492,6 +487,8 @@ class Exchange {
         try {
           for (;;) {
             const r = await gen.next();
+            // The client may have gone away while the app was producing.
+            if (this.finished) return;
             for (const w of this.written) this.enqueue(controller, w, declared);
             this.written = [];
             if (r.done) {
@@ -511,11 +508,16 @@ class Exchange {
             }
           }
         } catch (error) {
+          if (this.finished) return;
           // After the headers went out, the only honest signal is a cut connection.
           this.report("iterable", error);
           await this.stop(gen);
-          this.finish("cut", `error after the headers were sent: ${describeError(error)}`);
-          controller.error(error);
+          const reason = `response cut after the headers were sent: ${describeError(error)}`;
+          this.finish("cut", reason);
+          // Deno prints the stream's error; the stack was reported above, so keep it to one line.
+          const cut = new Error(reason);
+          cut.stack = `wsgi: ${reason}`;
+          controller.error(cut);
         }
       },
       cancel: async () => {

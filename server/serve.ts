@@ -9,7 +9,7 @@
  */
 
 import type { Application } from "./types.ts";
-import { type GatewayOptions, toFetch } from "./gateway.ts";
+import { type FetchHandler, type GatewayOptions, toFetch } from "./gateway.ts";
 import { stderrSink } from "./log.ts";
 
 /** Options of {@linkcode serve}: where to listen, plus the gateway's options. */
@@ -52,7 +52,9 @@ export function addressUrl(hostname: string, port: number): string {
 /**
  * Serves a WSGI application over HTTP with `Deno.serve`.
  *
- * Logs one line per request to stderr unless `log: false`.
+ * Logs one line per request to stderr unless `log: false`. `SERVER_NAME` and
+ * `SERVER_PORT` are the bound address unless `serverName`/`serverPort` say
+ * otherwise (as in gunicorn; wsgiref gives the same port).
  *
  * @example
  * ```ts
@@ -69,15 +71,28 @@ export function addressUrl(hostname: string, port: number): string {
  * @throws {Deno.errors.AddrInUse} when the port is taken
  */
 export function serve(app: Application, options: ServeOptions = {}): Server {
-  const handler = toFetch(app, { ...options, log: options.log ?? true });
   const hostname = bindHost(options.hostname);
+  const port = options.port ?? 8000;
+  // SERVER_NAME and SERVER_PORT are the bound address, as gunicorn gives them
+  // (and wsgiref the port), not the Host header.
+  const gateway = (boundPort: number): FetchHandler =>
+    toFetch(app, {
+      ...options,
+      serverName: options.serverName ?? hostname,
+      serverPort: options.serverPort ?? String(boundPort),
+      log: options.log ?? true,
+    });
+  // Made before binding, so that a wrong app throws before anything listens.
+  let handler = gateway(port);
   const server = Deno.serve({
     hostname,
-    port: options.port ?? 8000,
+    port,
     signal: options.signal,
     onListen: () => {},
-  }, handler);
+  }, (request, info) => handler(request, info));
   const addr = server.addr as Deno.NetAddr;
+  // Port 0 is only known now; no request is handled before this synchronous code ends.
+  if (addr.port !== port) handler = gateway(addr.port);
   const url = addressUrl(hostname, addr.port);
   options.onListen?.({ hostname, port: addr.port, url });
   const finished = server.finished.then(() => stderrSink.flush());

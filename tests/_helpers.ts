@@ -56,7 +56,10 @@ export async function rawRequest(port: number, request: string): Promise<RawResp
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(latin1(request));
   const bytes = new Uint8Array(await new Response(conn.readable).arrayBuffer());
-  const text = String.fromCharCode(...bytes);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
   const headEnd = text.indexOf("\r\n\r\n");
   const lines = text.slice(0, headEnd).split("\r\n");
   const headers = new Map<string, string>();
@@ -92,4 +95,136 @@ export async function waitFor(
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+import type { EventMap, EventType, ExchangeRecorder, Recorder } from "../server/recorder.ts";
+
+/** One recorded event, as {@linkcode EventLog} keeps it. */
+export interface LoggedEvent {
+  type: EventType;
+  data: EventMap[EventType];
+}
+
+/** A recorder that keeps every event of every exchange, in order (copying bytes). */
+export class EventLog implements Recorder {
+  exchanges: LoggedEvent[][] = [];
+  begin(_request: Request): ExchangeRecorder {
+    const events: LoggedEvent[] = [];
+    this.exchanges.push(events);
+    return {
+      record(type, data) {
+        const copy = { ...data } as Record<string, unknown>;
+        if (copy.bytes instanceof Uint8Array) copy.bytes = copy.bytes.slice();
+        events.push({ type, data: copy as EventMap[EventType] });
+      },
+    };
+  }
+  /** The event types of exchange `i`, in order. */
+  types(i = 0): EventType[] {
+    return (this.exchanges[i] ?? []).map((e) => e.type);
+  }
+  /** The events of exchange `i` of one type. */
+  of<K extends EventType>(type: K, i = 0): EventMap[K][] {
+    return (this.exchanges[i] ?? []).filter((e) => e.type === type).map((e) =>
+      e.data as EventMap[K]
+    );
+  }
+}
+
+/** A child process of the CLI, with its output collected as it comes. */
+export interface Child {
+  /** The app's URL, scraped from "Serving HTTP on URL ...". */
+  url: string;
+  /** The inspector's URL, when it printed one. */
+  inspectorUrl?: string;
+  /** Everything printed so far (stdout and stderr interleaved). */
+  output(): string;
+  /** Stops it with SIGINT (SIGKILL after `grace` ms) and returns its exit code. */
+  stop(grace?: number): Promise<number>;
+  process: Deno.ChildProcess;
+}
+
+/** The repository root, as a path. */
+export const ROOT: string = new URL("../", import.meta.url).pathname;
+
+/** Collects a byte stream into a growing string, calling `onText` on each piece. */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  onText: (t: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+}
+
+/**
+ * Runs `deno <args>` in the repository root until it prints a line matching
+ * `ready` (or exits), dumping its output on failure. Always stop() it.
+ */
+export async function spawnDeno(
+  args: string[],
+  ready = /Serving HTTP on (\S+)/,
+  timeout = 20_000,
+): Promise<Child> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let all = "";
+  let resolveReady!: (m: RegExpMatchArray | null) => void;
+  const readyPromise = new Promise<RegExpMatchArray | null>((r) => (resolveReady = r));
+  const onText = (t: string) => {
+    all += t;
+    const m = all.match(ready);
+    if (m) resolveReady(m);
+  };
+  const done = Promise.all([collect(process.stdout, onText), collect(process.stderr, onText)]);
+  const status = process.status.then((s) => {
+    resolveReady(null);
+    return s;
+  });
+  const timer = setTimeout(() => resolveReady(null), timeout);
+  const m = await readyPromise;
+  clearTimeout(timer);
+  const stop = async (grace = 5000) => {
+    try {
+      process.kill("SIGINT");
+    } catch {
+      // already gone
+    }
+    // A graceful shutdown may wait on a client's idle keep-alive connection.
+    const force = setTimeout(() => {
+      try {
+        process.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, grace);
+    const s = await status;
+    clearTimeout(force);
+    await done;
+    return s.code;
+  };
+  if (!m) {
+    await stop();
+    throw new Error(`deno ${args.join(" ")} did not become ready; its output:\n${all}`);
+  }
+  const inspector = all.match(/Inspector on (\S+)/);
+  return { url: m[1]!, inspectorUrl: inspector?.[1], output: () => all, stop, process };
+}
+
+/** Runs `deno <args>` to completion and returns its exit code and output. */
+export async function runDeno(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }

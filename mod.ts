@@ -35,10 +35,29 @@ export { type FetchHandler, type GatewayOptions, toFetch } from "./server/gatewa
 export { make_server, serve, type ServeOptions, type Server, WSGIServer } from "./server/serve.ts";
 export { ProtocolError } from "./server/rules.ts";
 export type { EventMap, EventType, ExchangeRecorder, Recorder } from "./server/recorder.ts";
-export { loadApplication, main } from "./server/cli.ts";
+export { type InspectorHandle, loadApplication, main } from "./server/cli.ts";
+export { createInspector, type Inspector, type InspectorOptions } from "./inspector/mod.ts";
+export {
+  ExchangeStore,
+  type ListFilter,
+  REPLAY_HEADER,
+  type StoreOptions,
+} from "./inspector/store.ts";
+export { type Har, type HarEntry, toHar } from "./inspector/har.ts";
+export type {
+  CapturedBody,
+  ExchangeDetail,
+  ExchangeList,
+  ExchangeSummary,
+  ReplayRequest,
+  ReplayResult,
+  StreamMessage,
+  TimelineEvent,
+} from "./inspector/protocol.ts";
 
 import { main } from "./server/cli.ts";
+import { createInspector } from "./inspector/mod.ts";
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(await main(Deno.args, { inspector: createInspector }));
 }

@@ -1,0 +1,220 @@
+/**
+ * The side port's protections, checked before any route runs.
+ *
+ * The inspector shows everything the app received (cookies, tokens, bodies)
+ * and can replay requests, so its port must answer only its own user:
+ *
+ * 1. **DNS rebinding.** Every request must name a loopback host in `Host`
+ *    (`localhost`, `127.x.x.x`, `[::1]`), or the host the side port is bound
+ *    to. A page on `evil.example` whose name was re-pointed at 127.0.0.1 sends
+ *    `Host: evil.example` and gets 403. When bound to every interface
+ *    (`0.0.0.0`, `::`), any IP literal and this machine's host name pass too:
+ *    rebinding needs a DNS name, and the token (3) guards the rest.
+ * 2. **CSRF.** State-changing requests (anything but `GET`, `HEAD`) must carry
+ *    `Origin` equal to the inspector's own origin (`http://` plus the `Host`
+ *    that passed check 1), else 403. Browsers always send `Origin` with a
+ *    `POST`; from a shell, add it: `curl -X POST -H "Origin: http://127.0.0.1:8001" ...`.
+ * 3. **Access token.** When bound to a non-loopback interface (or when asked),
+ *    every request needs the token generated at start: in the cookie that the
+ *    page visit sets, as `Authorization: Bearer TOKEN`, or as `?token=TOKEN`.
+ *    Without it: 401. A page visit (`GET /`) with a valid `?token=` is
+ *    answered with a redirect to the same page without it, setting an
+ *    `HttpOnly; SameSite=Strict` cookie, so the page's later `fetch` and
+ *    `EventSource` calls carry the token and it leaves the address bar. The
+ *    cookie's name holds the port, as cookies are shared across ports.
+ *
+ * Refusals are JSON `{ "error": "..." }` naming the rule and the fix.
+ *
+ * @example
+ * ```ts
+ * import { Guard } from "./guard.ts";
+ * const guard = new Guard({ hostname: "127.0.0.1", port: 8001 });
+ * const refused = guard.check(
+ *   new Request("http://127.0.0.1:8001/api/exchanges", { headers: { host: "evil.example:8001" } }),
+ * );
+ * console.assert(refused?.status === 403);
+ * await refused?.body?.cancel();
+ * ```
+ *
+ * @module
+ */
+
+/** Options of {@linkcode Guard}. */
+export interface GuardOptions {
+  /** The interface the side port is bound to. */
+  hostname: string;
+  /** The bound port (for the cookie's name). */
+  port: number;
+  /** The access token; none means no token is asked for. */
+  token?: string;
+}
+
+/**
+ * Whether `name` (a host without port; IPv6 with or without brackets) is a
+ * loopback name: `localhost`, `127.0.0.0/8`, or `::1`.
+ *
+ * @example
+ * ```ts
+ * import { isLoopback } from "./guard.ts";
+ * console.assert(isLoopback("127.0.0.1") && isLoopback("[::1]") && !isLoopback("0.0.0.0"));
+ * ```
+ */
+export function isLoopback(name: string): boolean {
+  const host = name.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Whether the side port bound to `hostname` must ask for a token. */
+export function needsToken(hostname: string): boolean {
+  return !isLoopback(hostname);
+}
+
+/**
+ * A fresh access token: 32 random bytes, base64url.
+ *
+ * @example
+ * ```ts
+ * import { generateToken } from "./guard.ts";
+ * console.assert(/^[\w-]{43}$/.test(generateToken()));
+ * ```
+ */
+export function generateToken(): string {
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
+}
+
+/** Splits a `Host` header into its name (no brackets, lower case) and port. */
+export function parseHost(host: string): { name: string; port: string } | undefined {
+  const m = host.trim().toLowerCase().match(/^(\[[0-9a-f:.]+\]|[^:\[\]]+)(?::(\d*))?$/);
+  if (!m) return undefined;
+  return { name: m[1]!.replace(/^\[(.*)\]$/, "$1"), port: m[2] ?? "" };
+}
+
+const IP_LITERAL = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-f:.]*:[0-9a-f:.]*)$/;
+
+/** Compares two strings in time that depends only on their lengths. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+function refuse(status: number, error: string, headers: HeadersInit = {}): Response {
+  return Response.json({ error }, {
+    status,
+    headers: { "cache-control": "no-store", ...headers },
+  });
+}
+
+/** The side port's Host, Origin and token checks. */
+export class Guard {
+  readonly #bound: string;
+  readonly #wildcard: boolean;
+  readonly #machine: string;
+  /** The access token, when one is asked for. */
+  readonly token: string | undefined;
+  /** The name of the cookie that carries the token. */
+  readonly cookieName: string;
+
+  constructor(options: GuardOptions) {
+    this.#bound = parseHost(options.hostname)?.name ??
+      options.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+    this.#wildcard = this.#bound === "0.0.0.0" || this.#bound === "::" || this.#bound === "";
+    let machine = "";
+    if (this.#wildcard) {
+      try {
+        machine = Deno.hostname().toLowerCase();
+      } catch {
+        // No --allow-sys: IP literals still pass.
+      }
+    }
+    this.#machine = machine;
+    this.token = options.token;
+    this.cookieName = `wsgi_inspector_${options.port}`;
+  }
+
+  /** Whether a `Host` header's name may reach the side port. */
+  allowsHost(name: string): boolean {
+    if (isLoopback(name) || name === this.#bound) return true;
+    return this.#wildcard &&
+      (IP_LITERAL.test(name) || (this.#machine !== "" && name === this.#machine));
+  }
+
+  /**
+   * Checks a request. Returns the refusal (or the token redirect) to answer
+   * with, or `undefined` when the request may go on to the routes.
+   */
+  check(request: Request): Response | undefined {
+    const host = request.headers.get("host");
+    const parsed = host === null ? undefined : parseHost(host);
+    if (parsed === undefined) {
+      return refuse(
+        400,
+        "Refused: the request has no valid Host header; send Host: 127.0.0.1:PORT",
+      );
+    }
+    if (!this.allowsHost(parsed.name)) {
+      return refuse(
+        403,
+        `Refused: Host ${
+          JSON.stringify(host)
+        } is not a loopback name (DNS rebinding protection); open the inspector as http://127.0.0.1:PORT or http://localhost:PORT`,
+      );
+    }
+    const method = request.method;
+    if (method !== "GET" && method !== "HEAD") {
+      const origin = request.headers.get("origin");
+      if (origin === null || origin.toLowerCase() !== `http://${host!.trim().toLowerCase()}`) {
+        return refuse(
+          403,
+          `Refused: ${method} needs the inspector's own Origin (CSRF protection); expected Origin: http://${host} (got ${
+            origin === null ? "none" : JSON.stringify(origin)
+          })`,
+        );
+      }
+    }
+    if (this.token === undefined) return undefined;
+    const url = new URL(request.url);
+    const fromQuery = url.searchParams.get("token");
+    if (fromQuery !== null && sameText(fromQuery, this.token)) {
+      if (method === "GET" && url.pathname === "/") {
+        url.searchParams.delete("token");
+        return new Response(null, {
+          status: 303,
+          headers: {
+            location: url.pathname + url.search,
+            "set-cookie": `${this.cookieName}=${this.token}; Path=/; HttpOnly; SameSite=Strict`,
+            "cache-control": "no-store",
+          },
+        });
+      }
+      return undefined;
+    }
+    if (this.#fromCookie(request) || this.#fromAuthorization(request)) return undefined;
+    return refuse(
+      401,
+      "Refused: the inspector needs its access token (it is bound to a non-loopback interface); open the URL printed at start (http://HOST:PORT/?token=...) or send Authorization: Bearer TOKEN",
+      { "www-authenticate": 'Bearer realm="wsgi-inspector"' },
+    );
+  }
+
+  #fromCookie(request: Request): boolean {
+    const cookie = request.headers.get("cookie");
+    if (cookie === null) return false;
+    for (const part of cookie.split(";")) {
+      const eq = part.indexOf("=");
+      if (eq === -1 || part.slice(0, eq).trim() !== this.cookieName) continue;
+      if (sameText(part.slice(eq + 1).trim(), this.token!)) return true;
+    }
+    return false;
+  }
+
+  #fromAuthorization(request: Request): boolean {
+    const auth = request.headers.get("authorization");
+    const m = auth?.match(/^Bearer\s+(\S+)\s*$/i);
+    return m !== null && m !== undefined && sameText(m[1]!, this.token!);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The inspector: a bounded store that records every exchange of the app
+ * server, and a side port that serves the page, the JSON API and the live
+ * stream.
+ *
+ * {@linkcode createInspector} returns the `InspectorHandle` the CLI expects
+ * (`server/cli.ts`): its `recorder` goes to the app server, `listen(appUrl)`
+ * opens the side port, `shutdown()` closes it. The side port listens on
+ * 127.0.0.1 by default; on any other interface it asks for an access token
+ * generated at start, and the URL it returns carries it (`?token=...`).
+ *
+ * @example
+ * ```ts
+ * import { createInspector } from "./mod.ts";
+ * import { serve } from "../server/serve.ts";
+ *
+ * const inspector = createInspector({ port: 0 });
+ * const app = serve((_environ, start_response) => {
+ *   start_response("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode("hi")];
+ * }, { port: 0, log: false, recorder: inspector.recorder });
+ * const { url } = await inspector.listen(app.url);
+ * await (await fetch(app.url + "/hello")).text();
+ * const list = await (await fetch(new URL("/api/exchanges", url))).json();
+ * console.assert(list.exchanges[0].target === "/hello");
+ * await app.shutdown();
+ * await inspector.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import type { InspectorHandle } from "../server/cli.ts";
+import { addressUrl } from "../server/serve.ts";
+import { ExchangeStore } from "./store.ts";
+import { generateToken, Guard, needsToken } from "./guard.ts";
+import { createApi, type InspectorApi, type Page } from "./api.ts";
+import { bundleUi, pageHtml } from "./ui/bundle.ts";
+
+/** Options of {@linkcode createInspector}. */
+export interface InspectorOptions {
+  /** Interface of the side port; 127.0.0.1 by default (`""` is every interface). */
+  hostname?: string;
+  /** Port of the side port; 8001 by default, 0 for any free port. */
+  port?: number;
+  /** Exchanges kept; 1000 by default. */
+  maxExchanges?: number;
+  /** Body bytes kept per exchange and direction; 1 MiB by default. */
+  maxBodyBytes?: number;
+  /** Timeline events kept per exchange; 10,000 by default. */
+  maxEvents?: number;
+  /**
+   * The access token: a string to use, `true` to generate one even on
+   * loopback, `false` for none (refused off loopback). By default one is
+   * generated exactly when the side port is bound off loopback.
+   */
+  token?: string | boolean;
+  /**
+   * Builds the page served at `/` and `/app.js`, on every request of them
+   * (see `ApiOptions.page`); by default the UI in `./ui/`, bundled from source.
+   */
+  page?: () => Promise<Page>;
+  /** Milliseconds between the live stream's keep-alive comments; 15,000 by default. */
+  heartbeatMs?: number;
+  /** Told when recording an event failed; stderr by default. */
+  onError?: (error: unknown) => void;
+}
+
+/** A running (or ready) inspector. */
+export interface Inspector extends InspectorHandle {
+  /** The recorded exchanges (also the `recorder`). */
+  readonly store: ExchangeStore;
+  /** The access token, when one is asked for. */
+  readonly token: string | undefined;
+  /** The URL to open (with `?token=` when needed), once listening. */
+  readonly url: string | undefined;
+  /** The side port, once listening. */
+  readonly port: number | undefined;
+}
+
+/** The page of the UI in `./ui/`: its HTML shell and its script, bundled from the TSX. */
+async function defaultPage(): Promise<Page> {
+  return { html: pageHtml, js: await bundleUi() };
+}
+
+/**
+ * Creates an inspector: a store to pass as the app server's `recorder`, and a
+ * side port that opens on `listen(appUrl)`.
+ *
+ * @throws {RangeError} for `token: false` on a non-loopback interface, or a bad cap
+ */
+export function createInspector(options: InspectorOptions = {}): Inspector {
+  const hostname = options.hostname === undefined
+    ? "127.0.0.1"
+    : options.hostname === ""
+    ? "0.0.0.0"
+    : options.hostname;
+  if (options.token === false && needsToken(hostname)) {
+    throw new RangeError(
+      `Cannot open the inspector on ${hostname} without an access token: only loopback interfaces may skip it; leave the token on, or bind 127.0.0.1`,
+    );
+  }
+  const token = typeof options.token === "string"
+    ? options.token
+    : options.token === true || (options.token === undefined && needsToken(hostname))
+    ? generateToken()
+    : undefined;
+  const store = new ExchangeStore({
+    maxExchanges: options.maxExchanges,
+    maxBodyBytes: options.maxBodyBytes,
+    maxEvents: options.maxEvents,
+    onError: options.onError,
+  });
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let api: InspectorApi | undefined;
+  let url: string | undefined;
+  let port: number | undefined;
+
+  return {
+    store,
+    recorder: store,
+    token,
+    get url() {
+      return url;
+    },
+    get port() {
+      return port;
+    },
+    listen(appUrl: string) {
+      if (server) {
+        return Promise.reject(new Error("Cannot listen: the inspector is already listening"));
+      }
+      let http: Deno.HttpServer<Deno.NetAddr>;
+      try {
+        http = Deno.serve({
+          hostname,
+          port: options.port ?? 8001,
+          onListen: () => {},
+        }, (request) => api!.fetch(request));
+      } catch (error) {
+        return Promise.reject(error); // AddrInUse and the like, as a rejection
+      }
+      port = http.addr.port;
+      api = createApi({
+        store,
+        guard: new Guard({ hostname, port, token }),
+        appUrl,
+        page: options.page ?? defaultPage,
+        heartbeatMs: options.heartbeatMs,
+      });
+      server = http;
+      url = `${addressUrl(hostname, port)}/${token === undefined ? "" : `?token=${token}`}`;
+      return Promise.resolve({ url });
+    },
+    async shutdown() {
+      api?.close();
+      await server?.shutdown();
+      server = undefined;
+      api = undefined;
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * The page: a toolbar (filter, live indicator, HAR export, clear) over two
+ * panes, the exchange list and the open exchange. Owns the keyboard: ↑/↓
+ * move through the (filtered) list, ←/→ walk the timeline, Home/End jump to
+ * its first or last step, `/` focuses the filter, Escape leaves it.
+ *
+ * @module
+ */
+
+import { useEffect, useMemo } from "preact/hooks";
+import { ExchangeView } from "./exchange_view.tsx";
+import { filterExchanges } from "./filter.ts";
+import { useObservable } from "./observable.ts";
+import { RequestList } from "./request_list.tsx";
+import { useStores } from "./stores.ts";
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  if (!el || !el.tagName) return false;
+  return el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" ||
+    el.isContentEditable;
+}
+
+/** The whole inspector page. */
+export function App() {
+  const { client, exchanges, selection, steps } = useStores();
+  const list = useObservable(exchanges.state);
+  const filterText = useObservable(exchanges.filter);
+  const selected = useObservable(selection.state);
+  const tab = useObservable(selection.tab);
+  useObservable(steps.state);
+
+  const visible = useMemo(
+    () => filterExchanges(list.list, filterText),
+    [list.list, filterText],
+  );
+  const events = selected.detail?.events ?? [];
+  const step = steps.current(events.length);
+
+  useEffect(() => {
+    exchanges.load();
+    return exchanges.connect();
+  }, []);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.altKey || e.ctrlKey || e.metaKey) return;
+      if (isTyping(e.target)) {
+        if (e.key === "Escape") (e.target as HTMLElement).blur();
+        if (e.key !== "ArrowDown" || (e.target as HTMLElement).id !== "filter") return;
+      }
+      const index = visible.findIndex((x) => x.id === selection.state.value.id);
+      const count = selection.state.value.detail?.events.length ?? 0;
+      switch (e.key) {
+        case "ArrowDown":
+        case "ArrowUp": {
+          if (visible.length === 0) return;
+          const next = index === -1
+            ? 0
+            : Math.min(Math.max(index + (e.key === "ArrowDown" ? 1 : -1), 0), visible.length - 1);
+          selection.select(visible[next]!.id);
+          if (isTyping(e.target)) (e.target as HTMLElement).blur();
+          break;
+        }
+        case "ArrowLeft":
+          if (selection.tab.value !== "timeline") return;
+          steps.prev(count);
+          break;
+        case "ArrowRight":
+          if (selection.tab.value !== "timeline") return;
+          steps.next(count);
+          break;
+        case "Home":
+          if (selection.tab.value !== "timeline") return;
+          steps.go(0, count);
+          break;
+        case "End":
+          if (selection.tab.value !== "timeline") return;
+          steps.go(count - 1, count);
+          break;
+        case "/":
+          document.getElementById("filter")?.focus();
+          break;
+        default:
+          return;
+      }
+      e.preventDefault();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [visible]);
+
+  const total = list.list.length;
+  return (
+    <div class="app">
+      <header class="toolbar">
+        <h1>
+          WSGI inspector
+          <span
+            class={`live ${list.status}`}
+            data-testid="stream-status"
+            data-status={list.status}
+            title={list.status === "live"
+              ? "Live: new exchanges appear as they happen"
+              : list.status}
+          >
+            {list.status === "live" ? "live" : list.status}
+          </span>
+        </h1>
+        <input
+          id="filter"
+          class="filter"
+          type="search"
+          placeholder="Filter: GET  2xx  /path  -static"
+          aria-label="Filter exchanges"
+          data-testid="filter"
+          value={filterText}
+          onInput={(e) => exchanges.filter.set(e.currentTarget.value)}
+        />
+        <span class="muted count-label" data-testid="exchange-count">
+          {visible.length === total ? `${total}` : `${visible.length} of ${total}`} exchange
+          {total === 1 ? "" : "s"}
+        </span>
+        <span class="spacer" />
+        <a class="button" href={client.harUrl()} download="inspector.har" data-testid="export-har">
+          Export HAR
+        </a>
+        <button
+          type="button"
+          data-testid="clear"
+          onClick={() => exchanges.clear().catch((e: Error) => alert(`Clear failed: ${e.message}`))}
+        >
+          Clear
+        </button>
+      </header>
+      <main class="panes">
+        <section class="left">
+          {list.error && <p class="note warn">{list.error}</p>}
+          {list.loaded && total === 0 && !list.error && (
+            <div class="empty big" data-testid="list-empty">
+              <p>No exchanges yet.</p>
+              <p class="muted">Send a request to the app; it shows up here as it happens.</p>
+            </div>
+          )}
+          <RequestList
+            exchanges={visible}
+            selectedId={selected.id}
+            onSelect={(id) => selection.select(id)}
+          />
+          <footer class="hint muted">↑ ↓ select · ← → step · / filter</footer>
+        </section>
+        <section class="right" data-testid="detail-pane">
+          {selected.id === null && (
+            <div class="empty big">
+              <p>Select an exchange.</p>
+              <p class="muted">
+                Its environ, start_response call, body and every step the gateway took.
+              </p>
+            </div>
+          )}
+          {selected.error && <p class="note warn" data-testid="detail-error">{selected.error}</p>}
+          {selected.id !== null && !selected.detail && !selected.error && (
+            <p class="empty">Loading…</p>
+          )}
+          {selected.detail && (
+            <ExchangeView
+              key={selected.detail.id}
+              detail={selected.detail}
+              tab={tab}
+              onTab={(t) => selection.tab.set(t)}
+              step={step}
+              onStep={(i) => steps.go(i, events.length)}
+              harUrl={client.harUrl(selected.detail.id)}
+              onOpen={(id) => selection.select(id)}
+              onReplay={async (edit) => {
+                const result = await client.replay(selected.detail!.id, edit);
+                selection.select(result.id);
+              }}
+            />
+          )}
+        </section>
+      </main>
+    </div>
+  );
+}

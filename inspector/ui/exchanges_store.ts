@@ -1,0 +1,176 @@
+/**
+ * The exchanges store: the list of kept exchanges (newest first), kept live
+ * from the side port's stream, plus the filter text.
+ *
+ * Stream messages can come by the thousand; the store applies them to a map
+ * at once but publishes a new list at most once per frame, so the page
+ * re-renders once per burst.
+ *
+ * @module
+ */
+
+import type { ExchangeSummary, StreamMessage, TimelineEvent } from "../protocol.ts";
+import type { ApiClient, StreamStatus } from "./api_client.ts";
+import { type Observable, observable } from "./observable.ts";
+
+/** What the list shows. */
+export interface ExchangesState {
+  /** Kept exchanges, newest (highest `seq`) first. */
+  list: ExchangeSummary[];
+  /** The first load finished. */
+  loaded: boolean;
+  /** The last failure to load, shown in the list. */
+  error: string | null;
+  /** The live stream's state. */
+  status: StreamStatus;
+}
+
+/** The exchanges store: state plus actions. */
+export interface ExchangesStore {
+  state: Observable<ExchangesState>;
+  /** The filter box's text (see `filter.ts`). */
+  filter: Observable<string>;
+  /** Loads the whole list from the side port (again). */
+  load(): Promise<void>;
+  /** Opens the live stream; returns the function that closes it. */
+  connect(): () => void;
+  /** Applies one stream message. */
+  apply(message: StreamMessage): void;
+  /** Asks the side port to forget every exchange. */
+  clear(): Promise<void>;
+  /** Calls `fn` for each timeline event that streams in. */
+  onEvent(fn: (id: string, event: TimelineEvent) => void): () => void;
+}
+
+const FRAME_MS = 16;
+/** How many exchanges the page keeps when the side port does not say how many it keeps. */
+const DEFAULT_CAPACITY = 10_000;
+
+/**
+ * Updates a summary from one of its events, for the fields an event decides
+ * on its own; the side port's `exchange` messages stay authoritative.
+ */
+function patch(summary: ExchangeSummary, event: TimelineEvent): ExchangeSummary {
+  const data = event.data;
+  switch (event.type) {
+    case "headers_sent":
+      return typeof data.status === "number" ? { ...summary, status: data.status } : summary;
+    case "end":
+      return {
+        ...summary,
+        state: summary.state === "error" ? "error" : "complete",
+        duration: summary.duration ?? event.t,
+        status: typeof data.status === "number" ? data.status : summary.status,
+        responseBytes: typeof data.bytes === "number" ? data.bytes : summary.responseBytes,
+      };
+    case "abort":
+      return {
+        ...summary,
+        state: "aborted",
+        duration: summary.duration ?? event.t,
+        responseBytes: typeof data.bytes === "number" ? data.bytes : summary.responseBytes,
+      };
+    default:
+      return summary;
+  }
+}
+
+/** Creates the exchanges store over an {@linkcode ApiClient}. */
+export function createExchangesStore(client: ApiClient): ExchangesStore {
+  const state = observable<ExchangesState>({
+    list: [],
+    loaded: false,
+    error: null,
+    status: "connecting",
+  });
+  const filter = observable("");
+  const byId = new Map<string, ExchangeSummary>();
+  const eventListeners = new Set<(id: string, event: TimelineEvent) => void>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let loading: Promise<void> | undefined;
+  let capacity = DEFAULT_CAPACITY;
+
+  const publish = () => {
+    timer = undefined;
+    const list = [...byId.values()].sort((a, b) => b.seq - a.seq);
+    // The store keeps a ring: what fell out of it is gone there, so here too.
+    for (const evicted of list.splice(capacity)) byId.delete(evicted.id);
+    state.set({ ...state.value, list });
+  };
+  const schedule = () => {
+    timer ??= setTimeout(publish, FRAME_MS);
+  };
+
+  const store: ExchangesStore = {
+    state,
+    filter,
+    load() {
+      if (loading) return loading;
+      const known = new Set(byId.keys());
+      loading = client.listAll().then(({ exchanges, maxExchanges }) => {
+        capacity = maxExchanges ?? DEFAULT_CAPACITY;
+        // Merge, not replace: the stream may have brought news while the list loaded.
+        // What was known before and is not listed now is gone from the store.
+        const listed = new Set(exchanges.map((e) => e.id));
+        for (const id of known) if (!listed.has(id)) byId.delete(id);
+        for (const e of exchanges) {
+          const streamed = byId.get(e.id);
+          if (!(streamed && streamed.state !== "pending" && e.state === "pending")) {
+            byId.set(e.id, e);
+          }
+        }
+        clearTimeout(timer);
+        publish();
+        state.set({ ...state.value, loaded: true, error: null });
+      }, (error: Error) => {
+        state.set({ ...state.value, loaded: true, error: error.message });
+      }).finally(() => loading = undefined);
+      return loading;
+    },
+    connect() {
+      let opened = false;
+      return client.stream({
+        onMessage: (message) => store.apply(message),
+        onStatus: (status) => state.set({ ...state.value, status }),
+        // Reconnected: messages sent while the stream was down are lost, so reload.
+        onOpen: () => {
+          if (opened) store.load();
+          opened = true;
+        },
+      });
+    },
+    apply(message) {
+      switch (message.kind) {
+        case "exchange":
+          byId.set(message.exchange.id, message.exchange);
+          break;
+        case "event": {
+          const summary = byId.get(message.id);
+          if (summary) {
+            const next = patch(summary, message.event);
+            if (next !== summary) byId.set(message.id, next);
+          }
+          for (const fn of eventListeners) fn(message.id, message.event);
+          break;
+        }
+        case "clear":
+          byId.clear();
+          break;
+        default:
+          return;
+      }
+      schedule();
+    },
+    async clear() {
+      await client.clear();
+      byId.clear();
+      clearTimeout(timer);
+      publish();
+    },
+    onEvent(fn) {
+      eventListeners.add(fn);
+      return () => eventListeners.delete(fn);
+    },
+  };
+  return store;
+}

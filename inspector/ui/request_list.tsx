@@ -1,0 +1,102 @@
+/**
+ * The exchange list: one row per exchange (method, path and query, status,
+ * duration, size, time), windowed so thousands of rows stay cheap.
+ * Controlled: the caller owns the selection.
+ *
+ * @module
+ */
+
+import type { ExchangeSummary } from "../protocol.ts";
+import { formatBytes, formatClock, formatMs, statusClass } from "./format.ts";
+import { VirtualList } from "./virtual_list.tsx";
+
+/** Height of one row in CSS pixels (the stylesheet's `--row-h`). */
+export const ROW_HEIGHT = 30;
+
+/** Props of {@linkcode RequestList}. */
+export interface RequestListProps {
+  exchanges: ExchangeSummary[];
+  selectedId: string | null;
+  onSelect: (id: string) => void;
+}
+
+function StatusCell({ exchange }: { exchange: ExchangeSummary }) {
+  const label = exchange.status ??
+    (exchange.state === "aborted" ? "abort" : exchange.state === "error" ? "error" : "…");
+  return (
+    <span class={`status ${statusClass(exchange.status)}`} title={exchange.statusLine ?? ""}>
+      {label}
+    </span>
+  );
+}
+
+/** One row of the list. */
+export function RequestRow(
+  { exchange, selected, onSelect }: {
+    exchange: ExchangeSummary;
+    selected: boolean;
+    onSelect: (id: string) => void;
+  },
+) {
+  return (
+    <div
+      class={`row ${selected ? "selected" : ""} ${exchange.errors > 0 ? "has-errors" : ""}`}
+      role="option"
+      aria-selected={selected}
+      data-testid="exchange-row"
+      data-id={exchange.id}
+      data-selected={selected ? "true" : "false"}
+      onClick={() => onSelect(exchange.id)}
+    >
+      <span class={`method m-${exchange.method.toLowerCase()}`} data-testid="row-method">
+        {exchange.method}
+      </span>
+      <span class="target" data-testid="row-target" title={exchange.target}>
+        {exchange.replayOf !== undefined && <span class="replay-mark" title="replay">↻</span>}
+        {exchange.target}
+      </span>
+      <StatusCell exchange={exchange} />
+      <span class="num" data-testid="row-duration">{formatMs(exchange.duration)}</span>
+      <span class="num" data-testid="row-size">{formatBytes(exchange.responseBytes)}</span>
+      <span class="num time">{formatClock(exchange.startedAt)}</span>
+    </div>
+  );
+}
+
+/** The windowed list of exchanges. */
+export function RequestList({ exchanges, selectedId, onSelect }: RequestListProps) {
+  const selectedIndex = selectedId === null ? -1 : exchanges.findIndex((e) => e.id === selectedId);
+  return (
+    <div class="list-pane">
+      <div class="row head" aria-hidden="true">
+        <span>Method</span>
+        <span>Path and query</span>
+        <span>Status</span>
+        <span class="num">Time</span>
+        <span class="num">Size</span>
+        <span class="num">At</span>
+      </div>
+      <VirtualList
+        data-testid="exchange-list"
+        count={exchanges.length}
+        rowHeight={ROW_HEIGHT}
+        scrollToIndex={selectedIndex}
+        containerProps={{
+          role: "listbox",
+          tabIndex: 0,
+          "aria-label": "Exchanges",
+        }}
+        renderRow={(i) => {
+          const exchange = exchanges[i]!;
+          return (
+            <RequestRow
+              exchange={exchange}
+              selected={exchange.id === selectedId}
+              onSelect={onSelect}
+            />
+          );
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * The page's stores, made once and handed down through a Preact context, and
+ * the hooks components read them with.
+ *
+ * @module
+ */
+
+import { createContext } from "preact";
+import { useContext } from "preact/hooks";
+import type { ApiClient } from "./api_client.ts";
+import { createExchangesStore, type ExchangesStore } from "./exchanges_store.ts";
+import { createSelectionStore, type SelectionStore } from "./selection_store.ts";
+import { createStepStore, type StepStore } from "./step_store.ts";
+
+/** Every store of the page, and the client they talk through. */
+export interface Stores {
+  client: ApiClient;
+  exchanges: ExchangesStore;
+  selection: SelectionStore;
+  steps: StepStore;
+}
+
+/**
+ * Creates the stores and wires them together: a newly opened exchange starts
+ * the stepper at its end, and events of the open exchange reload it.
+ */
+export function createStores(client: ApiClient): Stores {
+  const exchanges = createExchangesStore(client);
+  const selection = createSelectionStore(client);
+  const steps = createStepStore();
+  let lastId: string | null = null;
+  selection.state.subscribe(({ id }) => {
+    if (id !== lastId) steps.reset();
+    lastId = id;
+  });
+  exchanges.onEvent((id) => {
+    if (id === selection.state.value.id) selection.refreshSoon();
+  });
+  exchanges.state.subscribe(({ list }) => {
+    // Cleared: the open exchange is gone.
+    if (list.length === 0 && selection.state.value.id !== null) selection.select(null);
+  });
+  return { client, exchanges, selection, steps };
+}
+
+/** The context that carries the {@linkcode Stores}. */
+export const StoresContext = createContext<Stores | null>(null);
+
+/** The page's stores (inside `<StoresContext.Provider>`). */
+export function useStores(): Stores {
+  const stores = useContext(StoresContext);
+  if (!stores) throw new Error("useStores() needs a StoresContext.Provider above it");
+  return stores;
+}

@@ -1,0 +1,174 @@
+/**
+ * The inspector page's parts that run outside a browser: the bundler (built
+ * from source, never stale) and the pure model the components draw (the
+ * stepper's state so far, the filter, copy as curl, the hex dump), fed with
+ * exchanges recorded by the real store. The page itself is driven in
+ * `inspector_browser_test.ts`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Application } from "../mod.ts";
+import { createInspector } from "../inspector/mod.ts";
+import type { ExchangeDetail } from "../inspector/protocol.ts";
+import { bundleUi, createBundler, pageHtml } from "../inspector/ui/bundle.ts";
+import { hexDumpText, utf8Text } from "../inspector/ui/bytes.ts";
+import { curlCommand } from "../inspector/ui/curl.ts";
+import { groupEnviron } from "../inspector/ui/environ_table.tsx";
+import { filterExchanges } from "../inspector/ui/filter.ts";
+import { describeStep, stateAt } from "../inspector/ui/timeline_state.ts";
+import { withServer } from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+const CHUNKS = ["one\n", "two two\n", "three three three\n"];
+
+const app: Application = async (environ, start_response) => {
+  if (environ.PATH_INFO === "/stream") {
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return (async function* () {
+      for (const chunk of CHUNKS) yield encoder.encode(chunk);
+    })();
+  }
+  const body = await environ["wsgi.input"].read();
+  environ["wsgi.errors"].write("read it\n");
+  start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+  return [body];
+};
+
+/** Records what `requests` do to the app, and returns the details, oldest first. */
+async function record(requests: [string, RequestInit?][]): Promise<ExchangeDetail[]> {
+  const inspector = createInspector({ port: 0 });
+  await withServer(app, async (server) => {
+    for (const [path, init] of requests) await (await fetch(server.url + path, init)).arrayBuffer();
+  }, { recorder: inspector.recorder });
+  return [...inspector.store.exchanges()].map((e) => e.detail()).sort((a, b) => a.seq - b.seq);
+}
+
+Deno.test("bundleUi() bundles the page's TSX into one browser module; pageHtml loads it", async () => {
+  const js = await bundleUi();
+  assert.ok(!/^import\s/m.test(js), "every import is bundled in");
+  assert.match(js, /\/api\/stream/, "the API client is in");
+  assert.match(js, /data-testid/);
+  assert.equal(await bundleUi(), js, "unchanged sources give the same bundle");
+  assert.match(pageHtml, /<script type="module" src="\/app\.js"/);
+  assert.match(pageHtml, /prefers-color-scheme: dark/);
+});
+
+Deno.test("createBundler() bundles again when a source changes, and keeps no failed bundle", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bundler-test-" });
+  const url = new URL(`file://${dir}/`);
+  try {
+    await Deno.writeTextFile(new URL("deno.json", url), "{}");
+    await Deno.writeTextFile(
+      new URL("entry.ts", url),
+      'import { message } from "./message.ts";\nconsole.log(message);\n',
+    );
+    await Deno.writeTextFile(new URL("message.ts", url), 'export const message = "first";\n');
+    const bundle = createBundler({
+      entry: new URL("entry.ts", url),
+      config: new URL("deno.json", url),
+      sources: [url],
+    });
+    const first = await bundle();
+    assert.match(first, /"first"/);
+
+    await Deno.writeTextFile(new URL("message.ts", url), 'export const message = "second!";\n');
+    const second = await bundle();
+    assert.match(second, /"second!"/);
+    assert.doesNotMatch(second, /"first"/);
+
+    await Deno.writeTextFile(new URL("message.ts", url), "export const message = ;\n");
+    await assert.rejects(bundle(), /Cannot bundle the inspector's UI: deno bundle failed/);
+    await Deno.writeTextFile(new URL("message.ts", url), 'export const message = "fixed";\n');
+    assert.match(await bundle(), /"fixed"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stateAt() walks a recorded streaming response chunk by chunk", async () => {
+  const [detail] = await record([["/stream"]]);
+  const events = detail!.events;
+  const types = events.map((e) => e.type);
+  assert.equal(types[0], "request");
+  assert.equal(types.filter((t) => t === "chunk").length, CHUNKS.length);
+
+  let chunks = 0;
+  for (let i = 0; i < events.length; i++) {
+    const before = stateAt(events, i - 1);
+    const after = stateAt(events, i);
+    const change = describeStep(events[i]!, before, after);
+    if (events[i]!.type === "chunk") chunks++;
+    assert.equal(utf8Text(after.body), CHUNKS.slice(0, chunks).join(""), `body after step ${i}`);
+    assert.equal(after.chunkOffsets.length, chunks);
+    if (events[i]!.type === "chunk") {
+      assert.deepEqual(change.bodyRange, [before.body.length, after.body.length]);
+      assert.match(change.summary, /chunk #\d+: \d+ B/);
+    }
+    const started = types.indexOf("start_response");
+    assert.equal(after.startResponse === null, i < started, `status known from step ${started}`);
+    assert.equal(after.environ === null, i < types.indexOf("environ"));
+  }
+  const last = stateAt(events, events.length - 1);
+  assert.equal(last.startResponse?.status, "200 OK");
+  assert.equal(last.finished?.kind, "end");
+  assert.ok(last.closed);
+  assert.deepEqual(last.chunkOffsets, detail!.response.chunkOffsets);
+});
+
+Deno.test("stateAt() shows the input read so far; curlCommand() sends the same body", async () => {
+  const binary = new Uint8Array([0, 1, 2, 255]);
+  const [text, bytes] = await record([
+    ["/echo?x=1", { method: "POST", body: "it's a body", headers: { "x-a": "b" } }],
+    ["/bin", { method: "PUT", body: binary }],
+  ]);
+  const state = stateAt(text!.events, text!.events.length - 1);
+  assert.equal(utf8Text(state.input), "it's a body");
+  assert.equal(state.errorsText, "read it\n");
+
+  const curl = curlCommand(text!);
+  assert.match(curl, /^curl -X POST 'http:\/\/127\.0\.0\.1:\d+\/echo\?x=1'/);
+  assert.match(curl, / -H 'x-a: b'/);
+  assert.match(curl, / --data-raw 'it'\\''s a body'$/, "single quotes escaped for the shell");
+  assert.doesNotMatch(curl, /-H 'host:|content-length/i);
+  assert.match(
+    curlCommand(bytes!),
+    /^printf %s AAEC\/w== \| base64 -d \| curl -X PUT .* --data-binary @-$/,
+  );
+
+  const groups = groupEnviron(text!.environ!);
+  assert.deepEqual(groups.map((g) => g.id), ["cgi", "http", "wsgi"]);
+  assert.ok(groups[0]!.entries.some(([k, v]) => k === "QUERY_STRING" && v === "x=1"));
+  assert.ok(groups[1]!.entries.some(([k]) => k === "HTTP_X_A"));
+  assert.ok(groups[2]!.entries.every(([k]) => k.includes(".")));
+});
+
+Deno.test("filterExchanges() matches method, status class and path words", async (t) => {
+  const list = (await record([
+    ["/stream"],
+    ["/echo", { method: "POST", body: "x" }],
+    ["/static/app.css", { method: "POST", body: "" }],
+  ])).reverse();
+  const targets = (text: string) => filterExchanges(list, text).map((e) => e.target);
+  const cases: [string, string[]][] = [
+    ["", ["/static/app.css", "/echo", "/stream"]],
+    ["post", ["/static/app.css", "/echo"]],
+    ["GET 2xx", ["/stream"]],
+    ["200 -static", ["/echo", "/stream"]],
+    ["5xx", []],
+    ["ECHO", ["/echo"]],
+  ];
+  for (const [text, expected] of cases) {
+    await t.step(JSON.stringify(text), () => assert.deepEqual(targets(text), expected));
+  }
+});
+
+Deno.test("hexDumpText() prints offsets, hex and ASCII like hexdump -C", () => {
+  const dump = hexDumpText(encoder.encode("Hello, hex dump!\n\x00"));
+  assert.equal(
+    dump,
+    "00000000  48 65 6c 6c 6f 2c 20 68  65 78 20 64 75 6d 70 21  |Hello, hex dump!|\n" +
+      `00000010  ${"0a 00".padEnd(48)}  |..|`,
+  );
+});

@@ -164,8 +164,8 @@ export class Input implements InputStream {
 
   /** What the environ snapshot shows for this object. */
   toString(): string {
-    return `<wsgi.input ${
-      this.#remaining === Infinity ? "chunked" : `${this.#remaining} bytes left`
-    }>`;
+    return this.#remaining === Infinity
+      ? "<wsgi.input: no Content-Length, read to the end>"
+      : `<wsgi.input: ${this.#remaining} bytes left>`;
   }
 }

@@ -76,6 +76,11 @@ export async function rawRequest(port: number, request: string): Promise<RawResp
   };
 }
 
+/** A bodiless request over a fresh connection that the server closes after answering. */
+export function request(port: number, method: string, target: string): Promise<RawResponse> {
+  return rawRequest(port, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+}
+
 /** Encodes text as UTF-8. */
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 /** Decodes UTF-8. */

@@ -5,7 +5,7 @@
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import type { Application } from "../mod.ts";
-import { EventLog, rawRequest, text, utf8, waitFor, withServer } from "./_helpers.ts";
+import { EventLog, rawRequest, request, text, utf8, waitFor, withServer } from "./_helpers.ts";
 
 /** A promise with its resolver, for gating an app from the test. */
 function gate() {
@@ -110,10 +110,7 @@ Deno.test("a client that disconnects mid-stream: close() once, finally runs, abo
     await waitFor(() => recorder.of("abort").length === 1, 5000, "the abort event");
     equal(recorder.of("end").length, 0);
     // And the server keeps serving.
-    const again = await rawRequest(
-      server.port,
-      "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    const again = await request(server.port, "GET", "/x");
     equal(again.status, 200);
     equal(calls.filter((c) => c === "close").length, 2, "a second exchange closes its own body");
   }, { recorder });
@@ -133,20 +130,14 @@ Deno.test("an error after the headers went out cuts the connection (no clean end
   };
   await withServer(app, async (server, sink) => {
     await t.step("chunked: no terminating 0-chunk", async () => {
-      const r = await rawRequest(
-        server.port,
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "GET", "/");
       equal(r.status, 200);
       equal(r.headers.get("transfer-encoding"), "chunked");
       ok(r.text.includes("half a page"));
       ok(!r.text.endsWith("0\r\n\r\n"), "the chunked body must not end cleanly");
     });
     await t.step("Content-Length: fewer bytes than announced", async () => {
-      const r = await rawRequest(
-        server.port,
-        "GET /cl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "GET", "/cl");
       equal(r.headers.get("content-length"), "100");
       ok(r.body.length < 100);
     });
@@ -199,20 +190,14 @@ Deno.test("HEAD sends the GET's headers and no body; close() is called", async (
   };
   await withServer(app, async (server) => {
     await t.step("array body", async () => {
-      const r = await rawRequest(
-        server.port,
-        "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "HEAD", "/");
       equal(r.status, 200);
       equal(r.headers.get("content-length"), "5");
       equal(r.body.length, 0);
       deepEqual(calls.splice(0), ["close"]);
     });
     await t.step("an endless generator is not pulled past its first chunk", async () => {
-      const r = await rawRequest(
-        server.port,
-        "HEAD /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "HEAD", "/stream");
       equal(r.status, 200);
       equal(r.body.length, 0);
       deepEqual(calls.splice(0), ["finally", "close"]);
@@ -241,10 +226,7 @@ Deno.test("what Deno.serve decides for us", async (t) => {
       equal(env.PATH_INFO, "/*");
     });
     await t.step("raw non-UTF-8 bytes in the target are refused with 400 by hyper", async () => {
-      const r = await rawRequest(
-        server.port,
-        "GET /caf\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "GET", "/caf\xe9");
       equal(r.status, 400);
     });
     await t.step("raw UTF-8 bytes in the target reach PATH_INFO as bytes-as-latin-1", async () => {
@@ -272,26 +254,17 @@ Deno.test("what Deno.serve decides for us", async (t) => {
   };
   await withServer(custom, async (server) => {
     await t.step("a custom reason phrase goes out as the standard one", async () => {
-      const r = await rawRequest(
-        server.port,
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "GET", "/");
       equal(r.statusLine, "HTTP/1.1 500 Internal Server Error");
       equal(text(r.body), "custom reason");
     });
     await t.step("a 204 with an empty body goes out with no body, not Deno's own 500", async () => {
-      const r = await rawRequest(
-        server.port,
-        "GET /204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "GET", "/204");
       equal(r.status, 204);
       equal(r.body.length, 0);
     });
     await t.step("a streamed body longer than its Content-Length is cut at the limit", async () => {
-      const r = await rawRequest(
-        server.port,
-        "GET /more HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      );
+      const r = await request(server.port, "GET", "/more");
       equal(r.headers.get("content-length"), "3");
       equal(text(r.body), "abc");
     });

@@ -103,9 +103,49 @@ function bodyError(body: unknown): ProtocolError | undefined {
   return undefined;
 }
 
+/** The placeholder `wsgi.input` while the environ is built (never read). */
+const NO_INPUT = new Input({ body: null }, 0);
+
+/** Text bodies up to this size go to `Response` as a string (see {@linkcode bodyInit}). */
+const TEXT_BODY_MAX = 64 * 1024;
+/** Content types whose bodies are (almost always) UTF-8 text. */
+const TEXT_TYPE = /^\s*(?:text\/|application\/(?:json|javascript|xml|[^;]*\+(?:json|xml)))/i;
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * What to hand `new Response()` for a complete body: the bytes, or a string
+ * that Deno turns back into exactly those bytes.
+ *
+ * `new Response(bytes)` copies the bytes into a new `ArrayBuffer`, and a new
+ * `ArrayBuffer` costs about half a microsecond in Deno 2.9 (some 5% of a
+ * hello-world exchange); a string is handed over as it is and encoded to
+ * UTF-8 natively. Bytes that are valid UTF-8 decode to a string that encodes
+ * back to the very same bytes (`ignoreBOM` keeps a leading BOM in the text).
+ * Bytes that are not valid UTF-8 decode with a U+FFFD, and go as bytes (so
+ * does text holding a real U+FFFD: needlessly, but correctly). Only for a
+ * text Content-Type, so that binary bodies are not decoded in vain, and never
+ * without one: Deno would add `text/plain;charset=UTF-8` to a string body.
+ */
+function bodyInit(bytes: Uint8Array, headers: Header[]): BodyInit {
+  if (bytes.length === 0 || bytes.length > TEXT_BODY_MAX) return bytes as BodyInit;
+  let text = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (name.length === 12 && name.toLowerCase() === "content-type") {
+      text = value.startsWith("text/") || TEXT_TYPE.test(value);
+      break;
+    }
+  }
+  if (!text) return bytes as BodyInit;
+  const decoded = utf8.decode(bytes);
+  return decoded.indexOf("\uFFFD") === -1 ? decoded : bytes as BodyInit;
+}
+
 /** One request and its response: the state PEP 3333 talks about, made explicit. */
 class Exchange {
   readonly request: Request;
+  /** `request.method`, read once (each read of the getter costs). */
+  readonly method: string;
   readonly options: GatewayOptions;
   readonly sink: TextSink;
   readonly log: ((entry: LogEntry) => void) | undefined;
@@ -137,6 +177,7 @@ class Exchange {
   ) {
     this.started = performance.now();
     this.request = request;
+    this.method = request.method;
     this.options = options;
     this.sink = options.errors ?? stderrSink;
     this.log = log;
@@ -185,7 +226,7 @@ class Exchange {
       ? e.stack ?? describeError(e)
       : describeError(error);
     this.sink.write(
-      `Error in ${where} (${this.request.method} ${
+      `Error in ${where} (${this.method} ${
         this.environ?.PATH_INFO ?? this.request.url
       }): ${detail}\n`,
     );
@@ -240,48 +281,81 @@ class Exchange {
     if (data.length > 0) this.written.push(data);
   };
 
-  /** Calls the application and answers with its response (or a 500 page). */
-  async run(app: Application): Promise<Response> {
+  /**
+   * Calls the application and answers with its response (or a 500 page).
+   *
+   * Synchronous as long as nothing is: a plain array body with a plain (or
+   * no) `close()` is answered without a single `await`, so the hot path
+   * makes no promises of its own. Whatever is async (a Promise of a body, an
+   * async `close()`, a streamed body) goes through the async helpers below.
+   */
+  run(app: Application): Response | Promise<Response> {
     const request = this.request;
     if (this.rec) {
-      const { path, query } = splitPathQuery(request.url);
+      // forEach, not [...request.headers]: Deno's Headers iterator re-sorts at every step.
+      const headers: [string, string][] = [];
+      request.headers.forEach((value, name) => {
+        headers.push([name, value]);
+      });
       this.emit("request", {
-        method: request.method,
-        target: query ? `${path}?${query}` : path,
+        method: this.method,
+        target: requestTarget(request.url),
         version: "HTTP/1.1",
         peer: this.peer && { hostname: this.peer.hostname, port: this.peer.port },
-        headers: [...request.headers],
+        headers,
       });
     }
     const rec = this.rec;
-    const cl = request.headers.get("content-length");
-    this.environ = buildEnviron(request, {
-      input: new Input(
-        request,
-        cl === null ? undefined : Number(cl),
-        rec && ((method, size, bytes) => this.rec && this.emit("input", { method, size, bytes })),
-      ),
+    const environ = buildEnviron(request, {
+      // Replaced just below: the input's length is CONTENT_LENGTH, found while
+      // building (a request.headers.get() of its own would cost a native call).
+      input: NO_INPUT,
       errors: new Errors(this.sink, rec && ((text) => this.rec && this.emit("errors", { text }))),
       remoteAddr: this.peer,
       serverName: this.options.serverName,
       serverPort: this.options.serverPort,
       multiprocess: this.options.multiprocess,
     });
+    const cl = environ.CONTENT_LENGTH;
+    environ["wsgi.input"] = new Input(
+      request,
+      cl === undefined ? undefined : Number(cl),
+      rec && ((method, size, bytes) => this.rec && this.emit("input", { method, size, bytes })),
+    );
+    this.environ = environ;
     if (this.rec) this.emit("environ", { environ: this.environ });
-    let body: ResponseBody;
+    let result: ResponseBody | Promise<ResponseBody>;
     try {
       if (this.rec) this.emit("call", { app: this.options.appName ?? "application" });
-      const result = app(this.environ, this.start_response);
-      body = isThenable(result) ? await result : result;
+      result = app(this.environ, this.start_response);
     } catch (error) {
       return this.fail("application", error);
     }
-    const wrong = bodyError(body);
-    if (wrong !== undefined) {
-      await this.close(body);
-      return this.fail("application", wrong);
+    return isThenable(result) ? this.awaitBody(result) : this.respond(result);
+  }
+
+  /** Waits for an application that returned a Promise of its body. */
+  async awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
+    let body: ResponseBody;
+    try {
+      body = await result;
+    } catch (error) {
+      return this.fail("application", error);
     }
+    return this.respond(body);
+  }
+
+  /** Answers with the application's body, once it has one. */
+  respond(body: ResponseBody): Response | Promise<Response> {
+    const wrong = bodyError(body);
+    if (wrong !== undefined) return this.closeAndFail(body, wrong);
     return Array.isArray(body) ? this.respondArray(body) : this.respondStream(body);
+  }
+
+  /** A body of the wrong type: close it (errors from `close()` propagate), then the 500 page. */
+  async closeAndFail(body: ResponseBody, wrong: ProtocolError): Promise<Response> {
+    await this.close(body);
+    return this.fail("application", wrong);
   }
 
   /**
@@ -290,18 +364,26 @@ class Exchange {
    * bodies from the `finally` of `chunks()`, which runs on a normal end, on an
    * error, and when the client goes away (the stream's `cancel` returns the
    * generator). Keep it in those `finally` blocks, or a path will skip it.
+   *
+   * Returns a Promise only when `close()` did (and records the event once it
+   * settled); a synchronous `close()` that throws, throws here.
    */
-  async close(body: ResponseBody): Promise<void> {
+  close(body: ResponseBody): Promise<void> | undefined {
     const close = (body as { close?: unknown } | null | undefined)?.close;
     if (typeof close === "function") {
       const result = close.call(body);
-      if (isThenable(result)) await result;
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(() => {
+          if (this.rec) this.emit("close", { called: true });
+        });
+      }
     }
     if (this.rec) this.emit("close", { called: typeof close === "function" });
+    return undefined;
   }
 
   /** The fast path: every chunk is already here. */
-  async respondArray(body: Uint8Array[]): Promise<Response> {
+  respondArray(body: Uint8Array[]): Response | Promise<Response> {
     let total = 0;
     try {
       for (let i = 0; i < body.length; i++) {
@@ -311,14 +393,31 @@ class Exchange {
         total += chunk.length;
       }
     } catch (error) {
-      await this.closeQuietly(body);
-      return this.fail("iterable", error);
+      return this.closeQuietlyAndFail(body, error);
     }
+    let closing: Promise<void> | undefined;
     try {
-      await this.close(body);
+      closing = this.close(body);
     } catch (error) {
       return this.fail("close", error);
     }
+    if (closing !== undefined) {
+      return closing.then(
+        () => this.sendArray(body, total),
+        (error) => this.fail("close", error),
+      );
+    }
+    return this.sendArray(body, total);
+  }
+
+  /** A chunk of the wrong type: close the body (reporting its errors), then the 500 page. */
+  async closeQuietlyAndFail(body: Uint8Array[], error: unknown): Promise<Response> {
+    await this.closeQuietly(body);
+    return this.fail("iterable", error);
+  }
+
+  /** Sends a complete body of `total` bytes, once `close()` was called. */
+  sendArray(body: Uint8Array[], total: number): Response | Promise<Response> {
     const problem = this.checkReady(total + this.writtenBytes());
     if (problem) return this.fail("application", problem);
     let payload: Uint8Array | null;
@@ -327,8 +426,8 @@ class Exchange {
     } else payload = concatBytes([...this.written, ...body]);
     this.written = [];
     if (isNullBodyStatus(this.code)) payload = null;
-    this.bytes = payload === null || this.request.method === "HEAD" ? 0 : payload.length;
-    const response = new Response(payload as BodyInit | null, {
+    this.bytes = payload === null || this.method === "HEAD" ? 0 : payload.length;
+    const response = new Response(payload === null ? null : bodyInit(payload, this.headers), {
       status: this.code,
       headers: this.headers,
     });
@@ -368,7 +467,7 @@ class Exchange {
     }
     const declared = this.declaredLength();
     if (
-      declared !== undefined && bodyBytes !== undefined && this.request.method !== "HEAD" &&
+      declared !== undefined && bodyBytes !== undefined && this.method !== "HEAD" &&
       declared !== bodyBytes && !isNullBodyStatus(this.code)
     ) {
       return new ProtocolError(
@@ -380,7 +479,9 @@ class Exchange {
   }
 
   declaredLength(): number | undefined {
-    for (const [name, value] of this.headers) {
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i++) {
+      const [name, value] = headers[i]!;
       if (name.length === 14 && name.toLowerCase() === "content-length") return Number(value);
     }
     return undefined;
@@ -406,15 +507,16 @@ class Exchange {
       else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
     }
     if (this.log) {
-      const { path, query } = splitPathQuery(this.request.url);
+      const now = performance.now();
       this.log({
         remote: this.peer && `${this.peer.hostname}:${this.peer.port}`,
-        method: this.request.method,
-        target: query ? `${path}?${query}` : path,
+        method: this.method,
+        target: requestTarget(this.request.url),
         status: this.headers_sent ? this.code : 0,
         bytes: this.bytes,
-        duration: performance.now() - this.started,
+        duration: now - this.started,
         outcome,
+        time: TIME_ORIGIN + now,
       });
     }
   }
@@ -423,7 +525,7 @@ class Exchange {
    * Answers a failure before anything was sent: report it, then run the 500
    * page through this same exchange, as any application.
    */
-  fail(where: ErrorSite, error: unknown): Promise<Response> {
+  fail(where: ErrorSite, error: unknown): Response | Promise<Response> {
     this.report(where, error);
     this.status_set = undefined;
     this.broken = undefined;
@@ -471,7 +573,7 @@ class Exchange {
       await this.stop(gen);
       return this.fail("application", problem);
     }
-    if (done || this.request.method === "HEAD") {
+    if (done || this.method === "HEAD") {
       if (!done) await this.stop(gen);
       return this.respondArray([]);
     }
@@ -555,15 +657,15 @@ class Exchange {
   }
 }
 
-/** Splits `request.url` into its raw path and query. */
-function splitPathQuery(url: string): { path: string; query: string } {
+/** The raw request target (path and query) in `request.url`; a `?` with nothing after it is dropped. */
+function requestTarget(url: string): string {
   const start = url.indexOf("/", url.indexOf(":") + 3);
-  if (start === -1) return { path: "/", query: "" };
-  const q = url.indexOf("?", start);
-  return q === -1
-    ? { path: url.slice(start), query: "" }
-    : { path: url.slice(start, q), query: url.slice(q + 1) };
+  if (start === -1) return "/";
+  return url.indexOf("?", start) === url.length - 1 ? url.slice(start, -1) : url.slice(start);
 }
+
+/** `performance.timeOrigin`, read once: epoch time = TIME_ORIGIN + performance.now(). */
+const TIME_ORIGIN = performance.timeOrigin;
 
 /**
  * Turns a WSGI application into a fetch handler.
@@ -590,5 +692,12 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
   const log = options.log === true
     ? requestLogger(options.errors ?? stderrSink)
     : options.log || undefined;
-  return (request, info) => new Exchange(request, info, options, log).run(app);
+  return (request, info) => {
+    try {
+      const response = new Exchange(request, info, options, log).run(app);
+      return response instanceof Promise ? response : Promise.resolve(response);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
 }

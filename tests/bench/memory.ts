@@ -1,0 +1,123 @@
+/**
+ * Memory of the CLI with the inspector recording, under a long run: the
+ * resident set of the server process after each batch of requests.
+ *
+ * Starts `deno run -A mod.ts --port 0 --inspector-port 0` (the inspector on,
+ * its defaults: the last 1000 exchanges, 1 MiB of body per exchange and
+ * direction), sends `--requests` hello-world requests (100,000 by default)
+ * over keep-alive connections, `--batches` times (2 by default: after
+ * 100,000 and after 200,000), and prints the server's `VmRSS` (from
+ * `/proc/PID/status`) after startup, after a warm-up, and after each batch,
+ * with how many exchanges the inspector holds. Once the ring is full the
+ * figure should stay flat.
+ *
+ * ```
+ * deno run -A tests/bench/memory.ts
+ * deno run -A tests/bench/memory.ts --requests 100000 --batches 4 --connections 32
+ * deno run -A tests/bench/memory.ts --no-inspector     # the same without recording
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { haveTaskset, ROOT, rssKiB, shellQuote, startServer } from "./_bench.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    requests: { type: "string", default: "100000" },
+    batches: { type: "string", default: "2" },
+    connections: { type: "string", default: "32" },
+    "no-inspector": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(
+    "Usage: deno run -A tests/bench/memory.ts [--requests N] [--batches N] [--connections N] [--no-inspector]",
+  );
+  Deno.exit(0);
+}
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`error: --${flag} must be a positive integer (got ${JSON.stringify(value)})`);
+    Deno.exit(2);
+  }
+  return n;
+}
+const requests = positive("requests", values.requests);
+const batches = positive("batches", values.batches);
+const connections = positive("connections", values.connections);
+
+const pin = await haveTaskset();
+
+/**
+ * Sends `n` requests over `connections` keep-alive connections (a pool of
+ * `fetch` clients, each sending its next request once it has read the
+ * previous response) and returns how many were answered 200.
+ */
+async function send(url: string, n: number): Promise<number> {
+  let next = 0;
+  let ok = 0;
+  await Promise.all(Array.from({ length: Math.min(connections, n) }, async () => {
+    while (next < n) {
+      next++;
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.status === 200) ok++;
+    }
+  }));
+  if (ok < n) console.log(`warning: ${n - ok} of ${n} responses were not 200`);
+  return n;
+}
+
+const inspector = !values["no-inspector"];
+const args = ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"];
+if (!inspector) args.push("--no-inspector");
+const server = await startServer({ name: "cli", args }, {
+  core: pin ? 0 : undefined,
+  lifetime: 600 + batches * 120,
+  logFile: "/dev/null",
+});
+const inspectorUrl = server.stdout().match(/Inspector on (http:\/\/\S+)/)?.[1];
+
+async function kept(): Promise<string> {
+  if (!inspectorUrl) return "-";
+  const url = new URL("/api/exchanges?limit=1", inspectorUrl);
+  const response = await fetch(url, { headers: { origin: url.origin } });
+  if (!response.ok) {
+    await response.body?.cancel();
+    return `? (${response.status})`;
+  }
+  const list = await response.json() as { total?: number };
+  return String(list.total ?? "?");
+}
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const rows: string[][] = [["after", "requests", "VmRSS", "kept"]];
+try {
+  rows.push(["startup", "0", mib(await rssKiB(server.denoPid)), await kept()]);
+  let total = await send(server.url, 5000);
+  rows.push(["warm-up", String(total), mib(await rssKiB(server.denoPid)), await kept()]);
+  for (let b = 1; b <= batches; b++) {
+    total += await send(server.url, requests);
+    rows.push([`batch ${b}`, String(total), mib(await rssKiB(server.denoPid)), await kept()]);
+    console.log(rows.at(-1)!.join("  "));
+  }
+} finally {
+  await server.stop();
+}
+
+console.log();
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i]!)).join("  "));
+console.log(
+  `\nserver: ${server.command}\ncommand: ${
+    ["deno", "run", "-A", "tests/bench/memory.ts", ...Deno.args].map(shellQuote).join(" ")
+  }   (in ${ROOT})`,
+);
+if (inspector && !inspectorUrl) {
+  console.log("note: the CLI printed no inspector URL: the inspector is not wired in");
+}

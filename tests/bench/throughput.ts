@@ -1,0 +1,281 @@
+/**
+ * Hello-world throughput of the CLI, as users run it, against two baselines
+ * measured in the same run.
+ *
+ * Contenders, in this order in every round:
+ *
+ * - `raw`: `Deno.serve` answering the constant hello page (`raw_server.ts`);
+ * - `floor`: the same, after the reads every PEP 3333 gateway must make
+ *   (method, target, every header, the peer's address) (`floor_server.ts`);
+ * - `gateway`: `deno run -A mod.ts --port 0 --no-inspector`, serving
+ *   `examples/hello.ts` with the request log on (stderr to a file);
+ * - `inspector`: the same with the inspector recording (the default).
+ *
+ * wrk runs on loopback with the same threads, connections and duration for
+ * every contender; the servers are pinned to one core and wrk to the other
+ * (`taskset`); rounds alternate the contenders rather than running one block
+ * each, because these 2-core machines are shared and one round can be off by
+ * a third. The report gives the median req/s of each contender and the median
+ * of the per-round ratios.
+ *
+ * ```
+ * deno task bench                                # 5 rounds of 10 s
+ * deno task bench --rounds 3 --duration 3        # a quick look
+ * deno task bench --only floor,gateway           # some contenders only
+ * deno task bench --server mine=tests/bench/x.ts # one more contender
+ * deno task bench --server "old=/tmp/old/mod.ts --port 0 --no-inspector"
+ * ```
+ *
+ * Flags: `--rounds N` (5), `--duration S` (10), `--warmup S` (3),
+ * `--connections N` (50), `--threads N` (1), `--server-core N` (0),
+ * `--client-core N` (1), `--only a,b`, `--server "NAME=FILE [ARGS]"` (repeatable;
+ * the server must print `http://127.0.0.1:PORT` on stdout).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  type Contender,
+  cpuSeconds,
+  ensureWrk,
+  haveTaskset,
+  median,
+  ROOT,
+  type RunningServer,
+  runWrk,
+  sh,
+  shellQuote,
+  startServer,
+  wrkArgs,
+} from "./_bench.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "5" },
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "3" },
+    connections: { type: "string", default: "50" },
+    threads: { type: "string", default: "1" },
+    "server-core": { type: "string", default: "0" },
+    "client-core": { type: "string", default: "1" },
+    only: { type: "string" },
+    server: { type: "string", multiple: true, default: [] },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+if (values.help) {
+  console.log(
+    "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,gateway,inspector]\n" +
+      "  [--server NAME=FILE.ts ...]",
+  );
+  Deno.exit(0);
+}
+
+function positive(flag: string, value: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`error: --${flag} must be an integer >= ${min} (got ${JSON.stringify(value)})`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+const rounds = positive("rounds", values.rounds);
+const duration = positive("duration", values.duration);
+const warmup = positive("warmup", values.warmup, 0);
+const connections = positive("connections", values.connections);
+const threads = positive("threads", values.threads);
+const serverCore = positive("server-core", values["server-core"], 0);
+const clientCore = positive("client-core", values["client-core"], 0);
+
+const contenders: Contender[] = [
+  { name: "raw", args: ["run", "-A", "tests/bench/raw_server.ts"] },
+  { name: "floor", args: ["run", "-A", "tests/bench/floor_server.ts"] },
+  {
+    name: "gateway",
+    args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0", "--no-inspector"],
+  },
+  { name: "inspector", args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"] },
+];
+for (const spec of values.server) {
+  const eq = spec.indexOf("=");
+  if (eq < 1) {
+    console.error(`error: --server must be NAME=FILE.ts (got ${JSON.stringify(spec)})`);
+    Deno.exit(2);
+  }
+  // "NAME=FILE.ts --flag value": the file and its arguments, split at spaces.
+  contenders.push({
+    name: spec.slice(0, eq),
+    args: ["run", "-A", ...spec.slice(eq + 1).split(/\s+/)],
+  });
+}
+const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const chosen = only ? contenders.filter((c) => only.includes(c.name)) : contenders;
+if (chosen.length === 0) {
+  console.error(`error: --only names no contender (have ${contenders.map((c) => c.name)})`);
+  Deno.exit(2);
+}
+
+await ensureWrk();
+const pin = await haveTaskset();
+if (!pin) console.error("warning: taskset is missing; nothing is pinned");
+const wrkVersion = (await sh("wrk", ["-v"])).out.split("\n")[0]?.trim() ?? "";
+
+const tmp = await Deno.makeTempDir({ prefix: "wsgi-bench-" });
+const lifetime = chosen.length * (warmup + rounds * (duration + 3)) + 120;
+const servers: RunningServer[] = [];
+let stopping = false;
+async function stopAll(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(servers.map((s) => s.stop()));
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}
+const onSignal = async () => {
+  await stopAll();
+  Deno.exit(130);
+};
+Deno.addSignalListener("SIGINT", onSignal);
+Deno.addSignalListener("SIGTERM", onSignal);
+
+/** Counts the lines of a file (the request log), then empties it. */
+async function drainLog(path: string): Promise<number> {
+  let lines = 0;
+  using file = await Deno.open(path, { read: true });
+  for await (const chunk of file.readable) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+  }
+  await Deno.truncate(path, 0);
+  return lines;
+}
+
+const loadBefore = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).trim();
+const results = new Map<string, number[]>(chosen.map((c) => [c.name, []]));
+/** Server CPU time per request (user + system), in microseconds, per round. */
+const cpuPerRequest = new Map<string, number[]>(chosen.map((c) => [c.name, []]));
+const notes: string[] = [];
+try {
+  for (const c of chosen) {
+    const server = await startServer(c, {
+      core: pin ? serverCore : undefined,
+      lifetime,
+      logFile: `${tmp}/${c.name}.log`,
+    });
+    servers.push(server);
+    const response = await fetch(server.url);
+    const body = await response.text();
+    if (
+      response.status !== 200 || body !== "<h1>Hello,web</h1>" ||
+      response.headers.get("content-type") !== "text/html"
+    ) {
+      throw new Error(
+        `${c.name} answered ${response.status} ${response.headers.get("content-type")} ${
+          JSON.stringify(body)
+        }, not the hello page`,
+      );
+    }
+    if (c.name === "inspector" && !/Inspector on/.test(server.stdout())) {
+      notes.push(
+        "the CLI printed no inspector URL: the inspector is not wired yet, so `inspector` is the same as `gateway`",
+      );
+    }
+  }
+  const wrkOptions = {
+    threads,
+    connections,
+    duration,
+    core: pin ? clientCore : undefined,
+  };
+  if (warmup > 0) {
+    for (const s of servers) {
+      await runWrk(s.url, { ...wrkOptions, duration: warmup });
+      await drainLog(s.logFile);
+    }
+  }
+  console.log(
+    `round  ${servers.map((s) => s.contender.name.padStart(10)).join(" ")}   (req/s)`,
+  );
+  for (let round = 1; round <= rounds; round++) {
+    const line: string[] = [];
+    for (const s of servers) {
+      const cpu0 = await cpuSeconds(s.denoPid);
+      const r = await runWrk(s.url, wrkOptions);
+      const cpu1 = await cpuSeconds(s.denoPid);
+      results.get(s.contender.name)!.push(r.rps);
+      cpuPerRequest.get(s.contender.name)!.push((cpu1 - cpu0) * 1e6 / r.requests);
+      const logged = await drainLog(s.logFile);
+      if (r.errors > 0) notes.push(`round ${round}: ${s.contender.name} had ${r.errors} errors`);
+      const logging = s.contender.args.some((a) => a.endsWith("mod.ts")) &&
+        !s.contender.args.includes("--quiet");
+      if (logging && logged < r.requests * 0.99) {
+        notes.push(
+          `round ${round}: ${s.contender.name} logged ${logged} lines for ${r.requests} requests`,
+        );
+      }
+      line.push(r.rps.toFixed(0).padStart(10));
+    }
+    console.log(`${String(round).padStart(5)}  ${line.join(" ")}`);
+  }
+} finally {
+  await stopAll();
+}
+const loadAfter = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).trim();
+
+const names = chosen.map((c) => c.name);
+console.log("\nmedian req/s (min-max), and the server's median CPU time per request:");
+for (const name of names) {
+  const xs = results.get(name)!;
+  const cpu = median(cpuPerRequest.get(name)!);
+  console.log(
+    `  ${name.padEnd(10)} ${median(xs).toFixed(0).padStart(8)}  (${Math.min(...xs).toFixed(0)}-${
+      Math.max(...xs).toFixed(0)
+    })  ${cpu.toFixed(2)} µs/req`,
+  );
+}
+
+function ratio(a: string, b: string): void {
+  const xs = results.get(a);
+  const ys = results.get(b);
+  if (!xs || !ys) return;
+  const per = xs.map((x, i) => x / ys[i]!);
+  const cx = cpuPerRequest.get(a)!;
+  const cy = cpuPerRequest.get(b)!;
+  const cpu = median(cx.map((x, i) => cy[i]! / x));
+  console.log(
+    `  ${`${a}/${b}`.padEnd(18)} ${median(per).toFixed(3)}   (by CPU per request ${
+      cpu.toFixed(3)
+    })   per round: ${per.map((r) => r.toFixed(3)).join(" ")}`,
+  );
+}
+console.log("\nmedian of per-round ratios of req/s:");
+ratio("gateway", "floor");
+ratio("gateway", "raw");
+ratio("floor", "raw");
+ratio("inspector", "floor");
+ratio("inspector", "raw");
+ratio("inspector", "gateway");
+const standard = ["raw", "floor", "gateway", "inspector"];
+for (const name of names.filter((n) => !standard.includes(n))) {
+  ratio(name, "floor");
+  ratio(name, "raw");
+}
+const cmd = ["deno", "run", "-A", "tests/bench/throughput.ts", ...Deno.args].map(shellQuote)
+  .join(" ");
+console.log(`\ncommand: ${cmd}   (in ${ROOT})`);
+console.log(
+  `wrk:     ${
+    [
+      ...(pin ? ["taskset", "-c", String(clientCore)] : []),
+      ...wrkArgs("URL", { threads, connections, duration }),
+    ].join(" ")
+  }`,
+);
+for (const s of servers) {
+  console.log(`${s.contender.name.padEnd(9)}: ${s.command.replace(tmp, "$TMP")}`);
+}
+console.log(`${Deno.version.deno}; ${wrkVersion}; load ${loadBefore} -> ${loadAfter}`);
+for (const note of new Set(notes)) console.log(`note: ${note}`);

@@ -1,5 +1,5 @@
 /**
- * Hello-world throughput of the CLI, as users run it, against two baselines
+ * Hello-world throughput of the CLI, as users run it, against baselines
  * measured in the same run.
  *
  * Contenders, in this order in every round:
@@ -7,6 +7,9 @@
  * - `raw`: `Deno.serve` answering the constant hello page (`raw_server.ts`);
  * - `floor`: the same, after the reads every PEP 3333 gateway must make
  *   (method, target, every header, the peer's address) (`floor_server.ts`);
+ * - `app`: the floor plus a call of `examples/hello.ts` itself, whose output
+ *   is dropped (`app_server.ts`): what the application costs by itself, so
+ *   the ceiling of any gateway that serves it;
  * - `gateway`: `deno run -A mod.ts --port 0 --no-inspector`, serving
  *   `examples/hello.ts` with the request log on (stderr to a file);
  * - `inspector`: the same with the inspector recording (the default).
@@ -69,7 +72,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,gateway,inspector]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -95,6 +98,7 @@ const clientCore = positive("client-core", values["client-core"], 0);
 const contenders: Contender[] = [
   { name: "raw", args: ["run", "-A", "tests/bench/raw_server.ts"] },
   { name: "floor", args: ["run", "-A", "tests/bench/floor_server.ts"] },
+  { name: "app", args: ["run", "-A", "tests/bench/app_server.ts"] },
   {
     name: "gateway",
     args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0", "--no-inspector"],
@@ -258,7 +262,10 @@ ratio("floor", "raw");
 ratio("inspector", "floor");
 ratio("inspector", "raw");
 ratio("inspector", "gateway");
-const standard = ["raw", "floor", "gateway", "inspector"];
+ratio("app", "floor");
+ratio("gateway", "app");
+ratio("inspector", "app");
+const standard = ["raw", "floor", "app", "gateway", "inspector"];
 for (const name of names.filter((n) => !standard.includes(n))) {
   ratio(name, "floor");
   ratio(name, "raw");

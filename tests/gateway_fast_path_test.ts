@@ -1,0 +1,213 @@
+/**
+ * The gateway's fast paths keep its behaviour: a complete body handed to
+ * `Response` as text when that is exact, the synchronous answer of an array
+ * body, and the request log formatted when the sink flushes. Each case checks
+ * what a client or a log reader sees, in memory and over a socket.
+ */
+
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { type Application, type Header, toFetch } from "../mod.ts";
+import { BufferedSink, formatLogLine, type LogEntry, requestLogger } from "../server/log.ts";
+import { EventLog, MemorySink, utf8, withServer } from "./_helpers.ts";
+
+const bytesOf = (...values: number[]) => new Uint8Array(values);
+
+/** Bodies and content types where a text handover could go wrong, and what must come out. */
+const bodies: { name: string; type?: string; body: Uint8Array }[] = [
+  { name: "ASCII HTML", type: "text/html", body: utf8("<h1>Hello,web</h1>") },
+  { name: "UTF-8 text", type: "text/plain; charset=utf-8", body: utf8("café ☕ 🐍") },
+  { name: "a leading BOM", type: "text/html", body: bytesOf(0xef, 0xbb, 0xbf, 0x41) },
+  { name: "invalid UTF-8 labelled text", type: "text/html", body: bytesOf(0x41, 0xff, 0xfe, 0x42) },
+  { name: "latin-1 labelled text", type: "text/plain; charset=latin-1", body: bytesOf(0x63, 0xe9) },
+  { name: "a real U+FFFD", type: "text/plain", body: utf8("a\uFFFDb") },
+  { name: "a lone surrogate's bytes", type: "text/plain", body: bytesOf(0xed, 0xa0, 0x80) },
+  { name: "binary", type: "image/png", body: bytesOf(0x89, 0x50, 0x4e, 0x47, 0, 0xff) },
+  { name: "no Content-Type", body: utf8("plain") },
+  { name: "mixed-case type", type: "Text/HTML; Charset=UTF-8", body: utf8("<p>x</p>") },
+  { name: "JSON", type: "application/json", body: utf8('{"a":"é"}') },
+  { name: "a +json type", type: "application/vnd.api+json", body: utf8("{}") },
+  { name: "text over 64 KiB", type: "text/plain", body: utf8("x".repeat(70_000)) },
+  { name: "NUL bytes", type: "text/plain", body: bytesOf(0x61, 0, 0x62) },
+];
+
+const serving =
+  (type: string | undefined, body: Uint8Array): Application => (_e, start_response) => {
+    const headers: Header[] = type === undefined ? [] : [["Content-Type", type]];
+    start_response("200 OK", headers);
+    return [body];
+  };
+
+Deno.test("toFetch() hands a complete body to the client byte for byte, text or not", async (t) => {
+  for (const { name, type, body } of bodies) {
+    await t.step(name, async () => {
+      const response = await toFetch(serving(type, body))(new Request("http://localhost/"));
+      deepEqual(new Uint8Array(await response.arrayBuffer()), body);
+      equal(response.headers.get("content-type"), type ?? null);
+    });
+  }
+});
+
+Deno.test("serve() sends a complete body byte for byte, with its own Content-Type and length", async (t) => {
+  for (const { name, type, body } of bodies) {
+    await t.step(name, async () => {
+      await withServer(serving(type, body), async (server) => {
+        const response = await fetch(server.url);
+        deepEqual(new Uint8Array(await response.arrayBuffer()), body);
+        equal(response.headers.get("content-type"), type ?? null);
+        equal(response.headers.get("content-length"), String(body.length));
+      });
+    });
+  }
+});
+
+Deno.test("toFetch() answers with a Promise, also for a synchronous app, and never throws", async () => {
+  const handler = toFetch(serving("text/plain", utf8("hi")));
+  const answer = handler(new Request("http://localhost/"));
+  ok(answer instanceof Promise);
+  equal(await (await answer).text(), "hi");
+  // A request the gateway cannot even read: a rejected Promise, not a synchronous throw.
+  const broken = handler(null as unknown as Request);
+  ok(broken instanceof Promise);
+  await rejects(broken, TypeError);
+});
+
+Deno.test("an async close() is awaited before the response; if it fails, the answer is a 500", async (t) => {
+  await t.step("resolves", async () => {
+    const steps: string[] = [];
+    const recorder = new EventLog();
+    const handler = toFetch((_e, start_response) => {
+      start_response("200 OK", [["Content-Type", "text/plain"]]);
+      return Object.assign([utf8("body")], {
+        close: async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          steps.push("closed");
+        },
+      });
+    }, { recorder, errors: new MemorySink() });
+    const response = await handler(new Request("http://localhost/"));
+    steps.push("answered");
+    equal(await response.text(), "body");
+    deepEqual(steps, ["closed", "answered"]);
+    deepEqual(recorder.types().slice(-4), ["chunk", "close", "headers_sent", "end"]);
+  });
+  await t.step("rejects", async () => {
+    const errors = new MemorySink();
+    const recorder = new EventLog();
+    const handler = toFetch((_e, start_response) => {
+      start_response("200 OK", [["Content-Type", "text/plain"]]);
+      return Object.assign([utf8("body")], {
+        close: () => Promise.reject(new Error("close broke")),
+      });
+    }, { recorder, errors });
+    const response = await handler(new Request("http://localhost/"));
+    equal(response.status, 500);
+    match(await response.text(), /close broke/);
+    match(errors.text, /Error in close .*close broke/);
+  });
+  await t.step("throws synchronously", async () => {
+    const errors = new MemorySink();
+    const handler = toFetch((_e, start_response) => {
+      start_response("200 OK", []);
+      return Object.assign([utf8("body")], {
+        close: () => {
+          throw new Error("close threw");
+        },
+      });
+    }, { errors });
+    const response = await handler(new Request("http://localhost/"));
+    equal(response.status, 500);
+    match(await response.text(), /close threw/);
+  });
+});
+
+Deno.test("the request log gives the target as sent, and the time the exchange ended", async (t) => {
+  const cases: [url: string, target: string][] = [
+    ["http://localhost", "/"],
+    ["http://localhost/a?", "/a"],
+    ["http://localhost/a?b=1", "/a?b=1"],
+    ["http://localhost/a%20b?c=%2F", "/a%20b?c=%2F"],
+  ];
+  for (const [url, target] of cases) {
+    await t.step(url, async () => {
+      const entries: LogEntry[] = [];
+      const before = Date.now();
+      const handler = toFetch(serving("text/plain", utf8("x")), { log: (e) => entries.push(e) });
+      await (await handler(new Request(url))).text();
+      equal(entries.length, 1);
+      equal(entries[0]!.target, target);
+      equal(entries[0]!.status, 200);
+      ok(entries[0]!.time! >= before - 1 && entries[0]!.time! <= Date.now() + 1);
+    });
+  }
+});
+
+/** A file that keeps what is written to it. */
+class MemoryFile {
+  chunks: Uint8Array[] = [];
+  writeSync(p: Uint8Array): number {
+    this.chunks.push(p.slice());
+    return p.length;
+  }
+  get text(): string {
+    const decoder = new TextDecoder();
+    return this.chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
+  }
+}
+
+const entry = (over: Partial<LogEntry> = {}): LogEntry => ({
+  remote: "127.0.0.1:51234",
+  method: "GET",
+  target: "/caf\xc3\xa9?q=1",
+  status: 200,
+  bytes: 18,
+  duration: 0.4123,
+  outcome: "end",
+  time: Date.UTC(2026, 10, 24, 11, 30, 48),
+  ...over,
+});
+
+Deno.test("BufferedSink writes log lines and text in the order they came, as formatLogLine() has them", () => {
+  const file = new MemoryFile();
+  const sink = new BufferedSink(file, 60_000);
+  const lines: [LogEntry, boolean][] = [
+    [entry({ target: "/a?b=1" }), false],
+    [entry(), false],
+    [entry({ status: 0, outcome: "aborted", remote: undefined, duration: 12.35 }), false],
+    [
+      entry({ remote: "[::1]:443", method: "PROPFIND", bytes: 12_345_678_901, duration: 1234.56 }),
+      false,
+    ],
+    [entry({ target: "/x", outcome: "cut", status: 500, duration: 0 }), true],
+    [entry({ target: "/" + "a".repeat(200_000) }), false],
+  ];
+  let expected = "";
+  for (const [i, [e, color]] of lines.entries()) {
+    sink.write(`text ${i} é\n`);
+    sink.writeLine(e, color);
+    expected += `text ${i} é\n${formatLogLine(e, color)}`;
+  }
+  sink.flush();
+  equal(file.text, expected);
+  sink.flush();
+  equal(file.text, expected);
+});
+
+Deno.test("requestLogger() queues lines in a BufferedSink, and formats at once for other sinks", () => {
+  const file = new MemoryFile();
+  const buffered = new BufferedSink(file, 60_000);
+  const memory = new MemorySink();
+  const e = entry();
+  requestLogger(buffered, false)(e);
+  requestLogger(memory, false)(e);
+  equal(memory.text, formatLogLine(e));
+  buffered.flush();
+  equal(file.text, formatLogLine(e));
+  match(
+    formatLogLine(e),
+    /^127\.0\.0\.1:51234 - - \[\d\d\/Nov\/2026 \d\d:\d\d:48\] "GET \/caf\xc3\xa9\?q=1 HTTP\/1\.1" 200 18 0\.4ms\n$/,
+  );
+  equal(
+    formatLogLine(entry({ status: 0, outcome: "cut", remote: undefined, bytes: 5 })).split("] ")[1],
+    '"GET /caf\xc3\xa9?q=1 HTTP/1.1" - 5 0.4ms (cut)\n',
+  );
+});

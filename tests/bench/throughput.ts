@@ -228,6 +228,18 @@ try {
   await stopAll();
 }
 const loadAfter = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).trim();
+// A round where a contender fell far below its median was disturbed (by a
+// neighbour on this shared machine): the medians leave it out, but say so.
+for (const [name, xs] of results) {
+  const m = median(xs);
+  xs.forEach((x, i) => {
+    if (x < 0.6 * m) {
+      notes.push(
+        `round ${i + 1} looks disturbed: ${name} at ${(100 * x / m).toFixed(0)}% of its median`,
+      );
+    }
+  });
+}
 
 const names = chosen.map((c) => c.name);
 console.log("\nmedian req/s (min-max), and the server's median CPU time per request:");

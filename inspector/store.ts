@@ -351,9 +351,12 @@ export class StoredExchange implements ExchangeRecorder {
   #broken = false;
   #appHeaders: unknown = undefined;
 
-  constructor(store: ExchangeStore, seq: number, replayOf?: string) {
+  /**
+   * @param t0 the arrival, a `performance.now()` reading (now, by default)
+   */
+  constructor(store: ExchangeStore, seq: number, replayOf?: string, t0?: number) {
     this.#store = store;
-    this.#t0 = performance.now();
+    this.#t0 = t0 ?? performance.now();
     this.seq = seq;
     this.replayOf = replayOf;
     this.output = new Capture(store.maxBodyBytes);
@@ -381,21 +384,22 @@ export class StoredExchange implements ExchangeRecorder {
       this.errorsText.length < this.errorsSize;
   }
 
-  /** Records one event of the gateway's timeline. Never throws. */
-  record<K extends EventType>(type: K, data: EventMap[K]): void {
+  /**
+   * Records one event of the gateway's timeline, which happened at `time` (a
+   * `performance.now()` reading; now, by default). Never throws.
+   */
+  record<K extends EventType>(type: K, data: EventMap[K], time?: number): void {
     if (this.#broken) return;
     try {
-      this.#record(type, data);
+      this.#record(type, data, time);
     } catch (error) {
       this.#broken = true;
       this.#store.failed(error);
     }
   }
 
-  #record<K extends EventType>(type: K, payload: EventMap[K]): void {
-    // The `request` event is the arrival, which `begin()` stamped: t = 0 by
-    // definition, and a clock read saved (the reads are most of the hot path).
-    const t = type === "request" ? 0 : performance.now() - this.#t0;
+  #record<K extends EventType>(type: K, payload: EventMap[K], time: number | undefined): void {
+    const t = (time ?? performance.now()) - this.#t0;
     // What the event keeps; undefined when the exchange's own fields hold it.
     let data: unknown = payload;
     let announce = false;
@@ -715,7 +719,7 @@ export class ExchangeStore implements Recorder {
   }
 
   /** Starts recording an exchange (called by the gateway for each request). */
-  begin(request: Request): ExchangeRecorder | undefined {
+  begin(request: Request, time?: number): ExchangeRecorder | undefined {
     let replayOf: string | undefined;
     let ticket: { original: string; exchange?: StoredExchange } | undefined;
     if (this.#tickets.size > 0) {
@@ -725,7 +729,7 @@ export class ExchangeStore implements Recorder {
       else ticket = undefined;
     }
     const seq = ++this.#seq;
-    const exchange = new StoredExchange(this, seq, replayOf);
+    const exchange = new StoredExchange(this, seq, replayOf, time);
     if (ticket) ticket.exchange = exchange;
     const max = this.maxExchanges;
     const slot = seq % max;

@@ -58,6 +58,20 @@ export interface EnvironOptions {
   serverPort?: string;
   /** `wsgi.multiprocess`: true when several processes serve the same app. */
   multiprocess?: boolean;
+  /** `request.method`, when the caller has read it already (each read of the getter costs). */
+  method?: string;
+}
+
+/**
+ * What {@linkcode buildEnviron} saw of the raw request, handed back to a
+ * caller that wants it (the request log, the recorder) so that nothing is
+ * read or split twice.
+ */
+export interface RequestSeen {
+  /** Set to the request target as sent (path and query), from the same split as `PATH_INFO`. */
+  target: string;
+  /** When an array, the request headers are pushed into it as `[name, value]` pairs. */
+  requestHeaders: [string, string][] | undefined;
 }
 
 /** The parts of a request target: scheme, path and query. */
@@ -69,6 +83,8 @@ export interface Target {
   path: string;
   /** The raw query, without `?`; `""` when there is none. */
   query: string;
+  /** The request target as sent: path and query (a `?` with nothing after it dropped). */
+  target: string;
 }
 
 /**
@@ -85,6 +101,7 @@ export interface Target {
  * import { splitTarget } from "./environ.ts";
  * const t = splitTarget("http://h:8000/a%20b?x=1");
  * console.assert(t.path === "/a%20b" && t.query === "x=1" && t.authority === "h:8000");
+ * console.assert(t.target === "/a%20b?x=1");
  * ```
  */
 export function splitTarget(url: string, host?: string): Target {
@@ -98,11 +115,15 @@ export function splitTarget(url: string, host?: string): Target {
   const q = url.indexOf("?", pathStart);
   let end = url.indexOf("#", pathStart);
   if (end === -1) end = url.length;
+  const noQuery = q === -1 || q > end;
+  const path = noQuery ? url.slice(pathStart, end) || "/" : url.slice(pathStart, q) || "/";
+  const query = noQuery ? "" : url.slice(q + 1, end);
   return {
     scheme: url.slice(0, colon),
     authority: url.slice(authorityStart, pathStart),
-    path: q === -1 || q > end ? url.slice(pathStart, end) || "/" : url.slice(pathStart, q) || "/",
-    query: q === -1 || q > end ? "" : url.slice(q + 1, end),
+    path,
+    query,
+    target: query === "" ? path : `${path}?${query}`,
   };
 }
 
@@ -185,11 +206,18 @@ export function splitHost(host: string, scheme: string): [string, string] {
  *   `options.serverPort` (`serve()` passes the bound address), else taken from
  *   the `Host` header (or the target's authority) and the scheme.
  * - Nothing from the process's own environment goes in.
+ *
+ * `seen`, when given, gets the raw target and (if it holds an array) the
+ * header pairs.
  */
-export function buildEnviron(request: Request, options: EnvironOptions): Environ {
-  const target = splitTarget(request.url);
+export function buildEnviron(
+  request: Request,
+  options: EnvironOptions,
+  seen?: RequestSeen,
+): Environ {
+  let target = splitTarget(request.url);
   const environ: Environ = {
-    REQUEST_METHOD: request.method,
+    REQUEST_METHOD: options.method ?? request.method,
     SCRIPT_NAME: "",
     PATH_INFO: decodePathInfo(target.path),
     QUERY_STRING: latin1Bytes(target.query),
@@ -213,9 +241,11 @@ export function buildEnviron(request: Request, options: EnvironOptions): Environ
   }
   let host: string | undefined;
   let chunked = false;
+  const pairs = seen?.requestHeaders;
   // forEach, not for...of: Deno's Headers iterator rebuilds its sorted list on
   // every step (10 headers: ~12 µs against ~1 µs); forEach builds it once.
   request.headers.forEach((value, name) => {
+    if (pairs !== undefined) pairs.push([name, value]);
     if (name === "content-type") environ.CONTENT_TYPE = value;
     else if (name === "content-length") {
       // Deno.serve joins repeated (equal) lengths into "3, 3": keep one, as wsgiref does.
@@ -230,10 +260,11 @@ export function buildEnviron(request: Request, options: EnvironOptions): Environ
   if (chunked && environ.CONTENT_LENGTH === undefined) environ["wsgi.input_terminated"] = true;
   if (host !== undefined && host.indexOf("/") !== -1) {
     // Rare: a Host with a "/" moved the path's start in request.url (see splitTarget).
-    const exact = splitTarget(request.url, host);
-    environ.PATH_INFO = decodePathInfo(exact.path);
-    environ.QUERY_STRING = latin1Bytes(exact.query);
+    target = splitTarget(request.url, host);
+    environ.PATH_INFO = decodePathInfo(target.path);
+    environ.QUERY_STRING = latin1Bytes(target.query);
   }
+  if (seen !== undefined) seen.target = target.target;
   if (options.serverName !== undefined && options.serverPort !== undefined) {
     environ.SERVER_NAME = options.serverName;
     environ.SERVER_PORT = options.serverPort;

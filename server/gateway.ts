@@ -19,7 +19,7 @@
 
 import type { Application, Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
 import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
-import { buildEnviron } from "./environ.ts";
+import { buildEnviron, type RequestSeen } from "./environ.ts";
 import { concatBytes, Input } from "./input.ts";
 import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
@@ -141,18 +141,39 @@ function bodyInit(bytes: Uint8Array, headers: Header[]): BodyInit {
   return decoded.indexOf("\uFFFD") === -1 ? decoded : bytes as BodyInit;
 }
 
+/** What every exchange of one `toFetch` handler shares, settled once. */
+interface Shared {
+  readonly options: GatewayOptions;
+  readonly sink: TextSink;
+  readonly log: ((entry: LogEntry) => void) | undefined;
+  /** `wsgi.errors` of unrecorded exchanges: it holds no state, so one serves them all (as `sys.stderr` does in wsgiref). */
+  readonly errors: Errors;
+}
+
 /** One request and its response: the state PEP 3333 talks about, made explicit. */
-class Exchange {
+class Exchange implements RequestSeen {
   readonly request: Request;
   /** `request.method`, read once (each read of the getter costs). */
   readonly method: string;
   readonly options: GatewayOptions;
+  readonly shared: Shared;
   readonly sink: TextSink;
   readonly log: ((entry: LogEntry) => void) | undefined;
+  /** Arrival, a `performance.now()` reading. */
   readonly started: number;
+  /**
+   * The last clock reading: events are stamped with it, and the log's end
+   * time is one. Read again (`tick()`) only after the application's code ran,
+   * and only when someone wants the time (see `server/recorder.ts`).
+   */
+  t: number;
   readonly peer: { hostname: string; port: number } | undefined;
   rec: ExchangeRecorder | undefined;
   environ!: Environ;
+  /** The request target as sent (path and query), set by `buildEnviron`. */
+  target = "";
+  /** The request's header pairs, collected by `buildEnviron` when recording. */
+  requestHeaders: [string, string][] | undefined;
 
   /** The status line the app gave (`status_set`), and its code and headers. */
   status_set: string | undefined;
@@ -169,33 +190,35 @@ class Exchange {
   bytes = 0;
   finished = false;
 
-  constructor(
-    request: Request,
-    info: HandlerInfo | undefined,
-    options: GatewayOptions,
-    log: ((entry: LogEntry) => void) | undefined,
-  ) {
-    this.started = performance.now();
+  constructor(request: Request, info: HandlerInfo | undefined, shared: Shared) {
+    this.started = this.t = performance.now();
     this.request = request;
     this.method = request.method;
-    this.options = options;
-    this.sink = options.errors ?? stderrSink;
-    this.log = log;
+    this.shared = shared;
+    this.options = shared.options;
+    this.sink = shared.sink;
+    this.log = shared.log;
     const addr = info?.remoteAddr;
     if (addr !== undefined && addr.transport === "tcp") this.peer = addr;
-    if (options.recorder !== undefined) {
+    const recorder = shared.options.recorder;
+    if (recorder !== undefined) {
       try {
-        this.rec = options.recorder.begin(request);
+        this.rec = recorder.begin(request, this.started);
       } catch (error) {
         this.recorderFailed(error);
       }
     }
   }
 
-  /** Records an event; a failing recorder is reported once and then left alone. */
+  /** Reads the clock. */
+  tick(): void {
+    this.t = performance.now();
+  }
+
+  /** Records an event at the last clock reading; a failing recorder is reported once and then left alone. */
   emit<K extends EventType>(type: K, data: EventMap[K]): void {
     try {
-      this.rec!.record(type, data);
+      this.rec!.record(type, data, this.t);
     } catch (error) {
       this.recorderFailed(error);
     }
@@ -212,6 +235,7 @@ class Exchange {
   report(where: ErrorSite, error: unknown): void {
     const e = error instanceof Error ? error : undefined;
     if (this.rec) {
+      this.tick();
       this.emit("error", {
         where,
         name: e?.name ?? typeof error,
@@ -233,6 +257,7 @@ class Exchange {
   }
 
   start_response: StartResponse = (status, headers, exc_info) => {
+    if (this.rec) this.tick();
     const withExcInfo = exc_info !== undefined && exc_info !== null;
     try {
       if (withExcInfo) {
@@ -276,7 +301,10 @@ class Exchange {
       );
     }
     if (!(data instanceof Uint8Array)) throw chunkError(data, this.writes, "write() argument");
-    if (this.rec) this.emit("write", { index: this.writes, bytes: data });
+    if (this.rec) {
+      this.tick();
+      this.emit("write", { index: this.writes, bytes: data });
+    }
     this.writes++;
     if (data.length > 0) this.written.push(data);
   };
@@ -291,47 +319,61 @@ class Exchange {
    */
   run(app: Application): Response | Promise<Response> {
     const request = this.request;
-    if (this.rec) {
-      // forEach, not [...request.headers]: Deno's Headers iterator re-sorts at every step.
-      const headers: [string, string][] = [];
-      request.headers.forEach((value, name) => {
-        headers.push([name, value]);
-      });
-      this.emit("request", {
-        method: this.method,
-        target: requestTarget(request.url),
-        version: "HTTP/1.1",
-        peer: this.peer && { hostname: this.peer.hostname, port: this.peer.port },
-        headers,
-      });
-    }
     const rec = this.rec;
+    // buildEnviron collects the header pairs for the `request` event as it reads them.
+    if (rec) this.requestHeaders = [];
     const environ = buildEnviron(request, {
       // Replaced just below: the input's length is CONTENT_LENGTH, found while
       // building (a request.headers.get() of its own would cost a native call).
       input: NO_INPUT,
-      errors: new Errors(this.sink, rec && ((text) => this.rec && this.emit("errors", { text }))),
+      errors: rec ? new Errors(this.sink, (text) => this.recordText(text)) : this.shared.errors,
       remoteAddr: this.peer,
       serverName: this.options.serverName,
       serverPort: this.options.serverPort,
       multiprocess: this.options.multiprocess,
-    });
+      method: this.method,
+    }, this);
     const cl = environ.CONTENT_LENGTH;
     environ["wsgi.input"] = new Input(
       request,
       cl === undefined ? undefined : Number(cl),
-      rec && ((method, size, bytes) => this.rec && this.emit("input", { method, size, bytes })),
+      rec && ((method, size, bytes) => this.recordInput(method, size, bytes)),
     );
     this.environ = environ;
-    if (this.rec) this.emit("environ", { environ: this.environ });
+    if (this.rec) {
+      // Stamped with the arrival: the request came then, and was read since.
+      this.emit("request", {
+        method: this.method,
+        target: this.target,
+        version: "HTTP/1.1",
+        peer: this.peer && { hostname: this.peer.hostname, port: this.peer.port },
+        headers: this.requestHeaders!,
+      });
+      this.tick();
+      this.emit("environ", { environ });
+    }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       if (this.rec) this.emit("call", { app: this.options.appName ?? "application" });
-      result = app(this.environ, this.start_response);
+      result = app(environ, this.start_response);
     } catch (error) {
       return this.fail("application", error);
     }
     return isThenable(result) ? this.awaitBody(result) : this.respond(result);
+  }
+
+  /** Records text the app wrote to `wsgi.errors`. */
+  recordText(text: string): void {
+    if (!this.rec) return;
+    this.tick();
+    this.emit("errors", { text });
+  }
+
+  /** Records a read from `wsgi.input`. */
+  recordInput(method: EventMap["input"]["method"], size: number | undefined, bytes: Uint8Array) {
+    if (!this.rec) return;
+    this.tick();
+    this.emit("input", { method, size, bytes });
   }
 
   /** Waits for an application that returned a Promise of its body. */
@@ -374,9 +416,13 @@ class Exchange {
       const result = close.call(body);
       if (isThenable(result)) {
         return Promise.resolve(result).then(() => {
-          if (this.rec) this.emit("close", { called: true });
+          if (this.rec) {
+            this.tick();
+            this.emit("close", { called: true });
+          }
         });
       }
+      if (this.rec) this.tick();
     }
     if (this.rec) this.emit("close", { called: typeof close === "function" });
     return undefined;
@@ -385,6 +431,8 @@ class Exchange {
   /** The fast path: every chunk is already here. */
   respondArray(body: Uint8Array[]): Response | Promise<Response> {
     let total = 0;
+    // One reading for every chunk: they are all here already.
+    if (this.rec) this.tick();
     try {
       for (let i = 0; i < body.length; i++) {
         const chunk = body[i];
@@ -431,6 +479,7 @@ class Exchange {
       status: this.code,
       headers: this.headers,
     });
+    if (this.rec || this.log) this.tick();
     this.sent();
     this.finish("end");
     return response;
@@ -498,7 +547,10 @@ class Exchange {
     }
   }
 
-  /** Records the end of the exchange and writes the log line, once. */
+  /**
+   * Records the end of the exchange and writes the log line, once; both at
+   * the last clock reading (the caller just took it).
+   */
   finish(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
     this.finished = true;
@@ -507,18 +559,24 @@ class Exchange {
       else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
     }
     if (this.log) {
-      const now = performance.now();
       this.log({
         remote: this.peer && `${this.peer.hostname}:${this.peer.port}`,
         method: this.method,
-        target: requestTarget(this.request.url),
+        target: this.target,
         status: this.headers_sent ? this.code : 0,
         bytes: this.bytes,
-        duration: now - this.started,
+        duration: this.t - this.started,
         outcome,
-        time: TIME_ORIGIN + now,
+        time: TIME_ORIGIN + this.t,
       });
     }
+  }
+
+  /** Reads the clock if anyone wants the time, then {@linkcode Exchange.finish}. */
+  finishNow(outcome: LogEntry["outcome"], reason?: string): void {
+    if (this.finished) return;
+    if (this.rec || this.log) this.tick();
+    this.finish(outcome, reason);
   }
 
   /**
@@ -540,7 +598,10 @@ class Exchange {
       let index = 0;
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, index, "body chunk");
-        if (this.rec) this.emit("chunk", { index, bytes: chunk });
+        if (this.rec) {
+          this.tick();
+          this.emit("chunk", { index, bytes: chunk });
+        }
         index++;
         yield chunk;
       }
@@ -601,7 +662,7 @@ class Exchange {
                 );
               }
               controller.close();
-              this.finish("end");
+              this.finishNow("end");
               return;
             }
             if (r.value.length > 0) {
@@ -615,7 +676,7 @@ class Exchange {
           this.report("iterable", error);
           await this.stop(gen);
           const reason = `response cut after the headers were sent: ${describeError(error)}`;
-          this.finish("cut", reason);
+          this.finishNow("cut", reason);
           // Deno prints the stream's error; the stack was reported above, so keep it to one line.
           const cut = new Error(reason);
           cut.stack = `wsgi: ${reason}`;
@@ -623,11 +684,12 @@ class Exchange {
         }
       },
       cancel: async () => {
-        this.finish("aborted", "client disconnected");
+        this.finishNow("aborted", "client disconnected");
         await this.stop(gen);
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
+    if (this.rec) this.tick();
     this.sent();
     return response;
   }
@@ -657,13 +719,6 @@ class Exchange {
   }
 }
 
-/** The raw request target (path and query) in `request.url`; a `?` with nothing after it is dropped. */
-function requestTarget(url: string): string {
-  const start = url.indexOf("/", url.indexOf(":") + 3);
-  if (start === -1) return "/";
-  return url.indexOf("?", start) === url.length - 1 ? url.slice(start, -1) : url.slice(start);
-}
-
 /** `performance.timeOrigin`, read once: epoch time = TIME_ORIGIN + performance.now(). */
 const TIME_ORIGIN = performance.timeOrigin;
 
@@ -689,12 +744,16 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
   if (typeof app !== "function") {
     throw new TypeError(`Cannot serve application: it must be a function (got ${show(app)})`);
   }
-  const log = options.log === true
-    ? requestLogger(options.errors ?? stderrSink)
-    : options.log || undefined;
+  const sink = options.errors ?? stderrSink;
+  const shared: Shared = {
+    options,
+    sink,
+    log: options.log === true ? requestLogger(sink) : options.log || undefined,
+    errors: new Errors(sink),
+  };
   return (request, info) => {
     try {
-      const response = new Exchange(request, info, options, log).run(app);
+      const response = new Exchange(request, info, shared).run(app);
       return response instanceof Promise ? response : Promise.resolve(response);
     } catch (error) {
       return Promise.reject(error);

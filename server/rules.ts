@@ -51,6 +51,23 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
 const STATUS = /^[1-9][0-9][0-9] /;
 
+/**
+ * Header names, header values and status lines already seen to pass, so that
+ * each is checked once: applications send the same few strings (mostly
+ * literals) with every response, and a `Set` lookup costs less than the
+ * regular expressions. Bounded: short strings only, and at most `GOOD_MAX`
+ * of each; past that, strings are simply checked every time.
+ */
+const GOOD_NAMES = new Set<string>();
+const GOOD_VALUES = new Set<string>();
+const GOOD_STATUS = new Map<string, number>();
+const GOOD_MAX = 1024;
+const GOOD_LENGTH = 256;
+
+function remember(set: Set<string>, text: string): void {
+  if (set.size < GOOD_MAX && text.length <= GOOD_LENGTH) set.add(text);
+}
+
 /** Shows a value in a message: strings quoted, others by type. */
 export function show(value: unknown): string {
   if (typeof value === "string") {
@@ -70,6 +87,10 @@ export function show(value: unknown): string {
  *   code that a response can carry (200–599; 1xx are the server's own)
  */
 export function checkStatus(status: unknown): number {
+  if (typeof status === "string") {
+    const known = GOOD_STATUS.get(status);
+    if (known !== undefined) return known;
+  }
   if (typeof status !== "string" || !STATUS.test(status)) {
     throw new ProtocolError(
       "status.format",
@@ -92,6 +113,7 @@ export function checkStatus(status: unknown): number {
       `Cannot start response: status must not contain control characters (got ${show(status)})`,
     );
   }
+  if (GOOD_STATUS.size < GOOD_MAX && status.length <= GOOD_LENGTH) GOOD_STATUS.set(status, code);
   return code;
 }
 
@@ -128,6 +150,7 @@ export function checkHeaders(headers: unknown): asserts headers is Header[] {
         }])`,
       );
     }
+    if (GOOD_NAMES.has(name) && GOOD_VALUES.has(value)) continue;
     if (!TOKEN.test(name)) {
       throw new ProtocolError(
         "headers.name",
@@ -152,6 +175,8 @@ export function checkHeaders(headers: unknown): asserts headers is Header[] {
         } is a hop-by-hop header; the server manages it, so leave it out`,
       );
     }
+    remember(GOOD_NAMES, name);
+    remember(GOOD_VALUES, value);
   }
 }
 

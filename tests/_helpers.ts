@@ -108,19 +108,24 @@ import type { EventMap, EventType, ExchangeRecorder, Recorder } from "../server/
 export interface LoggedEvent {
   type: EventType;
   data: EventMap[EventType];
+  /** The gateway's clock reading for it. */
+  time: number | undefined;
 }
 
 /** A recorder that keeps every event of every exchange, in order (copying bytes). */
 export class EventLog implements Recorder {
   exchanges: LoggedEvent[][] = [];
-  begin(_request: Request): ExchangeRecorder {
+  /** The arrival time `begin()` got, per exchange. */
+  began: (number | undefined)[] = [];
+  begin(_request: Request, time?: number): ExchangeRecorder {
     const events: LoggedEvent[] = [];
     this.exchanges.push(events);
+    this.began.push(time);
     return {
-      record(type, data) {
+      record(type, data, time) {
         const copy = { ...data } as Record<string, unknown>;
         if (copy.bytes instanceof Uint8Array) copy.bytes = copy.bytes.slice();
-        events.push({ type, data: copy as EventMap[EventType] });
+        events.push({ type, data: copy as EventMap[EventType], time });
       },
     };
   }

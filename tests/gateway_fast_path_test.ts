@@ -8,6 +8,7 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { type Application, type Header, toFetch } from "../mod.ts";
 import { BufferedSink, formatLogLine, type LogEntry, requestLogger } from "../server/log.ts";
+import { checkHeaders, checkStatus, ProtocolError } from "../server/rules.ts";
 import { EventLog, MemorySink, utf8, withServer } from "./_helpers.ts";
 
 const bytesOf = (...values: number[]) => new Uint8Array(values);
@@ -179,6 +180,13 @@ Deno.test("BufferedSink writes log lines and text in the order they came, as for
     ],
     [entry({ target: "/x", outcome: "cut", status: 500, duration: 0 }), true],
     [entry({ target: "/" + "a".repeat(200_000) }), false],
+    // Digits written straight into the buffer: every width, and tenths rounded as formatLogLine() does.
+    ...[0, 0.04, 0.05, 0.15, 0.95, 9.96, 12.35, 99.95, 100, 1e6 + 0.25].map((duration, i) =>
+      [entry({ target: "/d", duration, bytes: 10 ** i - 1, status: 200 + i * 40 }), false] as [
+        LogEntry,
+        boolean,
+      ]
+    ),
   ];
   let expected = "";
   for (const [i, [e, color]] of lines.entries()) {
@@ -210,4 +218,37 @@ Deno.test("requestLogger() queues lines in a BufferedSink, and formats at once f
     formatLogLine(entry({ status: 0, outcome: "cut", remote: undefined, bytes: 5 })).split("] ")[1],
     '"GET /caf\xc3\xa9?q=1 HTTP/1.1" - 5 0.4ms (cut)\n',
   );
+  const plain = (over: Partial<LogEntry>) => {
+    const file = new MemoryFile();
+    const sink = new BufferedSink(file, 60_000);
+    sink.writeLine(entry({ target: "/", ...over }));
+    sink.flush();
+    return file.text.split("] ")[1];
+  };
+  equal(plain({ duration: 0.04, bytes: 0 }), '"GET / HTTP/1.1" 200 0 0.0ms\n');
+  equal(plain({ duration: 0.25, bytes: 1234567 }), '"GET / HTTP/1.1" 200 1234567 0.3ms\n');
+  equal(plain({ duration: 1234.96, status: 404 }), '"GET / HTTP/1.1" 404 18 1235.0ms\n');
+});
+
+Deno.test("checkHeaders() and checkStatus() remember the strings that passed, never a pair or status that failed", () => {
+  const rule = (f: () => unknown) => {
+    try {
+      f();
+    } catch (error) {
+      ok(error instanceof ProtocolError);
+      return error.rule;
+    }
+    return "passed";
+  };
+  for (let round = 0; round < 2; round++) {
+    equal(rule(() => checkHeaders([["X-Fast", "yes"], ["Connection-Id", "7"]])), "passed");
+    equal(rule(() => checkStatus("299 Fast")), "passed");
+    equal(checkStatus("299 Fast"), 299);
+    // A remembered name with a bad value, a remembered value under a bad name, a hop-by-hop name.
+    equal(rule(() => checkHeaders([["X-Fast", "yes\r\nX-Evil: 1"]])), "headers.value");
+    equal(rule(() => checkHeaders([["X Fast", "yes"]])), "headers.name");
+    equal(rule(() => checkHeaders([["Connection", "yes"]])), "headers.hop_by_hop");
+    equal(rule(() => checkStatus("299 Fast\n")), "status.control");
+    equal(rule(() => checkStatus("199 Early")), "status.range");
+  }
 });

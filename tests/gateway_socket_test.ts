@@ -5,6 +5,7 @@
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import type { Application } from "../mod.ts";
+import type { LogEntry } from "../server/log.ts";
 import { EventLog, rawRequest, request, text, utf8, waitFor, withServer } from "./_helpers.ts";
 
 /** A promise with its resolver, for gating an app from the test. */
@@ -310,4 +311,37 @@ Deno.test("wsgi.input over a socket: Content-Length and chunked uploads", async 
       equal(got.rest.length, big.length);
     });
   });
+});
+
+Deno.test("the log line and the request event give the target as sent, even with a / in Host", async () => {
+  const app: Application = async (environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return [utf8(`${environ.PATH_INFO}|${environ.QUERY_STRING}`)];
+  };
+  const log = new EventLog();
+  const entries: LogEntry[] = [];
+  await withServer(app, async (server) => {
+    for (const host of ["a/b", "127.0.0.1"]) {
+      const res = await rawRequest(
+        server.port,
+        `GET /p%20q?x=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      equal(text(res.body), "/p q|x=1");
+    }
+  }, { recorder: log, log: (entry) => entries.push(entry) });
+  deepEqual(entries.map((e) => e.target), ["/p%20q?x=1", "/p%20q?x=1"]);
+  deepEqual(log.of("request", 0).map((r) => r.target), ["/p%20q?x=1"]);
+  deepEqual(log.of("request", 1).map((r) => r.target), ["/p%20q?x=1"]);
+  // The gateway's clock: the request is stamped with the arrival, times never go back, the
+  // application's 5 ms show between its start_response and its chunk, and the log's duration
+  // is the end event's time.
+  for (const [i, events] of log.exchanges.entries()) {
+    const times = events.map((e) => e.time!);
+    equal(times[0], log.began[i]);
+    ok(times.every((t, k) => typeof t === "number" && (k === 0 || t >= times[k - 1]!)), `${times}`);
+    const at = (type: string) => events.find((e) => e.type === type)!.time!;
+    ok(at("chunk") - at("start_response") >= 4, `${at("chunk") - at("start_response")} ms`);
+    equal(entries[i]!.duration, at("end") - log.began[i]!);
+  }
 });

@@ -166,6 +166,9 @@ export function latin1Bytes(text: string): string {
   return String.fromCharCode(...new TextEncoder().encode(text));
 }
 
+/** `wsgi.version`: a tuple in Python, so frozen here, and shared (one array less per request). */
+const WSGI_VERSION: readonly [1, 0] = Object.freeze([1, 0] as const);
+
 const httpNames = new Map<string, string>();
 
 /** `"x-forwarded-for"` → `"HTTP_X_FORWARDED_FOR"`, cached (header names repeat). */
@@ -226,7 +229,7 @@ export function buildEnviron(
     SERVER_PROTOCOL: "HTTP/1.1",
     SERVER_SOFTWARE,
     GATEWAY_INTERFACE: "CGI/1.1",
-    "wsgi.version": [1, 0],
+    "wsgi.version": WSGI_VERSION,
     "wsgi.url_scheme": target.scheme,
     "wsgi.input": options.input,
     "wsgi.errors": options.errors,

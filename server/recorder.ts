@@ -17,9 +17,10 @@
  * event, so the gateway reads it once per stretch of its own code and reads
  * it again only after the application's code ran (the app called
  * `start_response`, the body yielded, `close()` returned). Events in one
- * stretch share a time: `environ` and `call`, each chunk of an array body and
- * its `close`, `headers_sent` and `end`. The request log's duration uses the
- * same readings. Without a `time` (a recorder driven by hand, in tests), the
+ * stretch share a time: `request`, `environ` and `call` have the arrival's;
+ * the chunks of an array body, its `close` (if it has none), `headers_sent`
+ * and `end` have the one taken when the application returned. The request
+ * log's duration uses the same readings. Without a `time` (a recorder driven by hand, in tests), the
  * recorder reads the clock itself.
  *
  * Payloads are live: `bytes` may be a view of a buffer that is reused or handed
@@ -59,6 +60,7 @@ export interface EventMap {
     /** The request target as received: path and query. */
     target: string;
     version: string;
+    /** The peer; may be the `Deno.NetAddr` itself, with more fields than these. */
     peer?: { hostname: string; port: number };
     headers: Pair[];
   };

@@ -101,7 +101,8 @@ export interface Environ {
   GATEWAY_INTERFACE: string;
   REMOTE_ADDR?: string;
   REMOTE_PORT?: string;
-  "wsgi.version": [1, 0];
+  /** PEP 3333's tuple `(1, 0)`: one frozen array, shared by every environ. */
+  "wsgi.version": readonly [1, 0];
   "wsgi.url_scheme": string;
   "wsgi.input": InputStream;
   "wsgi.errors": ErrorStream;

@@ -46,6 +46,27 @@ Deno.test("Capture keeps the first cap bytes, counts the rest, and copies what i
   deepEqual(new Capture(10).body(0), { size: 0, bytes: "", truncated: false });
 });
 
+Deno.test("Captures that share slabs keep their own bytes as they grow past a slab and a small buffer", () => {
+  // Interleaved captures growing from 1 byte to past 64 KiB: each must read back exactly what it got.
+  const captures = [new Capture(1 << 20), new Capture(1 << 20), new Capture(100_000)];
+  const expected: number[][] = captures.map(() => []);
+  for (let step = 0; step < 400; step++) {
+    const which = step % captures.length;
+    const size = [1, 7, 31, 33, 200, 1000, 5000][step % 7]!;
+    const bytes = new Uint8Array(size).map((_, i) => (step * 31 + i) % 251);
+    captures[which]!.add(bytes);
+    bytes.fill(0); // the caller reuses its buffer
+    for (const b of new Uint8Array(size).map((_, i) => (step * 31 + i) % 251)) {
+      if (expected[which]!.length < [1 << 20, 1 << 20, 100_000][which]!) expected[which]!.push(b);
+    }
+  }
+  for (const [i, capture] of captures.entries()) {
+    deepEqual([...capture.slice(0)], expected[i]);
+    equal(capture.length, expected[i]!.length);
+  }
+  ok(captures[2]!.truncated && !captures[0]!.truncated);
+});
+
 Deno.test("ExchangeStore keeps the last maxExchanges exchanges, newest first", async () => {
   const store = new ExchangeStore({ maxExchanges: 3 });
   for (let i = 1; i <= 5; i++) await exchange(store, textApp, `http://127.0.0.1:8000/${i}`);

@@ -119,7 +119,12 @@ export function splitTarget(url: string, host?: string): Target {
   const path = noQuery ? url.slice(pathStart, end) || "/" : url.slice(pathStart, q) || "/";
   const query = noQuery ? "" : url.slice(q + 1, end);
   return {
-    scheme: url.slice(0, colon),
+    // The usual schemes as constants: one string less per request.
+    scheme: colon === 4 && url.startsWith("http")
+      ? "http"
+      : colon === 5 && url.startsWith("https")
+      ? "https"
+      : url.slice(0, colon),
     authority: url.slice(authorityStart, pathStart),
     path,
     query,

@@ -19,7 +19,7 @@
 
 import type { Application, Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
 import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
-import { buildEnviron, type RequestSeen } from "./environ.ts";
+import { buildEnviron, type EnvironOptions, type RequestSeen } from "./environ.ts";
 import { concatBytes, Input } from "./input.ts";
 import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
@@ -103,6 +103,9 @@ function bodyError(body: unknown): ProtocolError | undefined {
   return undefined;
 }
 
+/** An empty list shared by every exchange until it has items of its own (frozen: never pushed to). */
+const NONE: never[] = Object.freeze([]) as never[];
+
 /** The placeholder `wsgi.input` while the environ is built (never read). */
 const NO_INPUT = new Input({ body: null }, 0);
 
@@ -148,6 +151,11 @@ interface Shared {
   readonly log: ((entry: LogEntry) => void) | undefined;
   /** `wsgi.errors` of unrecorded exchanges: it holds no state, so one serves them all (as `sys.stderr` does in wsgiref). */
   readonly errors: Errors;
+  /**
+   * The options of `buildEnviron`, one object filled in for each request
+   * (it only reads them, synchronously): one allocation less per request.
+   */
+  readonly environ: EnvironOptions;
 }
 
 /** One request and its response: the state PEP 3333 talks about, made explicit. */
@@ -178,13 +186,13 @@ class Exchange implements RequestSeen {
   /** The status line the app gave (`status_set`), and its code and headers. */
   status_set: string | undefined;
   code = 0;
-  headers: Header[] = [];
+  headers: Header[] = NONE;
   /** Whether the status and headers left for the client. */
   headers_sent = false;
   /** A rule the app broke before anything was sent, even if it caught the error. */
   broken: ProtocolError | undefined;
   /** Output of the legacy `write()` not yet handed to the client. */
-  written: Uint8Array[] = [];
+  written: Uint8Array[] = NONE;
   writes = 0;
   /** Body bytes handed to the client. */
   bytes = 0;
@@ -306,7 +314,10 @@ class Exchange implements RequestSeen {
       this.emit("write", { index: this.writes, bytes: data });
     }
     this.writes++;
-    if (data.length > 0) this.written.push(data);
+    if (data.length > 0) {
+      if (this.written === NONE) this.written = [];
+      this.written.push(data);
+    }
   };
 
   /**
@@ -322,17 +333,13 @@ class Exchange implements RequestSeen {
     const rec = this.rec;
     // buildEnviron collects the header pairs for the `request` event as it reads them.
     if (rec) this.requestHeaders = [];
-    const environ = buildEnviron(request, {
-      // Replaced just below: the input's length is CONTENT_LENGTH, found while
-      // building (a request.headers.get() of its own would cost a native call).
-      input: NO_INPUT,
-      errors: rec ? new Errors(this.sink, (text) => this.recordText(text)) : this.shared.errors,
-      remoteAddr: this.peer,
-      serverName: this.options.serverName,
-      serverPort: this.options.serverPort,
-      multiprocess: this.options.multiprocess,
-      method: this.method,
-    }, this);
+    const options = this.shared.environ;
+    if (rec) options.errors = new Errors(this.sink, (text) => this.recordText(text));
+    options.remoteAddr = this.peer;
+    options.method = this.method;
+    const environ = buildEnviron(request, options, this);
+    options.errors = this.shared.errors;
+    options.remoteAddr = undefined;
     const cl = environ.CONTENT_LENGTH;
     environ["wsgi.input"] = new Input(
       request,
@@ -471,7 +478,7 @@ class Exchange implements RequestSeen {
     if (this.written.length === 0) {
       payload = body.length === 1 ? body[0]! : concatBytes(body, total);
     } else payload = concatBytes([...this.written, ...body]);
-    this.written = [];
+    this.written = NONE;
     if (isNullBodyStatus(this.code)) payload = null;
     this.bytes = payload === null || this.method === "HEAD" ? 0 : payload.length;
     const response = new Response(payload === null ? null : bodyInit(payload, this.headers), {
@@ -587,8 +594,8 @@ class Exchange implements RequestSeen {
     this.report(where, error);
     this.status_set = undefined;
     this.broken = undefined;
-    this.headers = [];
-    this.written = [];
+    this.headers = NONE;
+    this.written = NONE;
     return this.respondArray(errorPage(error)(this.environ, this.start_response) as Uint8Array[]);
   }
 
@@ -638,9 +645,9 @@ class Exchange implements RequestSeen {
       if (!done) await this.stop(gen);
       return this.respondArray([]);
     }
-    const queue = this.written;
+    const queue = this.written === NONE ? [] : this.written;
     if (first !== undefined) queue.push(first);
-    this.written = [];
+    this.written = NONE;
     const declared = this.declaredLength();
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -653,7 +660,7 @@ class Exchange implements RequestSeen {
             // The client may have gone away while the app was producing.
             if (this.finished) return;
             for (const w of this.written) this.enqueue(controller, w, declared);
-            this.written = [];
+            this.written = NONE;
             if (r.done) {
               if (declared !== undefined && this.bytes < declared) {
                 throw new ProtocolError(
@@ -745,11 +752,21 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
     throw new TypeError(`Cannot serve application: it must be a function (got ${show(app)})`);
   }
   const sink = options.errors ?? stderrSink;
+  const errors = new Errors(sink);
   const shared: Shared = {
     options,
     sink,
     log: options.log === true ? requestLogger(sink) : options.log || undefined,
-    errors: new Errors(sink),
+    errors,
+    environ: {
+      // Replaced once built: the input's length is CONTENT_LENGTH, found while
+      // building (a request.headers.get() of its own would cost a native call).
+      input: NO_INPUT,
+      errors,
+      serverName: options.serverName,
+      serverPort: options.serverPort,
+      multiprocess: options.multiprocess,
+    },
   };
   return (request, info) => {
     try {

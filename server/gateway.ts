@@ -334,10 +334,13 @@ class Exchange implements RequestSeen {
     // buildEnviron collects the header pairs for the `request` event as it reads them.
     if (rec) this.requestHeaders = [];
     const options = this.shared.environ;
-    if (rec) options.errors = new Errors(this.sink, (text) => this.recordText(text));
+    options.errors = rec
+      ? new Errors(this.sink, (text) => this.recordText(text))
+      : this.shared.errors;
     options.remoteAddr = this.peer;
     options.method = this.method;
     const environ = buildEnviron(request, options, this);
+    // Nothing of this exchange stays reachable from the shared object.
     options.errors = this.shared.errors;
     options.remoteAddr = undefined;
     const cl = environ.CONTENT_LENGTH;

@@ -252,3 +252,24 @@ Deno.test("checkHeaders() and checkStatus() remember the strings that passed, ne
     equal(rule(() => checkStatus("199 Early")), "status.range");
   }
 });
+
+Deno.test("wsgi.version is one frozen [1, 0], like Python's tuple: shared, and an app cannot change it", async () => {
+  const seen: unknown[] = [];
+  const fetch = toFetch((environ, start_response) => {
+    seen.push(environ["wsgi.version"]);
+    let changed = "no";
+    try {
+      (environ["wsgi.version"] as unknown as number[]).push(2);
+      changed = "yes";
+    } catch (error) {
+      changed = error instanceof TypeError ? "TypeError" : String(error);
+    }
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return [utf8(changed)];
+  });
+  equal(await (await fetch(new Request("http://x/a"))).text(), "TypeError");
+  equal(await (await fetch(new Request("http://x/b"))).text(), "TypeError");
+  deepEqual(seen[0], [1, 0]);
+  equal(seen[0], seen[1]);
+  ok(Object.isFrozen(seen[0]));
+});

@@ -26,7 +26,7 @@
  * deno task bench --rounds 3 --duration 3        # a quick look
  * deno task bench --only floor,gateway           # some contenders only
  * deno task bench --server mine=tests/bench/x.ts # one more contender
- * deno task bench --server "old=/tmp/old/mod.ts --port 0 --no-inspector"
+ * deno task bench --server "old=../old/mod.ts --port 0 --no-inspector"
  * ```
  *
  * Flags: `--rounds N` (5), `--duration S` (10), `--warmup S` (3),

@@ -163,10 +163,8 @@ class Exchange implements RequestSeen {
   readonly request: Request;
   /** `request.method`, read once (each read of the getter costs). */
   readonly method: string;
-  readonly options: GatewayOptions;
+  /** The handler's settings: options, sink, log (read from here, not copied per exchange). */
   readonly shared: Shared;
-  readonly sink: TextSink;
-  readonly log: ((entry: LogEntry) => void) | undefined;
   /** Arrival, a `performance.now()` reading. */
   readonly started: number;
   /**
@@ -203,9 +201,6 @@ class Exchange implements RequestSeen {
     this.request = request;
     this.method = request.method;
     this.shared = shared;
-    this.options = shared.options;
-    this.sink = shared.sink;
-    this.log = shared.log;
     const addr = info?.remoteAddr;
     if (addr !== undefined && addr.transport === "tcp") this.peer = addr;
     const recorder = shared.options.recorder;
@@ -234,7 +229,7 @@ class Exchange implements RequestSeen {
 
   recorderFailed(error: unknown): void {
     this.rec = undefined;
-    this.sink.write(
+    this.shared.sink.write(
       `Recorder failed; this exchange is no longer recorded: ${describeError(error)}\n`,
     );
   }
@@ -257,7 +252,7 @@ class Exchange implements RequestSeen {
     const detail = e && !(error instanceof ProtocolError)
       ? e.stack ?? describeError(e)
       : describeError(error);
-    this.sink.write(
+    this.shared.sink.write(
       `Error in ${where} (${this.method} ${
         this.environ?.PATH_INFO ?? this.request.url
       }): ${detail}\n`,
@@ -335,7 +330,7 @@ class Exchange implements RequestSeen {
     if (rec) this.requestHeaders = [];
     const options = this.shared.environ;
     options.errors = rec
-      ? new Errors(this.sink, (text) => this.recordText(text))
+      ? new Errors(this.shared.sink, (text) => this.recordText(text))
       : this.shared.errors;
     options.remoteAddr = this.peer;
     options.method = this.method;
@@ -363,7 +358,7 @@ class Exchange implements RequestSeen {
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
-      if (this.rec) this.emit("call", { app: this.options.appName ?? "application" });
+      if (this.rec) this.emit("call", { app: this.shared.options.appName ?? "application" });
       result = app(environ, this.start_response);
     } catch (error) {
       return this.fail("application", error);
@@ -489,7 +484,7 @@ class Exchange implements RequestSeen {
       headers: this.headers,
     });
     // When recording, respondArray() read the clock after the app's code last ran.
-    if (!this.rec && this.log) this.tick();
+    if (!this.rec && this.shared.log) this.tick();
     this.sent();
     this.finish("end");
     return response;
@@ -568,8 +563,9 @@ class Exchange implements RequestSeen {
       if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
       else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
     }
-    if (this.log) {
-      this.log({
+    const log = this.shared.log;
+    if (log) {
+      log({
         remote: this.peer && `${this.peer.hostname}:${this.peer.port}`,
         method: this.method,
         target: this.target,
@@ -585,7 +581,7 @@ class Exchange implements RequestSeen {
   /** Reads the clock if anyone wants the time, then {@linkcode Exchange.finish}. */
   finishNow(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
-    if (this.rec || this.log) this.tick();
+    if (this.rec || this.shared.log) this.tick();
     this.finish(outcome, reason);
   }
 

@@ -64,8 +64,13 @@ const GOOD_STATUS = new Map<string, number>();
 const GOOD_MAX = 1024;
 const GOOD_LENGTH = 256;
 
+/** Whether `text` may still be remembered in `known` (short strings, and room left). */
+function roomFor(known: { readonly size: number }, text: string): boolean {
+  return known.size < GOOD_MAX && text.length <= GOOD_LENGTH;
+}
+
 function remember(set: Set<string>, text: string): void {
-  if (set.size < GOOD_MAX && text.length <= GOOD_LENGTH) set.add(text);
+  if (roomFor(set, text)) set.add(text);
 }
 
 /** Shows a value in a message: strings quoted, others by type. */
@@ -113,7 +118,7 @@ export function checkStatus(status: unknown): number {
       `Cannot start response: status must not contain control characters (got ${show(status)})`,
     );
   }
-  if (GOOD_STATUS.size < GOOD_MAX && status.length <= GOOD_LENGTH) GOOD_STATUS.set(status, code);
+  if (roomFor(GOOD_STATUS, status)) GOOD_STATUS.set(status, code);
   return code;
 }
 

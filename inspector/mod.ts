@@ -4,7 +4,7 @@
  * stream.
  *
  * {@linkcode createInspector} returns the `InspectorHandle` the CLI expects
- * (`server/cli.ts`): its `recorder` goes to the app server, `listen(appUrl)`
+ * (`server/recorder.ts`): its `recorder` goes to the app server, `listen(appUrl)`
  * opens the side port, `shutdown()` closes it. The side port listens on
  * 127.0.0.1 by default; on any other interface it asks for an access token
  * generated at start, and the URL it returns carries it (`?token=...`).
@@ -30,12 +30,11 @@
  * @module
  */
 
-import type { InspectorHandle } from "../server/cli.ts";
-import { addressUrl } from "../server/serve.ts";
+import type { InspectorHandle } from "../server/recorder.ts";
 import { ExchangeStore } from "./store.ts";
 import { generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
-import { bundleUi, pageHtml } from "./ui/bundle.ts";
+import { bundleUi, pageHtml } from "./page/bundle.ts";
 
 /** Options of {@linkcode createInspector}. */
 export interface InspectorOptions {
@@ -45,8 +44,10 @@ export interface InspectorOptions {
   port?: number;
   /** Exchanges kept; 1000 by default. */
   maxExchanges?: number;
-  /** Body bytes kept per exchange and direction; 1 MiB by default. */
+  /** Body bytes kept per exchange and stream; 1 MiB by default. */
   maxBodyBytes?: number;
+  /** Bytes of records kept for every exchange together; 64 MiB by default. */
+  memory?: number;
   /** Timeline events kept per exchange; 10,000 by default. */
   maxEvents?: number;
   /**
@@ -57,7 +58,7 @@ export interface InspectorOptions {
   token?: string | boolean;
   /**
    * Builds the page served at `/` and `/app.js`, on every request of them
-   * (see `ApiOptions.page`); by default the UI in `./ui/`, bundled from source.
+   * (see `ApiOptions.page`); by default the UI in `./ui/`, bundled from source (`./page/`).
    */
   page?: () => Promise<Page>;
   /** Milliseconds between the live stream's keep-alive comments; 15,000 by default. */
@@ -76,6 +77,12 @@ export interface Inspector extends InspectorHandle {
   readonly url: string | undefined;
   /** The side port, once listening. */
   readonly port: number | undefined;
+}
+
+/** A URL a client on this machine can use for a bound address. */
+function addressUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** The page of the UI in `./ui/`: its HTML shell and its script, bundled from the TSX. */
@@ -109,6 +116,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     maxExchanges: options.maxExchanges,
     maxBodyBytes: options.maxBodyBytes,
     maxEvents: options.maxEvents,
+    memory: options.memory,
     onError: options.onError,
   });
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;

@@ -9,7 +9,7 @@
 
 import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
-import type { Recorder } from "./recorder.ts";
+import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { serve } from "./serve.ts";
 import { stderrSink } from "./log.ts";
 
@@ -29,7 +29,11 @@ Options:
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
   --max-exchanges N   exchanges the inspector keeps (default 1000)
-  --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
+  --max-body-bytes N  body bytes kept per exchange and direction (default 1M; at
+                      most a quarter of --inspector-memory)
+  --inspector-memory N  bytes of records the inspector keeps for all exchanges
+                      together, oldest dropped first (default 64M; K, M, G
+                      suffixes are KiB, MiB, GiB)
   --quiet             no request log
   -h, --help          show this help
 
@@ -49,6 +53,7 @@ export interface CliOptions {
   inspectorPort: number;
   maxExchanges: number;
   maxBodyBytes: number;
+  inspectorMemory: number;
   quiet: boolean;
   help: boolean;
 }
@@ -78,6 +83,27 @@ function integer(
   return n;
 }
 
+/** Sizes a user may write: bytes, or with a K, M or G suffix (KiB, MiB, GiB). */
+function byteSize(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const m = value.trim().match(/^(\d+)\s*(?:([kmg])(?:i?b)?)?$/i);
+  const n = m ? Number(m[1]) * 1024 ** " kmg".indexOf((m[2] ?? " ").toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `${flag} must be a size from ${min} to ${max} bytes, like 1048576 or 64M (got ${
+        JSON.stringify(value)
+      })`,
+    );
+  }
+  return n;
+}
+
 /**
  * Parses the command line.
  *
@@ -97,6 +123,7 @@ export function parseCli(args: string[]): CliOptions {
         "no-inspector": { type: "boolean" },
         "max-exchanges": { type: "string" },
         "max-body-bytes": { type: "string" },
+        "inspector-memory": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -114,6 +141,27 @@ export function parseCli(args: string[]): CliOptions {
   let name: string | undefined;
   const m = module?.match(/^(.+):([A-Za-z_$][\w$]*)$/);
   if (m) [, module, name] = m;
+  const maxBodyBytes = byteSize(
+    "--max-body-bytes",
+    values["max-body-bytes"],
+    1024 * 1024,
+    0,
+    2 ** 31,
+  );
+  const inspectorMemory = byteSize(
+    "--inspector-memory",
+    values["inspector-memory"],
+    64 * 1024 * 1024,
+    64 * 1024,
+    2 ** 40,
+  );
+  if (maxBodyBytes > inspectorMemory / 4) {
+    throw new UsageError(
+      `--max-body-bytes (${maxBodyBytes}) must be at most a quarter of --inspector-memory (${inspectorMemory}); raise --inspector-memory to at least ${
+        maxBodyBytes * 4
+      }`,
+    );
+  }
   return {
     module,
     name,
@@ -123,7 +171,8 @@ export function parseCli(args: string[]): CliOptions {
     inspectorHost: values["inspector-host"] ?? "127.0.0.1",
     inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
     maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
-    maxBodyBytes: integer("--max-body-bytes", values["max-body-bytes"], 1024 * 1024, 0, 2 ** 31),
+    maxBodyBytes,
+    inspectorMemory,
     quiet: values.quiet ?? false,
     help: values.help ?? false,
   };
@@ -176,25 +225,12 @@ export async function loadApplication(module: string | URL, name?: string): Prom
   return app as Application;
 }
 
-/** A running inspector, as the CLI sees it. */
-export interface InspectorHandle {
-  /** Receives the app server's exchanges. */
-  recorder: Recorder;
-  /** Opens the side port; `appUrl` is where replays are sent. Returns the URL to print. */
-  listen(appUrl: string): Promise<{ url: string }>;
-  /** Closes the side port. */
-  shutdown(): Promise<void>;
-}
+export type { InspectorHandle } from "./recorder.ts";
 
 /** What `mod.ts` plugs into the CLI. */
 export interface CliHooks {
   /** Creates the inspector (not yet listening). */
-  inspector?: (options: {
-    hostname: string;
-    port: number;
-    maxExchanges: number;
-    maxBodyBytes: number;
-  }) => InspectorHandle;
+  inspector?: (settings: InspectorSettings) => InspectorHandle;
 }
 
 function addrInUse(error: unknown, what: string, host: string, port: number): never {
@@ -249,6 +285,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       port: options.inspectorPort,
       maxExchanges: options.maxExchanges,
       maxBodyBytes: options.maxBodyBytes,
+      memory: options.inspectorMemory,
     })
     : undefined;
   const stop = new AbortController();

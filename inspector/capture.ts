@@ -61,6 +61,9 @@ export interface WriterSink {
   failed(error: unknown): void;
 }
 
+/** `performance.timeOrigin`, read once (a getter call each time otherwise). */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Events written even past the event budget: each comes at most once. */
 const LAST_STEPS: ReadonlySet<EventType> = new Set<EventType>([
   "headers_sent",
@@ -148,7 +151,7 @@ export class ExchangeWriter implements ExchangeRecorder {
         const d = payload as EventMap["request"];
         writeRequest(
           enc,
-          performance.timeOrigin + this.t0,
+          TIME_ORIGIN + this.t0,
           d.method,
           d.target,
           d.version,

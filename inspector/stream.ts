@@ -111,6 +111,8 @@ export class StreamHub {
     const store = this.#store;
     // An exchange's latest summary, once per batch, where it first appeared.
     const announced = new Set<number>();
+    // Evictions: one message per batch, after the rest (it removes what they named, if gone).
+    let evictBefore = 0;
     let text = "";
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!;
@@ -118,10 +120,10 @@ export class StreamHub {
       switch (message.kind) {
         case "clear":
           out = message;
+          evictBefore = 0;
           break;
         case "evict":
-          // Only the last of a run of evictions matters.
-          if (messages[i + 1]?.kind !== "evict") out = message;
+          evictBefore = Math.max(evictBefore, message.before);
           break;
         case "exchange": {
           if (announced.has(message.seq)) break;
@@ -135,6 +137,10 @@ export class StreamHub {
           break;
       }
       if (out) text += `data: ${JSON.stringify(out)}\n\n`;
+    }
+    if (evictBefore > 0) {
+      const out: StreamMessage = { kind: "evict", before: evictBefore };
+      text += `data: ${JSON.stringify(out)}\n\n`;
     }
     if (text !== "") this.#send(encoder.encode(text));
   }

@@ -148,6 +148,27 @@ Deno.test("GET /api/stream sends new exchanges and their events as they happen",
   });
 });
 
+Deno.test("GET /api/stream says what the store dropped, once per batch", async () => {
+  await withInspector(textApp, async ({ app, origin }) => {
+    const sse = new SseReader(await fetch(`${origin}/api/stream`));
+    try {
+      await sse.until((_, comments) => comments.includes("connected"), "the first comment");
+      for (let i = 1; i <= 5; i++) await (await fetch(`${app.url}/${i}`)).text();
+      await sse.until(
+        (messages) => messages.some((m) => m.kind === "evict" && m.before === 4),
+        "the eviction of exchanges 1 to 3",
+      );
+      const evictions = sse.messages.filter((m) => m.kind === "evict");
+      ok(evictions.length <= 3, `${evictions.length} evict messages for 3 evictions`);
+      const list = await getJson<ExchangeList>(`${origin}/api/exchanges`);
+      deepEqual(list.exchanges.map((e) => e.target), ["/5", "/4"]);
+      equal(list.maxExchanges, 2);
+    } finally {
+      await sse.cancel();
+    }
+  }, { maxExchanges: 2 });
+});
+
 Deno.test("GET /api/stream sends a keep-alive comment, and stops on disconnect", async () => {
   await withInspector(textApp, async ({ origin, inspector }) => {
     const sse = new SseReader(await fetch(`${origin}/api/stream`));

@@ -10,6 +10,10 @@
  *    `Host: evil.example` and gets 403. When bound to every interface
  *    (`0.0.0.0`, `::`), any IP literal and this machine's host name pass too:
  *    rebinding needs a DNS name, and the token (3) guards the rest.
+ *    The request's URL must name that same authority: an absolute-form
+ *    target (`GET http://evil.example/api/exchanges HTTP/1.1`) whose authority
+ *    differs from its `Host` header gets 400, so that no route is reached by
+ *    a name the Host check never saw.
  * 2. **CSRF.** State-changing requests (anything but `GET`, `HEAD`) must carry
  *    `Origin` equal to the inspector's own origin (`http://` plus the `Host`
  *    that passed check 1), else 403. Browsers always send `Origin` with a
@@ -30,7 +34,7 @@
  * import { Guard } from "./guard.ts";
  * const guard = new Guard({ hostname: "127.0.0.1", port: 8001 });
  * const refused = guard.check(
- *   new Request("http://127.0.0.1:8001/api/exchanges", { headers: { host: "evil.example:8001" } }),
+ *   new Request("http://evil.example:8001/api/exchanges", { headers: { host: "evil.example:8001" } }),
  * );
  * console.assert(refused?.status === 403);
  * await refused?.body?.cancel();
@@ -94,6 +98,17 @@ export function parseHost(host: string): { name: string; port: string } | undefi
 
 const IP_LITERAL = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-f:.]*:[0-9a-f:.]*)$/;
 
+/**
+ * The authority of a request's URL, as `Deno.serve` built it: the `Host`
+ * header pasted in verbatim for an origin-form target, the target's own for
+ * an absolute-form one.
+ */
+function urlAuthority(url: string): string {
+  const start = url.indexOf("://") + 3;
+  const end = url.indexOf("/", start);
+  return url.slice(start, end === -1 ? url.length : end);
+}
+
 /** Compares two strings in time that depends only on their lengths. */
 function sameText(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -154,6 +169,17 @@ export class Guard {
       return refuse(
         400,
         "Refused: the request has no valid Host header; send Host: 127.0.0.1:PORT",
+      );
+    }
+    const authority = urlAuthority(request.url);
+    if (authority !== host) {
+      return refuse(
+        400,
+        `Refused: the target's authority ${
+          JSON.stringify(authority)
+        } differs from its Host header ${
+          JSON.stringify(host)
+        }; send an origin-form target such as GET /api/exchanges`,
       );
     }
     if (!this.allowsHost(parsed.name)) {

@@ -393,7 +393,7 @@ Deno.test("createInspector() asks for a token exactly when bound off loopback", 
 Deno.test("Guard accepts the bound host, and any IP literal when bound to every interface", async () => {
   const check = async (guard: Guard, host: string) => {
     const response = guard.check(
-      new Request("http://x/api/exchanges", { headers: { host, authorization: "Bearer t" } }),
+      new Request(`http://${host}/api/exchanges`, { headers: { host, authorization: "Bearer t" } }),
     );
     await response?.body?.cancel();
     return response?.status ?? 200;

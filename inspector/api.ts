@@ -50,6 +50,7 @@ import { REPLAY_HEADER } from "./store.ts";
 import type { Guard } from "./guard.ts";
 import type { ReplayRequest, ReplayResult, StreamMessage } from "./protocol.ts";
 import { toHar } from "./har.ts";
+import { contentSecurityPolicy } from "./csp.ts";
 
 /** The page: its HTML shell and the UI's JavaScript, served at `/` and `/app.js`. */
 export interface Page {
@@ -86,9 +87,15 @@ export interface InspectorApi {
   close(): void;
 }
 
+/**
+ * On every answer: no caching, no MIME sniffing, and no loading by another
+ * origin (`Cross-Origin-Resource-Policy`), so that no other page can include
+ * the API's JSON as a script or an image.
+ */
 const SECURITY_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "same-origin",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
 };
@@ -353,7 +360,11 @@ export function createApi(options: ApiOptions): InspectorApi {
     if (options.page === undefined) {
       return which === "html"
         ? new Response(PLACEHOLDER, {
-          headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS },
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            ...SECURITY_HEADERS,
+            "content-security-policy": await contentSecurityPolicy(PLACEHOLDER),
+          },
         })
         : fail(404, "No page is built into this inspector; use the JSON API under /api/");
     }
@@ -370,12 +381,16 @@ export function createApi(options: ApiOptions): InspectorApi {
         headers: { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS },
       });
     }
-    return new Response(built[which], {
+    if (which === "js") {
+      return new Response(built.js, {
+        headers: { "content-type": "text/javascript; charset=utf-8", ...SECURITY_HEADERS },
+      });
+    }
+    return new Response(built.html, {
       headers: {
-        "content-type": which === "html"
-          ? "text/html; charset=utf-8"
-          : "text/javascript; charset=utf-8",
+        "content-type": "text/html; charset=utf-8",
         ...SECURITY_HEADERS,
+        "content-security-policy": await contentSecurityPolicy(built.html),
       },
     });
   }

@@ -18,6 +18,13 @@
  *    `Origin` equal to the inspector's own origin (`http://` plus the `Host`
  *    that passed check 1), else 403. Browsers always send `Origin` with a
  *    `POST`; from a shell, add it: `curl -X POST -H "Origin: http://127.0.0.1:8001" ...`.
+ *    Before that, the browser's fetch metadata: a request whose
+ *    `Sec-Fetch-Site` is `cross-site` or `same-site` (the app on another port
+ *    of the same host is same-site with the inspector) gets 403 when it would
+ *    change state, whatever its `Origin` says, and when it is a read that is
+ *    not a top-level navigation (another page loading the API as a script, an
+ *    image or a `no-cors` fetch). Tools that send no fetch metadata (curl)
+ *    are judged by the other checks.
  * 3. **Access token.** When bound to a non-loopback interface (or when asked),
  *    every request needs the token generated at start: in the cookie that the
  *    page visit sets, as `Authorization: Bearer TOKEN`, or as `?token=TOKEN`.
@@ -74,6 +81,22 @@ export function needsToken(hostname: string): boolean {
 }
 
 /**
+ * The one-line warning to print at start when the side port is bound beyond
+ * loopback, or undefined on a loopback interface.
+ *
+ * @example
+ * ```ts
+ * import { bindWarning } from "./guard.ts";
+ * console.assert(bindWarning("127.0.0.1") === undefined);
+ * console.assert(bindWarning("0.0.0.0")?.startsWith("Warning: the inspector listens on 0.0.0.0"));
+ * ```
+ */
+export function bindWarning(hostname: string): string | undefined {
+  if (isLoopback(hostname)) return undefined;
+  return `Warning: the inspector listens on ${hostname}, beyond this machine: whoever reaches it with the access token sees and replays every request the app gets; use --inspector-host 127.0.0.1 unless you need this`;
+}
+
+/**
  * A fresh access token: 32 random bytes, base64url.
  *
  * @example
@@ -120,7 +143,12 @@ function sameText(a: string, b: string): boolean {
 function refuse(status: number, error: string, headers: HeadersInit = {}): Response {
   return Response.json({ error }, {
     status,
-    headers: { "cache-control": "no-store", ...headers },
+    headers: {
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "cross-origin-resource-policy": "same-origin",
+      ...headers,
+    },
   });
 }
 
@@ -191,7 +219,20 @@ export class Guard {
       );
     }
     const method = request.method;
-    if (method !== "GET" && method !== "HEAD") {
+    const read = method === "GET" || method === "HEAD";
+    const site = request.headers.get("sec-fetch-site");
+    if (site === "cross-site" || site === "same-site") {
+      const mode = request.headers.get("sec-fetch-mode");
+      if (!read || mode !== "navigate") {
+        return refuse(
+          403,
+          `Refused: ${method} ${
+            read ? `(Sec-Fetch-Mode: ${mode ?? "none"}) ` : ""
+          }from another site's page (Sec-Fetch-Site: ${site}; the app's own port is same-site with the inspector); the inspector answers only its own page, open it at http://${host}/`,
+        );
+      }
+    }
+    if (!read) {
       const origin = request.headers.get("origin");
       if (origin === null || origin.toLowerCase() !== `http://${host!.trim().toLowerCase()}`) {
         return refuse(

@@ -419,6 +419,7 @@ Deno.test({
         );
         assert.equal(await text(byTestId(page, "detail-target")), "/echo");
         assert.match(await text(byTestId(page, "detail-status")), /201/);
+        assert.equal(await text(byTestId(page, "replay-changes")), "Replayed exactly as recorded.");
         await byTestId(page, "tab-request").click();
         assert.match(
           await text(byTestId(page, "request-body").locator('[data-testid="body-text"]')),
@@ -441,6 +442,15 @@ Deno.test({
           async () => (await text(byTestId(page, "detail-target"))) === "/hello?edited=1",
           "the edited replay opens",
         );
+        // The server's list of what the replay changed, framing repairs included.
+        assert.deepEqual(await byTestId(page, "replay-change").allTextContents(), [
+          "method: POST → GET",
+          "target: /echo → /hello?edited=1",
+          "header content-length: 8 → 0",
+          "body: 8 B → 0 B",
+        ]);
+        await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: new URL("inspector-replay.png", ARTIFACTS).pathname });
       });
 
       await t.step("HAR export links to the side port's HAR", async () => {

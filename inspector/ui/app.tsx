@@ -7,7 +7,8 @@
  * @module
  */
 
-import { useEffect, useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { ReplayResult } from "../protocol.ts";
 import { ExchangeView } from "./exchange_view.tsx";
 import { filterExchanges } from "./filter.ts";
 import { useObservable } from "./observable.ts";
@@ -27,6 +28,7 @@ export function App() {
   const list = useObservable(exchanges.state);
   const filterText = useObservable(exchanges.filter);
   const selected = useObservable(selection.state);
+  const [lastReplay, setLastReplay] = useState<ReplayResult | null>(null);
   const tab = useObservable(selection.tab);
   useObservable(steps.state);
 
@@ -174,8 +176,10 @@ export function App() {
               onOpen={(id) => selection.select(id)}
               onReplay={async (edit) => {
                 const result = await client.replay(selected.detail!.id, edit);
+                setLastReplay(result);
                 selection.select(result.id);
               }}
+              replayChanges={lastReplay?.id === selected.detail.id ? lastReplay.changes : undefined}
             />
           )}
         </section>

@@ -9,13 +9,13 @@
  */
 
 import { useState } from "preact/hooks";
-import type { ExchangeDetail, ReplayRequest } from "../protocol.ts";
+import type { ExchangeDetail, ReplayChange, ReplayRequest } from "../protocol.ts";
 import { BodyPanel } from "./body_view.tsx";
 import { fromBase64 } from "./bytes.ts";
 import { curlCommand } from "./curl.ts";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
 import { formatBytes, formatClock, formatMs, headerValue, statusClass } from "./format.ts";
-import { ReplayForm } from "./replay_form.tsx";
+import { ReplayChanges, ReplayForm } from "./replay_form.tsx";
 import type { Tab } from "./selection_store.ts";
 import { StepDetail, Timeline } from "./timeline.tsx";
 import { stateAt } from "./timeline_state.ts";
@@ -34,6 +34,8 @@ export interface ExchangeViewProps {
   harUrl: string;
   /** Opens another exchange (the original of a replay). */
   onOpen: (id: string) => void;
+  /** When this exchange is the replay just sent from the page: how it differed from its original. */
+  replayChanges?: ReplayChange[];
 }
 
 const TABS: [Tab, string][] = [
@@ -256,6 +258,7 @@ export function ExchangeView(props: ExchangeViewProps) {
           <button type="button" class="link" onClick={() => setCurl(null)}>Close</button>
         </div>
       )}
+      {props.replayChanges && <ReplayChanges changes={props.replayChanges} />}
       {replayError && <p class="note warn">Replay failed: {replayError}</p>}
       {editing && (
         <ReplayForm

@@ -26,13 +26,17 @@
  *    image or a `no-cors` fetch). Tools that send no fetch metadata (curl)
  *    are judged by the other checks.
  * 3. **Access token.** When bound to a non-loopback interface (or when asked),
- *    every request needs the token generated at start: in the cookie that the
- *    page visit sets, as `Authorization: Bearer TOKEN`, or as `?token=TOKEN`.
- *    Without it: 401. A page visit (`GET /`) with a valid `?token=` is
- *    answered with a redirect to the same page without it, setting an
- *    `HttpOnly; SameSite=Strict` cookie, so the page's later `fetch` and
- *    `EventSource` calls carry the token and it leaves the address bar. The
- *    cookie's name holds the port, as cookies are shared across ports.
+ *    every API request needs the token generated at start, as
+ *    `Authorization: Bearer TOKEN`; without it: 401. The token is never a
+ *    cookie: cookies ignore ports, so the browser would send it to the app
+ *    too and it would land in every recording. The page's shell and script
+ *    (`GET /`, `/index.html`, `/app.js`) hold no data and are served without
+ *    it; the page reads `?token=` from the URL printed at start once, keeps
+ *    it in `sessionStorage` (per origin: the app's port cannot read it),
+ *    removes it from the address bar, and sends it as a header on every
+ *    request, the live stream included (read with `fetch`, not
+ *    `EventSource`, which cannot send headers). A page URL with a wrong
+ *    `?token=` gets 401, so a stale link says so at once.
  *
  * Refusals are JSON `{ "error": "..." }` naming the rule and the fix.
  *
@@ -54,7 +58,7 @@
 export interface GuardOptions {
   /** The interface the side port is bound to. */
   hostname: string;
-  /** The bound port (for the cookie's name). */
+  /** The bound port. */
   port: number;
   /** The access token; none means no token is asked for. */
   token?: string;
@@ -132,6 +136,9 @@ function urlAuthority(url: string): string {
   return url.slice(start, end === -1 ? url.length : end);
 }
 
+/** The page's shell and script: no data in them, served without the token. */
+const PAGE_PATHS = new Set(["/", "/index.html", "/app.js"]);
+
 /** Compares two strings in time that depends only on their lengths. */
 function sameText(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -159,8 +166,6 @@ export class Guard {
   readonly #machine: string;
   /** The access token, when one is asked for. */
   readonly token: string | undefined;
-  /** The name of the cookie that carries the token. */
-  readonly cookieName: string;
 
   constructor(options: GuardOptions) {
     this.#bound = parseHost(options.hostname)?.name ??
@@ -176,7 +181,6 @@ export class Guard {
     }
     this.#machine = machine;
     this.token = options.token;
-    this.cookieName = `wsgi_inspector_${options.port}`;
   }
 
   /** Whether a `Host` header's name may reach the side port. */
@@ -187,7 +191,7 @@ export class Guard {
   }
 
   /**
-   * Checks a request. Returns the refusal (or the token redirect) to answer
+   * Checks a request. Returns the refusal to answer
    * with, or `undefined` when the request may go on to the routes.
    */
   check(request: Request): Response | undefined {
@@ -245,38 +249,20 @@ export class Guard {
     }
     if (this.token === undefined) return undefined;
     const url = new URL(request.url);
-    const fromQuery = url.searchParams.get("token");
-    if (fromQuery !== null && sameText(fromQuery, this.token)) {
-      if (method === "GET" && url.pathname === "/") {
-        url.searchParams.delete("token");
-        return new Response(null, {
-          status: 303,
-          headers: {
-            location: url.pathname + url.search,
-            "set-cookie": `${this.cookieName}=${this.token}; Path=/; HttpOnly; SameSite=Strict`,
-            "cache-control": "no-store",
-          },
-        });
-      }
-      return undefined;
+    if (read && PAGE_PATHS.has(url.pathname)) {
+      const fromQuery = url.searchParams.get("token");
+      if (fromQuery === null || sameText(fromQuery, this.token)) return undefined;
+      return refuse(
+        401,
+        "Refused: the token in this URL is not the inspector's (a new one is made at each start); open the URL printed at start",
+      );
     }
-    if (this.#fromCookie(request) || this.#fromAuthorization(request)) return undefined;
+    if (this.#fromAuthorization(request)) return undefined;
     return refuse(
       401,
-      "Refused: the inspector needs its access token (it is bound to a non-loopback interface); open the URL printed at start (http://HOST:PORT/?token=...) or send Authorization: Bearer TOKEN",
+      "Refused: the inspector needs its access token; open the URL printed at start (http://HOST:PORT/?token=...), whose page sends it, or send Authorization: Bearer TOKEN",
       { "www-authenticate": 'Bearer realm="wsgi-inspector"' },
     );
-  }
-
-  #fromCookie(request: Request): boolean {
-    const cookie = request.headers.get("cookie");
-    if (cookie === null) return false;
-    for (const part of cookie.split(";")) {
-      const eq = part.indexOf("=");
-      if (eq === -1 || part.slice(0, eq).trim() !== this.cookieName) continue;
-      if (sameText(part.slice(eq + 1).trim(), this.token!)) return true;
-    }
-    return false;
   }
 
   #fromAuthorization(request: Request): boolean {

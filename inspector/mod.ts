@@ -36,6 +36,7 @@ import { addressUrl } from "../server/serve.ts";
 import { ExchangeStore } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
+import { redactingRecorder } from "./redact.ts";
 import { bundleUi, pageHtml } from "./ui/bundle.ts";
 
 /** Options of {@linkcode createInspector}. */
@@ -74,7 +75,7 @@ export interface InspectorOptions {
 
 /** A running (or ready) inspector. */
 export interface Inspector extends InspectorHandle {
-  /** The recorded exchanges (also the `recorder`). */
+  /** The recorded exchanges (the `recorder` feeds them; in token mode it redacts the token first). */
   readonly store: ExchangeStore;
   /** The access token, when one is asked for. */
   readonly token: string | undefined;
@@ -124,7 +125,8 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
 
   return {
     store,
-    recorder: store,
+    // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
+    recorder: token === undefined ? store : redactingRecorder(store, token),
     token,
     get url() {
       return url;

@@ -18,6 +18,7 @@ import { curlCommand } from "../inspector/ui/curl.ts";
 import { groupEnviron } from "../inspector/ui/environ_table.tsx";
 import { filterExchanges } from "../inspector/ui/filter.ts";
 import { describeChange } from "../inspector/ui/replay_form.tsx";
+import { parseSse } from "../inspector/ui/api_client.ts";
 import { describeStep, stateAt } from "../inspector/ui/timeline_state.ts";
 import { withServer } from "./_helpers.ts";
 
@@ -195,4 +196,17 @@ Deno.test("describeChange() says each replay change in one line", () => {
       "body: other bytes, 2.0 KiB",
     ],
   );
+});
+
+Deno.test("parseSse() gives each complete event's data and keeps the rest for the next read", () => {
+  const got: string[] = [];
+  let rest = parseSse(
+    'retry: 1000\n: connected\n\ndata: {"a":1}\n\ndata: {"b"',
+    (d) => got.push(d),
+  );
+  assert.deepEqual(got, ['{"a":1}']);
+  assert.equal(rest, 'data: {"b"');
+  rest = parseSse(rest + ":2}\r\n\r\n: ping\n\ndata:x\ndata: y\n\n", (d) => got.push(d));
+  assert.deepEqual(got, ['{"a":1}', '{"b":2}', "x\ny"]);
+  assert.equal(rest, "");
 });

@@ -124,7 +124,19 @@ export function App() {
           {total === 1 ? "" : "s"}
         </span>
         <span class="spacer" />
-        <a class="button" href={client.harUrl()} download="inspector.har" data-testid="export-har">
+        <a
+          class="button"
+          href={client.harUrl()}
+          download="inspector.har"
+          data-testid="export-har"
+          onClick={(e) => {
+            // Fetched with the token (a plain link cannot send it), then saved.
+            e.preventDefault();
+            client.downloadHar(undefined, "inspector.har").catch((error: Error) =>
+              alert(`Export failed: ${error.message}`)
+            );
+          }}
+        >
           Export HAR
         </a>
         <button
@@ -173,6 +185,8 @@ export function App() {
               step={step}
               onStep={(i) => steps.go(i, events.length)}
               harUrl={client.harUrl(selected.detail.id)}
+              onHar={() =>
+                client.downloadHar(selected.detail!.id, `exchange-${selected.detail!.id}.har`)}
               onOpen={(id) => selection.select(id)}
               onReplay={async (edit) => {
                 const result = await client.replay(selected.detail!.id, edit);

@@ -160,8 +160,9 @@ export const bundleUi: () => Promise<string> = createBundler({
  * The HTML shell of the inspector page, served at `GET /`: the stylesheet
  * inline, a mount point (`#app`), and the module script `/app.js`. Says so
  * if the script fails to load. No inline script or handler: the page's
- * `Content-Security-Policy` (`../csp.ts`) allows only `/app.js`. (With an access token, the
- * side port's cookie carries it to `/app.js` and the API.)
+ * `Content-Security-Policy` (`../csp.ts`) allows only `/app.js`. The shell
+ * and script hold no data, so they are served without the access token;
+ * the script sends it to the API (see `./api_client.ts`).
  */
 export const pageHtml: string = `<!doctype html>
 <html lang="en">

@@ -30,8 +30,10 @@ export interface ExchangeViewProps {
   onStep: (index: number) => void;
   /** Replays the exchange (edited or not); resolves once the new one exists. */
   onReplay: (edit: ReplayRequest) => Promise<void>;
-  /** Where the HAR of this exchange downloads from. */
+  /** Where the HAR of this exchange is served (for the link; it needs the token in token mode). */
   harUrl: string;
+  /** Downloads the HAR of this exchange (with the token). */
+  onHar: () => Promise<void>;
   /** Opens another exchange (the original of a replay). */
   onOpen: (id: string) => void;
   /** When this exchange is the replay just sent from the page: how it differed from its original. */
@@ -227,7 +229,18 @@ export function ExchangeView(props: ExchangeViewProps) {
             <button type="button" data-testid="replay-edit" onClick={() => setEditing(!editing)}>
               Edit and replay
             </button>
-            <a class="button" href={props.harUrl} download={`exchange-${detail.id}.har`}>HAR</a>
+            <a
+              class="button"
+              href={props.harUrl}
+              download={`exchange-${detail.id}.har`}
+              data-testid="exchange-har"
+              onClick={(e) => {
+                e.preventDefault();
+                props.onHar().catch((error: Error) => alert(`HAR export failed: ${error.message}`));
+              }}
+            >
+              HAR
+            </a>
           </div>
         </div>
         <div class="facts">

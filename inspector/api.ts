@@ -48,7 +48,8 @@
 import type { ExchangeStore, StoredExchange, StoreMessage } from "./store.ts";
 import type { Guard } from "./guard.ts";
 import type { ReplayResult, StreamMessage } from "./protocol.ts";
-import { parseReplayRequest, planReplay, sendRequest, serializeRequest } from "./replay.ts";
+import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
+import { sendRequest } from "./raw_http.ts";
 import { toHar } from "./har.ts";
 import { contentSecurityPolicy } from "./csp.ts";
 

@@ -6,7 +6,8 @@
  * Bytes travel as base64 (`Base64`), captured up to the store's per-exchange
  * cap; sizes are always the true totals.
  *
- * Routes (all under the side port, JSON unless said):
+ * Routes (all under the side port, JSON unless said; in token mode every
+ * `/api/` route needs `Authorization: Bearer TOKEN`, see `./guard.ts`):
  *
  * | route | answer |
  * |---|---|

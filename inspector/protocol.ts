@@ -14,7 +14,8 @@
  * {@linkcode StreamMessage} of the event that added them.
  *
  * The routes of the side port are {@linkcode ROUTES}; `api.ts` dispatches on
- * that table, and the README points here.
+ * that table, and the README points here. In token mode every `/api/` route
+ * needs `Authorization: Bearer TOKEN` (see `./guard.ts`).
  *
  * @module
  */
@@ -235,11 +236,26 @@ export interface ReplayRequest {
   bodyBase64?: Base64;
 }
 
+/**
+ * One way a replay differs from the recorded request: the method, the
+ * target, a header (`from: null` when added, `to: null` when removed; names
+ * in lower case, repeated ones joined with ", "), or the body (sizes in
+ * bytes; the same sizes mean other bytes). Framing repairs the replay made
+ * (a corrected `Content-Length`, a dropped `Transfer-Encoding`) show here
+ * too; the link header does not.
+ */
+export type ReplayChange =
+  | { part: "method" | "target"; from: string; to: string }
+  | { part: "header"; name: string; from: string | null; to: string | null }
+  | { part: "body"; from: number; to: number };
+
 /** What a replay answers. */
 export interface ReplayResult {
   /** Id of the new exchange. */
   id: string;
   status: number;
+  /** How the request sent differs from the recorded one; empty for a faithful replay. */
+  changes: ReplayChange[];
 }
 
 /** One route of the side port. */
@@ -270,9 +286,10 @@ export interface Route {
  * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
  * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
  * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
- * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; answers {@linkcode ReplayResult} (needs the inspector's own Origin) |
+ * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; sends it byte for byte to the app's own address; answers {@linkcode ReplayResult}, with how it differs from the recorded request (needs the inspector's own Origin) |
  *
- * Errors are JSON `{ "error": "..." }`.
+ * Errors are JSON `{ "error": "..." }`. In token mode every `/api/` route
+ * needs `Authorization: Bearer TOKEN` (see `./guard.ts`).
  */
 export const ROUTES = [
   { name: "page", method: "GET", path: "/", answer: "the page (HTML), loading /app.js" },

@@ -24,10 +24,15 @@ import type { ExchangeStore, StoreMessage } from "./store.ts";
 
 const encoder = new TextEncoder();
 
-/** Headers of every answer of the side port. */
+/**
+ * On every answer of the side port: no caching, no MIME sniffing, and no
+ * loading by another origin (`Cross-Origin-Resource-Policy`), so that no
+ * other page can include the API's JSON as a script or an image.
+ */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "same-origin",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
 };

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { Recorder } from "./recorder.ts";
 import { serve } from "./serve.ts";
-import { stderrSink } from "./log.ts";
+import { escapeControls, stderrSink } from "./log.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -233,7 +233,7 @@ export async function main(
     return await run(options, hooks, signal);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
+      console.error(`error: ${escapeControls(error.message)}`);
       return 2;
     }
     throw error;

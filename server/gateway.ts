@@ -21,7 +21,14 @@ import type { Application, Environ, Header, ResponseBody, StartResponse, Write }
 import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
 import { buildEnviron, type EnvironOptions, type RequestSeen } from "./environ.ts";
 import { concatBytes, Input } from "./input.ts";
-import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
+import {
+  describeForLog,
+  Errors,
+  escapeControls,
+  type LogEntry,
+  requestLogger,
+  stderrSink,
+} from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
 import { describeError, errorPage } from "./error_page.ts";
 
@@ -230,7 +237,7 @@ class Exchange implements RequestSeen {
   recorderFailed(error: unknown): void {
     this.rec = undefined;
     this.shared.sink.write(
-      `Recorder failed; this exchange is no longer recorded: ${describeError(error)}\n`,
+      `Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`,
     );
   }
 
@@ -249,12 +256,14 @@ class Exchange implements RequestSeen {
         this.emit("lint", { rule: error.rule, message: error.message });
       }
     }
+    // With its stack, except for a broken rule (the message says it all).
     const detail = e && !(error instanceof ProtocolError)
-      ? e.stack ?? describeError(e)
-      : describeError(error);
+      ? describeForLog(e)
+      : escapeControls(describeError(error));
+    // PATH_INFO is decoded: "%1b%0d%0a" in the target would be raw controls here.
     this.shared.sink.write(
-      `Error in ${where} (${this.method} ${
-        this.environ?.PATH_INFO ?? this.request.url
+      `Error in ${where} (${escapeControls(this.method)} ${
+        escapeControls(this.environ?.PATH_INFO ?? this.request.url)
       }): ${detail}\n`,
     );
   }
@@ -685,7 +694,7 @@ class Exchange implements RequestSeen {
           this.finishNow("cut", reason);
           // Deno prints the stream's error; the stack was reported above, so keep it to one line.
           const cut = new Error(reason);
-          cut.stack = `wsgi: ${reason}`;
+          cut.stack = `wsgi: ${escapeControls(reason)}`;
           controller.error(cut);
         }
       },

@@ -19,7 +19,9 @@
  *   the request was HTTP/1.0.
  * - `OPTIONS *` gives `PATH_INFO` `/*`, not `*`: `Deno.serve` hands it over so.
  * - A GET or HEAD request's body cannot be read from `wsgi.input`:
- *   `Deno.serve` gives such a `Request` no body (`CONTENT_LENGTH` is kept).
+ *   `Deno.serve` gives such a `Request` no body. The gateway then drops
+ *   `CONTENT_LENGTH` (and `wsgi.input_terminated`) from the environ, so that
+ *   it agrees with `wsgi.input`, and records a `lint` event.
  * - Requests hyper refuses never reach us (it answers 400): target bytes that
  *   are not UTF-8 or are controls, a target without a leading `/`, obs-folded
  *   or malformed header lines, `Content-Length` with `Transfer-Encoding`, a

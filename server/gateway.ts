@@ -20,7 +20,14 @@
 import type { Application, Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
 import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
 import { buildEnviron, type EnvironOptions, type RequestSeen } from "./environ.ts";
-import { concatBytes, Input } from "./input.ts";
+import {
+  concatBytes,
+  Input,
+  type InputOptions,
+  RAISE_LIMIT,
+  RequestBodyTooLarge,
+  showBytes,
+} from "./input.ts";
 import {
   describeForLog,
   Errors,
@@ -66,7 +73,28 @@ export interface GatewayOptions {
   multiprocess?: boolean;
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
+  /**
+   * The largest request body accepted, in bytes; `0` for no limit. 100 MiB
+   * by default ({@linkcode DEFAULT_MAX_REQUEST_BODY}). A request whose
+   * `Content-Length` says more is answered `413` before the application is
+   * called; a chunked body that runs past it makes the read of `wsgi.input`
+   * that needs the byte past the limit throw a `RequestBodyTooLarge` (a
+   * `RangeError`), which answers `413` if the application lets it through.
+   */
+  maxRequestBody?: number;
 }
+
+/**
+ * The default of {@linkcode GatewayOptions.maxRequestBody}: 100 MiB.
+ *
+ * `wsgi.input.read()` holds the whole body in memory, so a dev server needs
+ * some limit, or one runaway client can take the machine's memory. 100 MiB
+ * lets through every upload a developer usually tries (photos, documents,
+ * short videos) and matches the largest body common production fronts take
+ * by default (Cloudflare's free and pro plans: 100 MB), so that an app that
+ * works here is not refused there for its size. `0` turns it off.
+ */
+export const DEFAULT_MAX_REQUEST_BODY = 100 * 1024 * 1024;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
@@ -116,6 +144,11 @@ const NONE: never[] = Object.freeze([]) as never[];
 /** The placeholder `wsgi.input` while the environ is built (never read). */
 const NO_INPUT = new Input({ body: null }, 0);
 
+/** The methods whose body `Deno.serve` drops: it gives their `Request` none. */
+function bodyDropped(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
 /** Text bodies up to this size go to `Response` as a string (see {@linkcode bodyInit}). */
 const TEXT_BODY_MAX = 64 * 1024;
 /** Content types whose bodies are (almost always) UTF-8 text. */
@@ -163,6 +196,10 @@ interface Shared {
    * (it only reads them, synchronously): one allocation less per request.
    */
   readonly environ: EnvironOptions;
+  /** The largest request body, in bytes; Infinity for no limit. */
+  readonly limit: number;
+  /** The options of an unrecorded exchange's `wsgi.input` (no hook), shared. */
+  readonly input: InputOptions;
 }
 
 /** One request and its response: the state PEP 3333 talks about, made explicit. */
@@ -183,6 +220,8 @@ class Exchange implements RequestSeen {
   readonly peer: { hostname: string; port: number } | undefined;
   rec: ExchangeRecorder | undefined;
   environ!: Environ;
+  /** `wsgi.input` as the gateway made it (the app may replace the environ's). */
+  input: Input = NO_INPUT;
   /** The request target as sent (path and query), set by `buildEnviron`. */
   target = "";
   /** The request's header pairs, collected by `buildEnviron` when recording. */
@@ -257,7 +296,7 @@ class Exchange implements RequestSeen {
       }
     }
     // With its stack, except for a broken rule (the message says it all).
-    const detail = e && !(error instanceof ProtocolError)
+    const detail = e && !(error instanceof ProtocolError) && !(error instanceof RequestBodyTooLarge)
       ? describeForLog(e)
       : escapeControls(describeError(error));
     // PATH_INFO is decoded: "%1b%0d%0a" in the target would be raw controls here.
@@ -347,12 +386,34 @@ class Exchange implements RequestSeen {
     // Nothing of this exchange stays reachable from the shared object.
     options.errors = this.shared.errors;
     options.remoteAddr = undefined;
+    // The body's length: CONTENT_LENGTH, or unknown (read to the end).
     const cl = environ.CONTENT_LENGTH;
-    environ["wsgi.input"] = new Input(
+    let length: number | undefined;
+    let dropped = false;
+    if (bodyDropped(this.method)) {
+      // Deno.serve gives a GET or HEAD no body; if one came, say so in the environ too.
+      length = 0;
+      if ((cl !== undefined && cl !== "0") || environ["wsgi.input_terminated"] === true) {
+        dropped = true;
+        delete environ.CONTENT_LENGTH;
+        delete environ["wsgi.input_terminated"];
+      }
+    } else length = cl === undefined ? undefined : Number(cl);
+    const tooLarge = length !== undefined && length > this.shared.limit;
+    // A refused body is not touched: Deno closes the connection after the 413.
+    if (tooLarge) length = 0;
+    const input = new Input(
       request,
-      cl === undefined ? undefined : Number(cl),
-      rec && ((method, size, bytes) => this.recordInput(method, size, bytes)),
+      length,
+      rec
+        ? {
+          onRead: (method, size, bytes) => this.recordInput(method, size, bytes),
+          limit: this.shared.limit,
+        }
+        : this.shared.input,
     );
+    this.input = input;
+    environ["wsgi.input"] = input;
     this.environ = environ;
     if (this.rec) {
       // All at the arrival's reading: only the gateway's own code ran since.
@@ -364,6 +425,25 @@ class Exchange implements RequestSeen {
         headers: this.requestHeaders!,
       });
       this.emit("environ", { environ });
+      if (dropped) {
+        this.emit("lint", {
+          rule: "request.body_dropped",
+          message: `The ${this.method} request carried a body (${
+            cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
+          }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`,
+        });
+      }
+    }
+    if (tooLarge) {
+      return this.fail(
+        "gateway",
+        new RequestBodyTooLarge(
+          `Cannot accept the request body: Content-Length says ${cl} bytes, over the limit of ${
+            showBytes(this.shared.limit)
+          }; ${RAISE_LIMIT}`,
+          this.shared.limit,
+        ),
+      );
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
@@ -568,6 +648,8 @@ class Exchange implements RequestSeen {
   finish(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
     this.finished = true;
+    // Let go of the request body: Deno holds the connection while it lives.
+    this.input.finish();
     if (this.rec) {
       if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
       else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
@@ -761,7 +843,18 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
   }
   const sink = options.errors ?? stderrSink;
   const errors = new Errors(sink);
+  const max = options.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
+  if (!(Number.isInteger(max) && max >= 0)) {
+    throw new RangeError(
+      `Cannot serve application: maxRequestBody must be a whole number of bytes, 0 for no limit (got ${
+        show(max)
+      })`,
+    );
+  }
+  const limit = max === 0 ? Infinity : max;
   const shared: Shared = {
+    limit,
+    input: { limit },
     options,
     sink,
     log: options.log === true ? requestLogger(sink) : options.log || undefined,

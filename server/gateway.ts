@@ -241,6 +241,10 @@ class Exchange implements RequestSeen {
   /** Body bytes handed to the client. */
   bytes = 0;
   finished = false;
+  /** The body whose `close()` was called (or recorded as absent): never twice. */
+  closed: ResponseBody | undefined;
+  /** A `next()` of the streamed body is pending (the app is producing a chunk). */
+  pulling = false;
 
   constructor(request: Request, info: HandlerInfo | undefined, shared: Shared) {
     this.started = this.t = performance.now();
@@ -500,10 +504,17 @@ class Exchange implements RequestSeen {
    * error, and when the client goes away (the stream's `cancel` returns the
    * generator). Keep it in those `finally` blocks, or a path will skip it.
    *
+   * A client that goes away while the body's `next()` is pending cannot wait
+   * for that `finally` (JavaScript queues a generator's `return()` behind the
+   * pending `next()`): {@linkcode Exchange.abandon} calls this at once, and
+   * the `finally` that comes later finds it done.
+   *
    * Returns a Promise only when `close()` did (and records the event once it
    * settled); a synchronous `close()` that throws, throws here.
    */
   close(body: ResponseBody): Promise<void> | undefined {
+    if (this.closed === body) return undefined;
+    this.closed = body;
     const close = (body as { close?: unknown } | null | undefined)?.close;
     if (typeof close === "function") {
       const result = close.call(body);
@@ -711,9 +722,22 @@ class Exchange implements RequestSeen {
   async respondStream(body: ResponseBody): Promise<Response> {
     const gen = this.chunks(body);
     let first: Uint8Array | undefined;
+    // Until the headers go out, Deno tells of a client that left only through
+    // the request's signal (the stream's cancel comes later).
+    const signal = this.request.signal;
+    let left!: () => void;
+    const gone = new Promise<undefined>((resolve) => (left = () => resolve(undefined)));
+    signal.addEventListener("abort", left);
     try {
       while (this.written.length === 0) {
-        const r = await gen.next();
+        this.pulling = true;
+        const r = await Promise.race([gen.next(), gone]);
+        this.pulling = false;
+        if (r === undefined) {
+          this.finishNow("aborted", "client disconnected before the headers were sent");
+          this.abandon(body, gen);
+          return new Response(null, { status: 499 });
+        }
         if (r.done) break;
         if (r.value.length > 0) {
           first = r.value;
@@ -721,7 +745,12 @@ class Exchange implements RequestSeen {
         }
       }
     } catch (error) {
+      this.pulling = false;
       return this.fail("iterable", error);
+    } finally {
+      // Removed before the response: an abort listener left on a request
+      // whose response succeeds makes Deno 2.9 print a warning.
+      signal.removeEventListener("abort", left);
     }
     const done = first === undefined && this.written.length === 0;
     const problem = this.checkReady(
@@ -746,7 +775,9 @@ class Exchange implements RequestSeen {
       pull: async (controller) => {
         try {
           for (;;) {
+            this.pulling = true;
             const r = await gen.next();
+            this.pulling = false;
             // The client may have gone away while the app was producing.
             if (this.finished) return;
             for (const w of this.written) this.enqueue(controller, w, declared);
@@ -768,6 +799,7 @@ class Exchange implements RequestSeen {
             }
           }
         } catch (error) {
+          this.pulling = false;
           if (this.finished) return;
           // After the headers went out, the only honest signal is a cut connection.
           this.report("iterable", error);
@@ -782,7 +814,8 @@ class Exchange implements RequestSeen {
       },
       cancel: async () => {
         this.finishNow("aborted", "client disconnected");
-        await this.stop(gen);
+        if (this.pulling) this.abandon(body, gen);
+        else await this.stop(gen);
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
@@ -804,6 +837,30 @@ class Exchange implements RequestSeen {
     }
     this.bytes += chunk.length;
     controller.enqueue(chunk);
+  }
+
+  /**
+   * The client went away while the body's `next()` is pending. Returning the
+   * generator would wait for that `next()` (JavaScript queues `return()` on
+   * an async generator until its pending `await` settles, which may be
+   * never), so the body's `close()` is called now, once; the generator is
+   * still returned, for its `finally`, whenever it gets there. A body with no
+   * `close()` (an async generator) can only be finalized by that queued
+   * `return()`: a `lint` event says so, and its `close` event comes when the
+   * generator's `finally` has run.
+   */
+  abandon(body: ResponseBody, gen: AsyncGenerator<Uint8Array, void, undefined>): void {
+    if (typeof (body as { close?: unknown }).close === "function") {
+      this.closeQuietly(body);
+    } else if (this.rec) {
+      this.tick();
+      this.emit("lint", {
+        rule: "close.queued",
+        message:
+          "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
+      });
+    }
+    this.stop(gen);
   }
 
   /** Stops pulling the body: returns the generator, so its `finally` (and `close()`) runs. */

@@ -71,6 +71,13 @@ export interface GatewayOptions {
   serverPort?: string;
   /** `wsgi.multiprocess`; set it when several processes serve the app (`deno serve --parallel`). */
   multiprocess?: boolean;
+  /**
+   * `wsgi.url_scheme`: the connection's scheme, when known. `serve()` sets
+   * `http`. Without it, `https` when `request.url` starts so, else `http`;
+   * under another host, set it: a client can write `https://` into
+   * `request.url` with an absolute-form target on a plain connection.
+   */
+  urlScheme?: "http" | "https";
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
   /**
@@ -924,6 +931,7 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       serverName: options.serverName,
       serverPort: options.serverPort,
       multiprocess: options.multiprocess,
+      urlScheme: options.urlScheme,
     },
   };
   return (request, info) => {

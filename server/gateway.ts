@@ -729,22 +729,13 @@ class Exchange implements RequestSeen {
   async respondStream(body: ResponseBody): Promise<Response> {
     const gen = this.chunks(body);
     let first: Uint8Array | undefined;
-    // Until the headers go out, Deno tells of a client that left only through
-    // the request's signal (the stream's cancel comes later).
-    const signal = this.request.signal;
-    let left!: () => void;
-    const gone = new Promise<undefined>((resolve) => (left = () => resolve(undefined)));
-    signal.addEventListener("abort", left);
     try {
+      // Before the headers go out, Deno.serve gives no sign that the client
+      // left: its request.signal would, but reading it makes Deno 2.9 print a
+      // "legacy behavior" warning once a response succeeds. A body stuck here
+      // is closed once it yields (the response then finds the client gone) or ends.
       while (this.written.length === 0) {
-        this.pulling = true;
-        const r = await Promise.race([gen.next(), gone]);
-        this.pulling = false;
-        if (r === undefined) {
-          this.finishNow("aborted", "client disconnected before the headers were sent");
-          this.abandon(body, gen);
-          return new Response(null, { status: 499 });
-        }
+        const r = await gen.next();
         if (r.done) break;
         if (r.value.length > 0) {
           first = r.value;
@@ -752,12 +743,7 @@ class Exchange implements RequestSeen {
         }
       }
     } catch (error) {
-      this.pulling = false;
       return this.fail("iterable", error);
-    } finally {
-      // Removed before the response: an abort listener left on a request
-      // whose response succeeds makes Deno 2.9 print a warning.
-      signal.removeEventListener("abort", left);
     }
     const done = first === undefined && this.written.length === 0;
     const problem = this.checkReady(

@@ -11,7 +11,8 @@ import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { serve } from "./serve.ts";
-import { stderrSink } from "./log.ts";
+import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
+import { escapeControls, stderrSink } from "./log.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -34,6 +35,13 @@ Options:
   --inspector-memory N  bytes of records the inspector keeps for all exchanges
                       together, oldest dropped first (default 64M; K, M, G
                       suffixes are KiB, MiB, GiB)
+  --max-request-body N
+                      largest request body accepted, in bytes (default 104857600,
+                      100 MiB; 0 = no limit): a larger Content-Length gets 413
+                      before the app runs, and a chunked upload that runs past
+                      it makes the read of wsgi.input throw. wsgi.input.read()
+                      holds the whole body in memory; 100 MiB passes any upload
+                      a dev usually tries and matches common production limits
   --quiet             no request log
   -h, --help          show this help
 
@@ -54,6 +62,7 @@ export interface CliOptions {
   maxExchanges: number;
   maxBodyBytes: number;
   inspectorMemory: number;
+  maxRequestBody: number;
   quiet: boolean;
   help: boolean;
 }
@@ -124,6 +133,7 @@ export function parseCli(args: string[]): CliOptions {
         "max-exchanges": { type: "string" },
         "max-body-bytes": { type: "string" },
         "inspector-memory": { type: "string" },
+        "max-request-body": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -173,6 +183,13 @@ export function parseCli(args: string[]): CliOptions {
     maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
     maxBodyBytes,
     inspectorMemory,
+    maxRequestBody: integer(
+      "--max-request-body",
+      values["max-request-body"],
+      DEFAULT_MAX_REQUEST_BODY,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     quiet: values.quiet ?? false,
     help: values.help ?? false,
   };
@@ -269,7 +286,7 @@ export async function main(
     return await run(options, hooks, signal);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
+      console.error(`error: ${escapeControls(error.message)}`);
       return 2;
     }
     throw error;
@@ -298,6 +315,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       log: !options.quiet,
       signal: stop.signal,
       appName: options.name ?? "application",
+      maxRequestBody: options.maxRequestBody,
     });
   } catch (error) {
     addrInUse(error, "the app", options.host, options.port);

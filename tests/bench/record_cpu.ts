@@ -42,7 +42,10 @@ const request = new Request("http://127.0.0.1:8000/", { headers: { host: "127.0.
 
 const contenders: [string, (r: Request, i: typeof peer) => Promise<Response>][] = [
   ["gateway", toFetch(application, { errors: quiet, log: () => {} })],
-  ["inspector", toFetch(application, { errors: quiet, log: () => {}, recorder: new ExchangeStore() })],
+  [
+    "inspector",
+    toFetch(application, { errors: quiet, log: () => {}, recorder: new ExchangeStore() }),
+  ],
 ];
 if (values.old) {
   const { ExchangeStore: Old } = await import(new URL(values.old, `file://${Deno.cwd()}/`).href);

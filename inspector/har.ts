@@ -380,7 +380,7 @@ export function detailFromHar(entry: HarEntry): ExchangeDetail {
       body: {
         size: state.input.size,
         bytes: request.toBase64(),
-        truncated: request.length < state.input.size,
+        truncated: request.length < state.input.size || state.input.restComplete === false,
       },
     },
     response: {

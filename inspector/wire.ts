@@ -32,6 +32,8 @@ export class CapturedStream {
   length = 0;
   /** True size of the stream, as far as its events say. */
   size = 0;
+  /** More of the stream is known to have followed, unread (a drain stopped at the cap). */
+  unfinished = false;
 
   /** Puts `kept` bytes of `source` from `from` at `offset` of the stream, whose event had `size` bytes. */
   put(offset: number, size: number, source: Uint8Array, from: number, kept: number): void {
@@ -57,7 +59,7 @@ export class CapturedStream {
     return {
       size: this.size,
       bytes: this.bytes().toBase64(),
-      truncated: this.length < this.size,
+      truncated: this.length < this.size || this.unfinished,
     };
   }
 }
@@ -85,7 +87,10 @@ export class ExchangeReader {
         const ref = event.data.bytes;
         const stream = ref.stream === "request" ? this.request : this.response;
         stream.put(ref.offset, ref.size, buf, frame.bytesAt, ref.kept);
-        if (event.type === "input_rest") this.drained = true;
+        if (event.type === "input_rest") {
+          this.drained = true;
+          if (!event.data.complete) stream.unfinished = true;
+        }
       }
     }
   }

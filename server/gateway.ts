@@ -225,7 +225,6 @@ class Exchange implements RequestSeen {
    */
   t: number;
   readonly peer: { hostname: string; port: number } | undefined;
-  rec: ExchangeRecorder | undefined;
   environ!: Environ;
   /** `wsgi.input` as the gateway made it (the app may replace the environ's). */
   input: Input = NO_INPUT;
@@ -253,21 +252,14 @@ class Exchange implements RequestSeen {
   /** A `next()` of the streamed body is pending (the app is producing a chunk). */
   pulling = false;
 
-  constructor(request: Request, info: HandlerInfo | undefined, shared: Shared) {
-    this.started = this.t = performance.now();
+  /** @param started the arrival, a `performance.now()` reading */
+  constructor(request: Request, info: HandlerInfo | undefined, shared: Shared, started: number) {
+    this.started = this.t = started;
     this.request = request;
     this.method = request.method;
     this.shared = shared;
     const addr = info?.remoteAddr;
     if (addr !== undefined && addr.transport === "tcp") this.peer = addr;
-    const recorder = shared.options.recorder;
-    if (recorder !== undefined) {
-      try {
-        this.rec = recorder.begin(request, this.started);
-      } catch (error) {
-        this.recorderFailed(error);
-      }
-    }
   }
 
   /** Reads the clock. */
@@ -275,37 +267,58 @@ class Exchange implements RequestSeen {
     this.t = performance.now();
   }
 
-  /** Records an event at the last clock reading; a failing recorder is reported once and then left alone. */
-  emit<K extends EventType>(type: K, data: EventMap[K]): void {
-    try {
-      this.rec!.record(type, data, this.t);
-    } catch (error) {
-      this.recorderFailed(error);
-    }
-  }
+  // The recording seam. Each hook marks a step of the timeline of
+  // `server/recorder.ts`, where the exchange calls it; here they do nothing
+  // (an unrecorded exchange pays an empty call each, which V8 inlines away),
+  // and `RecordedExchange` (below) records. The clock is read again only
+  // where someone wants the time: the log at the end, the recorder after
+  // the application's code ran.
 
-  recorderFailed(error: unknown): void {
-    this.rec = undefined;
-    this.shared.sink.write(
-      `Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`,
-    );
+  /** Whether the end of the exchange needs a clock reading (for the log's duration). */
+  wantsEndTime(): boolean {
+    return this.shared.log !== undefined;
+  }
+  /** Reads the clock for the recorder, after the application's code ran (a streamed body's first chunk). */
+  stamp(): void {}
+  /** The `wsgi.errors` of this exchange: the shared one (it holds no state). */
+  errorStream(): Errors {
+    return this.shared.errors;
+  }
+  /** The options of this exchange's `wsgi.input`. */
+  inputOptions(): InputOptions {
+    return this.shared.input;
+  }
+  /** The environ was built (`request`, `environ` events; a lint when a GET's body was dropped). */
+  onEnviron(_dropped: string | undefined): void {}
+  /** The application is about to be called. */
+  onCall(): void {}
+  /** `start_response` was called (`error`: the rule the call broke). */
+  onStartResponse(_status: unknown, _headers: unknown, _excInfo: boolean, _error?: string): void {}
+  /** `write()` was called with valid bytes. */
+  onWrite(_index: number, _data: Uint8Array): void {}
+  /** An array body's first `count` chunks are valid bytes (all of them, or up to a bad one). */
+  onArrayBody(_body: Uint8Array[], _count: number): void {}
+  /** A streamed body yielded a chunk. */
+  onChunk(_index: number, _chunk: Uint8Array): void {}
+  /** `close()` was called on the body (`called`), or it had none. */
+  onClose(_called: boolean): void {}
+  /** The status and headers left for the client. */
+  onHeadersSent(): void {}
+  /** An exception was reported. */
+  onError(_where: ErrorSite, _error: unknown): void {}
+  /** A rule was broken that is not an exception. */
+  onLint(_rule: string, _message: string): void {}
+  /** The exchange ended (`end`) or not (`aborted`, `cut`). */
+  onFinish(_outcome: LogEntry["outcome"], _reason: string | undefined): void {}
+  /** Lets the request body go, once the response is over (see `Input.finish`). */
+  finishInput(_outcome: LogEntry["outcome"]): void {
+    this.input.finish();
   }
 
   /** Reports an exception: to the recorder and, with its stack, to stderr. */
   report(where: ErrorSite, error: unknown): void {
     const e = error instanceof Error ? error : undefined;
-    if (this.rec) {
-      this.tick();
-      this.emit("error", {
-        where,
-        name: e?.name ?? typeof error,
-        message: e?.message ?? String(error),
-        stack: e?.stack,
-      });
-      if (error instanceof ProtocolError) {
-        this.emit("lint", { rule: error.rule, message: error.message });
-      }
-    }
+    this.onError(where, error);
     // With its stack, except for a broken rule (the message says it all).
     const detail = e && !(error instanceof ProtocolError) && !(error instanceof RequestBodyTooLarge)
       ? describeForLog(e)
@@ -319,7 +332,6 @@ class Exchange implements RequestSeen {
   }
 
   start_response: StartResponse = (status, headers, exc_info) => {
-    if (this.rec) this.tick();
     const withExcInfo = exc_info !== undefined && exc_info !== null;
     try {
       if (withExcInfo) {
@@ -333,7 +345,7 @@ class Exchange implements RequestSeen {
       }
       const code = checkStatus(status);
       checkHeaders(headers);
-      if (this.rec) this.emit("start_response", { status, headers, exc_info: withExcInfo });
+      this.onStartResponse(status, headers, withExcInfo);
       this.status_set = status as string;
       this.code = code;
       this.headers = headers;
@@ -341,14 +353,7 @@ class Exchange implements RequestSeen {
       return this.write;
     } catch (error) {
       if (error instanceof ProtocolError) {
-        if (this.rec) {
-          this.emit("start_response", {
-            status,
-            headers,
-            exc_info: withExcInfo,
-            error: error.message,
-          });
-        }
+        this.onStartResponse(status, headers, withExcInfo, error.message);
         if (!this.headers_sent) this.broken ??= error;
       }
       throw error;
@@ -363,10 +368,7 @@ class Exchange implements RequestSeen {
       );
     }
     if (!(data instanceof Uint8Array)) throw chunkError(data, this.writes, "write() argument");
-    if (this.rec) {
-      this.tick();
-      this.emit("write", { index: this.writes, bytes: data });
-    }
+    this.onWrite(this.writes, data);
     this.writes++;
     if (data.length > 0) {
       if (this.written === NONE) this.written = [];
@@ -384,13 +386,8 @@ class Exchange implements RequestSeen {
    */
   run(app: Application): Response | Promise<Response> {
     const request = this.request;
-    const rec = this.rec;
-    // buildEnviron collects the header pairs for the `request` event as it reads them.
-    if (rec) this.requestHeaders = [];
     const options = this.shared.environ;
-    options.errors = rec
-      ? new Errors(this.shared.sink, (text) => this.recordText(text))
-      : this.shared.errors;
+    options.errors = this.errorStream();
     options.remoteAddr = this.peer;
     options.method = this.method;
     const environ = buildEnviron(request, options, this);
@@ -413,38 +410,17 @@ class Exchange implements RequestSeen {
     const tooLarge = length !== undefined && length > this.shared.limit;
     // A refused body is not touched: Deno closes the connection after the 413.
     if (tooLarge) length = 0;
-    const input = new Input(
-      request,
-      length,
-      rec
-        ? {
-          onRead: (method, size, bytes) => this.recordInput(method, size, bytes),
-          limit: this.shared.limit,
-        }
-        : this.shared.input,
-    );
+    const input = new Input(request, length, this.inputOptions());
     this.input = input;
     environ["wsgi.input"] = input;
     this.environ = environ;
-    if (this.rec) {
-      // All at the arrival's reading: only the gateway's own code ran since.
-      this.emit("request", {
-        method: this.method,
-        target: this.target,
-        version: "HTTP/1.1",
-        peer: this.peer,
-        headers: this.requestHeaders!,
-      });
-      this.emit("environ", { environ });
-      if (dropped) {
-        this.emit("lint", {
-          rule: "request.body_dropped",
-          message: `The ${this.method} request carried a body (${
-            cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
-          }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`,
-        });
-      }
-    }
+    this.onEnviron(
+      dropped
+        ? `The ${this.method} request carried a body (${
+          cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
+        }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`
+        : undefined,
+    );
     if (tooLarge) {
       return this.fail(
         "gateway",
@@ -458,26 +434,12 @@ class Exchange implements RequestSeen {
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
-      if (this.rec) this.emit("call", { app: this.shared.options.appName ?? "application" });
+      this.onCall();
       result = app(environ, this.start_response);
     } catch (error) {
       return this.fail("application", error);
     }
     return isThenable(result) ? this.awaitBody(result) : this.respond(result);
-  }
-
-  /** Records text the app wrote to `wsgi.errors`. */
-  recordText(text: string): void {
-    if (!this.rec) return;
-    this.tick();
-    this.emit("errors", { text });
-  }
-
-  /** Records a read from `wsgi.input`. */
-  recordInput(method: EventMap["input"]["method"], size: number | undefined, bytes: Uint8Array) {
-    if (!this.rec) return;
-    this.tick();
-    this.emit("input", { method, size, bytes });
   }
 
   /** Waits for an application that returned a Promise of its body. */
@@ -491,30 +453,69 @@ class Exchange implements RequestSeen {
     return this.respond(body);
   }
 
-  /** Answers with the application's body, once it has one. */
+  /**
+   * Answers with the application's body, once it has one: the spine's
+   * second half. A streamed body (any iterable but an array) is answered by
+   * {@linkcode Exchange.respondStream}, as the client reads it. Every other
+   * body (an array of chunks, the fast path, or a value of the wrong type) is
+   * checked, closed here, and then answered: its bytes, or a 500 page that
+   * names what was wrong.
+   *
+   * `close()` has one home for each kind of body: here for the others, the
+   * `finally` of `chunks()` for a streamed one. Both go through
+   * {@linkcode Exchange.close}, which calls it once, whatever happens after.
+   *
+   * Synchronous as long as nothing is: an array body with a plain (or no)
+   * `close()` is answered without a single `await`.
+   */
   respond(body: ResponseBody): Response | Promise<Response> {
-    const wrong = bodyError(body);
-    if (wrong !== undefined) return this.closeAndFail(body, wrong);
-    return Array.isArray(body) ? this.respondArray(body) : this.respondStream(body);
-  }
-
-  /** A body of the wrong type: close it (errors from `close()` propagate), then the 500 page. */
-  async closeAndFail(body: ResponseBody, wrong: ProtocolError): Promise<Response> {
-    await this.close(body);
-    return this.fail("application", wrong);
+    let problem = bodyError(body);
+    if (problem === undefined && !Array.isArray(body)) return this.respondStream(body);
+    let total = 0;
+    let where: ErrorSite = "application";
+    if (problem === undefined) {
+      const chunks = body as unknown[];
+      let i = 0;
+      for (; i < chunks.length; i++) {
+        const chunk = chunks[i];
+        if (!(chunk instanceof Uint8Array)) break;
+        total += chunk.length;
+      }
+      this.onArrayBody(chunks as Uint8Array[], i);
+      if (i < chunks.length) {
+        problem = chunkError(chunks[i], i, "body chunk");
+        where = "iterable";
+      }
+    }
+    const answer = () =>
+      problem === undefined
+        ? this.sendArray(body as Uint8Array[], total)
+        : this.fail(where, problem);
+    // A close() that fails answers a 500 page (or, when the body was already
+    // wrong, is reported, and the 500 page names the first problem).
+    const closeFailed = (error: unknown) => {
+      if (problem === undefined) return this.fail("close", error);
+      this.report("close", error);
+      return answer();
+    };
+    let closing: Promise<void> | undefined;
+    try {
+      closing = this.close(body);
+    } catch (error) {
+      return closeFailed(error);
+    }
+    return closing === undefined ? answer() : closing.then(answer, closeFailed);
   }
 
   /**
-   * Calls the body's `close()`, once, and records it. Every path through the
-   * exchange ends here: arrays from `respondArray`'s `finally`, streamed
-   * bodies from the `finally` of `chunks()`, which runs on a normal end, on an
-   * error, and when the client goes away (the stream's `cancel` returns the
-   * generator). Keep it in those `finally` blocks, or a path will skip it.
-   *
-   * A client that goes away while the body's `next()` is pending cannot wait
-   * for that `finally` (JavaScript queues a generator's `return()` behind the
-   * pending `next()`): {@linkcode Exchange.abandon} calls this at once, and
-   * the `finally` that comes later finds it done.
+   * Calls the body's `close()` (or notes that it has none), once per body,
+   * and records it. Its callers are `respond()` and the `finally` of
+   * `chunks()`, the homes of `close()` (see {@linkcode Exchange.respond}),
+   * and {@linkcode Exchange.abandon}: a client that goes away while a
+   * streamed body's `next()` is pending cannot wait for that `finally`
+   * (JavaScript queues a generator's `return()` behind the pending `next()`),
+   * so `close()` is called at once there, and the `finally` that comes later
+   * finds it done.
    *
    * Returns a Promise only when `close()` did (and records the event once it
    * settled); a synchronous `close()` that throws, throws here.
@@ -523,56 +524,14 @@ class Exchange implements RequestSeen {
     if (this.closed === body) return undefined;
     this.closed = body;
     const close = (body as { close?: unknown } | null | undefined)?.close;
-    if (typeof close === "function") {
-      const result = close.call(body);
-      if (isThenable(result)) {
-        return Promise.resolve(result).then(() => {
-          if (this.rec) {
-            this.tick();
-            this.emit("close", { called: true });
-          }
-        });
-      }
-      if (this.rec) this.tick();
+    if (typeof close !== "function") {
+      this.onClose(false);
+      return undefined;
     }
-    if (this.rec) this.emit("close", { called: typeof close === "function" });
+    const result = close.call(body);
+    if (isThenable(result)) return Promise.resolve(result).then(() => this.onClose(true));
+    this.onClose(true);
     return undefined;
-  }
-
-  /** The fast path: every chunk is already here. */
-  respondArray(body: Uint8Array[]): Response | Promise<Response> {
-    let total = 0;
-    // One reading for every chunk: they are all here already.
-    if (this.rec) this.tick();
-    try {
-      for (let i = 0; i < body.length; i++) {
-        const chunk = body[i];
-        if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, i, "body chunk");
-        if (this.rec) this.emit("chunk", { index: i, bytes: chunk });
-        total += chunk.length;
-      }
-    } catch (error) {
-      return this.closeQuietlyAndFail(body, error);
-    }
-    let closing: Promise<void> | undefined;
-    try {
-      closing = this.close(body);
-    } catch (error) {
-      return this.fail("close", error);
-    }
-    if (closing !== undefined) {
-      return closing.then(
-        () => this.sendArray(body, total),
-        (error) => this.fail("close", error),
-      );
-    }
-    return this.sendArray(body, total);
-  }
-
-  /** A chunk of the wrong type: close the body (reporting its errors), then the 500 page. */
-  async closeQuietlyAndFail(body: Uint8Array[], error: unknown): Promise<Response> {
-    await this.closeQuietly(body);
-    return this.fail("iterable", error);
   }
 
   /** Sends a complete body of `total` bytes, once `close()` was called. */
@@ -590,19 +549,11 @@ class Exchange implements RequestSeen {
       status: this.code,
       headers: this.headers,
     });
-    // When recording, respondArray() read the clock after the app's code last ran.
-    if (!this.rec && this.shared.log) this.tick();
+    // A recorded exchange read the clock when the body was checked, and after close().
+    if (this.wantsEndTime()) this.tick();
     this.sent();
     this.finish("end");
     return response;
-  }
-
-  async closeQuietly(body: ResponseBody): Promise<void> {
-    try {
-      await this.close(body);
-    } catch (error) {
-      this.report("close", error);
-    }
   }
 
   writtenBytes(): number {
@@ -650,13 +601,7 @@ class Exchange implements RequestSeen {
 
   sent(): void {
     this.headers_sent = true;
-    if (this.rec) {
-      this.emit("headers_sent", {
-        status: this.code,
-        status_line: this.status_set!,
-        headers: this.headers,
-      });
-    }
+    this.onHeadersSent();
   }
 
   /**
@@ -667,11 +612,8 @@ class Exchange implements RequestSeen {
     if (this.finished) return;
     this.finished = true;
     // Let go of the request body: Deno holds the connection while it lives.
-    this.input.finish();
-    if (this.rec) {
-      if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
-      else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
-    }
+    this.finishInput(outcome);
+    this.onFinish(outcome, reason);
     const log = this.shared.log;
     if (log) {
       log({
@@ -690,7 +632,7 @@ class Exchange implements RequestSeen {
   /** Reads the clock if anyone wants the time, then {@linkcode Exchange.finish}. */
   finishNow(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
-    if (this.rec || this.shared.log) this.tick();
+    if (this.wantsEndTime()) this.tick();
     this.finish(outcome, reason);
   }
 
@@ -704,7 +646,8 @@ class Exchange implements RequestSeen {
     this.broken = undefined;
     this.headers = NONE;
     this.written = NONE;
-    return this.respondArray(errorPage(error)(this.environ, this.start_response) as Uint8Array[]);
+    // The page is itself an application; it answers an array, synchronously.
+    return this.respond(errorPage(error)(this.environ, this.start_response) as Uint8Array[]);
   }
 
   /** Wraps the body in a generator whose `finally` is where `close()` runs. */
@@ -713,10 +656,7 @@ class Exchange implements RequestSeen {
       let index = 0;
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, index, "body chunk");
-        if (this.rec) {
-          this.tick();
-          this.emit("chunk", { index, bytes: chunk });
-        }
+        this.onChunk(index, chunk);
         index++;
         yield chunk;
       }
@@ -754,8 +694,10 @@ class Exchange implements RequestSeen {
       return this.fail("application", problem);
     }
     if (done || this.method === "HEAD") {
+      // The body is closed (its generator ended, or is stopped here): answer with no bytes.
       if (!done) await this.stop(gen);
-      return this.respondArray([]);
+      this.stamp();
+      return this.sendArray([], 0);
     }
     const queue = this.written === NONE ? [] : this.written;
     if (first !== undefined) queue.push(first);
@@ -812,7 +754,7 @@ class Exchange implements RequestSeen {
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
-    if (this.rec) this.tick();
+    this.stamp();
     this.sent();
     return response;
   }
@@ -844,14 +786,16 @@ class Exchange implements RequestSeen {
    */
   abandon(body: ResponseBody, gen: AsyncGenerator<Uint8Array, void, undefined>): void {
     if (typeof (body as { close?: unknown }).close === "function") {
-      this.closeQuietly(body);
-    } else if (this.rec) {
-      this.tick();
-      this.emit("lint", {
-        rule: "close.queued",
-        message:
-          "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
-      });
+      try {
+        this.close(body)?.catch((error) => this.report("close", error));
+      } catch (error) {
+        this.report("close", error);
+      }
+    } else {
+      this.onLint(
+        "close.queued",
+        "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
+      );
     }
     this.stop(gen);
   }
@@ -864,6 +808,180 @@ class Exchange implements RequestSeen {
       this.report("close", error);
     }
   }
+}
+
+/**
+ * An exchange that is recorded: the other side of the recording seam. Each
+ * hook turns a step of the exchange into an event of `server/recorder.ts`
+ * for its {@linkcode ExchangeRecorder}, stamped with the last clock reading,
+ * read again where the application's code ran. A recorder that throws is
+ * reported once, and the exchange goes on unrecorded.
+ */
+class RecordedExchange extends Exchange {
+  rec: ExchangeRecorder | undefined;
+  /** buildEnviron collects the header pairs for the `request` event as it reads them. */
+  override requestHeaders: [string, string][] | undefined = [];
+
+  constructor(
+    request: Request,
+    info: HandlerInfo | undefined,
+    shared: Shared,
+    started: number,
+    rec: ExchangeRecorder,
+  ) {
+    super(request, info, shared, started);
+    this.rec = rec;
+  }
+
+  /** Records an event at the last clock reading; a failing recorder is reported once and then left alone. */
+  emit<K extends EventType>(type: K, data: EventMap[K]): void {
+    const rec = this.rec;
+    if (rec === undefined) return;
+    try {
+      rec.record(type, data, this.t);
+    } catch (error) {
+      this.rec = undefined;
+      recorderFailed(this.shared.sink, error);
+    }
+  }
+
+  override wantsEndTime(): boolean {
+    return true;
+  }
+
+  override stamp(): void {
+    this.tick();
+  }
+
+  override errorStream(): Errors {
+    return new Errors(this.shared.sink, (text) => {
+      this.tick();
+      this.emit("errors", { text });
+    });
+  }
+
+  override inputOptions(): InputOptions {
+    return {
+      onRead: (method, size, bytes) => {
+        this.tick();
+        this.emit("input", { method, size, bytes });
+      },
+      limit: this.shared.limit,
+    };
+  }
+
+  override onEnviron(dropped: string | undefined): void {
+    // All at the arrival's reading: only the gateway's own code ran since.
+    this.emit("request", {
+      method: this.method,
+      target: this.target,
+      version: "HTTP/1.1",
+      peer: this.peer,
+      headers: this.requestHeaders!,
+    });
+    this.emit("environ", { environ: this.environ });
+    if (dropped !== undefined) {
+      this.emit("lint", { rule: "request.body_dropped", message: dropped });
+    }
+  }
+
+  override onCall(): void {
+    this.emit("call", { app: this.shared.options.appName ?? "application" });
+  }
+
+  override onStartResponse(
+    status: unknown,
+    headers: unknown,
+    excInfo: boolean,
+    error?: string,
+  ): void {
+    this.tick();
+    const data: EventMap["start_response"] = { status, headers, exc_info: excInfo };
+    if (error !== undefined) data.error = error;
+    this.emit("start_response", data);
+  }
+
+  override onWrite(index: number, data: Uint8Array): void {
+    this.tick();
+    this.emit("write", { index, bytes: data });
+  }
+
+  override onArrayBody(body: Uint8Array[], count: number): void {
+    // One reading for every chunk: they are all here already.
+    this.tick();
+    for (let i = 0; i < count; i++) this.emit("chunk", { index: i, bytes: body[i]! });
+  }
+
+  override onChunk(index: number, chunk: Uint8Array): void {
+    this.tick();
+    this.emit("chunk", { index, bytes: chunk });
+  }
+
+  override onClose(called: boolean): void {
+    // Only a close() the body had ran the application's code.
+    if (called) this.tick();
+    this.emit("close", { called });
+  }
+
+  override onHeadersSent(): void {
+    this.emit("headers_sent", {
+      status: this.code,
+      status_line: this.status_set!,
+      headers: this.headers,
+    });
+  }
+
+  override onError(where: ErrorSite, error: unknown): void {
+    if (this.rec === undefined) return;
+    const e = error instanceof Error ? error : undefined;
+    this.tick();
+    this.emit("error", {
+      where,
+      name: e?.name ?? typeof error,
+      message: e?.message ?? String(error),
+      stack: e?.stack,
+    });
+    if (error instanceof ProtocolError) {
+      this.emit("lint", { rule: error.rule, message: error.message });
+    }
+  }
+
+  override onLint(rule: string, message: string): void {
+    this.tick();
+    this.emit("lint", { rule, message });
+  }
+
+  override onFinish(outcome: LogEntry["outcome"], reason: string | undefined): void {
+    if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
+    else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
+  }
+
+  /**
+   * Lets the request body go, as an unrecorded exchange does, but after a
+   * complete response first drains what the application left unread, up to
+   * what the recorder still wants, for an `input_rest` event: the request as
+   * the client sent it (`Input.finish` says how, and why it never changes
+   * what the application reads).
+   */
+  override finishInput(outcome: LogEntry["outcome"]): void {
+    const want = outcome === "end" ? this.rec?.restWanted ?? 0 : 0;
+    if (!(want > 0)) {
+      this.input.finish();
+      return;
+    }
+    this.input.finish({
+      max: want,
+      done: (bytes, complete) => {
+        this.tick();
+        this.emit("input_rest", { bytes, complete });
+      },
+    });
+  }
+}
+
+/** Says on `sink` that a recorder failed; the exchange goes on unrecorded. */
+function recorderFailed(sink: TextSink, error: unknown): void {
+  sink.write(`Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`);
 }
 
 /** `performance.timeOrigin`, read once: epoch time = TIME_ORIGIN + performance.now(). */
@@ -920,9 +1038,22 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       urlScheme: options.urlScheme,
     },
   };
+  const recorder = options.recorder;
   return (request, info) => {
     try {
-      const response = new Exchange(request, info, shared).run(app);
+      const started = performance.now();
+      let rec: ExchangeRecorder | undefined;
+      if (recorder !== undefined) {
+        try {
+          rec = recorder.begin(request, started);
+        } catch (error) {
+          recorderFailed(sink, error);
+        }
+      }
+      const exchange = rec === undefined
+        ? new Exchange(request, info, shared, started)
+        : new RecordedExchange(request, info, shared, started, rec);
+      const response = exchange.run(app);
       return response instanceof Promise ? response : Promise.resolve(response);
     } catch (error) {
       return Promise.reject(error);

@@ -151,6 +151,7 @@ function RequestTab({ exchange }: { exchange: OpenExchange }) {
           size={size}
           truncated={bytes.length < size || restComplete === false}
           chunkOffsets={rest > 0 && read > 0 ? [0, read] : undefined}
+          partsWord="parts: read by the app, then drained"
           contentType={headerValue(request?.headers ?? [], "content-type")}
         />
       </section>

@@ -399,8 +399,7 @@ function writeValue(enc: FrameEncoder, value: unknown, depth: number): void {
     for (let i = 0; i < n; i++) writeValue(enc, value[i], depth + 1);
   } else {
     enc.u8(TAG.DESCRIBED);
-    const described = (value as { described?: unknown }).described;
-    enc.str(depth === 0 && typeof described === "string" ? described : describe(value));
+    enc.str(describe(value));
   }
 }
 
@@ -474,34 +473,39 @@ const KEY_CODE = new Map(ENVIRON_KEYS.map((key, i) => [key, i + 1]));
 
 /**
  * What an encoder remembers of the last environ it wrote: each entry's key
- * and value (objects by their description), and the entries' bytes. The
+ * and value (an object by its description), and the entries' bytes. The
  * gateway builds its environs in one order, and most entries are the same
  * from one exchange to the next (the same key string, the same constant or
  * equal value): a run of such entries is copied from last time's bytes in one
- * go instead of being encoded again.
+ * go instead of being encoded again. What is remembered is written only where
+ * it changed: these arrays live long, and storing each new request's strings
+ * into them would cost the garbage collector more than the copy saves.
  */
 export class EnvironMemo {
-  keys: string[] = [];
-  values: unknown[] = [];
-  /** Where each entry began in `bytes` (and where the last one ended). */
-  offsets: number[] = [0];
-  bytes: Uint8Array = new Uint8Array(4096);
   /** Entries remembered (0 when the last environ did not fit). */
   count = 0;
-  /** The next environ's keys and values, filled while it is written. */
-  nextKeys: string[] = [];
-  nextValues: unknown[] = [];
-  nextOffsets: number[] = [0];
+  keys: string[] = [];
+  values: unknown[] = [];
+  /** 1 where the value is an object's description. */
+  described = new Uint8Array(MEMO_ENTRIES);
+  /** Where each entry began in `bytes`, and (at `count`) where the last one ended. */
+  offsets = new Uint32Array(MEMO_ENTRIES + 1);
+  /** The new environ's offsets, while it is written (swapped with `offsets`). */
+  next = new Uint32Array(MEMO_ENTRIES + 1);
+  bytes: Uint8Array = new Uint8Array(4096);
 }
 
-/** Copies `[from, to)` of the memo's bytes into the frame. */
-function copyRun(enc: FrameEncoder, memo: EnvironMemo, from: number, to: number): void {
+/** Entries of an environ remembered at most. */
+const MEMO_ENTRIES = 256;
+
+/** Copies `bytes[from, to)` into the frame. */
+function copyRun(enc: FrameEncoder, bytes: Uint8Array, from: number, to: number): void {
   const n = to - from;
   enc.need(n);
   const buf = enc.buf;
-  const bytes = memo.bytes;
   const at = enc.pos;
-  if (n <= 64) { for (let i = 0; i < n; i++) buf[at + i] = bytes[from + i]!; }
+  // A loop beats set() and its subarray up to a few hundred bytes.
+  if (n <= 512) { for (let i = 0; i < n; i++) buf[at + i] = bytes[from + i]!; }
   else buf.set(bytes.subarray(from, to), at);
   enc.pos = at + n;
 }
@@ -516,12 +520,17 @@ export function writeEnviron(enc: FrameEncoder, environ: Readonly<Record<string,
   enc.u32(0);
   const memo = enc.environ;
   const base = enc.pos - enc.start;
-  const keys = memo.nextKeys;
-  const values = memo.nextValues;
-  const offsets = memo.nextOffsets;
+  const known = memo.count;
+  const keys = memo.keys;
+  const values = memo.values;
+  const described = memo.described;
+  const old = memo.offsets;
+  const next = memo.next;
   let count = 0;
   let runFrom = -1;
   let runTo = 0;
+  /** Where in the new bytes the first entry that differs from last time begins. */
+  let changedAt = -1;
   for (const key in environ) {
     let value: unknown;
     try {
@@ -529,53 +538,58 @@ export function writeEnviron(enc: FrameEncoder, environ: Readonly<Record<string,
     } catch (error) {
       value = `<unreadable: ${describe(error)}>`;
     }
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-      value = { described: describe(value) };
-    }
-    const last = count < memo.count ? memo.values[count] : undefined;
+    const isObject = typeof value === "object" && value !== null && !Array.isArray(value);
+    if (isObject) value = describe(value);
+    const at = enc.pos - enc.start - base + (runFrom >= 0 ? runTo - runFrom : 0);
+    if (count < MEMO_ENTRIES) next[count] = at;
     if (
-      count < memo.count && memo.keys[count] === key &&
-      (last === value ||
-        (typeof last === "object" && last !== null && "described" in last &&
-          (last as { described: string }).described ===
-            (value as { described?: string })?.described))
+      count < known && keys[count] === key && values[count] === value &&
+      described[count] === (isObject ? 1 : 0)
     ) {
-      if (runFrom < 0) runFrom = memo.offsets[count]!;
-      runTo = memo.offsets[count + 1]!;
+      if (runFrom < 0) runFrom = old[count]!;
+      runTo = old[count + 1]!;
     } else {
       if (runFrom >= 0) {
-        copyRun(enc, memo, runFrom, runTo);
+        copyRun(enc, memo.bytes, runFrom, runTo);
         runFrom = -1;
       }
+      if (changedAt < 0) changedAt = at;
       const code = KEY_CODE.get(key) ?? 0;
       enc.u8(code);
       if (code === 0) enc.str(key);
-      writeValue(enc, value, 0);
+      if (isObject) {
+        enc.u8(TAG.DESCRIBED);
+        enc.str(value as string);
+      } else writeValue(enc, value, 0);
+      if (count < MEMO_ENTRIES) {
+        if (keys[count] !== key) keys[count] = key;
+        values[count] = value;
+        described[count] = isObject ? 1 : 0;
+      }
     }
-    keys[count] = key;
-    values[count] = value;
     count++;
-    offsets[count] = enc.pos - enc.start - base + (runFrom >= 0 ? runTo - runFrom : 0);
   }
-  if (runFrom >= 0) copyRun(enc, memo, runFrom, runTo);
+  if (runFrom >= 0) copyRun(enc, memo.bytes, runFrom, runTo);
   enc.view.setUint32(enc.start + base - 4, count, true);
-  // Remember this environ for the next one (when its bytes fit the memo).
   const length = enc.pos - enc.start - base;
-  memo.nextKeys = memo.keys;
-  memo.nextValues = memo.values;
-  memo.nextOffsets = memo.offsets;
-  memo.keys = keys;
-  memo.values = values;
-  memo.offsets = offsets;
-  if (length <= memo.bytes.length && count <= 256) {
+  if (count !== known && changedAt < 0) changedAt = 0;
+  // Remember this environ for the next one, from its first change on (when it fits).
+  if (count > MEMO_ENTRIES || length > memo.bytes.length) {
+    memo.count = 0;
+    return;
+  }
+  next[count] = length;
+  memo.next = old;
+  memo.offsets = next;
+  memo.count = count;
+  if (changedAt >= 0) {
     const from = enc.start + base;
-    if (length <= 64) {
-      const buf = enc.buf;
-      const bytes = memo.bytes;
-      for (let i = 0; i < length; i++) bytes[i] = buf[from + i]!;
-    } else memo.bytes.set(enc.buf.subarray(from, from + length));
-    memo.count = count;
-  } else memo.count = 0;
+    const bytes = memo.bytes;
+    const buf = enc.buf;
+    if (length - changedAt <= 512) {
+      for (let i = changedAt; i < length; i++) bytes[i] = buf[from + i]!;
+    } else bytes.set(buf.subarray(from + changedAt, from + length), changedAt);
+  }
 }
 
 /** `input`: how the app read (a code), the size it asked for (`NaN`: none), the bytes. */

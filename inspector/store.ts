@@ -275,14 +275,9 @@ class Index {
     this.ingestKey = new Float64Array(slots);
   }
 
-  /** Copies slot `from` of `other` into slot `to` of this index. */
-  copy(other: Index, from: number, to: number): void {
-    for (const key of Object.keys(this) as (keyof Index)[]) {
-      const column = this[key];
-      if (typeof column === "object") {
-        (column as Float64Array)[to] = (other[key] as Float64Array)[from]!;
-      }
-    }
+  /** Every column (typed array) of the index. */
+  columns(): (Float64Array | Uint32Array | Uint16Array | Uint8Array)[] {
+    return Object.values(this).filter((v): v is Float64Array => ArrayBuffer.isView(v));
   }
 }
 
@@ -408,8 +403,14 @@ export class ExchangeStore implements Recorder, WriterSink {
   #grow(): void {
     const old = this.#index;
     const grown = new Index(Math.min(this.maxExchanges, old.slots * 2));
-    for (let seq = this.#oldest; seq < this.#seq; seq++) {
-      grown.copy(old, seq % old.slots, seq % grown.slots);
+    const from = old.columns();
+    const to = grown.columns();
+    for (let c = 0; c < from.length; c++) {
+      const a = from[c]!;
+      const b = to[c]!;
+      for (let seq = this.#oldest; seq < this.#seq; seq++) {
+        b[seq % grown.slots] = a[seq % old.slots]!;
+      }
     }
     this.#index = grown;
   }

@@ -811,13 +811,52 @@ class Exchange implements RequestSeen {
 }
 
 /**
+ * The payload of each event, one object per event type reused for every
+ * event of that type: a recorder copies what it keeps before `record()`
+ * returns (`server/recorder.ts`), so one object serves them all, and a
+ * recorded exchange allocates none per event.
+ */
+const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
+  request: { method: "", target: "", version: "HTTP/1.1", peer: undefined, headers: NONE },
+  environ: { environ: {} },
+  call: { app: "" },
+  input: { method: "read", size: undefined, bytes: new Uint8Array(0) },
+  start_response: { status: "", headers: NONE, exc_info: false, error: undefined },
+  write: { index: 0, bytes: new Uint8Array(0) },
+  chunk: { index: 0, bytes: new Uint8Array(0) },
+  headers_sent: { status: 0, status_line: "", headers: NONE },
+  errors: { text: "" },
+  error: { where: "gateway", name: "", message: "", stack: undefined },
+  lint: { rule: "", message: "" },
+  close: { called: false },
+  end: { status: 0, bytes: 0 },
+  abort: { reason: "", bytes: 0 },
+  input_rest: { bytes: new Uint8Array(0), complete: false },
+};
+
+/** `wsgi.errors` of a recorded exchange: stderr, and an `errors` event for each text. */
+class RecordedErrors extends Errors {
+  readonly #exchange: RecordedExchange;
+
+  constructor(sink: TextSink, exchange: RecordedExchange) {
+    super(sink);
+    this.#exchange = exchange;
+  }
+
+  override write(text: string): void {
+    super.write(text);
+    this.#exchange.onErrorsText(text);
+  }
+}
+
+/**
  * An exchange that is recorded: the other side of the recording seam. Each
  * hook turns a step of the exchange into an event of `server/recorder.ts`
  * for its {@linkcode ExchangeRecorder}, stamped with the last clock reading,
  * read again where the application's code ran. A recorder that throws is
  * reported once, and the exchange goes on unrecorded.
  */
-class RecordedExchange extends Exchange {
+class RecordedExchange extends Exchange implements InputOptions {
   rec: ExchangeRecorder | undefined;
   /** buildEnviron collects the header pairs for the `request` event as it reads them. */
   override requestHeaders: [string, string][] | undefined = [];
@@ -854,39 +893,54 @@ class RecordedExchange extends Exchange {
   }
 
   override errorStream(): Errors {
-    return new Errors(this.shared.sink, (text) => {
-      this.tick();
-      this.emit("errors", { text });
-    });
+    return new RecordedErrors(this.shared.sink, this);
+  }
+
+  /** Text written to `wsgi.errors` (from {@linkcode RecordedErrors}). */
+  onErrorsText(text: string): void {
+    this.tick();
+    const p = PAYLOAD.errors;
+    p.text = text;
+    this.emit("errors", p);
+  }
+
+  /** The upload limit, for `wsgi.input` ({@linkcode InputOptions}: this exchange is its input's options). */
+  get limit(): number {
+    return this.shared.limit;
+  }
+
+  /** A read from `wsgi.input` ({@linkcode InputOptions}). */
+  onRead(method: EventMap["input"]["method"], size: number | undefined, bytes: Uint8Array): void {
+    this.tick();
+    const p = PAYLOAD.input;
+    p.method = method;
+    p.size = size;
+    p.bytes = bytes;
+    this.emit("input", p);
   }
 
   override inputOptions(): InputOptions {
-    return {
-      onRead: (method, size, bytes) => {
-        this.tick();
-        this.emit("input", { method, size, bytes });
-      },
-      limit: this.shared.limit,
-    };
+    return this;
   }
 
   override onEnviron(dropped: string | undefined): void {
     // All at the arrival's reading: only the gateway's own code ran since.
-    this.emit("request", {
-      method: this.method,
-      target: this.target,
-      version: "HTTP/1.1",
-      peer: this.peer,
-      headers: this.requestHeaders!,
-    });
-    this.emit("environ", { environ: this.environ });
-    if (dropped !== undefined) {
-      this.emit("lint", { rule: "request.body_dropped", message: dropped });
-    }
+    const request = PAYLOAD.request;
+    request.method = this.method;
+    request.target = this.target;
+    request.peer = this.peer;
+    request.headers = this.requestHeaders!;
+    this.emit("request", request);
+    const environ = PAYLOAD.environ;
+    environ.environ = this.environ;
+    this.emit("environ", environ);
+    if (dropped !== undefined) this.onLint("request.body_dropped", dropped);
   }
 
   override onCall(): void {
-    this.emit("call", { app: this.shared.options.appName ?? "application" });
+    const p = PAYLOAD.call;
+    p.app = this.shared.options.appName ?? "application";
+    this.emit("call", p);
   }
 
   override onStartResponse(
@@ -896,64 +950,95 @@ class RecordedExchange extends Exchange {
     error?: string,
   ): void {
     this.tick();
-    const data: EventMap["start_response"] = { status, headers, exc_info: excInfo };
-    if (error !== undefined) data.error = error;
-    this.emit("start_response", data);
+    const p = PAYLOAD.start_response;
+    p.status = status;
+    p.headers = headers;
+    p.exc_info = excInfo;
+    p.error = error;
+    this.emit("start_response", p);
   }
 
   override onWrite(index: number, data: Uint8Array): void {
     this.tick();
-    this.emit("write", { index, bytes: data });
+    const p = PAYLOAD.write;
+    p.index = index;
+    p.bytes = data;
+    this.emit("write", p);
   }
 
   override onArrayBody(body: Uint8Array[], count: number): void {
     // One reading for every chunk: they are all here already.
     this.tick();
-    for (let i = 0; i < count; i++) this.emit("chunk", { index: i, bytes: body[i]! });
+    const p = PAYLOAD.chunk;
+    for (let i = 0; i < count; i++) {
+      p.index = i;
+      p.bytes = body[i]!;
+      this.emit("chunk", p);
+    }
   }
 
   override onChunk(index: number, chunk: Uint8Array): void {
     this.tick();
-    this.emit("chunk", { index, bytes: chunk });
+    const p = PAYLOAD.chunk;
+    p.index = index;
+    p.bytes = chunk;
+    this.emit("chunk", p);
   }
 
   override onClose(called: boolean): void {
     // Only a close() the body had ran the application's code.
     if (called) this.tick();
-    this.emit("close", { called });
+    const p = PAYLOAD.close;
+    p.called = called;
+    this.emit("close", p);
   }
 
   override onHeadersSent(): void {
-    this.emit("headers_sent", {
-      status: this.code,
-      status_line: this.status_set!,
-      headers: this.headers,
-    });
+    const p = PAYLOAD.headers_sent;
+    p.status = this.code;
+    p.status_line = this.status_set!;
+    p.headers = this.headers;
+    this.emit("headers_sent", p);
   }
 
   override onError(where: ErrorSite, error: unknown): void {
     if (this.rec === undefined) return;
     const e = error instanceof Error ? error : undefined;
     this.tick();
-    this.emit("error", {
-      where,
-      name: e?.name ?? typeof error,
-      message: e?.message ?? String(error),
-      stack: e?.stack,
-    });
+    const p = PAYLOAD.error;
+    p.where = where;
+    p.name = e?.name ?? typeof error;
+    p.message = e?.message ?? String(error);
+    p.stack = e?.stack;
+    this.emit("error", p);
     if (error instanceof ProtocolError) {
-      this.emit("lint", { rule: error.rule, message: error.message });
+      const lint = PAYLOAD.lint;
+      lint.rule = error.rule;
+      lint.message = error.message;
+      this.emit("lint", lint);
     }
   }
 
   override onLint(rule: string, message: string): void {
     this.tick();
-    this.emit("lint", { rule, message });
+    const p = PAYLOAD.lint;
+    p.rule = rule;
+    p.message = message;
+    this.emit("lint", p);
   }
 
   override onFinish(outcome: LogEntry["outcome"], reason: string | undefined): void {
-    if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
-    else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
+    if (outcome === "end") {
+      const p = PAYLOAD.end;
+      p.status = this.code;
+      p.bytes = this.bytes;
+      this.emit("end", p);
+    } else {
+      const p = PAYLOAD.abort;
+      p.reason = reason ?? outcome;
+      p.bytes = this.bytes;
+      this.emit("abort", p);
+    }
   }
 
   /**
@@ -973,7 +1058,10 @@ class RecordedExchange extends Exchange {
       max: want,
       done: (bytes, complete) => {
         this.tick();
-        this.emit("input_rest", { bytes, complete });
+        const p = PAYLOAD.input_rest;
+        p.bytes = bytes;
+        p.complete = complete;
+        this.emit("input_rest", p);
       },
     });
   }

@@ -115,7 +115,8 @@ export class Input implements InputStream {
   /** Bytes received from the body so far, against `#limit`. */
   #received = 0;
   #limit: number;
-  #onRead: OnRead | undefined;
+  /** The options, kept: `onRead` is called as their method (the recorder's exchange may be them). */
+  #hook: InputOptions | undefined;
   /** The body is over: ended, cancelled, or never there. */
   #done = false;
   /** The body ran past the limit (its bytes up to the limit can still be read). */
@@ -138,7 +139,7 @@ export class Input implements InputStream {
     this.#remaining = contentLength === undefined || Number.isNaN(contentLength)
       ? Infinity
       : contentLength;
-    this.#onRead = options?.onRead;
+    this.#hook = options?.onRead === undefined ? undefined : options;
     const limit = options?.limit;
     this.#limit = limit === undefined || limit <= 0 ? Infinity : limit;
   }
@@ -300,7 +301,7 @@ export class Input implements InputStream {
   }
 
   #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Uint8Array) {
-    this.#onRead?.(method, size, bytes);
+    this.#hook?.onRead?.(method, size, bytes);
     return bytes;
   }
 

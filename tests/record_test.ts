@@ -329,3 +329,43 @@ Deno.test("ExchangeStore.ingest() maps each writer's ids apart, and drops frames
   ]);
   throws(() => store.ingest(one.subarray(0, 30), 1), /does not fit/);
 });
+
+Deno.test("record: environs that differ from the one before (values, keys, objects) come back exactly", () => {
+  const input = (n: number) => ({ toString: () => `<wsgi.input: ${n} bytes left>` });
+  const base = {
+    REQUEST_METHOD: "GET",
+    PATH_INFO: "/a",
+    QUERY_STRING: "",
+    "wsgi.version": Object.freeze([1, 0]),
+    "wsgi.input": input(0),
+    REMOTE_PORT: "1000",
+    HTTP_HOST: "h",
+  };
+  const environs: Record<string, unknown>[] = [
+    base,
+    { ...base },
+    { ...base, REMOTE_PORT: "1001" },
+    { ...base, PATH_INFO: "/a/much/longer/path/than/before", "wsgi.input": input(12) },
+    { ...base, HTTP_X_EXTRA: "extra", "x.custom": 1.5 },
+    { REQUEST_METHOD: "POST" },
+    base,
+    { ...base, HTTP_HOST: "ç".repeat(600), CONTENT_LENGTH: "3" },
+    { ...base, HTTP_HOST: "h🙂" },
+    base,
+  ];
+  const frames = read(write(environs.map((environ) => ["environ", { environ }])));
+  equal(frames.length, environs.length);
+  for (const [i, environ] of environs.entries()) {
+    const event = frames[i]!.event;
+    ok(event.type === "environ");
+    deepEqual(
+      event.data.environ,
+      Object.fromEntries(
+        Object.entries(environ).map((
+          [k, v],
+        ) => [k, typeof v === "object" && !Array.isArray(v) ? String(v) : v]),
+      ),
+      `environ #${i}`,
+    );
+  }
+});

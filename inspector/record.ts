@@ -146,8 +146,6 @@ export class FrameEncoder {
   /** Its encoding (length word included): `MEMO_BYTES` bytes a place. */
   readonly #memoBytes = new Uint8Array(MEMO_PLACES * MEMO_BYTES);
   readonly #memoLength = new Uint8Array(MEMO_PLACES);
-  /** The last environ written (see `writeEnviron`). */
-  readonly environ: EnvironMemo = new EnvironMemo();
 
   /** Frames start at multiples of this (1 or 8). */
   readonly #align: number;
@@ -472,43 +470,15 @@ export const ENVIRON_KEYS: readonly string[] = [
 const KEY_CODE = new Map(ENVIRON_KEYS.map((key, i) => [key, i + 1]));
 
 /**
- * What an encoder remembers of the last environ it wrote: each entry's key
- * and value (an object by its description), and the entries' bytes. The
- * gateway builds its environs in one order, and most entries are the same
- * from one exchange to the next (the same key string, the same constant or
- * equal value): a run of such entries is copied from last time's bytes in one
- * go instead of being encoded again. What is remembered is written only where
- * it changed: these arrays live long, and storing each new request's strings
- * into them would cost the garbage collector more than the copy saves.
+ * The code of the key last seen at each position of an environ: the gateway
+ * builds its environs in one order, so comparing a key with the one at its
+ * place last time (the same string object: a pointer compare) spares a
+ * lookup. (Copying runs of unchanged entries from the previous environ was
+ * tried too: with real requests, whose values change from one to the next,
+ * it saved nothing.)
  */
-export class EnvironMemo {
-  /** Entries remembered (0 when the last environ did not fit). */
-  count = 0;
-  keys: string[] = [];
-  values: unknown[] = [];
-  /** 1 where the value is an object's description. */
-  described = new Uint8Array(MEMO_ENTRIES);
-  /** Where each entry began in `bytes`, and (at `count`) where the last one ended. */
-  offsets = new Uint32Array(MEMO_ENTRIES + 1);
-  /** The new environ's offsets, while it is written (swapped with `offsets`). */
-  next = new Uint32Array(MEMO_ENTRIES + 1);
-  bytes: Uint8Array = new Uint8Array(4096);
-}
-
-/** Entries of an environ remembered at most. */
-const MEMO_ENTRIES = 256;
-
-/** Copies `bytes[from, to)` into the frame. */
-function copyRun(enc: FrameEncoder, bytes: Uint8Array, from: number, to: number): void {
-  const n = to - from;
-  enc.need(n);
-  const buf = enc.buf;
-  const at = enc.pos;
-  // A loop beats set() and its subarray up to a few hundred bytes.
-  if (n <= 512) { for (let i = 0; i < n; i++) buf[at + i] = bytes[from + i]!; }
-  else buf.set(bytes.subarray(from, to), at);
-  enc.pos = at + n;
-}
+const seenKeys: string[] = [];
+const seenCodes: number[] = [];
 
 /**
  * `environ`: `u32` count, then each key (`u8` code of {@linkcode ENVIRON_KEYS},
@@ -518,19 +488,8 @@ function copyRun(enc: FrameEncoder, bytes: Uint8Array, from: number, to: number)
  */
 export function writeEnviron(enc: FrameEncoder, environ: Readonly<Record<string, unknown>>): void {
   enc.u32(0);
-  const memo = enc.environ;
-  const base = enc.pos - enc.start;
-  const known = memo.count;
-  const keys = memo.keys;
-  const values = memo.values;
-  const described = memo.described;
-  const old = memo.offsets;
-  const next = memo.next;
+  const countAt = enc.pos - 4 - enc.start;
   let count = 0;
-  let runFrom = -1;
-  let runTo = 0;
-  /** Where in the new bytes the first entry that differs from last time begins. */
-  let changedAt = -1;
   for (const key in environ) {
     let value: unknown;
     try {
@@ -538,58 +497,21 @@ export function writeEnviron(enc: FrameEncoder, environ: Readonly<Record<string,
     } catch (error) {
       value = `<unreadable: ${describe(error)}>`;
     }
-    const isObject = typeof value === "object" && value !== null && !Array.isArray(value);
-    if (isObject) value = describe(value);
-    const at = enc.pos - enc.start - base + (runFrom >= 0 ? runTo - runFrom : 0);
-    if (count < MEMO_ENTRIES) next[count] = at;
-    if (
-      count < known && keys[count] === key && values[count] === value &&
-      described[count] === (isObject ? 1 : 0)
-    ) {
-      if (runFrom < 0) runFrom = old[count]!;
-      runTo = old[count + 1]!;
-    } else {
-      if (runFrom >= 0) {
-        copyRun(enc, memo.bytes, runFrom, runTo);
-        runFrom = -1;
-      }
-      if (changedAt < 0) changedAt = at;
-      const code = KEY_CODE.get(key) ?? 0;
-      enc.u8(code);
-      if (code === 0) enc.str(key);
-      if (isObject) {
-        enc.u8(TAG.DESCRIBED);
-        enc.str(value as string);
-      } else writeValue(enc, value, 0);
-      if (count < MEMO_ENTRIES) {
-        if (keys[count] !== key) keys[count] = key;
-        values[count] = value;
-        described[count] = isObject ? 1 : 0;
+    let code: number;
+    if (seenKeys[count] === key) code = seenCodes[count]!;
+    else {
+      code = KEY_CODE.get(key) ?? 0;
+      if (count < 128) {
+        seenKeys[count] = key;
+        seenCodes[count] = code;
       }
     }
+    enc.u8(code);
+    if (code === 0) enc.str(key);
+    writeValue(enc, value, 0);
     count++;
   }
-  if (runFrom >= 0) copyRun(enc, memo.bytes, runFrom, runTo);
-  enc.view.setUint32(enc.start + base - 4, count, true);
-  const length = enc.pos - enc.start - base;
-  if (count !== known && changedAt < 0) changedAt = 0;
-  // Remember this environ for the next one, from its first change on (when it fits).
-  if (count > MEMO_ENTRIES || length > memo.bytes.length) {
-    memo.count = 0;
-    return;
-  }
-  next[count] = length;
-  memo.next = old;
-  memo.offsets = next;
-  memo.count = count;
-  if (changedAt >= 0) {
-    const from = enc.start + base;
-    const bytes = memo.bytes;
-    const buf = enc.buf;
-    if (length - changedAt <= 512) {
-      for (let i = changedAt; i < length; i++) bytes[i] = buf[from + i]!;
-    } else bytes.set(buf.subarray(from + changedAt, from + length), changedAt);
-  }
+  enc.view.setUint32(enc.start + countAt, count, true);
 }
 
 /** `input`: how the app read (a code), the size it asked for (`NaN`: none), the bytes. */

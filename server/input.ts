@@ -14,6 +14,9 @@ import type { InputStream } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
 
+/** Bytes over a plain `ArrayBuffer`: what `new Response(bytes)` and `new Blob([bytes])` take. */
+type Bytes = Uint8Array<ArrayBuffer>;
+
 /** Called after each read with what the application got (for the recorder). */
 export type OnRead = (
   method: "read" | "readline" | "readlines" | "iterate",
@@ -50,7 +53,7 @@ export class Input implements InputStream {
   /** Bytes the app may still get; Infinity when the body is terminated by its framing. */
   #remaining: number;
   /** Bytes read from the socket but not yet handed out. */
-  #buffer: Uint8Array = EMPTY;
+  #buffer: Bytes = EMPTY;
   #onRead: OnRead | undefined;
   #done = false;
 
@@ -89,13 +92,16 @@ export class Input implements InputStream {
         return false;
       }
       if (value.length === 0) continue;
-      this.#buffer = this.#buffer.length === 0 ? value : concatBytes([this.#buffer, value]);
+      // A request body's chunks are over plain ArrayBuffers (never shared ones).
+      this.#buffer = this.#buffer.length === 0
+        ? value as Bytes
+        : concatBytes([this.#buffer, value]) as Bytes;
       return true;
     }
   }
 
   /** Hands out `n` bytes of the buffer (at most what remains). */
-  #take(n: number): Uint8Array {
+  #take(n: number): Bytes {
     n = Math.min(n, this.#buffer.length, this.#remaining);
     const out = this.#buffer.subarray(0, n);
     this.#buffer = this.#buffer.subarray(n);
@@ -103,18 +109,18 @@ export class Input implements InputStream {
     return out;
   }
 
-  #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Uint8Array) {
+  #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Bytes): Bytes {
     this.#onRead?.(method, size, bytes);
     return bytes;
   }
 
-  async #read(size: number): Promise<Uint8Array> {
+  async #read(size: number): Promise<Bytes> {
     const want = Math.min(size, this.#remaining);
     while (this.#buffer.length < want && await this.#fill());
     return this.#take(want);
   }
 
-  async #readline(size: number): Promise<Uint8Array> {
+  async #readline(size: number): Promise<Bytes> {
     let scanned = 0;
     for (;;) {
       const limit = Math.min(this.#buffer.length, this.#remaining, size);
@@ -127,20 +133,20 @@ export class Input implements InputStream {
   }
 
   /** Reads up to `size` bytes; with no size (or a negative one), the rest of the body. */
-  async read(size?: number): Promise<Uint8Array> {
+  async read(size?: number): Promise<Bytes> {
     const n = size === undefined || size === null || size < 0 ? Infinity : size;
     return this.#report("read", size, await this.#read(n));
   }
 
   /** Reads one line, up to and including `\n`, or at most `size` bytes of it. */
-  async readline(size?: number): Promise<Uint8Array> {
+  async readline(size?: number): Promise<Bytes> {
     const n = size === undefined || size === null || size < 0 ? Infinity : size;
     return this.#report("readline", size, await this.#readline(n));
   }
 
   /** Reads the remaining lines; stops once at least `hint` bytes were read, when given. */
-  async readlines(hint?: number): Promise<Uint8Array[]> {
-    const lines: Uint8Array[] = [];
+  async readlines(hint?: number): Promise<Bytes[]> {
+    const lines: Bytes[] = [];
     let total = 0;
     for (;;) {
       const line = await this.#readline(Infinity);
@@ -149,12 +155,12 @@ export class Input implements InputStream {
       total += line.length;
       if (hint !== undefined && hint > 0 && total >= hint) break;
     }
-    this.#report("readlines", hint, concatBytes(lines, total));
+    this.#report("readlines", hint, concatBytes(lines, total) as Bytes);
     return lines;
   }
 
   /** Iterates the remaining lines, as iterating a Python file does. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  async *[Symbol.asyncIterator](): AsyncIterator<Bytes> {
     for (;;) {
       const line = await this.#readline(Infinity);
       if (line.length === 0) return;

@@ -434,21 +434,21 @@ class InputWrapper implements InputStream {
     );
   }
 
-  async read(...args: [size?: number]): Promise<Uint8Array> {
+  async read(...args: [size?: number]): Promise<Uint8Array<ArrayBuffer>> {
     this.#args("read", args);
     const value = await this.#input.read(...args);
     this.#bytes("read", value);
     return value;
   }
 
-  async readline(...args: [size?: number]): Promise<Uint8Array> {
+  async readline(...args: [size?: number]): Promise<Uint8Array<ArrayBuffer>> {
     this.#args("readline", args);
     const value = await this.#input.readline(...args);
     this.#bytes("readline", value);
     return value;
   }
 
-  async readlines(...args: [hint?: number]): Promise<Uint8Array[]> {
+  async readlines(...args: [hint?: number]): Promise<Uint8Array<ArrayBuffer>[]> {
     this.#args("readlines", args);
     const lines = await this.#input.readlines(...args);
     this.#x.check(
@@ -463,7 +463,7 @@ class InputWrapper implements InputStream {
   }
 
   /** Iterates lines, as validate.py does: by `readline()`. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array<ArrayBuffer>, void, undefined> {
     for (;;) {
       const line = await this.readline();
       if (line.length === 0) return;

@@ -59,6 +59,13 @@ export { staticFiles, type StaticOptions } from "./server/static.ts";
 export { mount } from "./server/mount.ts";
 export { proxyFix, type ProxyFixOptions } from "./server/proxy_fix.ts";
 export { type AnyFetchHandler, type FetchInfo, fromFetch } from "./server/from_fetch.ts";
+export {
+  Client,
+  type ClientOptions,
+  type Cookie,
+  type RequestOptions,
+  TestResponse,
+} from "./server/client.ts";
 export { createInspector, type Inspector, type InspectorOptions } from "./inspector/mod.ts";
 export {
   ExchangeStore,

@@ -22,7 +22,9 @@
  * - whatever the application (or the gateway) writes to `wsgi.errors` is kept,
  *   per response (`response.errors`) and for the whole client
  *   (`client.errors`);
- * - `response.environ` is the environ the application got (as it left it).
+ * - `response.environ` is the environ the application got (as it left it);
+ * - `throwErrors: true` lets an application's exception fail the test with
+ *   its own stack, instead of answering a 500 page.
  *
  * The body of every response is read in full, so `response.text`,
  * `response.json()` and `response.body` are plain values.
@@ -31,7 +33,7 @@
  */
 
 import type { Application, Environ } from "./types.ts";
-import { type GatewayOptions, toFetch } from "./gateway.ts";
+import { type FetchHandler, type GatewayOptions, toFetch } from "./gateway.ts";
 import type { ExchangeRecorder, Recorder } from "./recorder.ts";
 
 /** Options of {@linkcode Client}. */
@@ -44,6 +46,12 @@ export interface ClientOptions {
   cookies?: boolean;
   /** `REMOTE_ADDR` of every request; `127.0.0.1` by default. */
   remoteAddr?: string;
+  /**
+   * Let the application's exceptions (and the rules it broke) fail the
+   * request with the error itself, its own stack and all, instead of a 500
+   * page; off by default.
+   */
+  throwErrors?: boolean;
   /** More options for the gateway (a `recorder`, `serverName`, ...). */
   gateway?: GatewayOptions;
 }
@@ -441,6 +449,7 @@ export class Client {
       ...this.#options.gateway,
       log: false,
       recorder: catcher,
+      throwErrors: this.#options.throwErrors ?? false,
       errors: {
         write: (text: string) => void (errors += text),
         flush() {},
@@ -451,6 +460,22 @@ export class Client {
       headers: sent,
       body: method === "GET" || method === "HEAD" ? undefined : body,
     });
+    try {
+      return await this.#exchange(handler, request, method, url, () => errors, catcher);
+    } finally {
+      this.errors += errors;
+    }
+  }
+
+  /** Runs one request through the gateway and reads its response in full. */
+  async #exchange(
+    handler: FetchHandler,
+    request: Request,
+    method: string,
+    url: URL,
+    errors: () => string,
+    catcher: EnvironCatcher,
+  ): Promise<TestResponse> {
     const response = await handler(request, {
       remoteAddr: {
         transport: "tcp",
@@ -464,7 +489,7 @@ export class Client {
       if (method === "HEAD") await response.body?.cancel();
       bytes = method === "HEAD" ? new Uint8Array(0) : new Uint8Array(await response.arrayBuffer());
     } catch (error) {
-      this.errors += errors;
+      if (this.#options.throwErrors) throw error;
       throw new Error(
         `The response to ${method} ${url.pathname}${url.search} was cut after the headers were sent: ${
           (error as Error)?.message ?? error
@@ -472,13 +497,12 @@ export class Client {
         { cause: error },
       );
     }
-    this.errors += errors;
     if (this.#jar) {
       for (const header of response.headers.getSetCookie()) {
         const cookie = parseSetCookie(header, url);
         if (cookie) this.#store(cookie);
       }
     }
-    return new TestResponse(response, bytes, url.href, errors, catcher.environ);
+    return new TestResponse(response, bytes, url.href, errors(), catcher.environ);
   }
 }

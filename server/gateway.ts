@@ -24,6 +24,8 @@ import { concatBytes, Input } from "./input.ts";
 import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
 import { describeError, errorPage } from "./error_page.ts";
+import { LINT_KEY, type LintReport } from "./lint.ts";
+import { FileWrapper } from "./file_wrapper.ts";
 
 /** What `Deno.serve` passes as the second argument; only the peer is used. */
 export interface HandlerInfo {
@@ -59,6 +61,14 @@ export interface GatewayOptions {
   multiprocess?: boolean;
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
+  /**
+   * Let the application's errors (and the rules it broke) out instead of
+   * answering them: the handler's Promise rejects with the error itself,
+   * with its own stack, where it would have answered a 500 page; after the
+   * headers went out, the body's stream errors with it. For test clients
+   * (`Client`'s `throwErrors`); never for serving.
+   */
+  throwErrors?: boolean;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -189,6 +199,8 @@ class Exchange implements RequestSeen {
   headers_sent = false;
   /** A rule the app broke before anything was sent, even if it caught the error. */
   broken: ProtocolError | undefined;
+  /** Rules already recorded as `lint` events (one event per rule per exchange). */
+  linted: Set<string> | undefined;
   /** Output of the legacy `write()` not yet handed to the client. */
   written: Uint8Array[] = NONE;
   writes = 0;
@@ -245,9 +257,7 @@ class Exchange implements RequestSeen {
         message: e?.message ?? String(error),
         stack: e?.stack,
       });
-      if (error instanceof ProtocolError) {
-        this.emit("lint", { rule: error.rule, message: error.message });
-      }
+      if (error instanceof ProtocolError) this.lint(error.rule, error.message);
     }
     const detail = e && !(error instanceof ProtocolError)
       ? e.stack ?? describeError(e)
@@ -257,6 +267,16 @@ class Exchange implements RequestSeen {
         this.environ?.PATH_INFO ?? this.request.url
       }): ${detail}\n`,
     );
+  }
+
+  /** Records a broken rule as a `lint` event, once per rule (see `lint.ts`). */
+  lint(rule: string, message: string): void {
+    if (!this.rec) return;
+    this.linted ??= new Set();
+    if (this.linted.has(rule)) return;
+    this.linted.add(rule);
+    this.tick();
+    this.emit("lint", { rule, message });
   }
 
   start_response: StartResponse = (status, headers, exc_info) => {
@@ -355,6 +375,9 @@ class Exchange implements RequestSeen {
         headers: this.requestHeaders!,
       });
       this.emit("environ", { environ });
+      // The seam for the validator's lint events, after the snapshot (it is no request data).
+      const lint: LintReport = (rule, message) => this.lint(String(rule), String(message));
+      environ[LINT_KEY] = lint;
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
@@ -395,7 +418,8 @@ class Exchange implements RequestSeen {
   respond(body: ResponseBody): Response | Promise<Response> {
     const wrong = bodyError(body);
     if (wrong !== undefined) return this.closeAndFail(body, wrong);
-    return Array.isArray(body) ? this.respondArray(body) : this.respondStream(body);
+    if (Array.isArray(body)) return this.respondArray(body);
+    return body instanceof FileWrapper ? this.respondFile(body) : this.respondStream(body);
   }
 
   /** A body of the wrong type: close it (errors from `close()` propagate), then the 500 page. */
@@ -591,6 +615,10 @@ class Exchange implements RequestSeen {
    */
   fail(where: ErrorSite, error: unknown): Response | Promise<Response> {
     this.report(where, error);
+    if (this.shared.options.throwErrors) {
+      this.finishNow("cut", `error: ${describeError(error)}`);
+      return Promise.reject(error);
+    }
     this.status_set = undefined;
     this.broken = undefined;
     this.headers = NONE;
@@ -614,6 +642,89 @@ class Exchange implements RequestSeen {
     } finally {
       await this.close(body);
     }
+  }
+
+  /**
+   * A {@linkcode FileWrapper} body (`wsgi.file_wrapper`): the file's own
+   * stream goes to the client block by block, as the client reads, without
+   * the application's code in the way; `close()` closes the file once the
+   * stream ends, fails, or the client leaves.
+   */
+  respondFile(body: FileWrapper): Response | Promise<Response> {
+    const problem = this.checkReady(isNullBodyStatus(this.code) ? 1 : undefined);
+    if (problem) return this.closeAndFail(body, problem);
+    if (this.method === "HEAD") return this.closeAndSendEmpty(body);
+    const source = body.stream().getReader();
+    const declared = this.declaredLength();
+    const queue = this.written === NONE ? [] : this.written;
+    this.written = NONE;
+    let index = 0;
+    const closeFile = () => {
+      try {
+        this.close(body);
+      } catch (error) {
+        this.report("close", error);
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        for (const chunk of queue) this.enqueue(controller, chunk, declared);
+      },
+      pull: async (controller) => {
+        try {
+          const r = await source.read();
+          if (this.finished) return;
+          if (r.done) {
+            if (declared !== undefined && this.bytes < declared) {
+              throw new ProtocolError(
+                "headers.content_length",
+                `Cannot finish body: Content-Length says ${declared} bytes but the file ended after ${this.bytes}`,
+              );
+            }
+            controller.close();
+            closeFile();
+            this.finishNow("end");
+            return;
+          }
+          if (this.rec) {
+            this.tick();
+            this.emit("chunk", { index: index++, bytes: r.value });
+          }
+          this.enqueue(controller, r.value, declared);
+        } catch (error) {
+          if (this.finished) return;
+          this.report("iterable", error);
+          source.cancel().catch(() => {});
+          closeFile();
+          this.cut(controller, error);
+        }
+      },
+      cancel: async () => {
+        this.finishNow("aborted", "client disconnected");
+        await source.cancel().catch(() => {});
+        closeFile();
+      },
+    }, { highWaterMark: 0 });
+    const response = new Response(stream, { status: this.code, headers: this.headers });
+    if (this.rec) this.tick();
+    this.sent();
+    return response;
+  }
+
+  /** A HEAD answer for a body that is never read: close it, then headers only. */
+  async closeAndSendEmpty(body: ResponseBody): Promise<Response> {
+    await this.closeQuietly(body);
+    return this.respondArray([]);
+  }
+
+  /** After the headers went out, the only honest signal is a cut connection. */
+  cut(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+    const reason = `response cut after the headers were sent: ${describeError(error)}`;
+    this.finishNow("cut", reason);
+    // Deno prints the stream's error; the stack was reported already, so keep it to one line.
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${reason}`;
+    controller.error(this.shared.options.throwErrors ? error : cut);
   }
 
   /** The general path: iterate as the client reads, with backpressure. */
@@ -678,15 +789,9 @@ class Exchange implements RequestSeen {
           }
         } catch (error) {
           if (this.finished) return;
-          // After the headers went out, the only honest signal is a cut connection.
           this.report("iterable", error);
           await this.stop(gen);
-          const reason = `response cut after the headers were sent: ${describeError(error)}`;
-          this.finishNow("cut", reason);
-          // Deno prints the stream's error; the stack was reported above, so keep it to one line.
-          const cut = new Error(reason);
-          cut.stack = `wsgi: ${reason}`;
-          controller.error(cut);
+          this.cut(controller, error);
         }
       },
       cancel: async () => {

@@ -203,6 +203,18 @@ class Exchange implements RequestSeen {
   linted: Set<string> | undefined;
   /** Output of the legacy `write()` not yet handed to the client. */
   written: Uint8Array[] = NONE;
+  /**
+   * The response stream `write()` opened, and its Response: the headers went
+   * out at the first `write()`, and the body follows (see `openLive`).
+   */
+  live: ReadableStreamDefaultController<Uint8Array> | undefined;
+  liveResponse: Response | undefined;
+  /** Resolves the handler's Promise early, when an async app calls `write()` before it returns. */
+  early: ((response: Response) => void) | undefined;
+  /** Wakes the body pump when the client took a chunk (backpressure of the live stream). */
+  wake: (() => void) | undefined;
+  /** Set when the live stream must be cut once what `write()` queued went out. */
+  cutting: Error | undefined;
   writes = 0;
   /** Body bytes handed to the client. */
   bytes = 0;
@@ -329,11 +341,112 @@ class Exchange implements RequestSeen {
       this.emit("write", { index: this.writes, bytes: data });
     }
     this.writes++;
-    if (data.length > 0) {
+    // PEP 3333: the first write() sends the headers, and each sends its data
+    // before it returns (here: queues it for the client at once). HEAD and
+    // bodiless statuses keep the old way: the bytes wait, and are dropped or refused.
+    if (!this.headers_sent && this.method !== "HEAD" && !isNullBodyStatus(this.code)) {
+      const problem = this.checkReady(undefined);
+      if (problem) throw problem;
+      this.openLive();
+    }
+    if (this.live !== undefined) {
+      if (!this.finished && data.length > 0) {
+        this.enqueue(this.live, data, this.declaredLength());
+      }
+    } else if (data.length > 0) {
       if (this.written === NONE) this.written = [];
       this.written.push(data);
     }
   };
+
+  /**
+   * Sends the status and headers now, with a body stream that `write()` and
+   * then the returned iterable feed (see {@linkcode Exchange.pump}).
+   */
+  openLive(): void {
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.live = controller;
+      },
+      pull: (controller) => {
+        if (this.cutting) controller.error(this.cutting);
+        const wake = this.wake;
+        this.wake = undefined;
+        wake?.();
+      },
+      cancel: () => {
+        this.finishNow("aborted", "client disconnected");
+        this.wake?.();
+      },
+    });
+    this.liveResponse = new Response(stream, { status: this.code, headers: this.headers });
+    if (this.rec) this.tick();
+    this.sent();
+    this.early?.(this.liveResponse);
+  }
+
+  /**
+   * Feeds the live stream from the body the application returned after
+   * `write()`, as the client reads; `close()` runs in `chunks()`'s `finally`,
+   * or here when the client left before the body came.
+   */
+  async pump(body: ResponseBody, gen?: AsyncGenerator<Uint8Array, void, undefined>): Promise<void> {
+    const live = this.live!;
+    const declared = this.declaredLength();
+    if (gen === undefined) {
+      const wrong = bodyError(body);
+      if (wrong !== undefined || this.finished) {
+        await this.closeQuietly(body);
+        if (wrong !== undefined && !this.finished) {
+          this.report("application", wrong);
+          this.cutLive(wrong);
+        }
+        return;
+      }
+      gen = this.chunks(body);
+    }
+    try {
+      for (;;) {
+        while ((live.desiredSize ?? 0) <= 0 && !this.finished) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+        if (this.finished) break;
+        const r = await gen.next();
+        if (this.finished) break;
+        if (r.done) {
+          if (declared !== undefined && this.bytes < declared) {
+            throw new ProtocolError(
+              "headers.content_length",
+              `Cannot finish body: Content-Length says ${declared} bytes but the body ended after ${this.bytes}`,
+            );
+          }
+          live.close();
+          this.finishNow("end");
+          return;
+        }
+        if (r.value.length > 0) this.enqueue(live, r.value, declared);
+      }
+      await this.stop(gen); // the client left: finalize the body, close() it
+    } catch (error) {
+      if (this.finished) return;
+      this.report("iterable", error);
+      await this.stop(gen);
+      this.cutLive(error);
+    }
+  }
+
+  /** Cuts the live stream, once what `write()` queued has gone out. */
+  cutLive(error: unknown): void {
+    const reason = `response cut after the headers were sent: ${describeError(error)}`;
+    this.finishNow("cut", reason);
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${reason}`;
+    const signal = this.shared.options.throwErrors ? error as Error : cut;
+    // An empty queue (desiredSize at the high-water mark, 1) can be cut now;
+    // else pull() cuts it when the client has taken the rest.
+    if ((this.live!.desiredSize ?? 0) >= 1) this.live!.error(signal);
+    else this.cutting = signal;
+  }
 
   /**
    * Calls the application and answers with its response (or a 500 page).
@@ -403,19 +516,34 @@ class Exchange implements RequestSeen {
     this.emit("input", { method, size, bytes });
   }
 
-  /** Waits for an application that returned a Promise of its body. */
-  async awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
-    let body: ResponseBody;
-    try {
-      body = await result;
-    } catch (error) {
-      return this.fail("application", error);
-    }
-    return this.respond(body);
+  /**
+   * Waits for an application that returned a Promise of its body, and
+   * answers early, with the live stream, if it calls `write()` meanwhile.
+   */
+  awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      if (this.liveResponse !== undefined) resolve(this.liveResponse);
+      else this.early = resolve;
+      const settle = (answer: () => Response | Promise<Response>) => {
+        try {
+          resolve(answer());
+        } catch (error) {
+          reject(error);
+        }
+      };
+      result.then(
+        (body) => settle(() => this.respond(body)),
+        (error) => settle(() => this.fail("application", error)),
+      );
+    });
   }
 
   /** Answers with the application's body, once it has one. */
   respond(body: ResponseBody): Response | Promise<Response> {
+    if (this.live !== undefined) {
+      void this.pump(body);
+      return this.liveResponse!;
+    }
     const wrong = bodyError(body);
     if (wrong !== undefined) return this.closeAndFail(body, wrong);
     if (Array.isArray(body)) return this.respondArray(body);
@@ -615,6 +743,11 @@ class Exchange implements RequestSeen {
    */
   fail(where: ErrorSite, error: unknown): Response | Promise<Response> {
     this.report(where, error);
+    if (this.live !== undefined) {
+      // write() sent the headers: what was written goes out, then the connection is cut.
+      if (!this.finished) this.cutLive(error);
+      return this.liveResponse!;
+    }
     if (this.shared.options.throwErrors) {
       this.finishNow("cut", `error: ${describeError(error)}`);
       return Promise.reject(error);
@@ -691,6 +824,13 @@ class Exchange implements RequestSeen {
             this.emit("chunk", { index: index++, bytes: r.value });
           }
           this.enqueue(controller, r.value, declared);
+          if (declared !== undefined && this.bytes === declared) {
+            // All the announced bytes are out: Deno may not pull again to see the end.
+            controller.close();
+            source.cancel().catch(() => {});
+            closeFile();
+            this.finishNow("end");
+          }
         } catch (error) {
           if (this.finished) return;
           this.report("iterable", error);
@@ -742,6 +882,14 @@ class Exchange implements RequestSeen {
       }
     } catch (error) {
       return this.fail("iterable", error);
+    }
+    if (this.live !== undefined) {
+      // The iterable called write() before its first chunk: the live stream carries on.
+      if (first !== undefined && !this.finished) {
+        this.enqueue(this.live, first, this.declaredLength());
+      }
+      void this.pump(body, gen);
+      return this.liveResponse!;
     }
     const done = first === undefined && this.written.length === 0;
     const problem = this.checkReady(

@@ -195,3 +195,89 @@ Deno.test("a raw request for a file wrapper body over HTTP/1.1 keep-alive ends c
     });
   });
 });
+
+Deno.test("write() sends the headers and its data before an async app returns (PEP 3333)", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let returned = false;
+  const app: Application = async (_environ, start_response) => {
+    const write = start_response("200 OK", [["Content-Type", "text/plain"]]);
+    write(enc("first;"));
+    await gate;
+    write(enc("second;"));
+    returned = true;
+    return [enc("body;")];
+  };
+  const log = new EventLog();
+  await withServer(app, async (server) => {
+    const response = await fetch(server.url); // resolves with the headers: the app still waits
+    equal(response.status, 200);
+    const reader = response.body!.getReader();
+    equal(text((await reader.read()).value!), "first;");
+    equal(returned, false, "the client had the data while the app still ran");
+    release();
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += text(value);
+    }
+    equal(rest, "second;body;");
+    await waitFor(() => log.types().includes("end"), 5000, "the end event");
+  }, { recorder: log });
+  const types = log.types().filter((t) => t !== "environ" && t !== "request" && t !== "call");
+  deepEqual(types, ["start_response", "write", "headers_sent", "write", "chunk", "close", "end"]);
+});
+
+Deno.test("write(): an error after it cuts the connection (no 500 page mixed in); exc_info after it rethrows", async () => {
+  let rethrown: unknown;
+  const app: Application = async (environ, start_response) => {
+    const write = start_response("200 OK", [["Content-Type", "text/plain"]]);
+    write(enc("partial output;"));
+    await new Promise((r) => setTimeout(r, 5));
+    try {
+      throw new Error("failed after write");
+    } catch (error) {
+      if (environ.PATH_INFO === "/exc_info") {
+        try {
+          start_response("500 Internal Server Error", [["Content-Type", "text/plain"]], error);
+        } catch (again) {
+          rethrown = again;
+        }
+      }
+      throw error;
+    }
+  };
+  await withServer(app, async (server, sink) => {
+    for (const path of ["/", "/exc_info"]) {
+      const response = await fetch(`${server.url}${path}`);
+      equal(response.status, 200);
+      const reader = response.body!.getReader();
+      equal(text((await reader.read()).value!), "partial output;");
+      await rejects(() => reader.read(), "the connection is cut");
+    }
+    await waitFor(() => sink.text.includes("failed after write"), 5000, "the error report");
+    ok(!sink.text.includes("500 Internal"), sink.text);
+  });
+  ok(rethrown instanceof Error && rethrown.message === "failed after write", "exc_info rethrown");
+});
+
+Deno.test("write(): a client that leaves while the app still runs; close() is called when the body comes", async () => {
+  let closed = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const app: Application = async (_environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "text/plain"]])(enc("x"));
+    await gate;
+    return Object.assign([enc("late")], { close: () => void closed++ });
+  };
+  const log = new EventLog();
+  await withServer(app, async (server) => {
+    const response = await fetch(server.url);
+    await response.body!.cancel();
+    await waitFor(() => log.types().includes("abort"), 5000, "the abort");
+    release();
+    await waitFor(() => closed === 1, 5000, "close() once");
+  }, { recorder: log });
+  equal(closed, 1);
+});

@@ -131,6 +131,20 @@ const BAD_HEADER_VALUE = /[\x00-\x1f]/;
 // deno-lint-ignore no-control-regex -- escaping control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/g;
 
+/**
+ * Statuses, header names and header values already seen to pass, so that
+ * each is checked once: apps send the same few strings with every response.
+ * Bounded, as in `rules.ts`: short strings, and at most `GOOD_MAX` of each.
+ */
+const GOOD_STATUS = new Set<string>();
+const GOOD_NAMES = new Set<string>();
+const GOOD_VALUES = new Set<string>();
+const GOOD_MAX = 1024;
+
+function remember(set: Set<string>, text: string): void {
+  if (set.size < GOOD_MAX && text.length <= 256) set.add(text);
+}
+
 /** Route keys remembered for "once per rule and route"; past this, once per rule. */
 const SEEN_MAX = 1024;
 
@@ -178,8 +192,10 @@ class Reporter {
 class Exchange {
   readonly environ: Record<string, unknown>;
   readonly reporter: Reporter;
-  /** `METHOD SCRIPT_NAME+PATH_INFO` as the application got them, for the warning. */
-  readonly route: string;
+  /** `REQUEST_METHOD`, `SCRIPT_NAME` and `PATH_INFO` as the application got them. */
+  readonly #method: unknown;
+  readonly #script: unknown;
+  readonly #path: unknown;
   started = false;
   closed = false;
   /** The first violation, when strict: thrown again when the application returns. */
@@ -188,8 +204,15 @@ class Exchange {
   constructor(environ: Record<string, unknown>, reporter: Reporter) {
     this.environ = environ;
     this.reporter = reporter;
-    const s = (key: string) => typeof environ[key] === "string" ? environ[key] as string : "";
-    this.route = `${s("REQUEST_METHOD")} ${s("SCRIPT_NAME")}${s("PATH_INFO")}`;
+    this.#method = environ.REQUEST_METHOD;
+    this.#script = environ.SCRIPT_NAME;
+    this.#path = environ.PATH_INFO;
+  }
+
+  /** `METHOD SCRIPT_NAME+PATH_INFO`, for the warning: made only when a rule broke. */
+  get route(): string {
+    const s = (v: unknown) => typeof v === "string" ? v : "";
+    return `${s(this.#method)} ${s(this.#script)}${s(this.#path)}`;
   }
 
   /** Reports a broken rule; throws it when strict. */
@@ -197,107 +220,136 @@ class Exchange {
     const error = this.reporter.report(this, rule, message);
     if (error) throw error;
   }
-
-  check(ok: boolean, rule: string, message: () => string): void {
-    if (!ok) this.fail(rule, message());
-  }
 }
 
 function isInteger(value: unknown): boolean {
   return value === undefined || value === null || Number.isInteger(value);
 }
 
+/** The `wsgi.version` last seen to pass (the gateway shares one frozen array). */
+let goodVersion: unknown;
+/** Prototypes of `wsgi.input` and `wsgi.errors` objects seen to have every method. */
+const goodStreams = new WeakSet<object>();
+
+/** Whether `stream` has every method in `methods` (remembered by prototype). */
+function hasMethods(stream: unknown, methods: readonly PropertyKey[]): boolean {
+  if (typeof stream !== "object" || stream === null) return false;
+  const proto = Object.getPrototypeOf(stream);
+  if (proto !== null && proto !== Object.prototype && goodStreams.has(proto)) return true;
+  for (const m of methods) {
+    if (typeof (stream as Record<PropertyKey, unknown>)[m] !== "function") return false;
+  }
+  if (proto !== null && proto !== Object.prototype) goodStreams.add(proto);
+  return true;
+}
+
+const INPUT_METHODS = ["read", "readline", "readlines", Symbol.asyncIterator] as const;
+const ERRORS_METHODS = ["flush", "write", "writelines"] as const;
+const REQUIRED_KEYS = new Set(REQUIRED);
+
 function checkEnviron(x: Exchange, environ: Record<string, unknown>): void {
-  for (const key of REQUIRED) {
-    x.check(
-      key in environ,
-      "environ.required",
-      () => `The environ is missing the required key ${show(key)}; the server must set it`,
-    );
-  }
-  for (const key of ["HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"]) {
-    x.check(
-      !(key in environ),
-      "environ.http_content",
-      () => `The environ should not have ${key}; the header goes in ${key.slice(5)}`,
-    );
-  }
-  x.check(
-    "QUERY_STRING" in environ,
-    "environ.query_string",
-    () => "QUERY_STRING is not in the environ; set it, if only to an empty string",
-  );
+  // One pass over the keys: the required ones counted, the CGI ones typed.
+  let required = 0;
   for (const key in environ) {
+    if (REQUIRED_KEYS.has(key)) required++;
     if (key.includes(".")) continue;
     const value = environ[key];
-    x.check(
-      typeof value === "string" || value === undefined,
-      "environ.cgi_string",
-      () => `Environ variable ${key} must be a string (got ${show(value)})`,
+    if (typeof value !== "string" && value !== undefined) {
+      x.fail("environ.cgi_string", `Environ variable ${key} must be a string (got ${show(value)})`);
+    }
+  }
+  if (required !== REQUIRED.length) {
+    for (const key of REQUIRED) {
+      if (!(key in environ)) {
+        x.fail(
+          "environ.required",
+          `The environ is missing the required key ${show(key)}; the server must set it`,
+        );
+      }
+    }
+  }
+  for (const key of ["HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"]) {
+    if (environ[key] !== undefined) {
+      x.fail(
+        "environ.http_content",
+        `The environ should not have ${key}; the header goes in ${key.slice(5)}`,
+      );
+    }
+  }
+  if (environ.QUERY_STRING === undefined) {
+    x.fail(
+      "environ.query_string",
+      "QUERY_STRING is not in the environ; set it, if only to an empty string",
     );
   }
   const version = environ["wsgi.version"];
-  x.check(
-    Array.isArray(version) && version.length === 2 && version.every(Number.isInteger),
-    "environ.version",
-    () => `wsgi.version must be a [major, minor] array like [1, 0] (got ${show(version)})`,
-  );
-  const scheme = environ["wsgi.url_scheme"];
-  x.check(
-    scheme === "http" || scheme === "https",
-    "environ.url_scheme",
-    () => `wsgi.url_scheme must be "http" or "https" (got ${show(scheme)})`,
-  );
-  const input = environ["wsgi.input"] as Record<PropertyKey, unknown> | undefined;
-  for (const method of ["read", "readline", "readlines", Symbol.asyncIterator] as const) {
-    x.check(
-      typeof input?.[method] === "function",
-      "environ.input",
-      () => `wsgi.input (${show(input)}) has no ${String(method)} method`,
-    );
+  if (version !== goodVersion) {
+    if (Array.isArray(version) && version.length === 2 && version.every(Number.isInteger)) {
+      if (Object.isFrozen(version)) goodVersion = version;
+    } else {
+      x.fail(
+        "environ.version",
+        `wsgi.version must be a [major, minor] array like [1, 0] (got ${show(version)})`,
+      );
+    }
   }
-  const errors = environ["wsgi.errors"] as Record<string, unknown> | undefined;
-  for (const method of ["flush", "write", "writelines"]) {
-    x.check(
-      typeof errors?.[method] === "function",
-      "environ.errors",
-      () => `wsgi.errors (${show(errors)}) has no ${method} method`,
-    );
+  const scheme = environ["wsgi.url_scheme"];
+  if (scheme !== "http" && scheme !== "https") {
+    x.fail("environ.url_scheme", `wsgi.url_scheme must be "http" or "https" (got ${show(scheme)})`);
+  }
+  const input = environ["wsgi.input"];
+  if (!hasMethods(input, INPUT_METHODS)) {
+    for (const method of INPUT_METHODS) {
+      if (typeof (input as Record<PropertyKey, unknown> | undefined)?.[method] !== "function") {
+        x.fail("environ.input", `wsgi.input (${show(input)}) has no ${String(method)} method`);
+      }
+    }
+  }
+  const errors = environ["wsgi.errors"];
+  if (!hasMethods(errors, ERRORS_METHODS)) {
+    for (const method of ERRORS_METHODS) {
+      if (typeof (errors as Record<string, unknown> | undefined)?.[method] !== "function") {
+        x.fail("environ.errors", `wsgi.errors (${show(errors)}) has no ${method} method`);
+      }
+    }
   }
   const method = environ.REQUEST_METHOD;
-  x.check(
-    typeof method !== "string" || METHODS.has(method),
-    "environ.method",
-    () => `Unknown REQUEST_METHOD ${show(method)}`,
-  );
+  if (!(typeof method !== "string" || METHODS.has(method))) {
+    x.fail("environ.method", `Unknown REQUEST_METHOD ${show(method)}`);
+  }
   const scriptName = environ.SCRIPT_NAME;
   const pathInfo = environ.PATH_INFO;
-  x.check(
-    !scriptName || (typeof scriptName === "string" && scriptName.startsWith("/")),
-    "environ.script_name",
-    () => `SCRIPT_NAME must be empty or start with "/" (got ${show(scriptName)})`,
-  );
-  x.check(
-    !pathInfo || (typeof pathInfo === "string" && pathInfo.startsWith("/")),
-    "environ.path_info",
-    () => `PATH_INFO must be empty or start with "/" (got ${show(pathInfo)})`,
-  );
+  if (!(!scriptName || (typeof scriptName === "string" && scriptName.startsWith("/")))) {
+    x.fail(
+      "environ.script_name",
+      `SCRIPT_NAME must be empty or start with "/" (got ${show(scriptName)})`,
+    );
+  }
+  if (!(!pathInfo || (typeof pathInfo === "string" && pathInfo.startsWith("/")))) {
+    x.fail(
+      "environ.path_info",
+      `PATH_INFO must be empty or start with "/" (got ${show(pathInfo)})`,
+    );
+  }
   const length = environ.CONTENT_LENGTH;
-  x.check(
-    !length || (typeof length === "string" && /^[0-9]+$/.test(length)),
-    "environ.content_length",
-    () => `CONTENT_LENGTH must be a non-negative integer (got ${show(length)})`,
-  );
-  x.check(
-    !!scriptName || "PATH_INFO" in environ,
-    "environ.path_required",
-    () => 'One of SCRIPT_NAME or PATH_INFO is required (PATH_INFO should at least be "/")',
-  );
-  x.check(
-    scriptName !== "/",
-    "environ.script_name_slash",
-    () => 'SCRIPT_NAME cannot be "/"; it should be "", and PATH_INFO "/"',
-  );
+  if (!(!length || (typeof length === "string" && /^[0-9]+$/.test(length)))) {
+    x.fail(
+      "environ.content_length",
+      `CONTENT_LENGTH must be a non-negative integer (got ${show(length)})`,
+    );
+  }
+  if (!scriptName && !("PATH_INFO" in environ)) {
+    x.fail(
+      "environ.path_required",
+      'One of SCRIPT_NAME or PATH_INFO is required (PATH_INFO should at least be "/")',
+    );
+  }
+  if (scriptName === "/") {
+    x.fail(
+      "environ.script_name_slash",
+      'SCRIPT_NAME cannot be "/"; it should be "", and PATH_INFO "/"',
+    );
+  }
 }
 
 /** The status code of a status line, or `undefined` when it has none. */
@@ -308,6 +360,7 @@ function statusCode(status: unknown): number | undefined {
 }
 
 function checkStatus(x: Exchange, status: unknown): void {
+  if (typeof status === "string" && GOOD_STATUS.has(status)) return;
   if (typeof status !== "string") {
     x.fail("status.type", `The status must be a string like "200 OK" (got ${show(status)})`);
     return;
@@ -317,15 +370,55 @@ function checkStatus(x: Exchange, status: unknown): void {
     x.fail("status.code", `The status must start with a 3-digit code (got ${show(status)})`);
     return;
   }
-  x.check(Number(code) >= 100, "status.range", () => `Status code ${code} is invalid; use 100-599`);
-  x.check(
-    status.length >= 4 && status[3] === " ",
-    "status.format",
-    () =>
+  let good = true;
+  if (Number(code) < 100) {
+    good = false;
+    x.fail("status.range", `Status code ${code} is invalid; use 100-599`);
+  }
+  if (status.length < 4 || status[3] !== " ") {
+    good = false;
+    x.fail(
+      "status.format",
       `The status ${
         show(status)
       } should be a 3-digit code, a single space and a reason phrase, like "200 OK"`,
-  );
+    );
+  }
+  if (good) remember(GOOD_STATUS, status);
+}
+
+/** Checks one header name; true when it broke no rule. */
+function checkName(x: Exchange, name: string, value: string): boolean {
+  if (GOOD_NAMES.has(name)) return true;
+  let good = true;
+  if (name.toLowerCase() === "status") {
+    good = false;
+    x.fail(
+      "headers.status",
+      `The Status header cannot be used: it is CGI's, and WSGI gives the status to start_response (value ${
+        show(value)
+      })`,
+    );
+  }
+  if (name.includes(":") || name.includes("\n")) {
+    good = false;
+    x.fail(
+      "headers.name_chars",
+      `Header names may not contain ":" or a newline (got ${show(name)})`,
+    );
+  } else if (!HEADER_NAME.test(name)) {
+    good = false;
+    x.fail(
+      "headers.name",
+      `Bad header name ${show(name)}: a letter, then letters, digits, "-" or "_"`,
+    );
+  }
+  if (name.endsWith("-") || name.endsWith("_")) {
+    good = false;
+    x.fail("headers.name_end", `Header names may not end in "-" or "_" (got ${show(name)})`);
+  }
+  if (good) remember(GOOD_NAMES, name);
+  return good;
 }
 
 function checkHeaders(x: Exchange, headers: unknown): void {
@@ -349,40 +442,18 @@ function checkHeaders(x: Exchange, headers: unknown): void {
       );
       continue;
     }
-    x.check(
-      name.toLowerCase() !== "status",
-      "headers.status",
-      () =>
-        `The Status header cannot be used: it is CGI's, and WSGI gives the status to start_response (value ${
-          show(value)
-        })`,
-    );
-    if (name.includes(":") || name.includes("\n")) {
+    checkName(x, name, value);
+    if (GOOD_VALUES.has(value)) continue;
+    const bad = BAD_HEADER_VALUE.exec(value);
+    if (bad === null) remember(GOOD_VALUES, value);
+    else {
       x.fail(
-        "headers.name_chars",
-        `Header names may not contain ":" or a newline (got ${show(name)})`,
-      );
-    } else {
-      x.check(
-        HEADER_NAME.test(name),
-        "headers.name",
-        () => `Bad header name ${show(name)}: a letter, then letters, digits, "-" or "_"`,
+        "headers.value",
+        `Bad value of header ${show(name)}: ${show(value)} holds the control character ${
+          JSON.stringify(bad[0])
+        }`,
       );
     }
-    x.check(
-      !name.endsWith("-") && !name.endsWith("_"),
-      "headers.name_end",
-      () => `Header names may not end in "-" or "_" (got ${show(name)})`,
-    );
-    const bad = BAD_HEADER_VALUE.exec(value);
-    x.check(
-      bad === null,
-      "headers.value",
-      () =>
-        `Bad value of header ${show(name)}: ${show(value)} holds the control character ${
-          JSON.stringify(bad![0])
-        }`,
-    );
   }
 }
 
@@ -416,22 +487,23 @@ class InputWrapper implements InputStream {
   }
 
   #args(method: string, args: unknown[]): void {
-    this.#x.check(
-      args.length <= 1 && isInteger(args[0]),
-      `input.${method}_arguments`,
-      () =>
+    if (!(args.length <= 1 && isInteger(args[0]))) {
+      this.#x.fail(
+        `input.${method}_arguments`,
         `wsgi.input.${method}() takes at most one argument, an integer size (got ${
           args.map(show).join(", ") || "none"
         })`,
-    );
+      );
+    }
   }
 
   #bytes(method: string, value: unknown): void {
-    this.#x.check(
-      value instanceof Uint8Array,
-      `input.${method}_result`,
-      () => `wsgi.input.${method}() must give a Uint8Array (got ${show(value)}): a server bug`,
-    );
+    if (!(value instanceof Uint8Array)) {
+      this.#x.fail(
+        `input.${method}_result`,
+        `wsgi.input.${method}() must give a Uint8Array (got ${show(value)}): a server bug`,
+      );
+    }
   }
 
   async read(...args: [size?: number]): Promise<Uint8Array<ArrayBuffer>> {
@@ -451,14 +523,14 @@ class InputWrapper implements InputStream {
   async readlines(...args: [hint?: number]): Promise<Uint8Array<ArrayBuffer>[]> {
     this.#args("readlines", args);
     const lines = await this.#input.readlines(...args);
-    this.#x.check(
-      Array.isArray(lines) && lines.every((line) => line instanceof Uint8Array),
-      "input.readlines_result",
-      () =>
+    if (!(Array.isArray(lines) && lines.every((line) => line instanceof Uint8Array))) {
+      this.#x.fail(
+        "input.readlines_result",
         `wsgi.input.readlines() must give an array of Uint8Array (got ${
           show(lines)
         }): a server bug`,
-    );
+      );
+    }
     return lines;
   }
 
@@ -493,21 +565,20 @@ class ErrorsWrapper implements ErrorStream {
   }
 
   write(text: string): void {
-    this.#x.check(
-      typeof text === "string",
-      "errors.write_type",
-      () => `wsgi.errors.write() takes a string (got ${show(text)})`,
-    );
+    if (typeof text !== "string") {
+      this.#x.fail("errors.write_type", `wsgi.errors.write() takes a string (got ${show(text)})`);
+    }
     this.#errors.write(text);
   }
 
   writelines(lines: Iterable<string>): void {
     for (const line of lines) {
-      this.#x.check(
-        typeof line === "string",
-        "errors.writelines_type",
-        () => `wsgi.errors.writelines() takes strings (got ${show(line)})`,
-      );
+      if (typeof line !== "string") {
+        this.#x.fail(
+          "errors.writelines_type",
+          `wsgi.errors.writelines() takes strings (got ${show(line)})`,
+        );
+      }
       this.#errors.write(line);
     }
   }
@@ -529,20 +600,20 @@ class ErrorsWrapper implements ErrorStream {
 }
 
 function checkChunk(x: Exchange, chunk: unknown): void {
-  x.check(
-    chunk instanceof Uint8Array,
-    "body.chunk_type",
-    () =>
+  if (!(chunk instanceof Uint8Array)) {
+    x.fail(
+      "body.chunk_type",
       `The body yielded ${show(chunk)}, not a Uint8Array${
         typeof chunk === "string" ? "; encode text with new TextEncoder().encode(text)" : ""
       }`,
-  );
-  x.check(
-    x.started,
-    "body.before_start",
-    () =>
+    );
+  }
+  if (!x.started) {
+    x.fail(
+      "body.before_start",
       "The body produced a chunk before start_response() was called; call start_response() first",
-  );
+    );
+  }
 }
 
 /** A body that is not a plain array, checked as the gateway iterates it. */
@@ -550,7 +621,7 @@ function wrapBody(x: Exchange, body: ResponseBody): ResponseBody {
   const source = body as AsyncIterable<Uint8Array>;
   async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
     for await (const chunk of source) {
-      x.check(!x.closed, "body.after_close", () => "The body was iterated after close()");
+      if (x.closed) x.fail("body.after_close", "The body was iterated after close()");
       checkChunk(x, chunk);
       yield chunk;
     }
@@ -627,18 +698,16 @@ export function validator(app: Application, options: ValidatorOptions = {}): App
     const [environ, start_response] = args;
     const isObject = typeof environ === "object" && environ !== null;
     const x = new Exchange(isObject ? environ : {}, reporter);
-    x.check(
-      args.length === 2,
-      "call.arguments",
-      () =>
+    if (args.length !== 2) {
+      x.fail(
+        "call.arguments",
         `The application takes exactly 2 arguments, (environ, start_response) (got ${args.length})`,
-    );
+      );
+    }
     const proto = isObject ? Object.getPrototypeOf(environ) : undefined;
-    x.check(
-      isObject && (proto === Object.prototype || proto === null),
-      "environ.type",
-      () => `The environ must be a plain object (got ${show(environ)})`,
-    );
+    if (!(isObject && (proto === Object.prototype || proto === null))) {
+      x.fail("environ.type", `The environ must be a plain object (got ${show(environ)})`);
+    }
     checkEnviron(x, environ);
     if (environ["wsgi.input"]) {
       environ["wsgi.input"] = new InputWrapper(environ["wsgi.input"], x);
@@ -647,29 +716,28 @@ export function validator(app: Application, options: ValidatorOptions = {}): App
       environ["wsgi.errors"] = new ErrorsWrapper(environ["wsgi.errors"], x);
     }
     const startResponse: StartResponse = (...sr: [string, Header[], unknown?]) => {
-      x.check(
-        sr.length === 2 || sr.length === 3,
-        "start_response.arguments",
-        () =>
+      if (!(sr.length === 2 || sr.length === 3)) {
+        x.fail(
+          "start_response.arguments",
           `start_response() takes 2 or 3 arguments, (status, headers, exc_info?) (got ${sr.length})`,
-      );
+        );
+      }
       const [status, headers, exc_info] = sr;
       checkStatus(x, status);
       checkHeaders(x, headers);
       checkContentType(x, status, headers);
-      x.check(
-        exc_info === undefined || exc_info === null || exc_info instanceof Error,
-        "exc_info.type",
-        () => `exc_info must be the caught Error, or absent (got ${show(exc_info)})`,
-      );
+      if (!(exc_info === undefined || exc_info === null || exc_info instanceof Error)) {
+        x.fail(
+          "exc_info.type",
+          `exc_info must be the caught Error, or absent (got ${show(exc_info)})`,
+        );
+      }
       x.started = true;
       const write = start_response(...sr);
       const checkedWrite: Write = (data) => {
-        x.check(
-          data instanceof Uint8Array,
-          "write.type",
-          () => `write() takes a Uint8Array (got ${show(data)})`,
-        );
+        if (!(data instanceof Uint8Array)) {
+          x.fail("write.type", `write() takes a Uint8Array (got ${show(data)})`);
+        }
         return write(data);
       };
       return checkedWrite;

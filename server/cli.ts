@@ -11,6 +11,10 @@ import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { Recorder } from "./recorder.ts";
 import { serve } from "./serve.ts";
+import { validator } from "./validate.ts";
+import { mount } from "./mount.ts";
+import { staticFiles } from "./static.ts";
+import { type AnyFetchHandler, fromFetch } from "./from_fetch.ts";
 import { stderrSink } from "./log.ts";
 
 /** The usage text printed by `--help`. */
@@ -19,7 +23,10 @@ export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
 Serve a WSGI application written in TypeScript, with a request inspector.
 
   MODULE              the application's module (default: examples/hello.ts)
-  NAME                its export (default: "application", else the default export)
+  NAME                its export (default: "application", else the default
+                      export, else "fetch"): a WSGI application, or a fetch
+                      handler: an object with a fetch method (a Hono app,
+                      export default { fetch }) or a function exported as fetch
 
 Options:
   --host H            interface to serve the app on (default 127.0.0.1; "" = all)
@@ -31,11 +38,21 @@ Options:
   --max-exchanges N   exchanges the inspector keeps (default 1000)
   --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
   --quiet             no request log
+  --no-validate       do not check the app against PEP 3333 (wsgiref's validator,
+                      on by default: each broken rule is a warning in the log and
+                      a lint event in the inspector)
+  --strict            a broken rule answers a 500 that names it, not a warning
+  --static /P=DIR     serve the files of DIR under the path /P (repeatable; other
+                      paths, and files DIR lacks, go to the app)
+  --script-name /P    mount the app under /P: SCRIPT_NAME is /P, PATH_INFO the
+                      rest; other paths get a 404
   -h, --help          show this help
 
 Examples:
   deno run -A mod.ts                      serves examples/hello.ts on :8000
   deno run -A mod.ts app.ts:wsgi_app --port 9000
+  deno run -A mod.ts app.ts --static /static=public --script-name /app
+  deno run -A mod.ts examples/hono.ts     a fetch handler (a Hono app)
 `;
 
 /** The parsed command line. */
@@ -50,6 +67,14 @@ export interface CliOptions {
   maxExchanges: number;
   maxBodyBytes: number;
   quiet: boolean;
+  /** Put wsgiref's validator in front of the app (`--no-validate` turns it off). */
+  validate: boolean;
+  /** Violations are 500s (`--strict`). */
+  strict: boolean;
+  /** `--static /prefix=dir`, in order. */
+  static: [prefix: string, dir: string][];
+  /** `--script-name /prefix`; `""` when not given. */
+  scriptName: string;
   help: boolean;
 }
 
@@ -98,6 +123,10 @@ export function parseCli(args: string[]): CliOptions {
         "max-exchanges": { type: "string" },
         "max-body-bytes": { type: "string" },
         quiet: { type: "boolean" },
+        "no-validate": { type: "boolean" },
+        strict: { type: "boolean" },
+        static: { type: "string", multiple: true },
+        "script-name": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -125,8 +154,43 @@ export function parseCli(args: string[]): CliOptions {
     maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
     maxBodyBytes: integer("--max-body-bytes", values["max-body-bytes"], 1024 * 1024, 0, 2 ** 31),
     quiet: values.quiet ?? false,
+    validate: !values["no-validate"],
+    strict: strictFlag(values.strict ?? false, !values["no-validate"]),
+    static: (values.static ?? []).map(staticFlag),
+    scriptName: scriptNameFlag(values["script-name"]),
     help: values.help ?? false,
   };
+}
+
+function strictFlag(strict: boolean, validate: boolean): boolean {
+  if (strict && !validate) {
+    throw new UsageError("--strict needs the validator: leave out --no-validate");
+  }
+  return strict;
+}
+
+/** `/static=public` → `["/static", "public"]`. */
+function staticFlag(value: string): [string, string] {
+  const eq = value.indexOf("=");
+  const prefix = eq === -1 ? "" : value.slice(0, eq).replace(/\/+$/, "");
+  const dir = eq === -1 ? "" : value.slice(eq + 1);
+  if (eq === -1 || !value.startsWith("/") || dir === "") {
+    throw new UsageError(
+      `--static must be /PREFIX=DIR, like /static=public or /=site (got ${JSON.stringify(value)})`,
+    );
+  }
+  return [prefix, dir];
+}
+
+/** `--script-name /app` → `"/app"`; a trailing `/` dropped; `/` alone is no prefix. */
+function scriptNameFlag(value: string | undefined): string {
+  if (value === undefined) return "";
+  if (!value.startsWith("/") || /[?#\\]/.test(value)) {
+    throw new UsageError(
+      `--script-name must be a path like /app (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value.replace(/\/+$/, "");
 }
 
 /** The default application module, next to this repository's `mod.ts`. */
@@ -155,25 +219,50 @@ export async function loadApplication(module: string | URL, name?: string): Prom
     const first = String((error as Error)?.message ?? error).split("\n")[0];
     throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: ${first}`);
   }
-  const key = name ?? ("application" in exports ? "application" : "default");
-  if (!(key in exports)) {
+  const key = name ?? ["application", "default", "fetch"].find((k) => k in exports);
+  if (key === undefined || !(key in exports)) {
     throw new UsageError(
       name === undefined
         ? `Module ${
           JSON.stringify(shown)
-        } exports neither "application" nor a default; export one, or name it as ${shown}:NAME`
+        } exports neither "application", nor a default, nor "fetch"; export one, or name it as ${shown}:NAME`
         : `Module ${JSON.stringify(shown)} has no export named ${JSON.stringify(name)}`,
     );
   }
   const app = exports[key];
-  if (typeof app !== "function") {
-    throw new UsageError(
-      `Export ${JSON.stringify(key)} of ${
-        JSON.stringify(shown)
-      } is not a function (got ${typeof app}); a WSGI application is a function (environ, start_response)`,
-    );
+  // A function is a WSGI application, unless it is exported as `fetch`;
+  // an object with a fetch method (a Hono app, `{ fetch }`) is a fetch handler.
+  if (typeof app === "function") {
+    return key === "fetch" ? fromFetch(app as AnyFetchHandler) : app as Application;
   }
-  return app as Application;
+  if (typeof (app as { fetch?: unknown } | null)?.fetch === "function") {
+    return fromFetch(app as { fetch: AnyFetchHandler });
+  }
+  throw new UsageError(
+    `Export ${JSON.stringify(key)} of ${
+      JSON.stringify(shown)
+    } is not a function (got ${typeof app}); a WSGI application is a function (environ, start_response), a fetch handler an object with a fetch method or a function exported as fetch`,
+  );
+}
+
+/**
+ * The application the CLI serves: the module's, checked by the validator
+ * (unless `--no-validate`), mounted under `--script-name`, with each
+ * `--static` directory in front.
+ */
+export function composeApplication(app: Application, options: CliOptions): Application {
+  if (options.validate) {
+    app = validator(app, { strict: options.strict, warn: (text) => stderrSink.write(text) });
+  }
+  if (options.scriptName) app = mount({ [options.scriptName]: app });
+  for (const [prefix, dir] of [...options.static].reverse()) {
+    try {
+      app = staticFiles(dir, { prefix, fallback: app });
+    } catch (error) {
+      throw new UsageError(`--static ${prefix || "/"}=${dir}: ${(error as Error).message}`);
+    }
+  }
+  return app;
 }
 
 /** A running inspector, as the CLI sees it. */
@@ -241,7 +330,10 @@ export async function main(
 }
 
 async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
-  const app = await loadApplication(options.module ?? DEFAULT_MODULE, options.name);
+  const app = composeApplication(
+    await loadApplication(options.module ?? DEFAULT_MODULE, options.name),
+    options,
+  );
   const shown = options.module ?? "examples/hello.ts";
   const inspector = options.inspector && hooks.inspector
     ? hooks.inspector({
@@ -276,6 +368,9 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
     }
   }
   console.log(`Serving HTTP on ${server.url} ... (${shown})`);
+  for (const [prefix, dir] of options.static) {
+    console.log(`Static files: ${prefix || "/"} from ${dir}`);
+  }
   if (inspectorUrl) console.log(`Inspector on ${inspectorUrl}`);
   const shutdown = () => stop.abort();
   Deno.addSignalListener("SIGINT", shutdown);

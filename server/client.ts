@@ -35,6 +35,9 @@
 import type { Application, Environ } from "./types.ts";
 import { type FetchHandler, type GatewayOptions, toFetch } from "./gateway.ts";
 import type { ExchangeRecorder, Recorder } from "./recorder.ts";
+import { type Cookie, CookieJar } from "./cookies.ts";
+
+export { type Cookie, parseSetCookie } from "./cookies.ts";
 
 /** Options of {@linkcode Client}. */
 export interface ClientOptions {
@@ -80,20 +83,6 @@ export interface RequestOptions {
   body?: BodyInit;
   /** Follow redirects for this request (the client's setting by default). */
   followRedirects?: boolean;
-}
-
-/** A stored cookie. */
-export interface Cookie {
-  name: string;
-  value: string;
-  domain: string;
-  path: string;
-  /** Set without a `Domain`: sent to that host only. */
-  hostOnly: boolean;
-  secure: boolean;
-  httpOnly: boolean;
-  /** Epoch milliseconds, or `undefined` for a session cookie. */
-  expires?: number;
 }
 
 const decoder = new TextDecoder();
@@ -203,52 +192,6 @@ function encodeBody(options: RequestOptions): { body?: BodyInit; type?: string }
   return { body: options.body };
 }
 
-/** RFC 6265's default path: the request path up to its last `/`. */
-function defaultPath(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
-}
-
-function pathMatches(requestPath: string, cookiePath: string): boolean {
-  return requestPath === cookiePath ||
-    (requestPath.startsWith(cookiePath) &&
-      (cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/"));
-}
-
-/** Parses one `Set-Cookie` value as seen from `url`; `undefined` when it is malformed. */
-export function parseSetCookie(header: string, url: URL, now = Date.now()): Cookie | undefined {
-  const [pair = "", ...attributes] = header.split(";");
-  const eq = pair.indexOf("=");
-  if (eq <= 0) return undefined;
-  const cookie: Cookie = {
-    name: pair.slice(0, eq).trim(),
-    value: pair.slice(eq + 1).trim(),
-    domain: url.hostname,
-    path: defaultPath(url.pathname),
-    hostOnly: true,
-    secure: false,
-    httpOnly: false,
-  };
-  let maxAge: number | undefined;
-  for (const attribute of attributes) {
-    const i = attribute.indexOf("=");
-    const key = (i === -1 ? attribute : attribute.slice(0, i)).trim().toLowerCase();
-    const value = i === -1 ? "" : attribute.slice(i + 1).trim();
-    if (key === "domain" && value) {
-      cookie.domain = value.replace(/^\./, "").toLowerCase();
-      cookie.hostOnly = false;
-    } else if (key === "path" && value.startsWith("/")) cookie.path = value;
-    else if (key === "max-age" && /^-?\d+$/.test(value)) maxAge = Number(value);
-    else if (key === "expires") {
-      const t = Date.parse(value);
-      if (!Number.isNaN(t)) cookie.expires = t;
-    } else if (key === "secure") cookie.secure = true;
-    else if (key === "httponly") cookie.httpOnly = true;
-  }
-  if (maxAge !== undefined) cookie.expires = now + maxAge * 1000;
-  return cookie;
-}
-
 /** Statuses a redirect is followed for. */
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -293,7 +236,7 @@ export class Client {
   errors = "";
   readonly #options: ClientOptions;
   readonly #base: URL;
-  readonly #jar: Map<string, Cookie> | undefined;
+  readonly #jar: CookieJar | undefined;
 
   constructor(application: Application, options: ClientOptions = {}) {
     if (typeof application !== "function") {
@@ -304,7 +247,7 @@ export class Client {
     this.application = application;
     this.#options = options;
     this.#base = new URL(options.baseUrl ?? "http://localhost");
-    this.#jar = options.cookies === false ? undefined : new Map();
+    this.#jar = options.cookies === false ? undefined : new CookieJar();
   }
 
   /** `GET path`. */
@@ -338,22 +281,15 @@ export class Client {
 
   /** A stored cookie, by name (and domain and path, when several share the name). */
   getCookie(name: string, where: { domain?: string; path?: string } = {}): Cookie | undefined {
-    for (const cookie of this.#cookies()) {
-      if (
-        cookie.name === name && (where.domain === undefined || cookie.domain === where.domain) &&
-        (where.path === undefined || cookie.path === where.path)
-      ) return cookie;
-    }
-    return undefined;
+    return this.#cookies().get(name, where);
   }
 
   /** Stores a cookie as if the application had set it (for the client's host, path `/` by default). */
   setCookie(name: string, value: string, where: { domain?: string; path?: string } = {}): void {
-    const domain = where.domain ?? this.#base.hostname;
-    this.#store({
+    this.#cookies().store({
       name,
       value,
-      domain,
+      domain: where.domain ?? this.#base.hostname,
       path: where.path ?? "/",
       hostOnly: where.domain === undefined,
       secure: false,
@@ -363,34 +299,14 @@ export class Client {
 
   /** Forgets a cookie. */
   deleteCookie(name: string, where: { domain?: string; path?: string } = {}): void {
-    const cookie = this.getCookie(name, where);
-    if (cookie) this.#jar!.delete(`${cookie.domain}\t${cookie.path}\t${cookie.name}`);
+    this.#cookies().delete(name, where);
   }
 
-  #cookies(): Cookie[] {
+  #cookies(): CookieJar {
     if (!this.#jar) {
       throw new TypeError("Cannot use cookies: this client was made with cookies: false");
     }
-    return [...this.#jar.values()];
-  }
-
-  #store(cookie: Cookie): void {
-    const key = `${cookie.domain}\t${cookie.path}\t${cookie.name}`;
-    if (cookie.expires !== undefined && cookie.expires <= Date.now()) this.#jar!.delete(key);
-    else this.#jar!.set(key, cookie);
-  }
-
-  /** The `Cookie` header for `url`, or `undefined`. */
-  #cookieHeader(url: URL): string | undefined {
-    if (!this.#jar) return undefined;
-    const now = Date.now();
-    const host = url.hostname;
-    const matching = [...this.#jar.values()].filter((c) =>
-      (c.expires === undefined || c.expires > now) &&
-      (c.hostOnly ? host === c.domain : host === c.domain || host.endsWith("." + c.domain)) &&
-      pathMatches(url.pathname, c.path) && (!c.secure || url.protocol === "https:")
-    ).sort((a, b) => b.path.length - a.path.length);
-    return matching.length ? matching.map((c) => `${c.name}=${c.value}`).join("; ") : undefined;
+    return this.#jar;
   }
 
   /** Sends one request, following redirects when asked. */
@@ -441,7 +357,7 @@ export class Client {
   ): Promise<TestResponse> {
     const sent = new Headers(headers);
     if (!sent.has("host")) sent.set("host", url.host);
-    const cookie = this.#cookieHeader(url);
+    const cookie = this.#jar?.header(url);
     if (cookie !== undefined && !sent.has("cookie")) sent.set("cookie", cookie);
     let errors = "";
     const catcher = new EnvironCatcher(this.#options.gateway?.recorder);
@@ -497,12 +413,7 @@ export class Client {
         { cause: error },
       );
     }
-    if (this.#jar) {
-      for (const header of response.headers.getSetCookie()) {
-        const cookie = parseSetCookie(header, url);
-        if (cookie) this.#store(cookie);
-      }
-    }
+    this.#jar?.update(url, response.headers.getSetCookie());
     return new TestResponse(response, bytes, url.href, errors(), catcher.environ);
   }
 }

@@ -7,15 +7,16 @@
  * deno run -A mod.ts examples/hono.ts       # the CLI takes `export default app` ({ fetch })
  * ```
  *
- * In a program: `serve(fromFetch(app))`, or `mount({ "/api": fromFetch(api), "/": site })`
- * (a fetch handler sees the whole path: give a mounted Hono app its `basePath`).
+ * Nothing here knows about WSGI: the CLI sees an object with a `fetch`
+ * method and runs it through `fromFetch`. In a program: `serve(fromFetch(app))`,
+ * or `mount({ "/api": fromFetch(api), "/": site })` (a fetch handler sees the
+ * whole path: give a mounted Hono app its `basePath`).
  *
  * @module
  */
 
 import { Hono } from "hono";
 import { streamText } from "hono/streaming";
-import { fromFetch } from "../mod.ts";
 
 const app = new Hono();
 
@@ -44,6 +45,3 @@ app.get("/cookie", (c) => {
 
 /** The Hono app itself: `{ fetch }`, as `deno serve` and our CLI take it. */
 export default app;
-
-/** The same app as a WSGI application, for programs and tests. */
-export const application = fromFetch(app);

@@ -8,8 +8,8 @@ import type { Application } from "../mod.ts";
 import { fromFetch } from "../server/from_fetch.ts";
 import { toFetch } from "../server/gateway.ts";
 import { mount } from "../server/mount.ts";
-import honoApp, { application as honoApplication } from "../examples/hono.ts";
-import { EventLog, rawRequest, text, withServer } from "./_helpers.ts";
+import honoApp from "../examples/hono.ts";
+import { EventLog, rawRequest, spawnDeno, text, waitFor, withServer } from "./_helpers.ts";
 import { withInspector } from "./_inspector.ts";
 
 /**
@@ -153,6 +153,8 @@ Deno.test("fromFetch() refuses what is not a handler, and a handler that returns
   match(await response.text(), /the fetch handler must return a Response \(got string\)/);
 });
 
+const honoApplication = fromFetch(honoApp);
+
 Deno.test("examples/hono.ts: a Hono app served through WSGI", async () => {
   await withServer(honoApplication, async (server) => {
     const home = await fetch(server.url);
@@ -190,4 +192,27 @@ Deno.test("a Hono app's exchange is visible through the inspector's API", async 
       ok(recorded.events.includes(type), `a ${type} event in ${recorded.events}`);
     }
   });
+});
+
+Deno.test("examples/hono.ts runs under the CLI as it is, recorded by the inspector", async () => {
+  const child = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    "examples/hono.ts",
+    "--port",
+    "0",
+    "--inspector-port",
+    "0",
+  ]);
+  try {
+    equal(await (await fetch(`${child.url}/stream`)).text(), "chunk 1\nchunk 2\nchunk 3\n");
+    await waitFor(() => /Inspector on /.test(child.output()), 5000, "the inspector's URL");
+    const origin = new URL(child.output().match(/Inspector on (\S+)/)![1]!).origin;
+    const recorded = await recordedExchange(origin, "/stream");
+    deepEqual(recorded.chunks, ["chunk 1\n", "chunk 2\n", "chunk 3\n"]);
+    ok(!child.output().includes("Validator:"), child.output());
+  } finally {
+    await child.stop();
+  }
 });

@@ -199,22 +199,24 @@ class Exchange implements RequestSeen {
   headers_sent = false;
   /** A rule the app broke before anything was sent, even if it caught the error. */
   broken: ProtocolError | undefined;
+  // The `declare`d fields below are set only on rare paths (lint, write()):
+  // declared, not initialised, so an exchange on the hot path stays as small as before.
   /** Rules already recorded as `lint` events (one event per rule per exchange). */
-  linted: Set<string> | undefined;
+  declare linted: Set<string> | undefined;
   /** Output of the legacy `write()` not yet handed to the client. */
   written: Uint8Array[] = NONE;
   /**
    * The response stream `write()` opened, and its Response: the headers went
    * out at the first `write()`, and the body follows (see `openLive`).
    */
-  live: ReadableStreamDefaultController<Uint8Array> | undefined;
-  liveResponse: Response | undefined;
+  declare live: ReadableStreamDefaultController<Uint8Array> | undefined;
+  declare liveResponse: Response | undefined;
   /** Resolves the handler's Promise early, when an async app calls `write()` before it returns. */
-  early: ((response: Response) => void) | undefined;
+  declare early: ((response: Response) => void) | undefined;
   /** Wakes the body pump when the client took a chunk (backpressure of the live stream). */
-  wake: (() => void) | undefined;
+  declare wake: (() => void) | undefined;
   /** Set when the live stream must be cut once what `write()` queued went out. */
-  cutting: Error | undefined;
+  declare cutting: Error | undefined;
   writes = 0;
   /** Body bytes handed to the client. */
   bytes = 0;

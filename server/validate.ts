@@ -396,6 +396,19 @@ async function closeQuietly(body: unknown): Promise<void> {
   }
 }
 
+/** Checks the returned body; when strict and a rule broke, closes it and throws the rule. */
+function finishBody(x: Exchange, body: ResponseBody): ResponseBody | Promise<ResponseBody> {
+  let checked: ResponseBody;
+  try {
+    checked = checkBody(x, body);
+  } catch (error) {
+    // Strict, and the body broke a rule: it is closed, as the gateway would have.
+    return closeQuietly(body).then(() => Promise.reject(error));
+  }
+  if (x.violation) return closeQuietly(checked).then(() => Promise.reject(x.violation));
+  return checked;
+}
+
 /**
  * Wraps an application in the checks of wsgiref's `validate.py` (see the
  * module doc for every rule).
@@ -418,17 +431,17 @@ export function validator(app: Application, options: ValidatorOptions = {}): App
     throw new TypeError(`Cannot validate application: it must be a function (got ${show(app)})`);
   }
   const reporter = new Reporter(options);
+  // Plain functions reading `arguments.length`, not rest parameters: no array per call.
   function lintApp(
-    this: unknown,
-    ...args: [environ: Environ, start_response: StartResponse]
+    environ: Environ,
+    start_response: StartResponse,
   ): ResponseBody | Promise<ResponseBody> {
-    const [environ, start_response] = args;
     const isObject = typeof environ === "object" && environ !== null;
     const x = new Exchange(isObject ? environ : {}, reporter);
-    if (args.length !== 2) {
+    if (arguments.length !== 2) {
       x.fail(
         "call.arguments",
-        `The application takes exactly 2 arguments, (environ, start_response) (got ${args.length})`,
+        `The application takes exactly 2 arguments, (environ, start_response) (got ${arguments.length})`,
       );
     }
     const proto = isObject ? Object.getPrototypeOf(environ) : undefined;
@@ -442,49 +455,39 @@ export function validator(app: Application, options: ValidatorOptions = {}): App
     if (environ["wsgi.errors"]) {
       environ["wsgi.errors"] = new ErrorsWrapper(environ["wsgi.errors"], x);
     }
-    const startResponse: StartResponse = (...sr: [string, Header[], unknown?]) => {
-      if (!(sr.length === 2 || sr.length === 3)) {
+    function startResponse(status: string, headers: Header[], exc_info?: unknown): Write {
+      const count = arguments.length;
+      if (count !== 2 && count !== 3) {
         x.fail(
           "start_response.arguments",
-          `start_response() takes 2 or 3 arguments, (status, headers, exc_info?) (got ${sr.length})`,
+          `start_response() takes 2 or 3 arguments, (status, headers, exc_info?) (got ${count})`,
         );
       }
-      const [status, headers, exc_info] = sr;
       checkStatus(x, status);
       checkHeaders(x, headers);
       checkContentType(x, status, headers);
-      if (!(exc_info === undefined || exc_info === null || exc_info instanceof Error)) {
+      if (exc_info !== undefined && exc_info !== null && !(exc_info instanceof Error)) {
         x.fail(
           "exc_info.type",
           `exc_info must be the caught Error, or absent (got ${show(exc_info)})`,
         );
       }
       x.started = true;
-      const write = start_response(...sr);
-      const checkedWrite: Write = (data) => {
+      const write = count === 2
+        ? start_response(status, headers)
+        : start_response(status, headers, exc_info);
+      return (data) => {
         if (!(data instanceof Uint8Array)) {
           x.fail("write.type", `write() takes a Uint8Array (got ${show(data)})`);
         }
         return write(data);
       };
-      return checkedWrite;
-    };
-    const finish = (body: ResponseBody): ResponseBody | Promise<ResponseBody> => {
-      let checked: ResponseBody;
-      try {
-        checked = checkBody(x, body);
-      } catch (error) {
-        // Strict, and the body broke a rule: it is closed, as the gateway would have.
-        return closeQuietly(body).then(() => Promise.reject(error));
-      }
-      if (x.violation) return closeQuietly(checked).then(() => Promise.reject(x.violation));
-      return checked;
-    };
+    }
     const result = app(environ, startResponse);
     if (typeof (result as PromiseLike<ResponseBody>)?.then === "function") {
-      return Promise.resolve(result).then(finish);
+      return Promise.resolve(result).then((body) => finishBody(x, body));
     }
-    return finish(result as ResponseBody);
+    return finishBody(x, result as ResponseBody);
   }
   return lintApp as Application;
 }

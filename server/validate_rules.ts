@@ -176,9 +176,14 @@ export function checkEnviron(x: Failer, environ: Record<string, unknown>): void 
 
 /** The status code of a status line, or `undefined` when it has none. */
 function statusCode(status: unknown): number | undefined {
-  if (typeof status !== "string") return undefined;
-  const m = /^([0-9]{3})(?:\s|$)/.exec(status);
-  return m ? Number(m[1]) : undefined;
+  if (typeof status !== "string" || status.length < 3) return undefined;
+  let code = 0;
+  for (let i = 0; i < 3; i++) {
+    const digit = status.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    code = code * 10 + digit;
+  }
+  return status.length === 3 || /\s/.test(status[3]!) ? code : undefined;
 }
 
 export function checkStatus(x: Failer, status: unknown): void {
@@ -283,9 +288,14 @@ export function checkContentType(x: Failer, status: unknown, headers: unknown): 
   const code = statusCode(status);
   if (code === undefined || !Array.isArray(headers)) return;
   const noBody = code < 200 || code === 204 || code === 304;
-  const has = headers.some((h) =>
-    Array.isArray(h) && typeof h[0] === "string" && h[0].toLowerCase() === "content-type"
-  );
+  let has = false;
+  for (let i = 0; i < headers.length; i++) {
+    const name = (headers[i] as unknown[] | undefined)?.[0];
+    if (typeof name === "string" && name.length === 12 && name.toLowerCase() === "content-type") {
+      has = true;
+      break;
+    }
+  }
   if (has && noBody) {
     x.fail(
       "content_type.forbidden",

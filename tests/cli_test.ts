@@ -291,3 +291,28 @@ Deno.test("toolkit flag mistakes are one clear line and exit code 2", async (t) 
     });
   }
 });
+
+Deno.test("under the CLI, the validator's findings are lint events in the inspector", async () => {
+  const child = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    "tests/fixtures/apps.ts:noContentType",
+    "--port",
+    "0",
+    "--inspector-port",
+    "0",
+  ]);
+  try {
+    await (await fetch(`${child.url}/lint`)).text();
+    await waitFor(() => /Inspector on /.test(child.output()), 5000, "the inspector's URL");
+    const origin = new URL(child.output().match(/Inspector on (\S+)/)![1]!).origin;
+    const list = await (await fetch(`${origin}/api/exchanges`)).json();
+    const detail = await (await fetch(`${origin}/api/exchanges/${list.exchanges[0].id}`)).json();
+    const lints = detail.events.filter((e: { type: string }) => e.type === "lint");
+    equal(lints.length, 1, JSON.stringify(detail.events.map((e: { type: string }) => e.type)));
+    equal(lints[0].data.rule, "content_type.missing");
+  } finally {
+    await child.stop();
+  }
+});

@@ -11,11 +11,12 @@ import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { Recorder } from "./recorder.ts";
 import { serve } from "./serve.ts";
+import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
+import { escapeControls, stderrSink } from "./log.ts";
 import { validator } from "./validate.ts";
 import { mount } from "./mount.ts";
 import { staticFiles } from "./static.ts";
 import { type AnyFetchHandler, fromFetch } from "./from_fetch.ts";
-import { stderrSink } from "./log.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -37,6 +38,13 @@ Options:
   --no-inspector      do not record exchanges or open the inspector
   --max-exchanges N   exchanges the inspector keeps (default 1000)
   --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
+  --max-request-body N
+                      largest request body accepted, in bytes (default 104857600,
+                      100 MiB; 0 = no limit): a larger Content-Length gets 413
+                      before the app runs, and a chunked upload that runs past
+                      it makes the read of wsgi.input throw. wsgi.input.read()
+                      holds the whole body in memory; 100 MiB passes any upload
+                      a dev usually tries and matches common production limits
   --quiet             no request log
   --no-validate       do not check the app against PEP 3333 (wsgiref's validator,
                       on by default: each broken rule is a warning in the log and
@@ -66,6 +74,7 @@ export interface CliOptions {
   inspectorPort: number;
   maxExchanges: number;
   maxBodyBytes: number;
+  maxRequestBody: number;
   quiet: boolean;
   /** Put wsgiref's validator in front of the app (`--no-validate` turns it off). */
   validate: boolean;
@@ -122,6 +131,7 @@ export function parseCli(args: string[]): CliOptions {
         "no-inspector": { type: "boolean" },
         "max-exchanges": { type: "string" },
         "max-body-bytes": { type: "string" },
+        "max-request-body": { type: "string" },
         quiet: { type: "boolean" },
         "no-validate": { type: "boolean" },
         strict: { type: "boolean" },
@@ -153,6 +163,13 @@ export function parseCli(args: string[]): CliOptions {
     inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
     maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
     maxBodyBytes: integer("--max-body-bytes", values["max-body-bytes"], 1024 * 1024, 0, 2 ** 31),
+    maxRequestBody: integer(
+      "--max-request-body",
+      values["max-request-body"],
+      DEFAULT_MAX_REQUEST_BODY,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     quiet: values.quiet ?? false,
     validate: !values["no-validate"],
     strict: strictFlag(values.strict ?? false, !values["no-validate"]),
@@ -322,7 +339,7 @@ export async function main(
     return await run(options, hooks, signal);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
+      console.error(`error: ${escapeControls(error.message)}`);
       return 2;
     }
     throw error;
@@ -353,6 +370,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       log: !options.quiet,
       signal: stop.signal,
       appName: options.name ?? "application",
+      maxRequestBody: options.maxRequestBody,
     });
   } catch (error) {
     addrInUse(error, "the app", options.host, options.port);

@@ -20,8 +20,22 @@
 import type { Application, Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
 import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
 import { buildEnviron, type EnvironOptions, type RequestSeen } from "./environ.ts";
-import { concatBytes, Input } from "./input.ts";
-import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
+import {
+  concatBytes,
+  Input,
+  type InputOptions,
+  RAISE_LIMIT,
+  RequestBodyTooLarge,
+  showBytes,
+} from "./input.ts";
+import {
+  describeForLog,
+  Errors,
+  escapeControls,
+  type LogEntry,
+  requestLogger,
+  stderrSink,
+} from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
 import { describeError, errorPage } from "./error_page.ts";
 import { LINT_KEY, type LintReport } from "./lint.ts";
@@ -59,6 +73,13 @@ export interface GatewayOptions {
   serverPort?: string;
   /** `wsgi.multiprocess`; set it when several processes serve the app (`deno serve --parallel`). */
   multiprocess?: boolean;
+  /**
+   * `wsgi.url_scheme`: the connection's scheme, when known. `serve()` sets
+   * `http`. Without it, `https` when `request.url` starts so, else `http`;
+   * under another host, set it: a client can write `https://` into
+   * `request.url` with an absolute-form target on a plain connection.
+   */
+  urlScheme?: "http" | "https";
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
   /**
@@ -69,7 +90,28 @@ export interface GatewayOptions {
    * (`Client`'s `throwErrors`); never for serving.
    */
   throwErrors?: boolean;
+  /**
+   * The largest request body accepted, in bytes; `0` for no limit. 100 MiB
+   * by default ({@linkcode DEFAULT_MAX_REQUEST_BODY}). A request whose
+   * `Content-Length` says more is answered `413` before the application is
+   * called; a chunked body that runs past it makes the read of `wsgi.input`
+   * that needs the byte past the limit throw a `RequestBodyTooLarge` (a
+   * `RangeError`), which answers `413` if the application lets it through.
+   */
+  maxRequestBody?: number;
 }
+
+/**
+ * The default of {@linkcode GatewayOptions.maxRequestBody}: 100 MiB.
+ *
+ * `wsgi.input.read()` holds the whole body in memory, so a dev server needs
+ * some limit, or one runaway client can take the machine's memory. 100 MiB
+ * lets through every upload a developer usually tries (photos, documents,
+ * short videos) and matches the largest body common production fronts take
+ * by default (Cloudflare's free and pro plans: 100 MB), so that an app that
+ * works here is not refused there for its size. `0` turns it off.
+ */
+export const DEFAULT_MAX_REQUEST_BODY = 100 * 1024 * 1024;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
@@ -119,6 +161,11 @@ const NONE: never[] = Object.freeze([]) as never[];
 /** The placeholder `wsgi.input` while the environ is built (never read). */
 const NO_INPUT = new Input({ body: null }, 0);
 
+/** The methods whose body `Deno.serve` drops: it gives their `Request` none. */
+function bodyDropped(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
 /** Text bodies up to this size go to `Response` as a string (see {@linkcode bodyInit}). */
 const TEXT_BODY_MAX = 64 * 1024;
 /** Content types whose bodies are (almost always) UTF-8 text. */
@@ -166,6 +213,10 @@ interface Shared {
    * (it only reads them, synchronously): one allocation less per request.
    */
   readonly environ: EnvironOptions;
+  /** The largest request body, in bytes; Infinity for no limit. */
+  readonly limit: number;
+  /** The options of an unrecorded exchange's `wsgi.input` (no hook), shared. */
+  readonly input: InputOptions;
 }
 
 /** One request and its response: the state PEP 3333 talks about, made explicit. */
@@ -186,6 +237,8 @@ class Exchange implements RequestSeen {
   readonly peer: { hostname: string; port: number } | undefined;
   rec: ExchangeRecorder | undefined;
   environ!: Environ;
+  /** `wsgi.input` as the gateway made it (the app may replace the environ's). */
+  input: Input = NO_INPUT;
   /** The request target as sent (path and query), set by `buildEnviron`. */
   target = "";
   /** The request's header pairs, collected by `buildEnviron` when recording. */
@@ -217,10 +270,18 @@ class Exchange implements RequestSeen {
   declare wake: (() => void) | undefined;
   /** Set when the live stream must be cut once what `write()` queued went out. */
   declare cutting: Error | undefined;
+  /** The body the live stream is pumping, for `abandon()` when the client leaves. */
+  declare pumped:
+    | { body: ResponseBody; gen: AsyncGenerator<Uint8Array, void, undefined> }
+    | undefined;
   writes = 0;
   /** Body bytes handed to the client. */
   bytes = 0;
   finished = false;
+  /** The body whose `close()` was called (or recorded as absent): never twice. */
+  closed: ResponseBody | undefined;
+  /** A `next()` of the streamed body is pending (the app is producing a chunk). */
+  pulling = false;
 
   constructor(request: Request, info: HandlerInfo | undefined, shared: Shared) {
     this.started = this.t = performance.now();
@@ -256,7 +317,7 @@ class Exchange implements RequestSeen {
   recorderFailed(error: unknown): void {
     this.rec = undefined;
     this.shared.sink.write(
-      `Recorder failed; this exchange is no longer recorded: ${describeError(error)}\n`,
+      `Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`,
     );
   }
 
@@ -273,12 +334,14 @@ class Exchange implements RequestSeen {
       });
       if (error instanceof ProtocolError) this.lint(error.rule, error.message);
     }
-    const detail = e && !(error instanceof ProtocolError)
-      ? e.stack ?? describeError(e)
-      : describeError(error);
+    // With its stack, except for a broken rule (the message says it all).
+    const detail = e && !(error instanceof ProtocolError) && !(error instanceof RequestBodyTooLarge)
+      ? describeForLog(e)
+      : escapeControls(describeError(error));
+    // PATH_INFO is decoded: "%1b%0d%0a" in the target would be raw controls here.
     this.shared.sink.write(
-      `Error in ${where} (${this.method} ${
-        this.environ?.PATH_INFO ?? this.request.url
+      `Error in ${where} (${escapeControls(this.method)} ${
+        escapeControls(this.environ?.PATH_INFO ?? this.request.url)
       }): ${detail}\n`,
     );
   }
@@ -379,6 +442,8 @@ class Exchange implements RequestSeen {
       cancel: () => {
         this.finishNow("aborted", "client disconnected");
         this.wake?.();
+        const pumped = this.pumped;
+        if (pumped !== undefined && this.pulling) this.abandon(pumped.body, pumped.gen);
       },
     });
     this.liveResponse = new Response(stream, { status: this.code, headers: this.headers });
@@ -407,13 +472,16 @@ class Exchange implements RequestSeen {
       }
       gen = this.chunks(body);
     }
+    this.pumped = { body, gen };
     try {
       for (;;) {
         while ((live.desiredSize ?? 0) <= 0 && !this.finished) {
           await new Promise<void>((resolve) => (this.wake = resolve));
         }
         if (this.finished) break;
+        this.pulling = true;
         const r = await gen.next();
+        this.pulling = false;
         if (this.finished) break;
         if (r.done) {
           if (declared !== undefined && this.bytes < declared) {
@@ -430,6 +498,7 @@ class Exchange implements RequestSeen {
       }
       await this.stop(gen); // the client left: finalize the body, close() it
     } catch (error) {
+      this.pulling = false;
       if (this.finished) return;
       this.report("iterable", error);
       await this.stop(gen);
@@ -442,7 +511,7 @@ class Exchange implements RequestSeen {
     const reason = `response cut after the headers were sent: ${describeError(error)}`;
     this.finishNow("cut", reason);
     const cut = new Error(reason);
-    cut.stack = `wsgi: ${reason}`;
+    cut.stack = `wsgi: ${escapeControls(reason)}`;
     const signal = this.shared.options.throwErrors ? error as Error : cut;
     // An empty queue (desiredSize at the high-water mark, 1) can be cut now;
     // else pull() cuts it when the client has taken the rest.
@@ -473,12 +542,34 @@ class Exchange implements RequestSeen {
     // Nothing of this exchange stays reachable from the shared object.
     options.errors = this.shared.errors;
     options.remoteAddr = undefined;
+    // The body's length: CONTENT_LENGTH, or unknown (read to the end).
     const cl = environ.CONTENT_LENGTH;
-    environ["wsgi.input"] = new Input(
+    let length: number | undefined;
+    let dropped = false;
+    if (bodyDropped(this.method)) {
+      // Deno.serve gives a GET or HEAD no body; if one came, say so in the environ too.
+      length = 0;
+      if ((cl !== undefined && cl !== "0") || environ["wsgi.input_terminated"] === true) {
+        dropped = true;
+        delete environ.CONTENT_LENGTH;
+        delete environ["wsgi.input_terminated"];
+      }
+    } else length = cl === undefined ? undefined : Number(cl);
+    const tooLarge = length !== undefined && length > this.shared.limit;
+    // A refused body is not touched: Deno closes the connection after the 413.
+    if (tooLarge) length = 0;
+    const input = new Input(
       request,
-      cl === undefined ? undefined : Number(cl),
-      rec && ((method, size, bytes) => this.recordInput(method, size, bytes)),
+      length,
+      rec
+        ? {
+          onRead: (method, size, bytes) => this.recordInput(method, size, bytes),
+          limit: this.shared.limit,
+        }
+        : this.shared.input,
     );
+    this.input = input;
+    environ["wsgi.input"] = input;
     this.environ = environ;
     if (this.rec) {
       // All at the arrival's reading: only the gateway's own code ran since.
@@ -493,6 +584,25 @@ class Exchange implements RequestSeen {
       // The seam for the validator's lint events, after the snapshot (it is no request data).
       const lint: LintReport = (rule, message) => this.lint(String(rule), String(message));
       environ[LINT_KEY] = lint;
+      if (dropped) {
+        this.emit("lint", {
+          rule: "request.body_dropped",
+          message: `The ${this.method} request carried a body (${
+            cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
+          }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`,
+        });
+      }
+    }
+    if (tooLarge) {
+      return this.fail(
+        "gateway",
+        new RequestBodyTooLarge(
+          `Cannot accept the request body: Content-Length says ${cl} bytes, over the limit of ${
+            showBytes(this.shared.limit)
+          }; ${RAISE_LIMIT}`,
+          this.shared.limit,
+        ),
+      );
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
@@ -565,10 +675,17 @@ class Exchange implements RequestSeen {
    * error, and when the client goes away (the stream's `cancel` returns the
    * generator). Keep it in those `finally` blocks, or a path will skip it.
    *
+   * A client that goes away while the body's `next()` is pending cannot wait
+   * for that `finally` (JavaScript queues a generator's `return()` behind the
+   * pending `next()`): {@linkcode Exchange.abandon} calls this at once, and
+   * the `finally` that comes later finds it done.
+   *
    * Returns a Promise only when `close()` did (and records the event once it
    * settled); a synchronous `close()` that throws, throws here.
    */
   close(body: ResponseBody): Promise<void> | undefined {
+    if (this.closed === body) return undefined;
+    this.closed = body;
     const close = (body as { close?: unknown } | null | undefined)?.close;
     if (typeof close === "function") {
       const result = close.call(body);
@@ -713,6 +830,8 @@ class Exchange implements RequestSeen {
   finish(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
     this.finished = true;
+    // Let go of the request body: Deno holds the connection while it lives.
+    this.input.finish();
     if (this.rec) {
       if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
       else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
@@ -865,7 +984,7 @@ class Exchange implements RequestSeen {
     this.finishNow("cut", reason);
     // Deno prints the stream's error; the stack was reported already, so keep it to one line.
     const cut = new Error(reason);
-    cut.stack = `wsgi: ${reason}`;
+    cut.stack = `wsgi: ${escapeControls(reason)}`;
     controller.error(this.shared.options.throwErrors ? error : cut);
   }
 
@@ -874,6 +993,10 @@ class Exchange implements RequestSeen {
     const gen = this.chunks(body);
     let first: Uint8Array | undefined;
     try {
+      // Before the headers go out, Deno.serve gives no sign that the client
+      // left: its request.signal would, but reading it makes Deno 2.9 print a
+      // "legacy behavior" warning once a response succeeds. A body stuck here
+      // is closed once it yields (the response then finds the client gone) or ends.
       while (this.written.length === 0) {
         const r = await gen.next();
         if (r.done) break;
@@ -916,7 +1039,9 @@ class Exchange implements RequestSeen {
       pull: async (controller) => {
         try {
           for (;;) {
+            this.pulling = true;
             const r = await gen.next();
+            this.pulling = false;
             // The client may have gone away while the app was producing.
             if (this.finished) return;
             for (const w of this.written) this.enqueue(controller, w, declared);
@@ -938,6 +1063,7 @@ class Exchange implements RequestSeen {
             }
           }
         } catch (error) {
+          this.pulling = false;
           if (this.finished) return;
           this.report("iterable", error);
           await this.stop(gen);
@@ -946,7 +1072,8 @@ class Exchange implements RequestSeen {
       },
       cancel: async () => {
         this.finishNow("aborted", "client disconnected");
-        await this.stop(gen);
+        if (this.pulling) this.abandon(body, gen);
+        else await this.stop(gen);
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
@@ -968,6 +1095,30 @@ class Exchange implements RequestSeen {
     }
     this.bytes += chunk.length;
     controller.enqueue(chunk);
+  }
+
+  /**
+   * The client went away while the body's `next()` is pending. Returning the
+   * generator would wait for that `next()` (JavaScript queues `return()` on
+   * an async generator until its pending `await` settles, which may be
+   * never), so the body's `close()` is called now, once; the generator is
+   * still returned, for its `finally`, whenever it gets there. A body with no
+   * `close()` (an async generator) can only be finalized by that queued
+   * `return()`: a `lint` event says so, and its `close` event comes when the
+   * generator's `finally` has run.
+   */
+  abandon(body: ResponseBody, gen: AsyncGenerator<Uint8Array, void, undefined>): void {
+    if (typeof (body as { close?: unknown }).close === "function") {
+      this.closeQuietly(body);
+    } else if (this.rec) {
+      this.tick();
+      this.emit("lint", {
+        rule: "close.queued",
+        message:
+          "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
+      });
+    }
+    this.stop(gen);
   }
 
   /** Stops pulling the body: returns the generator, so its `finally` (and `close()`) runs. */
@@ -1007,7 +1158,18 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
   }
   const sink = options.errors ?? stderrSink;
   const errors = new Errors(sink);
+  const max = options.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
+  if (!(Number.isInteger(max) && max >= 0)) {
+    throw new RangeError(
+      `Cannot serve application: maxRequestBody must be a whole number of bytes, 0 for no limit (got ${
+        show(max)
+      })`,
+    );
+  }
+  const limit = max === 0 ? Infinity : max;
   const shared: Shared = {
+    limit,
+    input: { limit },
     options,
     sink,
     log: options.log === true ? requestLogger(sink) : options.log || undefined,
@@ -1020,6 +1182,7 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       serverName: options.serverName,
       serverPort: options.serverPort,
       multiprocess: options.multiprocess,
+      urlScheme: options.urlScheme,
     },
   };
   return (request, info) => {

@@ -99,7 +99,7 @@ import {
   type Failer,
 } from "./validate_rules.ts";
 import { lint } from "./lint.ts";
-import { stderrSink } from "./log.ts";
+import { escapeControls, stderrSink } from "./log.ts";
 
 /** Options of {@linkcode validator}. */
 export interface ValidatorOptions {
@@ -120,15 +120,20 @@ export interface ValidatorOptions {
 /** Rules that validate.py only warns about: never a 500, even when strict. */
 const WARN_ONLY = new Set(["environ.query_string", "environ.method", "status.format"]);
 
-// deno-lint-ignore no-control-regex -- escaping control characters is the point
-const CONTROL = /[\x00-\x1f\x7f]/g;
-
 /** Route keys remembered for "once per rule and route"; past this, once per rule. */
 const SEEN_MAX = 1024;
 
-/** Escapes control characters for a terminal line (a path may hold ESC, CR, LF). */
-function escapeControl(text: string): string {
-  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+// deno-lint-ignore no-control-regex -- escaping control characters is the point
+const CONTROLS = /[\x00-\x1f\x7f-\x9f]/g;
+
+/**
+ * A message for the terminal. Messages quote request data with `show()`
+ * (JSON, so backslashes are escapes already): only a control character that
+ * slipped through is escaped, without doubling those backslashes. The route,
+ * raw request data, goes through the log's own `escapeControls`.
+ */
+function controlsEscaped(message: string): string {
+  return message.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** What one validator remembers across requests: which warnings it already gave. */
@@ -156,7 +161,9 @@ class Reporter {
     this.#seenRules.add(rule);
     if (fresh) {
       this.#warn(
-        `Validator: ${escapeControl(message)} (rule ${rule}; ${escapeControl(exchange.route)})\n`,
+        `Validator: ${controlsEscaped(message)} (rule ${rule}; ${
+          escapeControls(exchange.route)
+        })\n`,
       );
     }
     if (!this.strict || WARN_ONLY.has(rule)) return undefined;

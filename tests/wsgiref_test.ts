@@ -115,7 +115,11 @@ Deno.test("IntegrationTests.test_wsgi_input (PEP 3333 allows read() without a si
   const warnings: string[] = [];
   const reads: Application = async (environ, start_response) => {
     await environ["wsgi.input"].read();
-    await environ["wsgi.input"].read("all" as unknown as number);
+    try {
+      await environ["wsgi.input"].read("all" as unknown as number);
+    } catch {
+      // What a bad size does is the input's business; the validator's warning is the point.
+    }
     start_response("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
     return [enc("data")];
   };

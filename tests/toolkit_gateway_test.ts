@@ -289,3 +289,29 @@ Deno.test("write(): a client that leaves while the app still runs; close() is ca
   }, { recorder: log });
   equal(closed, 1);
 });
+
+Deno.test("write(): a client that leaves while the body after it waits in an await gets close() at once", async () => {
+  let closed = 0;
+  let release!: () => void;
+  const stuck = new Promise<void>((resolve) => (release = resolve));
+  const app: Application = (_environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "text/plain"]])(enc("written;"));
+    return {
+      async *[Symbol.asyncIterator]() {
+        await stuck; // the next() that is pending when the client leaves
+        yield enc("late");
+      },
+      close: () => void closed++,
+    };
+  };
+  await withServer(app, async (server) => {
+    const response = await fetch(server.url);
+    const reader = response.body!.getReader();
+    equal(text((await reader.read()).value!), "written;");
+    await reader.cancel();
+    await waitFor(() => closed === 1, 5000, "close() while next() is pending");
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    equal(closed, 1, "once");
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * The private channel between the supervisor and an app process: a Unix
+ * socket in a temporary folder, never stdout or stderr, which belong to the
+ * application (its `console.log` and the request log pass through untouched).
+ *
+ * Everything on it is a message: `u32 length` (little-endian, the whole
+ * message, header included), `u8 kind`, then the payload. Kinds:
+ *
+ * | kind | direction | payload |
+ * |---|---|---|
+ * | `RECORD` (1) | app → supervisor | one recorded event, as `./bridge.ts` encodes it |
+ * | `CONTROL` (2) | both | one JSON object, a {@linkcode ToSupervisor} or {@linkcode ToChild} |
+ * | `HEARTBEAT` (3) | app → supervisor | none: the app process's event loop is alive |
+ *
+ * The writer batches: messages go into one reused buffer that is written out
+ * when it holds 64 KiB or a few milliseconds after the first message, so a
+ * busy server makes one system call per batch, not one per event.
+ *
+ * @module
+ */
+
+import type { LoadError } from "./load_error.ts";
+import type { ChildConfig } from "./child.ts";
+
+/** A recorded event. */
+export const RECORD = 1;
+/** A JSON control message. */
+export const CONTROL = 2;
+/** The app process is alive (no payload). */
+export const HEARTBEAT = 3;
+
+/** A fault in the app process that no exchange caught. */
+export interface Fault {
+  kind: "unhandledrejection" | "error";
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Control messages from an app process. */
+export type ToSupervisor =
+  | { type: "hello"; worker: number; generation: number; pid: number }
+  | { type: "ready"; port: number }
+  | { type: "load_error"; error: LoadError }
+  | { type: "fault"; fault: Fault; exchange?: number };
+
+/** Control messages to an app process. */
+export type ToChild =
+  /** Stop accepting, finish what is in flight, then exit. */
+  | { type: "retire" }
+  /** A standby: load the module and serve, with this configuration. */
+  | { type: "load"; config: ChildConfig };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Bytes queued before a write goes out at once. */
+const FLUSH_AT = 64 * 1024;
+
+/** Anything with an async `write` that may write only part of what it is given. */
+export interface Writable {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/**
+ * Batches messages into one buffer and writes them out in order.
+ *
+ * While a write is under way new messages go to a second buffer; a buffer
+ * past `limit` bytes (the reader is far behind) drops further RECORD
+ * messages and counts them, so a stuck supervisor cannot make the app
+ * process grow without bound.
+ */
+export class ChannelWriter {
+  #out: Writable;
+  #buf = new Uint8Array(2 * FLUSH_AT);
+  #view = new DataView(this.#buf.buffer);
+  #used = 0;
+  #writing = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  readonly #delay: number;
+  readonly #limit: number;
+  /** RECORD messages dropped because the reader fell too far behind. */
+  dropped = 0;
+
+  /**
+   * @param delay at most how long a message waits, in milliseconds
+   * @param limit bytes queued past which RECORD messages are dropped
+   */
+  constructor(out: Writable, delay = 2, limit = 64 * 1024 * 1024) {
+    this.#out = out;
+    this.#delay = delay;
+    this.#limit = limit;
+  }
+
+  /** Makes room for `n` more bytes. */
+  #reserve(n: number): void {
+    if (this.#used + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#used + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#used));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  /**
+   * Starts a message of `kind` whose payload is at most `max` bytes; returns
+   * the buffer and the offset where the payload goes, or `undefined` when a
+   * RECORD message is dropped. Finish it with {@linkcode ChannelWriter.end}.
+   */
+  begin(kind: number, max: number): { buf: Uint8Array; view: DataView; at: number } | undefined {
+    if (this.#closed) return undefined;
+    if (kind === RECORD && this.#used > this.#limit) {
+      this.dropped++;
+      return undefined;
+    }
+    this.#reserve(5 + max);
+    this.#view.setUint8(this.#used + 4, kind);
+    return { buf: this.#buf, view: this.#view, at: this.#used + 5 };
+  }
+
+  /** Ends the message begun last, whose payload ends at `end`. */
+  end(end: number): void {
+    this.#view.setUint32(this.#used, end - this.#used, true);
+    this.#used = end;
+    if (this.#used >= FLUSH_AT) this.flush();
+    else if (this.#timer === undefined && !this.#writing) {
+      this.#timer = setTimeout(() => this.flush(), this.#delay);
+    }
+  }
+
+  /** Sends one message with a byte payload. */
+  send(kind: number, payload: Uint8Array = new Uint8Array(0)): void {
+    const m = this.begin(kind, payload.length);
+    if (!m) return;
+    m.buf.set(payload, m.at);
+    this.end(m.at + payload.length);
+  }
+
+  /** Sends a JSON control message. */
+  control(message: ToSupervisor | ToChild): void {
+    const text = JSON.stringify(message);
+    const m = this.begin(CONTROL, text.length * 3);
+    if (!m) return;
+    this.end(m.at + encoder.encodeInto(text, m.buf.subarray(m.at)).written);
+  }
+
+  /** Writes out what is queued (in the background); a no-op while a write is under way. */
+  flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#writing || this.#used === 0 || this.#closed) return;
+    this.#writing = true;
+    const bytes = this.#buf.subarray(0, this.#used);
+    // The next messages go to a fresh buffer while this one is written.
+    this.#buf = new Uint8Array(Math.max(2 * FLUSH_AT, this.#buf.length >> 1));
+    this.#view = new DataView(this.#buf.buffer);
+    this.#used = 0;
+    this.#writeAll(bytes).then(() => {
+      this.#writing = false;
+      if (this.#used > 0) this.flush();
+    }, () => {
+      this.#closed = true;
+    });
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    while (bytes.length > 0) bytes = bytes.subarray(await this.#out.write(bytes));
+  }
+
+  /** Resolves once everything queued so far was written. */
+  async drain(): Promise<void> {
+    this.flush();
+    while ((this.#writing || this.#used > 0) && !this.#closed) {
+      await new Promise((r) => setTimeout(r, 1));
+      this.flush();
+    }
+  }
+}
+
+/** One message read from the channel: its kind and payload (a view, valid until the next read). */
+export interface Message {
+  kind: number;
+  payload: Uint8Array;
+}
+
+/**
+ * Splits a byte stream into messages: yields each complete one, keeping a
+ * partial one for the next chunk.
+ */
+export async function* readMessages(
+  stream: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Message> {
+  let buf = new Uint8Array(256 * 1024);
+  let start = 0;
+  let end = 0;
+  for await (const chunk of stream) {
+    if (end + chunk.length > buf.length) {
+      const keep = end - start;
+      if (keep + chunk.length > buf.length) {
+        const next = new Uint8Array(Math.max(keep + chunk.length, buf.length * 2));
+        next.set(buf.subarray(start, end));
+        buf = next;
+      } else buf.copyWithin(0, start, end);
+      start = 0;
+      end = keep;
+    }
+    buf.set(chunk, end);
+    end += chunk.length;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    while (end - start >= 5) {
+      const length = view.getUint32(start, true);
+      if (length < 5) throw new RangeError(`Cannot read the channel: a message of ${length} bytes`);
+      if (end - start < length) break;
+      yield { kind: buf[start + 4]!, payload: buf.subarray(start + 5, start + length) };
+      start += length;
+    }
+    if (start === end) start = end = 0;
+  }
+}
+
+/** Decodes a CONTROL payload. */
+export function parseControl<T>(payload: Uint8Array): T {
+  return JSON.parse(decoder.decode(payload)) as T;
+}

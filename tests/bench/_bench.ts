@@ -60,8 +60,10 @@ export function haveTaskset(): Promise<boolean> {
 export interface Contender {
   /** Short name: `raw`, `floor`, `gateway`, ... */
   name: string;
-  /** The arguments of `deno` (`run -A file.ts ...`). */
+  /** The arguments of `deno` (`run -A file.ts ...`), or of `cmd` when given. */
   args: string[];
+  /** The program to run; `deno` (this one) by default. */
+  cmd?: string;
 }
 
 /** A running server. */
@@ -71,7 +73,7 @@ export interface RunningServer {
   url: string;
   /** Everything else it printed on stdout (e.g. "Inspector on ..."). */
   stdout: () => string;
-  /** The pid of the `deno` process itself (for /proc/PID/status). */
+  /** The pid of the server process itself (for /proc/PID/status; a master, if it has workers). */
   denoPid: number;
   /** The command line that started it, for the report. */
   command: string;
@@ -102,7 +104,7 @@ export async function startServer(
     "-k",
     "5",
     String(Math.ceil(options.lifetime)),
-    Deno.execPath(),
+    contender.cmd ?? Deno.execPath(),
     ...contender.args,
   ];
   const command = `${inner.map(shellQuote).join(" ")} 2>>${shellQuote(options.logFile)}`;
@@ -178,19 +180,30 @@ export interface WrkResult {
   requests: number;
   /** Non-2xx/3xx responses plus socket errors: should be 0. */
   errors: number;
+  /** Latency percentiles in milliseconds, when asked for (`latency: true`). */
+  p50?: number;
+  p99?: number;
   output: string;
+}
+
+/** wrk's latency figure (`812.00us`, `1.20ms`, `2.01s`) in milliseconds. */
+function wrkMs(text: string | undefined): number | undefined {
+  const m = text?.match(/^([\d.]+)(us|ms|s|m)$/);
+  if (!m) return undefined;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as "us"];
 }
 
 /** The wrk command line for a URL. */
 export function wrkArgs(
   url: string,
-  o: { threads: number; connections: number; duration: number },
+  o: { threads: number; connections: number; duration: number; latency?: boolean },
 ): string[] {
   return [
     "wrk",
     `-t${o.threads}`,
     `-c${o.connections}`,
     `-d${o.duration}s`,
+    ...(o.latency ? ["--latency"] : []),
     url,
   ];
 }
@@ -198,7 +211,7 @@ export function wrkArgs(
 /** Runs wrk (pinned to `core` when given) and parses its summary. */
 export async function runWrk(
   url: string,
-  o: { threads: number; connections: number; duration: number; core?: number },
+  o: { threads: number; connections: number; duration: number; core?: number; latency?: boolean },
 ): Promise<WrkResult> {
   const args = [
     ...(o.core !== undefined ? ["-c", String(o.core)] : []),
@@ -214,7 +227,9 @@ export async function runWrk(
   );
   const socketErrors = sock ? sock.slice(1).reduce((n, x) => n + Number(x), 0) : 0;
   if (!Number.isFinite(rps)) throw new Error(`Cannot parse wrk output:\n${r.out}`);
-  return { rps, requests, errors: non2xx + socketErrors, output: r.out };
+  const p50 = wrkMs(r.out.match(/^\s+50%\s+(\S+)/m)?.[1]);
+  const p99 = wrkMs(r.out.match(/^\s+99%\s+(\S+)/m)?.[1]);
+  return { rps, requests, errors: non2xx + socketErrors, p50, p99, output: r.out };
 }
 
 /** The median of some numbers (the mean of the middle two for an even count). */
@@ -239,4 +254,41 @@ export async function rssKiB(pid: number): Promise<number> {
   const m = status.match(/VmRSS:\s+(\d+) kB/);
   if (!m) throw new Error(`No VmRSS in /proc/${pid}/status`);
   return Number(m[1]);
+}
+
+/** A process and all its descendants, from `/proc/PID/task/TID/children`. */
+export async function processTree(pid: number): Promise<number[]> {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    const p = all[i]!;
+    try {
+      for await (const task of Deno.readDir(`/proc/${p}/task`)) {
+        const kids = await Deno.readTextFile(`/proc/${p}/task/${task.name}/children`);
+        for (const kid of kids.trim().split(/\s+/)) if (kid) all.push(Number(kid));
+      }
+    } catch { /* gone */ }
+  }
+  return all;
+}
+
+/** CPU seconds of a process and its descendants (those alive now). */
+export async function treeCpuSeconds(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of await processTree(pid)) total += await cpuSeconds(p).catch(() => 0);
+  return total;
+}
+
+/**
+ * The peak resident set of a process tree in KiB: the sum of each live
+ * process's own peak (`VmHWM`), an upper bound of the tree's peak.
+ */
+export async function treePeakRssKiB(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of await processTree(pid)) {
+    try {
+      const status = await Deno.readTextFile(`/proc/${p}/status`);
+      total += Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0);
+    } catch { /* gone */ }
+  }
+  return total;
 }

@@ -32,10 +32,13 @@
 
 import type { InspectorHandle } from "../server/cli.ts";
 import { addressUrl } from "../server/serve.ts";
-import { ExchangeStore } from "./store.ts";
+import { ExchangeStore, type StoredExchange } from "./store.ts";
 import { generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
 import { bundleUi, pageHtml } from "./ui/bundle.ts";
+import { ServerLog } from "./server_log.ts";
+import type { DevInspector } from "../server/dev/contract.ts";
+import type { Recorder } from "../server/recorder.ts";
 
 /** Options of {@linkcode createInspector}. */
 export interface InspectorOptions {
@@ -67,7 +70,9 @@ export interface InspectorOptions {
 }
 
 /** A running (or ready) inspector. */
-export interface Inspector extends InspectorHandle {
+export interface Inspector extends InspectorHandle, DevInspector {
+  /** Server-level events from the CLI's supervisor. */
+  readonly server: ServerLog;
   /** The recorded exchanges (also the `recorder`). */
   readonly store: ExchangeStore;
   /** The access token, when one is asked for. */
@@ -111,6 +116,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     maxEvents: options.maxEvents,
     onError: options.onError,
   });
+  const serverLog = new ServerLog();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   let api: InspectorApi | undefined;
   let url: string | undefined;
@@ -119,6 +125,17 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   return {
     store,
     recorder: store,
+    server: serverLog,
+    recorderFor(generation: number): Recorder {
+      return {
+        begin(request, time) {
+          const exchange = store.begin(request, time);
+          if (exchange) (exchange as StoredExchange).generation = generation;
+          return exchange;
+        },
+      };
+    },
+    serverEvent: (event) => serverLog.add(event),
     token,
     get url() {
       return url;
@@ -147,6 +164,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
         appUrl,
         page: options.page ?? defaultPage,
         heartbeatMs: options.heartbeatMs,
+        server: serverLog,
       });
       server = http;
       url = `${addressUrl(hostname, port)}/${token === undefined ? "" : `?token=${token}`}`;

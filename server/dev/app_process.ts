@@ -15,6 +15,8 @@ import type { LoadError } from "./load_error.ts";
 
 /** The app process entry point. */
 const CHILD = new URL("./child.ts", import.meta.url).href;
+/** More `deno run` flags for app processes, for profiling: `WSGI_DEV_DENO_FLAGS="--cpu-prof"`. */
+const EXTRA_FLAGS = (Deno.env.get("WSGI_DEV_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
 
 /** Where an app process is in its life: a standby waits for a `load` message. */
 export type ProcessState = "standby" | "starting" | "ready" | "retiring" | "gone";
@@ -65,7 +67,14 @@ export class AppProcess {
     this.state = standby ? "standby" : "starting";
     this.ingest = recorder && !standby ? new RecordIngest(recorder) : undefined;
     this.process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-net", CHILD, JSON.stringify({ ...config, standby })],
+      args: [
+        "run",
+        "-A",
+        "--unstable-net",
+        ...EXTRA_FLAGS,
+        CHILD,
+        JSON.stringify({ ...config, standby }),
+      ],
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",

@@ -12,82 +12,16 @@
  *   them into any `Recorder` (the inspector's store), with the arrival and
  *   times mapped onto the supervisor's clock.
  *
- * The payload of a RECORD message (little-endian): `u32 exchange` (the app
- * process's own count), `u8 type` ({@linkcode TYPE_CODES}), `f64 t`
- * (milliseconds since the exchange arrived), `u32 n`, `n` bytes of UTF-8
- * JSON (the event's data, bytes left out), then the event's bytes, if any
- * (input, write, chunk), up to the per-exchange cap; the JSON's `size` says
- * how many there were. The `request` event's JSON also carries `arrival`
- * (epoch milliseconds); the `environ` event's carries a JSON-safe snapshot.
- * The inspector's compact record format (issue 9) replaces this encoding
- * here, and nowhere else.
+ * The payload of a RECORD message is one event, encoded by `./codec.ts`;
+ * the inspector's compact record format (issue 9) is meant to replace that
+ * encoding, here and nowhere else.
  *
  * @module
  */
 
 import type { EventMap, EventType, ExchangeRecorder, Pair, Recorder } from "../recorder.ts";
 import { type ChannelWriter, RECORD } from "./channel.ts";
-
-/** Each event type's one-byte code on the channel. */
-export const TYPE_CODES: Record<EventType, number> = {
-  request: 1,
-  environ: 2,
-  call: 3,
-  input: 4,
-  start_response: 5,
-  write: 6,
-  chunk: 7,
-  headers_sent: 8,
-  errors: 9,
-  error: 10,
-  lint: 11,
-  close: 12,
-  end: 13,
-  abort: 14,
-};
-const TYPES: EventType[] = [];
-for (const [type, code] of Object.entries(TYPE_CODES)) TYPES[code] = type as EventType;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** A JSON-safe value: what an environ snapshot holds. */
-type Snapshot = string | number | boolean | null | Snapshot[];
-
-function describe(value: unknown, depth = 0): Snapshot {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value;
-    case "number":
-      return Number.isFinite(value) ? value : String(value);
-    case "undefined":
-      return null;
-    case "function":
-      return `[function ${value.name || "anonymous"}]`;
-    case "bigint":
-    case "symbol":
-      return value.toString();
-  }
-  if (value === null) return null;
-  if (Array.isArray(value) && depth < 3) {
-    return value.slice(0, 100).map((item) => describe(item, depth + 1));
-  }
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
-}
-
-function snapshot(environ: Readonly<Record<string, unknown>>): Record<string, Snapshot> {
-  const out: Record<string, Snapshot> = {};
-  for (const key in environ) {
-    const value = environ[key];
-    out[key] = typeof value === "string" ? value : describe(value);
-  }
-  return out;
-}
+import { decodeEvent, encodeEvent, type EventExtras } from "./codec.ts";
 
 /** The exchanges an app process has begun and not yet ended. */
 class OpenExchange implements ExchangeRecorder {
@@ -151,98 +85,30 @@ export class ChannelRecorder implements Recorder {
 
   /** Encodes one event of `exchange` at `t` ms since its arrival. */
   write<K extends EventType>(exchange: OpenExchange, type: K, data: EventMap[K], t: number): void {
-    let json: unknown = data;
-    let bytes: Uint8Array | undefined;
-    switch (type) {
-      case "request": {
-        const d = data as EventMap["request"];
-        json = {
-          method: d.method,
-          target: d.target,
-          version: d.version,
-          peer: d.peer && { hostname: d.peer.hostname, port: d.peer.port },
-          headers: d.headers,
-          arrival: performance.timeOrigin + exchange.t0,
-          ref: exchange.ref,
-        };
-        break;
-      }
-      case "environ": {
-        const environ = (data as EventMap["environ"]).environ;
-        this.#byEnviron.set(environ, exchange);
-        json = { environ: snapshot(environ) };
-        break;
-      }
-      case "input":
-      case "write":
-      case "chunk": {
-        const d = data as EventMap["chunk"] & Partial<EventMap["input"]>;
-        const input = type === "input";
-        const room = Math.max(0, this.#cap - (input ? exchange.inBytes : exchange.outBytes));
-        bytes = d.bytes.length > room ? d.bytes.subarray(0, room) : d.bytes;
-        if (input) exchange.inBytes += bytes.length;
-        else exchange.outBytes += bytes.length;
-        json = input
-          ? { method: d.method, size: d.bytes.length, requested: d.size }
-          : { index: d.index, size: d.bytes.length };
-        break;
-      }
-      case "start_response": {
-        const d = data as EventMap["start_response"];
-        json = { ...d, status: describe(d.status), headers: describe(d.headers) };
-        if (Array.isArray(d.headers) && d.error === undefined) json = d;
-        break;
-      }
+    const out = this.#out.open(RECORD);
+    if (!out) return;
+    let extras: EventExtras | undefined;
+    if (type === "request") {
+      extras = { arrival: performance.timeOrigin + exchange.t0, ref: exchange.ref };
+    } else if (type === "environ") {
+      this.#byEnviron.set((data as EventMap["environ"]).environ, exchange);
+    } else if (type === "input" || type === "write" || type === "chunk") {
+      const n = (data as EventMap["chunk"]).bytes.length;
+      const input = type === "input";
+      const keep = Math.min(
+        n,
+        Math.max(0, this.#cap - (input ? exchange.inBytes : exchange.outBytes)),
+      );
+      if (input) exchange.inBytes += keep;
+      else exchange.outBytes += keep;
+      extras = { keep };
     }
-    const text = JSON.stringify(json);
-    const extra = bytes?.length ?? 0;
-    const m = this.#out.begin(RECORD, 17 + text.length * 3 + extra);
-    if (!m) return;
-    const { buf, view } = m;
-    let at = m.at;
-    view.setUint32(at, exchange.id, true);
-    view.setUint8(at + 4, TYPE_CODES[type]);
-    view.setFloat64(at + 5, t, true);
-    const n = encoder.encodeInto(text, buf.subarray(at + 17)).written;
-    view.setUint32(at + 13, n, true);
-    at += 17 + n;
-    if (bytes && extra > 0) {
-      buf.set(bytes, at);
-      at += extra;
-    }
-    this.#out.end(at);
+    encodeEvent(out, exchange.id, type, t, data, extras);
+    this.#out.end(out.at);
+    // Out before the application runs: if it never returns (a CPU-bound loop),
+    // the supervisor still knows which request it was (the write is eager).
+    if (type === "call") this.#out.flush();
   }
-}
-
-/** One decoded RECORD message. */
-export interface DecodedEvent {
-  exchange: number;
-  type: EventType;
-  t: number;
-  data: Record<string, unknown>;
-}
-
-/** Decodes a RECORD payload (byte fields become views of `payload`). */
-export function decodeRecord(payload: Uint8Array): DecodedEvent {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const exchange = view.getUint32(0, true);
-  const type = TYPES[view.getUint8(4)];
-  if (type === undefined) {
-    throw new RangeError(`Cannot decode a recorded event: unknown type ${view.getUint8(4)}`);
-  }
-  const t = view.getFloat64(5, true);
-  const n = view.getUint32(13, true);
-  const data = JSON.parse(decoder.decode(payload.subarray(17, 17 + n))) as Record<string, unknown>;
-  if (type === "input") {
-    // The recorder's payload: the size asked for, and the bytes (the cap may have cut them).
-    data.size = data.requested;
-    delete data.requested;
-    data.bytes = payload.subarray(17 + n);
-  } else if (type === "write" || type === "chunk") {
-    delete data.size;
-    data.bytes = payload.subarray(17 + n);
-  }
-  return { exchange, type, t, data };
 }
 
 /** An exchange being replayed into the supervisor's recorder. */
@@ -271,12 +137,11 @@ export class RecordIngest {
 
   /** Replays one RECORD payload. Never throws for a well-formed one. */
   ingest(payload: Uint8Array): void {
-    const e = decodeRecord(payload);
+    const e = decodeEvent(payload);
     let x = this.#open.get(e.exchange);
     if (e.type === "request") {
-      const d = e.data as EventMap["request"] & { arrival: number };
-      const t0 = d.arrival - performance.timeOrigin;
-      const headers = d.headers;
+      const t0 = e.arrival! - performance.timeOrigin;
+      const headers = (e.data as EventMap["request"]).headers;
       // The store reads headers only to link a replay: built only then.
       const request = {
         get headers() {
@@ -285,8 +150,7 @@ export class RecordIngest {
       } as unknown as Request;
       x = { rec: this.#recorder.begin(request, t0), t0 };
       this.#open.set(e.exchange, x);
-      delete (d as { arrival?: number }).arrival;
-      // `ref` stays in the payload: an inspector that knows it keeps it (see DevInspector).
+      if (e.ref) (e.data as { ref?: string }).ref = e.ref;
     }
     if (x === undefined) return;
     x.rec?.record(e.type, e.data as never, x.t0 + e.t);

@@ -21,6 +21,7 @@
 
 import type { LoadError } from "./load_error.ts";
 import type { ChildConfig } from "./child.ts";
+import type { Out } from "./codec.ts";
 
 /** A recorded event. */
 export const RECORD = 1;
@@ -70,11 +71,13 @@ export interface Writable {
  * process grow without bound.
  */
 export class ChannelWriter {
-  #out: Writable;
+  #sink: Writable;
   #buf = new Uint8Array(2 * FLUSH_AT);
   #view = new DataView(this.#buf.buffer);
   #used = 0;
   #writing = false;
+  /** The buffer last written out, ready to be filled again. */
+  #spare: { buf: Uint8Array<ArrayBuffer>; view: DataView<ArrayBuffer> } | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #delay: number;
@@ -87,20 +90,50 @@ export class ChannelWriter {
    * @param limit bytes queued past which RECORD messages are dropped
    */
   constructor(out: Writable, delay = 2, limit = 64 * 1024 * 1024) {
-    this.#out = out;
+    this.#sink = out;
     this.#delay = delay;
     this.#limit = limit;
   }
 
-  /** Makes room for `n` more bytes. */
-  #reserve(n: number): void {
-    if (this.#used + n <= this.#buf.length) return;
+  /** Makes room for `n` more bytes after `at` (a message under way ends there). */
+  #reserve(n: number, at = this.#used): void {
+    if (at + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
-    while (size < this.#used + n) size *= 2;
+    while (size < at + n) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.#buf.subarray(0, this.#used));
+    next.set(this.#buf.subarray(0, at));
     this.#buf = next;
     this.#view = new DataView(next.buffer);
+    this.#out.buf = next;
+    this.#out.view = this.#view;
+  }
+
+  /** The output handed to the codec: one object, reused for every message. */
+  readonly #out: Out = {
+    buf: new Uint8Array(0),
+    view: new DataView(new ArrayBuffer(0)),
+    at: 0,
+    need: (n: number) => this.#reserve(n, this.#out.at),
+  };
+
+  /**
+   * Starts a message of `kind` and returns the output to write its payload
+   * into (growing as needed); finish it with `end(out.at)`. `undefined` when
+   * a RECORD message is dropped (the reader is too far behind).
+   */
+  open(kind: number): Out | undefined {
+    if (this.#closed) return undefined;
+    if (kind === RECORD && this.#used > this.#limit) {
+      this.dropped++;
+      return undefined;
+    }
+    this.#reserve(5);
+    const out = this.#out;
+    out.buf = this.#buf;
+    out.view = this.#view;
+    this.#view.setUint8(this.#used + 4, kind);
+    out.at = this.#used + 5;
+    return out;
   }
 
   /**
@@ -153,21 +186,34 @@ export class ChannelWriter {
     }
     if (this.#writing || this.#used === 0 || this.#closed) return;
     this.#writing = true;
-    const bytes = this.#buf.subarray(0, this.#used);
-    // The next messages go to a fresh buffer while this one is written.
-    this.#buf = new Uint8Array(Math.max(2 * FLUSH_AT, this.#buf.length >> 1));
-    this.#view = new DataView(this.#buf.buffer);
+    const full = this.#buf;
+    const fullView = this.#view;
+    const bytes = full.subarray(0, this.#used);
+    // Two buffers, swapped: the next messages go to the other while this one is written.
+    if (this.#spare !== undefined) {
+      this.#buf = this.#spare.buf;
+      this.#view = this.#spare.view;
+      this.#spare = undefined;
+    } else {
+      this.#buf = new Uint8Array(2 * FLUSH_AT);
+      this.#view = new DataView(this.#buf.buffer);
+    }
     this.#used = 0;
     this.#writeAll(bytes).then(() => {
       this.#writing = false;
-      if (this.#used > 0) this.flush();
+      // A buffer that grew far past the threshold is not kept.
+      if (full.length <= 4 * FLUSH_AT) this.#spare = { buf: full, view: fullView };
+      if (this.#used >= FLUSH_AT) this.flush();
+      else if (this.#used > 0 && this.#timer === undefined) {
+        this.#timer = setTimeout(() => this.flush(), this.#delay);
+      }
     }, () => {
       this.#closed = true;
     });
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    while (bytes.length > 0) bytes = bytes.subarray(await this.#out.write(bytes));
+    while (bytes.length > 0) bytes = bytes.subarray(await this.#sink.write(bytes));
   }
 
   /** Resolves once everything queued so far was written. */

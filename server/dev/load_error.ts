@@ -70,7 +70,9 @@ export function fromImportError(
 ): LoadError {
   const e = error instanceof Error ? error : undefined;
   const raw = e ? e.message : String(error);
-  const syntax = /^SyntaxError: /.test(raw) || e?.name === "SyntaxError";
+  // Deno reports a module's syntax error as a TypeError whose message starts so;
+  // a SyntaxError thrown while the module runs (JSON.parse) is an error at import.
+  const syntax = /^SyntaxError: /.test(raw);
   const place = firstLocation(syntax ? raw : `${e?.stack ?? ""}\n${raw}`, skip);
   const first = raw.split("\n")[0]!;
   return {

@@ -23,11 +23,11 @@
  * A client that falls more than 8 MiB behind is disconnected (an
  * `EventSource` reconnects by itself; reload the list when it does).
  *
- * A replay is sent with `fetch` to the app's real port, with the original's
- * method, target, headers and captured body unless the request edits them
- * (`Host`, `Content-Length` and hop-by-hop headers are left to `fetch`). It
- * carries the `x-wsgi-inspector-replay` header, which links the new exchange
- * to its original (see `./store.ts`).
+ * A replay is written over a raw TCP connection to the app's own listening
+ * address, byte for byte the recorded request (or its edit) plus the
+ * `x-wsgi-inspector-replay` header, which links the new exchange to its
+ * original (see `./replay.ts` and `./store.ts`). Its answer lists how the
+ * request sent differs from the recorded one.
  *
  * Errors are JSON `{ "error": "..." }`. Every route runs behind the guard
  * (`./guard.ts`) when one is given.
@@ -47,11 +47,13 @@
  */
 
 import type { ExchangeStore, StoredExchange, StoreMessage } from "./store.ts";
-import { REPLAY_HEADER } from "./store.ts";
 import type { Guard } from "./guard.ts";
-import type { ReplayRequest, ReplayResult, StreamMessage } from "./protocol.ts";
+import type { ReplayResult, StreamMessage } from "./protocol.ts";
+import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
+import { sendRequest } from "./raw_http.ts";
 import { toHar } from "./har.ts";
 import type { ServerLog } from "./server_log.ts";
+import { contentSecurityPolicy } from "./csp.ts";
 
 /** The page: its HTML shell and the UI's JavaScript, served at `/` and `/app.js`. */
 export interface Page {
@@ -90,9 +92,15 @@ export interface InspectorApi {
   close(): void;
 }
 
+/**
+ * On every answer: no caching, no MIME sniffing, and no loading by another
+ * origin (`Cross-Origin-Resource-Policy`), so that no other page can include
+ * the API's JSON as a script or an image.
+ */
 const SECURITY_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "same-origin",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
 };
@@ -141,66 +149,7 @@ function integerParam(params: URLSearchParams, name: string): number | undefined
   return n;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Headers a replay leaves to `fetch`: framing, hop-by-hop, and the link it sets itself. */
-const REPLAY_SKIP = new Set([
-  "host",
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-  "upgrade",
-  "te",
-  "trailer",
-  "proxy-connection",
-  "expect",
-  REPLAY_HEADER,
-]);
 const encoder = new TextEncoder();
-
-/** Validates a replay request body; returns the edit, or the reason it is wrong. */
-function parseReplay(text: string): ReplayRequest | string {
-  if (text.trim() === "") return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'the body must be JSON like {"method": "POST", "target": "/path"}';
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return "the body must be a JSON object";
-  }
-  const edit = value as Record<string, unknown>;
-  for (const key of ["method", "target", "body", "bodyBase64"]) {
-    if (edit[key] !== undefined && typeof edit[key] !== "string") {
-      return `${key} must be a string (got ${JSON.stringify(edit[key])})`;
-    }
-  }
-  if (typeof edit.method === "string" && !TOKEN.test(edit.method)) {
-    return `method must be an HTTP token like "POST" (got ${JSON.stringify(edit.method)})`;
-  }
-  if (
-    typeof edit.target === "string" &&
-    (!edit.target.startsWith("/") || edit.target.startsWith("//"))
-  ) {
-    return `target must be a path and query starting with one "/" (got ${
-      JSON.stringify(edit.target)
-    })`;
-  }
-  if (
-    edit.headers !== undefined &&
-    (!Array.isArray(edit.headers) ||
-      !edit.headers.every((h) =>
-        Array.isArray(h) && h.length === 2 && typeof h[0] === "string" && typeof h[1] === "string"
-      ))
-  ) {
-    return 'headers must be a list of [name, value] string pairs like [["Accept", "text/html"]]';
-  }
-  if (edit.body !== undefined && edit.bodyBase64 !== undefined) {
-    return "give body or bodyBase64, not both";
-  }
-  return edit as ReplayRequest;
-}
 
 /** The live stream's clients, fed from the store in batches. */
 class StreamHub {
@@ -368,7 +317,11 @@ export function createApi(options: ApiOptions): InspectorApi {
     if (options.page === undefined) {
       return which === "html"
         ? new Response(PLACEHOLDER, {
-          headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS },
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            ...SECURITY_HEADERS,
+            "content-security-policy": await contentSecurityPolicy(PLACEHOLDER),
+          },
         })
         : fail(404, "No page is built into this inspector; use the JSON API under /api/");
     }
@@ -385,12 +338,16 @@ export function createApi(options: ApiOptions): InspectorApi {
         headers: { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS },
       });
     }
-    return new Response(built[which], {
+    if (which === "js") {
+      return new Response(built.js, {
+        headers: { "content-type": "text/javascript; charset=utf-8", ...SECURITY_HEADERS },
+      });
+    }
+    return new Response(built.html, {
       headers: {
-        "content-type": which === "html"
-          ? "text/html; charset=utf-8"
-          : "text/javascript; charset=utf-8",
+        "content-type": "text/html; charset=utf-8",
         ...SECURITY_HEADERS,
+        "content-security-policy": await contentSecurityPolicy(built.html),
       },
     });
   }
@@ -418,7 +375,7 @@ export function createApi(options: ApiOptions): InspectorApi {
   }
 
   async function replay(request: Request, original: StoredExchange): Promise<Response> {
-    const edit = parseReplay(await request.text());
+    const edit = parseReplayRequest(await request.text());
     if (typeof edit === "string") return fail(400, `Cannot replay: ${edit}`);
     const base = appUrl();
     if (base === undefined) {
@@ -427,56 +384,34 @@ export function createApi(options: ApiOptions): InspectorApi {
         "Cannot replay: the inspector does not know the app's URL; start it with listen(appUrl)",
       );
     }
-    const method = edit.method ?? original.method;
-    const target = edit.target ?? original.target;
-    let body: Uint8Array<ArrayBuffer>;
-    if (edit.body !== undefined) body = encoder.encode(edit.body);
-    else if (edit.bodyBase64 !== undefined) {
-      try {
-        body = Uint8Array.fromBase64(edit.bodyBase64);
-      } catch {
-        return fail(400, "Cannot replay: bodyBase64 is not valid base64");
-      }
-    } else if (original.input.truncated) {
+    if (
+      edit.body === undefined && edit.bodyBase64 === undefined && original.input.truncated
+    ) {
       return fail(
         409,
         `Cannot replay: the original body was captured only up to ${original.input.length} of ${original.input.size} bytes; send the body in the replay request (body or bodyBase64), or raise --max-body-bytes`,
       );
-    } else body = original.input.slice(0).slice();
-    const upper = method.toUpperCase();
-    if ((upper === "GET" || upper === "HEAD") && body.length > 0) {
-      return fail(
-        400,
-        `Cannot replay: a ${upper} request cannot carry a body (got ${body.length} bytes); change the method or send body ""`,
-      );
     }
-    const headers = new Headers();
-    for (const [name, value] of edit.headers ?? original.requestHeaders) {
-      if (!REPLAY_SKIP.has(name.toLowerCase())) headers.append(name, value);
-    }
+    const plan = planReplay({
+      method: original.method,
+      target: original.target,
+      headers: original.requestHeaders,
+      body: original.input.slice(0),
+    }, edit);
+    if (typeof plan === "string") return fail(400, `Cannot replay: ${plan}`);
     const ticket = store.replayTicket(original.id);
-    headers.set(ticket.header[0], ticket.header[1]);
-    const abort = new AbortController();
-    const timer = setTimeout(
-      () => abort.abort(new Error(`no complete answer within ${replayTimeoutMs} ms`)),
-      replayTimeoutMs,
-    );
     let status: number;
     try {
-      const response = await fetch(new URL(target, base), {
-        method,
-        headers,
-        body: body.length > 0 ? body : undefined,
-        redirect: "manual",
-        signal: abort.signal,
-      });
+      const address = new URL(base);
+      const response = await sendRequest(
+        {
+          hostname: address.hostname.replace(/^\[(.*)\]$/, "$1"),
+          port: Number(address.port || 80),
+        },
+        serializeRequest(plan.request, ticket.header),
+        { method: plan.request.method, timeoutMs: replayTimeoutMs },
+      );
       status = response.status;
-      try {
-        // Read it all, so that the new exchange is complete when we answer.
-        for await (const _ of response.body ?? []) { /* discard */ }
-      } catch {
-        // Cut or timed out: the exchange is recorded as such.
-      }
     } catch (error) {
       return fail(
         502,
@@ -485,7 +420,6 @@ export function createApi(options: ApiOptions): InspectorApi {
         })`,
       );
     } finally {
-      clearTimeout(timer);
       ticket.release();
     }
     const exchange = ticket.exchange;
@@ -495,7 +429,7 @@ export function createApi(options: ApiOptions): InspectorApi {
         `Replay answered ${status} but was not recorded: the app at ${base} does not use this inspector's recorder`,
       );
     }
-    const result: ReplayResult = { id: exchange.id, status };
+    const result: ReplayResult = { id: exchange.id, status, changes: plan.changes };
     return json(result);
   }
 

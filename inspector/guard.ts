@@ -10,18 +10,33 @@
  *    `Host: evil.example` and gets 403. When bound to every interface
  *    (`0.0.0.0`, `::`), any IP literal and this machine's host name pass too:
  *    rebinding needs a DNS name, and the token (3) guards the rest.
+ *    The request's URL must name that same authority: an absolute-form
+ *    target (`GET http://evil.example/api/exchanges HTTP/1.1`) whose authority
+ *    differs from its `Host` header gets 400, so that no route is reached by
+ *    a name the Host check never saw.
  * 2. **CSRF.** State-changing requests (anything but `GET`, `HEAD`) must carry
  *    `Origin` equal to the inspector's own origin (`http://` plus the `Host`
  *    that passed check 1), else 403. Browsers always send `Origin` with a
  *    `POST`; from a shell, add it: `curl -X POST -H "Origin: http://127.0.0.1:8001" ...`.
+ *    Before that, the browser's fetch metadata: a request whose
+ *    `Sec-Fetch-Site` is `cross-site` or `same-site` (the app on another port
+ *    of the same host is same-site with the inspector) gets 403 when it would
+ *    change state, whatever its `Origin` says, and when it is a read that is
+ *    not a top-level navigation (another page loading the API as a script, an
+ *    image or a `no-cors` fetch). Tools that send no fetch metadata (curl)
+ *    are judged by the other checks.
  * 3. **Access token.** When bound to a non-loopback interface (or when asked),
- *    every request needs the token generated at start: in the cookie that the
- *    page visit sets, as `Authorization: Bearer TOKEN`, or as `?token=TOKEN`.
- *    Without it: 401. A page visit (`GET /`) with a valid `?token=` is
- *    answered with a redirect to the same page without it, setting an
- *    `HttpOnly; SameSite=Strict` cookie, so the page's later `fetch` and
- *    `EventSource` calls carry the token and it leaves the address bar. The
- *    cookie's name holds the port, as cookies are shared across ports.
+ *    every API request needs the token generated at start, as
+ *    `Authorization: Bearer TOKEN`; without it: 401. The token is never a
+ *    cookie: cookies ignore ports, so the browser would send it to the app
+ *    too and it would land in every recording. The page's shell and script
+ *    (`GET /`, `/index.html`, `/app.js`) hold no data and are served without
+ *    it; the page reads `?token=` from the URL printed at start once, keeps
+ *    it in `sessionStorage` (per origin: the app's port cannot read it),
+ *    removes it from the address bar, and sends it as a header on every
+ *    request, the live stream included (read with `fetch`, not
+ *    `EventSource`, which cannot send headers). A page URL with a wrong
+ *    `?token=` gets 401, so a stale link says so at once.
  *
  * Refusals are JSON `{ "error": "..." }` naming the rule and the fix.
  *
@@ -30,7 +45,7 @@
  * import { Guard } from "./guard.ts";
  * const guard = new Guard({ hostname: "127.0.0.1", port: 8001 });
  * const refused = guard.check(
- *   new Request("http://127.0.0.1:8001/api/exchanges", { headers: { host: "evil.example:8001" } }),
+ *   new Request("http://evil.example:8001/api/exchanges", { headers: { host: "evil.example:8001" } }),
  * );
  * console.assert(refused?.status === 403);
  * await refused?.body?.cancel();
@@ -43,7 +58,7 @@
 export interface GuardOptions {
   /** The interface the side port is bound to. */
   hostname: string;
-  /** The bound port (for the cookie's name). */
+  /** The bound port. */
   port: number;
   /** The access token; none means no token is asked for. */
   token?: string;
@@ -67,6 +82,22 @@ export function isLoopback(name: string): boolean {
 /** Whether the side port bound to `hostname` must ask for a token. */
 export function needsToken(hostname: string): boolean {
   return !isLoopback(hostname);
+}
+
+/**
+ * The one-line warning to print at start when the side port is bound beyond
+ * loopback, or undefined on a loopback interface.
+ *
+ * @example
+ * ```ts
+ * import { bindWarning } from "./guard.ts";
+ * console.assert(bindWarning("127.0.0.1") === undefined);
+ * console.assert(bindWarning("0.0.0.0")?.startsWith("Warning: the inspector listens on 0.0.0.0"));
+ * ```
+ */
+export function bindWarning(hostname: string): string | undefined {
+  if (isLoopback(hostname)) return undefined;
+  return `Warning: the inspector listens on ${hostname}, beyond this machine: whoever reaches it with the access token sees and replays every request the app gets; use --inspector-host 127.0.0.1 unless you need this`;
 }
 
 /**
@@ -94,6 +125,20 @@ export function parseHost(host: string): { name: string; port: string } | undefi
 
 const IP_LITERAL = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-f:.]*:[0-9a-f:.]*)$/;
 
+/**
+ * The authority of a request's URL, as `Deno.serve` built it: the `Host`
+ * header pasted in verbatim for an origin-form target, the target's own for
+ * an absolute-form one.
+ */
+function urlAuthority(url: string): string {
+  const start = url.indexOf("://") + 3;
+  const end = url.indexOf("/", start);
+  return url.slice(start, end === -1 ? url.length : end);
+}
+
+/** The page's shell and script: no data in them, served without the token. */
+const PAGE_PATHS = new Set(["/", "/index.html", "/app.js"]);
+
 /** Compares two strings in time that depends only on their lengths. */
 function sameText(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -105,7 +150,12 @@ function sameText(a: string, b: string): boolean {
 function refuse(status: number, error: string, headers: HeadersInit = {}): Response {
   return Response.json({ error }, {
     status,
-    headers: { "cache-control": "no-store", ...headers },
+    headers: {
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "cross-origin-resource-policy": "same-origin",
+      ...headers,
+    },
   });
 }
 
@@ -116,8 +166,6 @@ export class Guard {
   readonly #machine: string;
   /** The access token, when one is asked for. */
   readonly token: string | undefined;
-  /** The name of the cookie that carries the token. */
-  readonly cookieName: string;
 
   constructor(options: GuardOptions) {
     this.#bound = parseHost(options.hostname)?.name ??
@@ -133,7 +181,6 @@ export class Guard {
     }
     this.#machine = machine;
     this.token = options.token;
-    this.cookieName = `wsgi_inspector_${options.port}`;
   }
 
   /** Whether a `Host` header's name may reach the side port. */
@@ -144,7 +191,7 @@ export class Guard {
   }
 
   /**
-   * Checks a request. Returns the refusal (or the token redirect) to answer
+   * Checks a request. Returns the refusal to answer
    * with, or `undefined` when the request may go on to the routes.
    */
   check(request: Request): Response | undefined {
@@ -156,6 +203,17 @@ export class Guard {
         "Refused: the request has no valid Host header; send Host: 127.0.0.1:PORT",
       );
     }
+    const authority = urlAuthority(request.url);
+    if (authority !== host) {
+      return refuse(
+        400,
+        `Refused: the target's authority ${
+          JSON.stringify(authority)
+        } differs from its Host header ${
+          JSON.stringify(host)
+        }; send an origin-form target such as GET /api/exchanges`,
+      );
+    }
     if (!this.allowsHost(parsed.name)) {
       return refuse(
         403,
@@ -165,7 +223,20 @@ export class Guard {
       );
     }
     const method = request.method;
-    if (method !== "GET" && method !== "HEAD") {
+    const read = method === "GET" || method === "HEAD";
+    const site = request.headers.get("sec-fetch-site");
+    if (site === "cross-site" || site === "same-site") {
+      const mode = request.headers.get("sec-fetch-mode");
+      if (!read || mode !== "navigate") {
+        return refuse(
+          403,
+          `Refused: ${method} ${
+            read ? `(Sec-Fetch-Mode: ${mode ?? "none"}) ` : ""
+          }from another site's page (Sec-Fetch-Site: ${site}; the app's own port is same-site with the inspector); the inspector answers only its own page, open it at http://${host}/`,
+        );
+      }
+    }
+    if (!read) {
       const origin = request.headers.get("origin");
       if (origin === null || origin.toLowerCase() !== `http://${host!.trim().toLowerCase()}`) {
         return refuse(
@@ -178,38 +249,20 @@ export class Guard {
     }
     if (this.token === undefined) return undefined;
     const url = new URL(request.url);
-    const fromQuery = url.searchParams.get("token");
-    if (fromQuery !== null && sameText(fromQuery, this.token)) {
-      if (method === "GET" && url.pathname === "/") {
-        url.searchParams.delete("token");
-        return new Response(null, {
-          status: 303,
-          headers: {
-            location: url.pathname + url.search,
-            "set-cookie": `${this.cookieName}=${this.token}; Path=/; HttpOnly; SameSite=Strict`,
-            "cache-control": "no-store",
-          },
-        });
-      }
-      return undefined;
+    if (read && PAGE_PATHS.has(url.pathname)) {
+      const fromQuery = url.searchParams.get("token");
+      if (fromQuery === null || sameText(fromQuery, this.token)) return undefined;
+      return refuse(
+        401,
+        "Refused: the token in this URL is not the inspector's (a new one is made at each start); open the URL printed at start",
+      );
     }
-    if (this.#fromCookie(request) || this.#fromAuthorization(request)) return undefined;
+    if (this.#fromAuthorization(request)) return undefined;
     return refuse(
       401,
-      "Refused: the inspector needs its access token (it is bound to a non-loopback interface); open the URL printed at start (http://HOST:PORT/?token=...) or send Authorization: Bearer TOKEN",
+      "Refused: the inspector needs its access token; open the URL printed at start (http://HOST:PORT/?token=...), whose page sends it, or send Authorization: Bearer TOKEN",
       { "www-authenticate": 'Bearer realm="wsgi-inspector"' },
     );
-  }
-
-  #fromCookie(request: Request): boolean {
-    const cookie = request.headers.get("cookie");
-    if (cookie === null) return false;
-    for (const part of cookie.split(";")) {
-      const eq = part.indexOf("=");
-      if (eq === -1 || part.slice(0, eq).trim() !== this.cookieName) continue;
-      if (sameText(part.slice(eq + 1).trim(), this.token!)) return true;
-    }
-    return false;
   }
 
   #fromAuthorization(request: Request): boolean {

@@ -6,8 +6,9 @@
  * {@linkcode createInspector} returns the `InspectorHandle` the CLI expects
  * (`server/cli.ts`): its `recorder` goes to the app server, `listen(appUrl)`
  * opens the side port, `shutdown()` closes it. The side port listens on
- * 127.0.0.1 by default; on any other interface it asks for an access token
- * generated at start, and the URL it returns carries it (`?token=...`).
+ * 127.0.0.1 by default; on any other interface it prints a one-line warning
+ * at start and asks for an access token generated at start, and the URL it
+ * returns carries it (`?token=...`).
  *
  * @example
  * ```ts
@@ -33,8 +34,9 @@
 import type { InspectorHandle } from "../server/cli.ts";
 import { addressUrl } from "../server/serve.ts";
 import { ExchangeStore, type StoredExchange } from "./store.ts";
-import { generateToken, Guard, needsToken } from "./guard.ts";
+import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
+import { redactingRecorder } from "./redact.ts";
 import { bundleUi, pageHtml } from "./ui/bundle.ts";
 import { ServerLog } from "./server_log.ts";
 import type { DevInspector } from "../server/dev/contract.ts";
@@ -67,13 +69,18 @@ export interface InspectorOptions {
   heartbeatMs?: number;
   /** Told when recording an event failed; stderr by default. */
   onError?: (error: unknown) => void;
+  /**
+   * Prints the one-line warning given at start when the side port is bound
+   * beyond loopback (see `bindWarning()` in `./guard.ts`); stderr by default.
+   */
+  warn?: (line: string) => void;
 }
 
 /** A running (or ready) inspector. */
 export interface Inspector extends InspectorHandle, DevInspector {
   /** Server-level events from the CLI's supervisor. */
   readonly server: ServerLog;
-  /** The recorded exchanges (also the `recorder`). */
+  /** The recorded exchanges (the `recorder` feeds them; in token mode it redacts the token first). */
   readonly store: ExchangeStore;
   /** The access token, when one is asked for. */
   readonly token: string | undefined;
@@ -124,16 +131,18 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
 
   return {
     store,
-    recorder: store,
+    // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
+    recorder: token === undefined ? store : redactingRecorder(store, token),
     server: serverLog,
     recorderFor(generation: number): Recorder {
-      return {
+      const tagging: Recorder = {
         begin(request, time) {
           const exchange = store.begin(request, time);
           if (exchange) (exchange as StoredExchange).generation = generation;
           return exchange;
         },
       };
+      return token === undefined ? tagging : redactingRecorder(tagging, token);
     },
     serverEvent: (event) => serverLog.add(event),
     token,
@@ -158,6 +167,8 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
         return Promise.reject(error); // AddrInUse and the like, as a rejection
       }
       port = http.addr.port;
+      const warning = bindWarning(hostname);
+      if (warning !== undefined) (options.warn ?? console.warn)(warning);
       api = createApi({
         store,
         guard: new Guard({ hostname, port, token }),

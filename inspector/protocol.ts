@@ -6,7 +6,8 @@
  * Bytes travel as base64 (`Base64`), captured up to the store's per-exchange
  * cap; sizes are always the true totals.
  *
- * Routes (all under the side port, JSON unless said):
+ * Routes (all under the side port, JSON unless said; in token mode every
+ * `/api/` route needs `Authorization: Bearer TOKEN`, see `./guard.ts`):
  *
  * | route | answer |
  * |---|---|
@@ -205,9 +206,24 @@ export interface ReplayRequest {
   bodyBase64?: Base64;
 }
 
+/**
+ * One way a replay differs from the recorded request: the method, the
+ * target, a header (`from: null` when added, `to: null` when removed; names
+ * in lower case, repeated ones joined with ", "), or the body (sizes in
+ * bytes; the same sizes mean other bytes). Framing repairs the replay made
+ * (a corrected `Content-Length`, a dropped `Transfer-Encoding`) show here
+ * too; the link header does not.
+ */
+export type ReplayChange =
+  | { part: "method" | "target"; from: string; to: string }
+  | { part: "header"; name: string; from: string | null; to: string | null }
+  | { part: "body"; from: number; to: number };
+
 /** What a replay answers. */
 export interface ReplayResult {
   /** Id of the new exchange. */
   id: string;
   status: number;
+  /** How the request sent differs from the recorded one; empty for a faithful replay. */
+  changes: ReplayChange[];
 }

@@ -147,9 +147,50 @@ Deno.test({
       });
       page.setDefaultTimeout(10_000);
 
-      await page.goto(url);
+      // Every Content-Security-Policy violation, however the page would hide it.
+      await page.addInitScript(() => {
+        const seen: string[] = [];
+        (globalThis as unknown as { cspViolations: string[] }).cspViolations = seen;
+        document.addEventListener("securitypolicyviolation", (e) => {
+          seen.push(`${e.effectiveDirective} ${e.blockedURI}`);
+        });
+      });
+      const visit = await page.goto(url);
       await byTestId(page, "stream-status").and(page.locator('[data-status="live"]')).waitFor();
       await byTestId(page, "list-empty").waitFor();
+
+      await t.step("the page runs under its strict Content-Security-Policy", async () => {
+        const csp = (await visit?.allHeaders())?.["content-security-policy"] ?? "";
+        assert.match(csp, /default-src 'none'; script-src 'self'; style-src 'sha256-/);
+        // The inline stylesheet is allowed by its hash: the layout is the styled one.
+        assert.equal(
+          await page.locator(".panes").evaluate((el) => getComputedStyle(el).display),
+          "grid",
+        );
+        // An inline script, as an injected one would be, does not run.
+        const logged = pageErrors.length;
+        await page.evaluate(() => {
+          const script = document.createElement("script");
+          script.textContent = "document.body.dataset.injected = 'ran'";
+          document.body.append(script);
+        });
+        assert.equal(
+          await page.evaluate(() => document.body.dataset.injected ?? "blocked"),
+          "blocked",
+        );
+        assert.deepEqual(
+          await page.evaluate(() =>
+            (globalThis as unknown as { cspViolations: string[] }).cspViolations.splice(0)
+          ),
+          ["script-src-elem inline"],
+          "only the injected script was refused",
+        );
+        // Chromium logs the refusal; that one error is this step's own.
+        await until(() => Promise.resolve(pageErrors.length > logged), "Chromium logs the refusal");
+        for (const error of pageErrors.splice(logged)) {
+          assert.match(error, /inline script violates .*script-src 'self'/);
+        }
+      });
 
       await t.step(
         "requests made to the app appear in the list live, without a reload",
@@ -378,6 +419,7 @@ Deno.test({
         );
         assert.equal(await text(byTestId(page, "detail-target")), "/echo");
         assert.match(await text(byTestId(page, "detail-status")), /201/);
+        assert.equal(await text(byTestId(page, "replay-changes")), "Replayed exactly as recorded.");
         await byTestId(page, "tab-request").click();
         assert.match(
           await text(byTestId(page, "request-body").locator('[data-testid="body-text"]')),
@@ -400,6 +442,15 @@ Deno.test({
           async () => (await text(byTestId(page, "detail-target"))) === "/hello?edited=1",
           "the edited replay opens",
         );
+        // The server's list of what the replay changed, framing repairs included.
+        assert.deepEqual(await byTestId(page, "replay-change").allTextContents(), [
+          "method: POST → GET",
+          "target: /echo → /hello?edited=1",
+          "header content-length: 8 → 0",
+          "body: 8 B → 0 B",
+        ]);
+        await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: new URL("inspector-replay.png", ARTIFACTS).pathname });
       });
 
       await t.step("HAR export links to the side port's HAR", async () => {
@@ -442,7 +493,18 @@ Deno.test({
         await row(page, "/hello?after=clear").waitFor();
       });
 
-      assert.deepEqual(pageErrors, [], "the page logged no errors");
+      assert.deepEqual(
+        await page.evaluate(() =>
+          (globalThis as unknown as { cspViolations: string[] }).cspViolations
+        ),
+        [],
+        "nothing the page did broke its Content-Security-Policy",
+      );
+      assert.deepEqual(
+        pageErrors,
+        [],
+        "the page logged no errors",
+      );
     } finally {
       await context?.close();
       await server.shutdown();

@@ -17,6 +17,8 @@ import { hexDumpText, utf8Text } from "../inspector/ui/bytes.ts";
 import { curlCommand } from "../inspector/ui/curl.ts";
 import { groupEnviron } from "../inspector/ui/environ_table.tsx";
 import { filterExchanges } from "../inspector/ui/filter.ts";
+import { describeChange } from "../inspector/ui/replay_form.tsx";
+import { parseSse } from "../inspector/ui/api_client.ts";
 import { describeStep, stateAt } from "../inspector/ui/timeline_state.ts";
 import { withServer } from "./_helpers.ts";
 
@@ -171,4 +173,40 @@ Deno.test("hexDumpText() prints offsets, hex and ASCII like hexdump -C", () => {
     "00000000  48 65 6c 6c 6f 2c 20 68  65 78 20 64 75 6d 70 21  |Hello, hex dump!|\n" +
       `00000010  ${"0a 00".padEnd(48)}  |..|`,
   );
+});
+
+Deno.test("describeChange() says each replay change in one line", () => {
+  assert.deepEqual(
+    [
+      { part: "method", from: "POST", to: "GET" },
+      { part: "target", from: "/a", to: "/b?c=1" },
+      { part: "header", name: "x-new", from: null, to: "1" },
+      { part: "header", name: "x-old", from: "2", to: null },
+      { part: "header", name: "content-length", from: "8", to: "0" },
+      { part: "body", from: 8, to: 0 },
+      { part: "body", from: 2048, to: 2048 },
+    ].map((change) => describeChange(change as Parameters<typeof describeChange>[0])),
+    [
+      "method: POST → GET",
+      "target: /a → /b?c=1",
+      "header added: x-new: 1",
+      "header removed: x-old: 2",
+      "header content-length: 8 → 0",
+      "body: 8 B → 0 B",
+      "body: other bytes, 2.0 KiB",
+    ],
+  );
+});
+
+Deno.test("parseSse() gives each complete event's data and keeps the rest for the next read", () => {
+  const got: string[] = [];
+  let rest = parseSse(
+    'retry: 1000\n: connected\n\ndata: {"a":1}\n\ndata: {"b"',
+    (d) => got.push(d),
+  );
+  assert.deepEqual(got, ['{"a":1}']);
+  assert.equal(rest, 'data: {"b"');
+  rest = parseSse(rest + ":2}\r\n\r\n: ping\n\ndata:x\ndata: y\n\n", (d) => got.push(d));
+  assert.deepEqual(got, ['{"a":1}', '{"b":2}', "x\ny"]);
+  assert.equal(rest, "");
 });

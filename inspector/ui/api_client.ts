@@ -1,11 +1,18 @@
 /**
  * Every conversation the page has with the side port: the list, one
- * exchange, clear, replay, HAR links and the live stream. Nothing else in the
- * UI calls `fetch` or opens an `EventSource`; the routes and shapes are those
- * of `../protocol.ts`.
+ * exchange, clear, replay, HAR downloads and the live stream. Nothing else in
+ * the UI calls `fetch`; the routes and shapes are those of `../protocol.ts`.
  *
- * When the inspector runs with an access token (bound beyond loopback), the
- * page is opened as `/?token=...`; the client passes the token on.
+ * **The access token** (token mode, when the inspector is bound beyond
+ * loopback): the page is opened as `/?token=...`. {@linkcode pageToken}
+ * reads it once, keeps it in `sessionStorage` (per origin and tab: the app,
+ * on another port, cannot read it), and removes it from the address bar
+ * with `history.replaceState`. Every request then carries it as
+ * `Authorization: Bearer`, never as a cookie (cookies ignore ports, so the
+ * browser would send a cookie to the app too, into every recording) and
+ * never in a URL. So the live stream is read with `fetch` and parsed here
+ * (an `EventSource` cannot send headers), and a HAR download is fetched and
+ * handed to the browser as a `blob:` URL.
  *
  * @module
  */
@@ -63,35 +70,83 @@ export interface ApiClient {
   clear(): Promise<number>;
   /** Re-sends a recorded request (optionally edited) through the app. */
   replay(id: string, edit?: ReplayRequest): Promise<ReplayResult>;
-  /** Where to download the HAR of one exchange, or of all when no id is given. */
+  /** Where the HAR of one exchange, or of all when no id is given, is served (no token in it). */
   harUrl(id?: string): string;
+  /** Downloads that HAR as a file named `filename` (fetched with the token). */
+  downloadHar(id: string | undefined, filename: string): Promise<void>;
   /** Opens the live stream; returns the function that closes it. */
   stream(handlers: StreamHandlers): () => void;
 }
 
 const PAGE = 500;
+const TOKEN_KEY = "wsgi-inspector-token";
+
+/**
+ * The access token of this page: from `?token=` in the address (then kept
+ * in `sessionStorage` and removed from the address bar), else from
+ * `sessionStorage`, else null (no token mode, or not opened from the URL
+ * printed at start).
+ */
+export function pageToken(): string | null {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get("token");
+  if (fromUrl !== null) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    } catch {
+      // Storage refused (private mode): the token lives as long as the page.
+    }
+    url.searchParams.delete("token");
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    return fromUrl;
+  }
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Splits Server-Sent Events text into the `data` of each complete event; returns the rest. */
+export function parseSse(buffer: string, onData: (data: string) => void): string {
+  buffer = buffer.replace(/\r\n/g, "\n");
+  let end;
+  while ((end = buffer.indexOf("\n\n")) !== -1) {
+    const data: string[] = [];
+    for (const line of buffer.slice(0, end).split("\n")) {
+      if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+    }
+    buffer = buffer.slice(end + 2);
+    if (data.length > 0) onData(data.join("\n"));
+  }
+  return buffer;
+}
 
 /**
  * Creates the client for the side port at `base` (the page's own origin by
- * default).
+ * default), sending `token` (the page's, by default) on every request.
  */
 export function createApiClient(
   base: string = location.origin,
-  token: string | null = new URLSearchParams(location.search).get("token"),
+  token: string | null = pageToken(),
 ): ApiClient {
   const url = (path: string, params: Record<string, string | number | undefined> = {}) => {
     const u = new URL(path, base);
     for (const [k, v] of Object.entries(params)) {
       if (v !== undefined && v !== "") u.searchParams.set(k, String(v));
     }
-    if (token) u.searchParams.set("token", token);
     return u.href;
   };
+  const auth = (headers: Record<string, string> = {}): Record<string, string> =>
+    token ? { ...headers, authorization: `Bearer ${token}` } : headers;
 
-  async function json<T>(path: string, init?: RequestInit, params?: ListQuery): Promise<T> {
+  async function request(path: string, init: RequestInit = {}, params?: ListQuery) {
     let response: Response;
     try {
-      response = await fetch(url(path, { ...params }), init);
+      response = await fetch(url(path, { ...params }), {
+        ...init,
+        headers: auth(init.headers as Record<string, string> | undefined),
+      });
     } catch (error) {
       throw new ApiError(`Cannot reach the inspector: ${(error as Error).message}`, 0);
     }
@@ -104,14 +159,20 @@ export function createApiClient(
       } catch { /* not JSON */ }
       throw new ApiError(message || `${response.status} ${response.statusText}`, response.status);
     }
-    return await response.json() as T;
+    return response;
   }
+
+  const json = async <T>(path: string, init?: RequestInit, params?: ListQuery): Promise<T> =>
+    await (await request(path, init, params)).json() as T;
 
   const post = (body?: unknown): RequestInit => ({
     method: "POST",
     headers: { "content-type": "application/json" },
     body: body === undefined ? "{}" : JSON.stringify(body),
   });
+
+  const harPath = (id?: string) =>
+    id === undefined ? "/api/har" : `/api/exchanges/${encodeURIComponent(id)}/har`;
 
   return {
     list: (query = {}) => json<ExchangeList>("/api/exchanges", undefined, query),
@@ -135,25 +196,67 @@ export function createApiClient(
     },
     replay: (id, edit = {}) =>
       json<ReplayResult>(`/api/exchanges/${encodeURIComponent(id)}/replay`, post(edit)),
-    harUrl: (id) => id === undefined ? url("/api/har") : url(`/api/exchanges/${id}/har`),
+    harUrl: (id) => url(harPath(id)),
+    async downloadHar(id, filename) {
+      const blob = await (await request(harPath(id))).blob();
+      const href = URL.createObjectURL(blob);
+      const link = document.createElement("a");
+      link.href = href;
+      link.download = filename;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 60_000);
+    },
     stream(handlers) {
-      handlers.onStatus("connecting");
-      const source = new EventSource(url("/api/stream"));
-      source.onopen = () => {
-        handlers.onStatus("live");
-        handlers.onOpen?.();
-      };
-      source.onerror = () => handlers.onStatus("reconnecting");
-      source.onmessage = (event: MessageEvent<string>) => {
-        let message: StreamMessage;
-        try {
-          message = JSON.parse(event.data);
-        } catch {
-          return;
+      let closed = false;
+      let controller: AbortController | undefined;
+      const run = async () => {
+        handlers.onStatus("connecting");
+        while (!closed) {
+          controller = new AbortController();
+          try {
+            const response = await fetch(url("/api/stream"), {
+              headers: auth({ accept: "text/event-stream" }),
+              signal: controller.signal,
+              cache: "no-store",
+            });
+            if (!response.ok || !response.body) {
+              await response.body?.cancel();
+              // A refusal (no token, wrong token) does not heal by retrying: the list says why.
+              if (response.status === 401 || response.status === 403) return;
+              throw new Error(`stream answered ${response.status}`);
+            }
+            handlers.onStatus("live");
+            handlers.onOpen?.();
+            const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+            let buffer = "";
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) break;
+              buffer = parseSse(buffer + value, (data) => {
+                let message: StreamMessage;
+                try {
+                  message = JSON.parse(data);
+                } catch {
+                  return;
+                }
+                handlers.onMessage(message);
+              });
+            }
+          } catch {
+            // Cut, refused or unreachable: try again below.
+          }
+          if (closed) return;
+          handlers.onStatus("reconnecting");
+          await new Promise((resolve) => setTimeout(resolve, 1000));
         }
-        handlers.onMessage(message);
       };
-      return () => source.close();
+      run();
+      return () => {
+        closed = true;
+        controller?.abort();
+      };
     },
   };
 }

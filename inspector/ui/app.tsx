@@ -7,7 +7,8 @@
  * @module
  */
 
-import { useEffect, useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { ReplayResult } from "../protocol.ts";
 import { ExchangeView } from "./exchange_view.tsx";
 import { filterExchanges } from "./filter.ts";
 import { useObservable } from "./observable.ts";
@@ -27,6 +28,7 @@ export function App() {
   const list = useObservable(exchanges.state);
   const filterText = useObservable(exchanges.filter);
   const selected = useObservable(selection.state);
+  const [lastReplay, setLastReplay] = useState<ReplayResult | null>(null);
   const tab = useObservable(selection.tab);
   useObservable(steps.state);
 
@@ -122,7 +124,19 @@ export function App() {
           {total === 1 ? "" : "s"}
         </span>
         <span class="spacer" />
-        <a class="button" href={client.harUrl()} download="inspector.har" data-testid="export-har">
+        <a
+          class="button"
+          href={client.harUrl()}
+          download="inspector.har"
+          data-testid="export-har"
+          onClick={(e) => {
+            // Fetched with the token (a plain link cannot send it), then saved.
+            e.preventDefault();
+            client.downloadHar(undefined, "inspector.har").catch((error: Error) =>
+              alert(`Export failed: ${error.message}`)
+            );
+          }}
+        >
           Export HAR
         </a>
         <button
@@ -171,11 +185,15 @@ export function App() {
               step={step}
               onStep={(i) => steps.go(i, events.length)}
               harUrl={client.harUrl(selected.detail.id)}
+              onHar={() =>
+                client.downloadHar(selected.detail!.id, `exchange-${selected.detail!.id}.har`)}
               onOpen={(id) => selection.select(id)}
               onReplay={async (edit) => {
                 const result = await client.replay(selected.detail!.id, edit);
+                setLastReplay(result);
                 selection.select(result.id);
               }}
+              replayChanges={lastReplay?.id === selected.detail.id ? lastReplay.changes : undefined}
             />
           )}
         </section>

@@ -158,9 +158,11 @@ export const bundleUi: () => Promise<string> = createBundler({
 
 /**
  * The HTML shell of the inspector page, served at `GET /`: the stylesheet
- * inline, a mount point (`#app`), and the module script `/app.js`. Shows a
- * plain message if the script fails to load. (With an access token, the
- * side port's cookie carries it to `/app.js` and the API.)
+ * inline, a mount point (`#app`), and the module script `/app.js`. Says so
+ * if the script fails to load. No inline script or handler: the page's
+ * `Content-Security-Policy` (`../csp.ts`) allows only `/app.js`. The shell
+ * and script hold no data, so they are served without the access token;
+ * the script sends it to the API (see `./api_client.ts`).
  */
 export const pageHtml: string = `<!doctype html>
 <html lang="en">
@@ -173,8 +175,8 @@ export const pageHtml: string = `<!doctype html>
 <style>${STYLES}</style>
 </head>
 <body>
-<div id="app"><p class="empty big">Loading the inspector…</p></div>
-<script type="module" src="/app.js" onerror="document.getElementById('app').textContent = 'The inspector could not load its script; see the server log.'"></script>
+<div id="app"><p class="empty big">Loading the inspector… If this stays, its script did not load: see the server's log.</p></div>
+<script type="module" src="/app.js"></script>
 </body>
 </html>
 `;

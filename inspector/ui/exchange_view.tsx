@@ -9,13 +9,13 @@
  */
 
 import { useState } from "preact/hooks";
-import type { ExchangeDetail, ReplayRequest } from "../protocol.ts";
+import type { ExchangeDetail, ReplayChange, ReplayRequest } from "../protocol.ts";
 import { BodyPanel } from "./body_view.tsx";
 import { fromBase64 } from "./bytes.ts";
 import { curlCommand } from "./curl.ts";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
 import { formatBytes, formatClock, formatMs, headerValue, statusClass } from "./format.ts";
-import { ReplayForm } from "./replay_form.tsx";
+import { ReplayChanges, ReplayForm } from "./replay_form.tsx";
 import type { Tab } from "./selection_store.ts";
 import { StepDetail, Timeline } from "./timeline.tsx";
 import { stateAt } from "./timeline_state.ts";
@@ -30,10 +30,14 @@ export interface ExchangeViewProps {
   onStep: (index: number) => void;
   /** Replays the exchange (edited or not); resolves once the new one exists. */
   onReplay: (edit: ReplayRequest) => Promise<void>;
-  /** Where the HAR of this exchange downloads from. */
+  /** Where the HAR of this exchange is served (for the link; it needs the token in token mode). */
   harUrl: string;
+  /** Downloads the HAR of this exchange (with the token). */
+  onHar: () => Promise<void>;
   /** Opens another exchange (the original of a replay). */
   onOpen: (id: string) => void;
+  /** When this exchange is the replay just sent from the page: how it differed from its original. */
+  replayChanges?: ReplayChange[];
 }
 
 const TABS: [Tab, string][] = [
@@ -225,7 +229,18 @@ export function ExchangeView(props: ExchangeViewProps) {
             <button type="button" data-testid="replay-edit" onClick={() => setEditing(!editing)}>
               Edit and replay
             </button>
-            <a class="button" href={props.harUrl} download={`exchange-${detail.id}.har`}>HAR</a>
+            <a
+              class="button"
+              href={props.harUrl}
+              download={`exchange-${detail.id}.har`}
+              data-testid="exchange-har"
+              onClick={(e) => {
+                e.preventDefault();
+                props.onHar().catch((error: Error) => alert(`HAR export failed: ${error.message}`));
+              }}
+            >
+              HAR
+            </a>
           </div>
         </div>
         <div class="facts">
@@ -256,6 +271,7 @@ export function ExchangeView(props: ExchangeViewProps) {
           <button type="button" class="link" onClick={() => setCurl(null)}>Close</button>
         </div>
       )}
+      {props.replayChanges && <ReplayChanges changes={props.replayChanges} />}
       {replayError && <p class="note warn">Replay failed: {replayError}</p>}
       {editing && (
         <ReplayForm

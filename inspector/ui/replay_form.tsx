@@ -1,14 +1,17 @@
 /**
  * The replay editor: method, path and query, headers (one `Name: value` a
  * line) and body, prefilled from the recorded request. Submitting sends only
- * what differs from the original, as a `ReplayRequest`.
+ * what differs from the original, as a `ReplayRequest`. After a replay,
+ * {@linkcode ReplayChanges} lists how the request sent differed from the
+ * recorded one (as the server reports it, framing repairs included).
  *
  * @module
  */
 
 import { useState } from "preact/hooks";
-import type { ExchangeDetail, ReplayRequest } from "../protocol.ts";
+import type { ExchangeDetail, ReplayChange, ReplayRequest } from "../protocol.ts";
 import { fromBase64, strictUtf8 } from "./bytes.ts";
+import { formatBytes } from "./format.ts";
 
 /** Props of {@linkcode ReplayForm}. */
 export interface ReplayFormProps {
@@ -96,5 +99,51 @@ export function ReplayForm({ detail, onSubmit, onCancel, busy }: ReplayFormProps
         </button>
       </div>
     </form>
+  );
+}
+
+/**
+ * One change of a replay as a line of text.
+ *
+ * @example
+ * ```ts
+ * import { describeChange } from "./replay_form.tsx";
+ * console.assert(describeChange({ part: "method", from: "GET", to: "PUT" }) === "method: GET → PUT");
+ * console.assert(describeChange({ part: "header", name: "x-a", from: null, to: "1" }) === "header added: x-a: 1");
+ * ```
+ */
+export function describeChange(change: ReplayChange): string {
+  switch (change.part) {
+    case "method":
+    case "target":
+      return `${change.part}: ${change.from} → ${change.to}`;
+    case "header":
+      return change.from === null
+        ? `header added: ${change.name}: ${change.to}`
+        : change.to === null
+        ? `header removed: ${change.name}: ${change.from}`
+        : `header ${change.name}: ${change.from} → ${change.to}`;
+    case "body":
+      return change.from === change.to
+        ? `body: other bytes, ${formatBytes(change.to)}`
+        : `body: ${formatBytes(change.from)} → ${formatBytes(change.to)}`;
+  }
+}
+
+/** How a replay's request differed from the recorded one, or that it did not. */
+export function ReplayChanges({ changes }: { changes: ReplayChange[] }) {
+  return (
+    <div class="note replay-changes" data-testid="replay-changes">
+      {changes.length === 0 ? <p>Replayed exactly as recorded.</p> : (
+        <>
+          <p>Replayed with {changes.length} change{changes.length === 1 ? "" : "s"}:</p>
+          <ul>
+            {changes.map((change, i) => (
+              <li key={i} class="mono" data-testid="replay-change">{describeChange(change)}</li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
   );
 }

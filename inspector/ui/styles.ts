@@ -124,6 +124,8 @@ button.link { border: none; background: none; color: var(--accent); padding: 0 4
 .empty.big p { margin: 4px 0; }
 .note { padding: 6px 10px; border-radius: 6px; background: var(--bg-soft); margin: 8px 12px; }
 .note.warn { color: var(--warn); }
+.replay-changes p { margin: 0 0 4px; }
+.replay-changes ul { margin: 0; padding-left: 20px; }
 .pill { font-size: 11px; border: 1px solid var(--line); border-radius: 10px; padding: 0 7px; color: var(--muted); margin-left: 6px; font-family: var(--sans); }
 .pill.ok { color: var(--ok); }
 .pill.warn { color: var(--warn); }

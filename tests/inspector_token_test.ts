@@ -1,0 +1,307 @@
+/**
+ * Token mode: the inspector's access token never lands in what it records
+ * and exports. In Chromium, through the real page: the page keeps the token
+ * out of cookies (so the browser never sends it to the app's port) and
+ * sends it as a header, the live stream included. Over HTTP: a token that
+ * reaches the app anyway is redacted from every record, while the app still
+ * gets its request unchanged.
+ *
+ * Without Chromium the browser test is skipped with a warning, except on CI
+ * (`CI=true`), where it fails.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Application } from "../mod.ts";
+import { createInspector } from "../inspector/mod.ts";
+import type { ExchangeDetail, ExchangeList } from "../inspector/protocol.ts";
+import { REDACTED } from "../inspector/redact.ts";
+import { curlCommand } from "../inspector/ui/curl.ts";
+import { serve } from "../server/serve.ts";
+import { MemorySink, sleep } from "./_helpers.ts";
+import { withInspector } from "./_inspector.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+
+function chromiumMissing(): string | undefined {
+  try {
+    return Deno.statSync(CHROMIUM).isFile ? undefined : `${CHROMIUM} is not a file`;
+  } catch {
+    return `${CHROMIUM} does not exist`;
+  }
+}
+const missing = chromiumMissing();
+const onCi = Deno.env.get("CI") === "true";
+if (missing && !onCi) {
+  console.warn(
+    `\n!!! SKIPPING the token-mode browser test: Chromium not found (${missing}).\n` +
+      `!!! Install it (apt-get install chromium) or set CHROMIUM_PATH. On CI (CI=true) this fails.\n`,
+  );
+}
+
+const encoder = new TextEncoder();
+
+/** Answers what it got: method, path, query, the Cookie and Authorization headers, the body. */
+const echoHeaders: Application = async (environ, start_response) => {
+  const body = new TextDecoder().decode(await environ["wsgi.input"].read());
+  start_response("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+  return [
+    encoder.encode(
+      [
+        `${environ.REQUEST_METHOD} ${environ.PATH_INFO}?${environ.QUERY_STRING}`,
+        `cookie: ${environ.HTTP_COOKIE ?? ""}`,
+        `authorization: ${environ.HTTP_AUTHORIZATION ?? ""}`,
+        `body: ${body}`,
+      ].join("\n"),
+    ),
+  ];
+};
+
+const count = (text: string, token: string) => text.split(token).length - 1;
+
+/** Every text the inspector offers about its exchanges: details, both HAR exports, curl. */
+async function everything(origin: string, token: string): Promise<Record<string, string>> {
+  const headers = { authorization: `Bearer ${token}` };
+  const get = async (path: string) => {
+    const response = await fetch(`${origin}${path}`, { headers });
+    assert.equal(response.status, 200, path);
+    return await response.text();
+  };
+  const list = JSON.parse(await get("/api/exchanges")) as ExchangeList;
+  const out: Record<string, string> = {
+    list: JSON.stringify(list),
+    "/api/har": await get("/api/har"),
+  };
+  for (const { id } of list.exchanges) {
+    const detail = await get(`/api/exchanges/${id}`);
+    out[`/api/exchanges/${id}`] = detail;
+    out[`/api/exchanges/${id}/har`] = await get(`/api/exchanges/${id}/har`);
+    out[`curl of ${id}`] = curlCommand(JSON.parse(detail) as ExchangeDetail);
+  }
+  return out;
+}
+
+Deno.test("token mode: a token that reaches the app is redacted from every record, not from the app", async () => {
+  // What the app saw, kept here: its answer must not echo the token (that would be the app's doing).
+  const seen: string[] = [];
+  const keep: Application = async (environ, start_response) => {
+    const body = new TextDecoder().decode(await environ["wsgi.input"].read());
+    seen.push(
+      `${environ.QUERY_STRING} ${environ.HTTP_COOKIE} ${environ.HTTP_AUTHORIZATION} ${environ.HTTP_X_COPIED} ${body}`,
+    );
+    start_response("204 No Content", []);
+    return [];
+  };
+  await withInspector(keep, async ({ app, origin, inspector }) => {
+    const token = inspector.token!;
+    const response = await fetch(`${app.url}/pasted?token=${token}&x=1`, {
+      method: "POST",
+      headers: {
+        cookie: `wsgi_inspector_8001=${token}; theme=dark`,
+        authorization: `Bearer ${token}`,
+        "x-copied": `a ${token} b ${token}`,
+      },
+      body: "plain body",
+    });
+    await response.body?.cancel();
+    assert.equal(seen.length, 1);
+    assert.equal(count(seen[0]!, token), 5, "the app got its request unchanged");
+    const texts = await everything(origin, token);
+    assert.ok(Object.keys(texts).length >= 5);
+    for (const [what, text] of Object.entries(texts)) {
+      assert.equal(count(text, token), 0, `the token in ${what}`);
+    }
+    const detail = JSON.parse(texts["/api/exchanges/1"]!) as ExchangeDetail;
+    assert.equal(detail.target, `/pasted?token=${REDACTED}&x=1`);
+    assert.equal(detail.environ?.HTTP_COOKIE, `wsgi_inspector_8001=${REDACTED}; theme=dark`);
+    assert.equal(detail.environ?.QUERY_STRING, `token=${REDACTED}&x=1`);
+    assert.deepEqual(
+      detail.request.headers.find(([name]) => name === "x-copied"),
+      ["x-copied", `a ${REDACTED} b ${REDACTED}`],
+    );
+  }, { token: true });
+  // Without a token, the store itself records: nothing is in the way of the hot path.
+  const plain = createInspector({ port: 0 });
+  assert.equal(plain.recorder, plain.store);
+});
+
+const byTestId = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
+
+async function until(check: () => Promise<boolean>, what: string, timeout = 10_000) {
+  const end = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+Deno.test({
+  name: "token mode in Chromium: the page sends its token as a header, never to the app's port",
+  ignore: missing !== undefined && !onCi,
+  async fn(t) {
+    if (missing) {
+      throw new Error(
+        `Chromium is required on CI for the token-mode browser test: ${missing}; install it (apt-get install chromium)`,
+      );
+    }
+    const inspector = createInspector({ port: 0, token: true });
+    const server = serve(echoHeaders, {
+      port: 0,
+      log: false,
+      errors: new MemorySink(),
+      recorder: inspector.recorder,
+    });
+    const { url } = await inspector.listen(server.url);
+    const token = inspector.token!;
+    const origin = new URL(url).origin;
+    const userDataDir = await Deno.makeTempDir({ prefix: "inspector-token-chromium-" });
+    let context: BrowserContext | undefined;
+    try {
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1280, height: 800 },
+        acceptDownloads: true,
+      });
+      const page = context.pages()[0] ?? await context.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      page.on("console", (message) => {
+        if (message.type() === "error") pageErrors.push(message.text());
+      });
+      page.setDefaultTimeout(10_000);
+
+      await t.step("logging in through the page shows the live list", async () => {
+        await page.goto(url);
+        await byTestId(page, "stream-status").and(page.locator('[data-status="live"]')).waitFor();
+        await byTestId(page, "list-empty").waitFor();
+      });
+
+      const echoed: string[] = [];
+      await t.step("requests to the app from the same browser appear live", async () => {
+        const appPage = await context!.newPage();
+        await appPage.goto(`${server.url}/visit?x=1`);
+        echoed.push((await appPage.locator("body").textContent()) ?? "");
+        echoed.push(
+          await appPage.evaluate(async () => {
+            const response = await fetch("/xhr", {
+              method: "POST",
+              body: "hello",
+              credentials: "include",
+            });
+            return await response.text();
+          }),
+        );
+        await appPage.close();
+        // The page shows them live: its stream runs on fetch with the header.
+        for (const target of ["/visit?x=1", "/xhr"]) {
+          await byTestId(page, "row-target").filter({ hasText: target }).first().waitFor();
+        }
+      });
+
+      await t.step("no detail, HAR export or curl text holds the token", async () => {
+        const texts = await everything(origin, token);
+        assert.ok(Object.keys(texts).length >= 2 + 2 * 3, Object.keys(texts).join(", "));
+        for (const [what, text] of Object.entries(texts)) {
+          assert.equal(count(text, token), 0, `the token in ${what}`);
+        }
+        // Through the page: copy as curl of each exchange, and both HAR downloads.
+        const rows = byTestId(page, "exchange-row");
+        // The two requests, and the favicon Chromium asked the app for.
+        const n = await rows.count();
+        assert.ok(n >= 2, `${n} rows`);
+        for (let i = 0; i < n; i++) {
+          await rows.nth(i).click();
+          await byTestId(page, "copy-curl").click();
+          const curl = (await byTestId(page, "curl-command").textContent()) ?? "";
+          assert.match(curl, /^curl /);
+          assert.equal(count(curl, token), 0, `the token in the page's curl ${i}`);
+        }
+        for (const id of ["export-har", "exchange-har"]) {
+          const [download] = await Promise.all([
+            page.waitForEvent("download"),
+            byTestId(page, id).click(),
+          ]);
+          const har = await Deno.readTextFile((await download.path())!);
+          assert.equal(JSON.parse(har).log.version, "1.2", id);
+          assert.ok(JSON.parse(har).log.entries.length >= 1, id);
+          assert.equal(count(har, token), 0, `the token in the page's ${id} download`);
+        }
+      });
+
+      await t.step(
+        "the token is in no cookie and no address, and the app never saw it",
+        async () => {
+          assert.equal(page.url(), `${origin}/`, "the token left the address bar");
+          assert.deepEqual(await context!.cookies(), [], "no cookie at all");
+          assert.equal(
+            await page.evaluate(() => sessionStorage.getItem("wsgi-inspector-token")),
+            token,
+          );
+          assert.match(echoed[0]!, /^GET \/visit\?x=1\ncookie: \nauthorization: \nbody: $/);
+          assert.match(echoed[1]!, /^POST \/xhr\?\ncookie: \nauthorization: \nbody: hello$/);
+          // The inspector's own page cannot reach the app at all: its CSP allows only its origin.
+          const blocked = await page.evaluate(async (appUrl) => {
+            try {
+              await fetch(`${appUrl}/from-inspector`, { mode: "no-cors" });
+              return "sent";
+            } catch {
+              return "blocked";
+            }
+          }, server.url);
+          assert.equal(blocked, "blocked");
+          // A reload keeps working: the token comes from sessionStorage.
+          await page.reload();
+          await byTestId(page, "stream-status").and(page.locator('[data-status="live"]')).waitFor();
+        },
+      );
+
+      await t.step("replay and clear work with the header", async () => {
+        const n = await byTestId(page, "exchange-row").count();
+        await byTestId(page, "exchange-row").last().click();
+        await byTestId(page, "replay").click();
+        await byTestId(page, "replay-changes").waitFor();
+        await until(
+          async () => (await byTestId(page, "exchange-row").count()) === n + 1,
+          "the replay is listed",
+        );
+        await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: new URL("inspector-token.png", ARTIFACTS).pathname });
+        await byTestId(page, "clear").click();
+        await byTestId(page, "list-empty").waitFor();
+      });
+
+      await t.step("a new tab without the token is refused, and says why", async () => {
+        const other = await context!.newPage();
+        await other.goto(`${origin}/`);
+        await other.locator(".note.warn").filter({ hasText: /access token/ }).first().waitFor();
+        await other.close();
+      });
+
+      assert.deepEqual(
+        pageErrors.filter((e) => !/\/from-inspector/.test(e)),
+        [],
+        "the page logged no errors but the CSP refusal this test asked for",
+      );
+    } finally {
+      await context?.close();
+      await server.shutdown();
+      await inspector.shutdown();
+      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -164,6 +164,10 @@ export interface LoadErrorWire {
   line?: number;
   column?: number;
   stack?: string;
+  /** The code around the place, as text with a caret. */
+  frame?: string;
+  /** The place as shown: `app.ts:3:14`. */
+  place?: string;
 }
 
 /** A server-level event (`server/dev/contract.ts`), with its time (epoch ms). */

@@ -33,7 +33,7 @@ import {
   type ToChild,
 } from "./channel.ts";
 import { ChannelRecorder } from "./bridge.ts";
-import { fromImportError, type LoadError, loadErrorPage } from "./load_error.ts";
+import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
 import { debugPage, loadStackParser } from "./debug_page.ts";
 
 /** What the supervisor tells an app process, as its one argument (JSON). */
@@ -130,7 +130,7 @@ async function serveApp(
   const loaded = config.failed ? { error: config.failed } : await importApplication(config);
   let app: Application;
   if ("error" in loaded) {
-    out.control({ type: "load_error", error: loaded.error });
+    out.control({ type: "load_error", error: withFrame(loaded.error) });
     app = loadErrorPage(loaded.error, config.inspectorUrl);
   } else app = loaded.app;
   const handler = toFetch(app, {

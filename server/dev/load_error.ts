@@ -34,6 +34,21 @@ export interface LoadError {
   column?: number;
   /** The stack, for an error thrown at import. */
   stack?: string;
+  /** The code around the place, as text with a caret (for the inspector's banner). */
+  frame?: string;
+  /** The place as shown: `app.ts:3:14` (relative to the working folder). */
+  place?: string;
+}
+
+/** Adds the code frame of the error's place, when its file can be read. */
+export function withFrame(error: LoadError, cwd = Deno.cwd()): LoadError {
+  if (!error.file) return error;
+  const place = `${shortPath(error.file, cwd)}${
+    error.line ? `:${error.line}:${error.column}` : ""
+  }`;
+  const source = error.line ? readSource(error.file) : undefined;
+  if (source === undefined || !error.line) return { ...error, place };
+  return { ...error, place, frame: formatCodeFrame(source, error.line, error.column) };
 }
 
 const LOCATION = /(file:\/\/[^\s()]+?):(\d+):(\d+)/g;

@@ -45,6 +45,10 @@ export class AppProcess {
   ingest: RecordIngest | undefined;
   /** Whether it connected to the channel. */
   connected = false;
+  /** Resolves when its channel has been read to the end. */
+  readonly channelDone: Promise<void>;
+  /** Called by the channel's reader at its end. */
+  endChannel: () => void = () => {};
   #writer: ChannelWriter | undefined;
   #conn: Deno.UnixConn | undefined;
   readonly #events: ProcessEvents;
@@ -63,6 +67,7 @@ export class AppProcess {
     this.generation = config.generation;
     this.worker = config.worker;
     this.#events = events;
+    this.channelDone = new Promise((resolve) => (this.endChannel = resolve));
     const standby = recorder === "standby";
     this.state = standby ? "standby" : "starting";
     this.ingest = recorder && !standby ? new RecordIngest(recorder) : undefined;
@@ -82,9 +87,7 @@ export class AppProcess {
       detached: true,
     }).spawn();
     this.exited = this.process.status.then((status) => {
-      try {
-        this.#conn?.close();
-      } catch { /* closed by the reader */ }
+      // The channel is left to its reader: what the process wrote before it went is still to be read.
       this.#conn = undefined;
       const was = this.state;
       this.state = "gone";

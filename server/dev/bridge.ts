@@ -106,8 +106,11 @@ export class ChannelRecorder implements Recorder {
     encodeEvent(out, exchange.id, type, t, data, extras);
     this.#out.end(out.at);
     // Out before the application runs: if it never returns (a CPU-bound loop),
-    // the supervisor still knows which request it was (the write is eager).
-    if (type === "call") this.#out.flush();
+    // the supervisor still knows which request it was (Deno starts the write at
+    // once). At most one such write a millisecond: under load the batches of
+    // the timer carry the events, and a request that spins within a
+    // millisecond of the last write goes unrecorded.
+    if (type === "call") this.#out.flushEager(1);
   }
 }
 

@@ -284,6 +284,7 @@ export class Supervisor {
     try {
       conn.close();
     } catch { /* already closed */ }
+    p?.endChannel();
   }
 
   #recorderFor(generation: number): Recorder | undefined {
@@ -518,8 +519,9 @@ export class Supervisor {
       return;
     }
     const why = p.endedBy;
-    const open = p.ingest?.open ?? 0;
-    if (open > 0) {
+    // What it wrote before it went is read first (not long: its end of the socket is closed).
+    Promise.race([p.channelDone, new Promise((r) => setTimeout(r, 1000))]).then(() => {
+      if ((p.ingest?.open ?? 0) === 0) return;
       p.ingest!.abortOpen(
         why === "timeout"
           ? `timed out: the app process was busy for more than ${this.#o.timeout} s (a CPU-bound loop?) and was restarted; the connection was cut`
@@ -531,7 +533,7 @@ export class Supervisor {
           ? "cut: the server shut down"
           : `cut: the app process exited (${status.signal ?? `code ${status.code}`})`,
       );
-    }
+    });
     if (why !== undefined || this.#stopping) return;
     const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
     const message = `The app process (pid ${p.pid}) exited with ${how}`;

@@ -6,9 +6,10 @@
  * default, `--pause` ms apart, 1000 by default: a person saves less often): each
  * time, the time from the write to the first response that carries the new text
  * (polled every 2 ms). Then, with `--reloads N` (100 by
- * default, 0 to skip), N more edits, waiting for each to be served, and the
- * supervisor's resident memory (and the whole process tree's) after 10 and
- * after N reloads.
+ * default, 0 to skip), two rounds of N more edits, each waited for, and the
+ * supervisor's resident memory (and the whole process tree's) before and after
+ * each round: the first round also fills the inspector's store with the
+ * polling requests, the second shows what a reload costs by itself.
  *
  * ```
  * deno run -A tests/bench/reload.ts
@@ -120,27 +121,35 @@ try {
   );
   console.log(`the log's "reloaded ... in N ms": median ${median(logged)} ms`);
   if (reloads > 0) {
-    const rss10 = await rssKiB(child.pid);
-    const tree10 = await treeRss(child.pid);
-    for (let i = 1; i <= reloads; i++) {
-      const marker = `reload-${i}`;
-      await Deno.writeTextFile(app, source(marker));
-      await served(marker);
-      await sleep(50);
+    // Two rounds of N reloads: the first also fills the inspector's store (every poll is an
+    // exchange it records, up to --max-exchanges), the second shows what a reload itself costs.
+    let rss = await rssKiB(child.pid);
+    let treeKiB = await treeRss(child.pid);
+    let done = edits;
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 1; i <= reloads; i++) {
+        const marker = `reload-${round}-${i}`;
+        await Deno.writeTextFile(app, source(marker));
+        await served(marker);
+        await sleep(50);
+      }
+      await sleep(GRACE);
+      const rssN = await rssKiB(child.pid);
+      const treeN = await treeRss(child.pid);
+      console.log(
+        `round ${round}: supervisor RSS after ${done} reloads ${
+          (rss / 1024).toFixed(1)
+        } MiB, after ${done + reloads} ${(rssN / 1024).toFixed(1)} MiB: ${
+          ((rssN - rss) / reloads).toFixed(0)
+        } KiB per reload; ` +
+          `process tree ${(treeKiB / 1024).toFixed(1)} -> ${(treeN / 1024).toFixed(1)} MiB (${
+            tree(child.pid).length
+          } processes)`,
+      );
+      rss = rssN;
+      treeKiB = treeN;
+      done += reloads;
     }
-    await sleep(GRACE);
-    const rssN = await rssKiB(child.pid);
-    const treeN = await treeRss(child.pid);
-    console.log(
-      `supervisor RSS after ${edits} reloads ${(rss10 / 1024).toFixed(1)} MiB, after ${
-        edits + reloads
-      } ${(rssN / 1024).toFixed(1)} MiB: ${((rssN - rss10) / reloads).toFixed(0)} KiB per reload`,
-    );
-    console.log(
-      `process tree RSS: ${(tree10 / 1024).toFixed(1)} MiB -> ${(treeN / 1024).toFixed(1)} MiB (${
-        tree(child.pid).length
-      } processes)`,
-    );
   }
 } finally {
   child.kill("SIGTERM");

@@ -381,9 +381,11 @@ Deno.test("CLI reload: a request in flight finishes on the old generation while 
     const answer = await slow;
     equal(answer.status, 200);
     equal(answer.text, "old", "finished by the generation that began it");
-    const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=slow`);
-    equal(list.exchanges[0]!.state, "complete");
-    equal(list.exchanges[0]!.generation, 1);
+    // Its last events reach the inspector a few milliseconds after the client has the answer.
+    await eventually(async () => {
+      const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=slow`);
+      return list.exchanges[0]?.state === "complete" && list.exchanges[0].generation === 1;
+    }, "the slow exchange recorded complete, on generation 1");
   } finally {
     await dev.cleanup();
   }

@@ -23,6 +23,14 @@ import type { EventMap, EventType, ExchangeRecorder, Pair, Recorder } from "../r
 import { type ChannelWriter, RECORD } from "./channel.ts";
 import { decodeEvent, encodeEvent, type EventExtras } from "./codec.ts";
 
+/**
+ * Where an environ keeps its exchange's reference, for the debug page's link:
+ * a symbol, which `for...in` and `Object.keys` skip, so the application and
+ * the recorded environ do not see it (a WeakMap would cost the garbage
+ * collector more).
+ */
+const REF: unique symbol = Symbol("wsgi.exchange_ref");
+
 /** The exchanges an app process has begun and not yet ended. */
 class OpenExchange implements ExchangeRecorder {
   readonly id: number;
@@ -59,7 +67,7 @@ export class ChannelRecorder implements Recorder {
   #seq = 0;
   /** Exchanges begun and not ended: a fault with one open can be put on it. */
   readonly open = new Set<OpenExchange>();
-  readonly #byEnviron = new WeakMap<object, OpenExchange>();
+  readonly #extras: EventExtras = { arrival: 0, ref: "", keep: -1 };
 
   /**
    * @param maxBodyBytes body bytes sent per exchange and direction
@@ -80,18 +88,20 @@ export class ChannelRecorder implements Recorder {
 
   /** The reference of the exchange that `environ` belongs to, while it is open. */
   refOf(environ: object): string | undefined {
-    return this.#byEnviron.get(environ)?.ref;
+    return (environ as { [REF]?: string })[REF];
   }
 
   /** Encodes one event of `exchange` at `t` ms since its arrival. */
   write<K extends EventType>(exchange: OpenExchange, type: K, data: EventMap[K], t: number): void {
     const out = this.#out.open(RECORD);
     if (!out) return;
-    let extras: EventExtras | undefined;
+    const extras = this.#extras;
     if (type === "request") {
-      extras = { arrival: performance.timeOrigin + exchange.t0, ref: exchange.ref };
+      extras.arrival = performance.timeOrigin + exchange.t0;
+      extras.ref = exchange.ref;
     } else if (type === "environ") {
-      this.#byEnviron.set((data as EventMap["environ"]).environ, exchange);
+      const environ = (data as EventMap["environ"]).environ as unknown as { [REF]?: string };
+      environ[REF] = exchange.ref;
     } else if (type === "input" || type === "write" || type === "chunk") {
       const n = (data as EventMap["chunk"]).bytes.length;
       const input = type === "input";
@@ -101,7 +111,7 @@ export class ChannelRecorder implements Recorder {
       );
       if (input) exchange.inBytes += keep;
       else exchange.outBytes += keep;
-      extras = { keep };
+      extras.keep = keep === n ? -1 : keep;
     }
     encodeEvent(out, exchange.id, type, t, data, extras);
     this.#out.end(out.at);

@@ -29,7 +29,7 @@ import {
   type Fault,
   HEARTBEAT,
   parseControl,
-  readMessages,
+  readChannel,
   type ToChild,
 } from "./channel.ts";
 import { ChannelRecorder } from "./bridge.ts";
@@ -224,22 +224,28 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
   };
   if (!first.standby) start(first);
 
+  const retire = async () => {
+    clearInterval(heartbeat);
+    await server?.shutdown();
+    stderrSink.flush();
+    await out.drain();
+  };
+  let retiring: Promise<void> | undefined;
   try {
-    for await (const message of readMessages(conn.readable)) {
-      if (message.kind !== CONTROL) continue;
-      const control = parseControl<ToChild>(message.payload);
+    await readChannel(conn, (kind, payload) => {
+      if (kind !== CONTROL || retiring) return;
+      const control = parseControl<ToChild>(payload);
       if (control.type === "load" && server === undefined) start(control.config);
       else if (control.type === "retire") {
-        clearInterval(heartbeat);
-        await server?.shutdown();
-        stderrSink.flush();
-        await out.drain();
-        break;
+        // Done: hanging up ends the read below, and so this process.
+        retiring = retire().finally(() => conn.close());
       }
-    }
+    });
   } catch {
     // The channel broke: the supervisor is gone.
   }
+  // The supervisor hangs up once this process retired, or when it is gone.
+  await retiring;
   stderrSink.flush();
 }
 

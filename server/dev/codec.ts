@@ -206,14 +206,17 @@ function value(o: Out, v: unknown, depth: number): void {
   str(o, describe(v));
 }
 
-/** What an event carries besides its payload. */
+/**
+ * What an event carries besides its payload, filled in by the caller before
+ * each {@linkcode encodeEvent} (one object, reused: no allocation per event).
+ */
 export interface EventExtras {
   /** The request's arrival, epoch ms (`request` only). */
-  arrival?: number;
+  arrival: number;
   /** The exchange's reference (`request` only). */
-  ref?: string;
-  /** Body bytes to keep of this event's bytes (the rest are counted, not sent). */
-  keep?: number;
+  ref: string;
+  /** Body bytes to keep of this event's bytes (the rest are counted, not sent); -1: all. */
+  keep: number;
 }
 
 /** Encodes one event into `o` (header included). */
@@ -223,7 +226,7 @@ export function encodeEvent<K extends EventType>(
   type: K,
   t: number,
   data: EventMap[K],
-  extras: EventExtras = {},
+  extras: EventExtras,
 ): void {
   u32(o, exchange);
   u8(o, TYPE_CODES[type]);
@@ -240,8 +243,8 @@ export function encodeEvent<K extends EventType>(
         u16(o, d.peer.port);
       } else u8(o, 0);
       pairs(o, d.headers);
-      f64(o, extras.arrival ?? 0);
-      str(o, extras.ref ?? "");
+      f64(o, extras.arrival);
+      str(o, extras.ref);
       return;
     }
     case "environ": {
@@ -275,7 +278,7 @@ export function encodeEvent<K extends EventType>(
       str(o, d.method);
       f64(o, d.size ?? NaN);
       u32(o, d.bytes.length);
-      return bytes(o, d.bytes.subarray(0, extras.keep ?? d.bytes.length));
+      return bytes(o, extras.keep < 0 ? d.bytes : d.bytes.subarray(0, extras.keep));
     }
     case "start_response": {
       const d = data as EventMap["start_response"];
@@ -301,7 +304,7 @@ export function encodeEvent<K extends EventType>(
       const d = data as EventMap["chunk"];
       u32(o, d.index);
       u32(o, d.bytes.length);
-      return bytes(o, d.bytes.subarray(0, extras.keep ?? d.bytes.length));
+      return bytes(o, extras.keep < 0 ? d.bytes : d.bytes.subarray(0, extras.keep));
     }
     case "headers_sent": {
       const d = data as EventMap["headers_sent"];

@@ -33,7 +33,7 @@ import {
   CONTROL,
   HEARTBEAT,
   parseControl,
-  readMessages,
+  readChannel,
   RECORD,
   type ToSupervisor,
 } from "./channel.ts";
@@ -244,42 +244,43 @@ export class Supervisor {
   async #serveConn(conn: Deno.UnixConn): Promise<void> {
     let p: AppProcess | undefined;
     let failed = false;
-    try {
-      for await (const message of readMessages(conn.readable)) {
-        if (message.kind === RECORD) {
-          if (p?.ingest && !failed) {
-            try {
-              p.ingest.ingest(message.payload);
-            } catch (error) {
-              failed = true;
-              this.#printError(
-                `The inspector could not record an event of app process ${p.pid}; its exchanges are no longer recorded: ${
-                  error instanceof Error ? error.stack : error
-                }\n`,
-              );
-            }
-          }
-          continue;
+    const onMessage = (kind: number, payload: Uint8Array) => {
+      if (kind === RECORD) {
+        if (!p?.ingest || failed) return;
+        try {
+          p.ingest.ingest(payload);
+        } catch (error) {
+          failed = true;
+          this.#printError(
+            `The inspector could not record an event of app process ${p.pid}; its exchanges are no longer recorded: ${
+              error instanceof Error ? error.stack : error
+            }\n`,
+          );
         }
-        if (message.kind === HEARTBEAT) {
-          if (p) p.lastSeen = performance.now();
-          continue;
-        }
-        if (message.kind !== CONTROL) continue;
-        const control = parseControl<ToSupervisor>(message.payload);
-        if (control.type === "hello") {
-          p = this.#byPid.get(control.pid);
-          if (!p) break; // Not one of ours.
-          p.attach(conn);
-        }
-        if (!p) break;
-        p.lastSeen = performance.now();
-        if (control.type === "ready") p.onReady();
-        else if (control.type === "load_error") p.onLoadError(control.error);
-        else if (control.type === "fault") p.onFault(control.fault);
+        return;
       }
+      if (kind === HEARTBEAT) {
+        if (p) p.lastSeen = performance.now();
+        return;
+      }
+      if (kind !== CONTROL) return;
+      const control = parseControl<ToSupervisor>(payload);
+      if (control.type === "hello") {
+        p = this.#byPid.get(control.pid);
+        // Not one of ours: hang up.
+        if (!p) throw new Error(`Unknown app process ${control.pid}`);
+        p.attach(conn);
+      }
+      if (!p) throw new Error("An app process must say hello first");
+      p.lastSeen = performance.now();
+      if (control.type === "ready") p.onReady();
+      else if (control.type === "load_error") p.onLoadError(control.error);
+      else if (control.type === "fault") p.onFault(control.fault);
+    };
+    try {
+      await readChannel(conn, onMessage);
     } catch {
-      // The process went away mid-message.
+      // The process went away mid-message, or was not one of ours.
     }
     try {
       conn.close();

@@ -245,7 +245,7 @@ export class ChannelWriter {
  * and a microtask a message: a few microseconds an exchange.)
  */
 export class MessageSplitter {
-  #buf = new Uint8Array(256 * 1024);
+  #buf = new Uint8Array(64 * 1024);
   #view = new DataView(this.#buf.buffer);
   #start = 0;
   #end = 0;
@@ -297,7 +297,7 @@ export async function readChannel(
   onMessage: (kind: number, payload: Uint8Array) => void,
 ): Promise<void> {
   const splitter = new MessageSplitter(onMessage);
-  const chunk = new Uint8Array(256 * 1024);
+  const chunk = new Uint8Array(64 * 1024);
   for (;;) {
     const n = await conn.read(chunk);
     if (n === null) return;

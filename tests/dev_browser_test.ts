@@ -40,6 +40,14 @@ const BROKEN =
 };
 `;
 
+const REJECTING =
+  `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/later") setTimeout(() => { Promise.reject(new Error("lost in a timer")); }, 10);
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok")];
+};
+`;
+
 const FAILING = `function findUser(id: string): never {
   throw new Error("no user " + id);
 }
@@ -114,9 +122,37 @@ Deno.test({
         await app.close();
       });
 
-      await t.step("fixed: the banner goes; a runtime error is the debug page", async () => {
+      await t.step(
+        "fixed: the banner goes; a fault no exchange caught shows as a server event",
+        async () => {
+          await dev.write("app.ts", REJECTING);
+          await page.getByTestId("load-error-banner").waitFor({
+            state: "detached",
+            timeout: 15_000,
+          });
+          await eventually(
+            async () => (await get(dev.url + "/later")).text === "ok",
+            "the fixed app",
+          );
+          const faults = page.getByTestId("server-faults");
+          await faults.waitFor({ timeout: 15_000 });
+          assert.match(
+            await faults.textContent() ?? "",
+            /Unhandled promise rejection: Error: lost in a timer/,
+          );
+          await faults.locator("summary").click();
+          assert.match(
+            await page.getByTestId("fault-stack").first().textContent() ?? "",
+            /app\.ts:2:/,
+          );
+          await page.screenshot({ path: new URL("dev-server-fault.png", ARTIFACTS).pathname });
+          await page.getByTestId("dismiss-faults").click();
+          await faults.waitFor({ state: "detached" });
+        },
+      );
+
+      await t.step("a runtime error is the debug page", async () => {
         await dev.write("app.ts", FAILING);
-        await page.getByTestId("load-error-banner").waitFor({ state: "detached", timeout: 15_000 });
         const app = await context!.newPage();
         await eventually(async () => {
           const response = await app.goto(dev.url + "/");

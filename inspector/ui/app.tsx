@@ -13,7 +13,7 @@ import { ExchangeView } from "./exchange_view.tsx";
 import { filterExchanges } from "./filter.ts";
 import { useObservable } from "./observable.ts";
 import { RequestList } from "./request_list.tsx";
-import { ServerBanner } from "./server_banner.tsx";
+import { ServerBanner, ServerFaults } from "./server_banner.tsx";
 import { useStores } from "./stores.ts";
 
 function isTyping(target: EventTarget | null): boolean {
@@ -27,6 +27,7 @@ function isTyping(target: EventTarget | null): boolean {
 export function App() {
   const { client, exchanges, selection, steps, server } = useStores();
   const serverState = useObservable(server.state);
+  const [faultsSince, setFaultsSince] = useState(0);
   const list = useObservable(exchanges.state);
   const filterText = useObservable(exchanges.filter);
   const selected = useObservable(selection.state);
@@ -162,6 +163,11 @@ export function App() {
         </button>
       </header>
       <ServerBanner loadError={serverState.loadError} />
+      <ServerFaults
+        events={serverState.events}
+        since={faultsSince}
+        onDismiss={() => setFaultsSince(Date.now() + 1)}
+      />
       <main class="panes">
         <section class="left">
           {list.error && <p class="note warn">{list.error}</p>}

@@ -114,9 +114,15 @@ button.link { border: none; background: none; color: var(--accent); padding: 0 4
 }
 .banner pre { margin: 6px 0 0; font: 12px/1.45 var(--mono); white-space: pre; overflow-x: auto; color: #5b1212; }
 .banner strong { font-weight: 600; }
+.banner.faults { background: #fff4d6; color: #6b4a00; }
+.banner.faults pre { color: #4a3400; }
+.banner .dismiss { float: right; font-size: 11px; padding: 1px 8px; }
+.banner details summary { cursor: pointer; font-size: 12px; margin-top: 2px; }
 @media (prefers-color-scheme: dark) {
   .banner { background: #3a1d1d; color: #ffb4ab; }
   .banner pre { color: #ffd7d2; }
+  .banner.faults { background: #3a3118; color: #ffd98a; }
+  .banner.faults pre { color: #ffe9b8; }
 }
 .row .target { font-family: var(--mono); font-size: 12.5px; }
 .row .num { text-align: right; font-variant-numeric: tabular-nums; font-size: 12px; }

@@ -58,6 +58,11 @@ export type {
 import { main } from "./server/cli.ts";
 import { createInspector } from "./inspector/mod.ts";
 
+// No top-level await here: an application module that imports a value from
+// this file (`import { toFetch } from "./mod.ts"`) is loaded by main(), and
+// its import must find this module fully evaluated. Awaiting main() at the
+// top level would keep it evaluating until the server stops: a deadlock
+// ("Top-level await promise never resolved").
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args, { inspector: createInspector }));
+  main(Deno.args, { inspector: createInspector }).then(Deno.exit);
 }

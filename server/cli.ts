@@ -11,6 +11,8 @@ import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { Recorder } from "./recorder.ts";
 import { DevUsageError, runDev } from "./dev/run.ts";
+import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
+import { escapeControls } from "./log.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -33,6 +35,13 @@ Options:
   --workers N         app processes serving the one port (default 1)
   --max-exchanges N   exchanges the inspector keeps (default 1000)
   --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
+  --max-request-body N
+                      largest request body accepted, in bytes (default 104857600,
+                      100 MiB; 0 = no limit): a larger Content-Length gets 413
+                      before the app runs, and a chunked upload that runs past
+                      it makes the read of wsgi.input throw. wsgi.input.read()
+                      holds the whole body in memory; 100 MiB passes any upload
+                      a dev usually tries and matches common production limits
   --quiet             no request log
   -h, --help          show this help
 
@@ -52,6 +61,7 @@ export interface CliOptions {
   inspectorPort: number;
   maxExchanges: number;
   maxBodyBytes: number;
+  maxRequestBody: number;
   quiet: boolean;
   help: boolean;
   /** Reload when the module's files change. */
@@ -106,6 +116,7 @@ export function parseCli(args: string[]): CliOptions {
         "no-inspector": { type: "boolean" },
         "max-exchanges": { type: "string" },
         "max-body-bytes": { type: "string" },
+        "max-request-body": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         "no-reload": { type: "boolean" },
@@ -136,6 +147,13 @@ export function parseCli(args: string[]): CliOptions {
     inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
     maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
     maxBodyBytes: integer("--max-body-bytes", values["max-body-bytes"], 1024 * 1024, 0, 2 ** 31),
+    maxRequestBody: integer(
+      "--max-request-body",
+      values["max-request-body"],
+      DEFAULT_MAX_REQUEST_BODY,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     quiet: values.quiet ?? false,
     help: values.help ?? false,
     reload: !values["no-reload"],
@@ -232,7 +250,7 @@ export async function main(
     return await run(options, hooks, signal);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
+      console.error(`error: ${escapeControls(error.message)}`);
       return 2;
     }
     throw error;
@@ -262,6 +280,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       workers: options.workers,
       quiet: options.quiet,
       maxBodyBytes: options.maxBodyBytes,
+      maxRequestBody: options.maxRequestBody,
       inspector,
       inspectorHost: options.inspectorHost,
       inspectorPort: options.inspectorPort,

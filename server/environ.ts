@@ -19,7 +19,9 @@
  *   the request was HTTP/1.0.
  * - `OPTIONS *` gives `PATH_INFO` `/*`, not `*`: `Deno.serve` hands it over so.
  * - A GET or HEAD request's body cannot be read from `wsgi.input`:
- *   `Deno.serve` gives such a `Request` no body (`CONTENT_LENGTH` is kept).
+ *   `Deno.serve` gives such a `Request` no body. The gateway then drops
+ *   `CONTENT_LENGTH` (and `wsgi.input_terminated`) from the environ, so that
+ *   it agrees with `wsgi.input`, and records a `lint` event.
  * - Requests hyper refuses never reach us (it answers 400): target bytes that
  *   are not UTF-8 or are controls, a target without a leading `/`, obs-folded
  *   or malformed header lines, `Content-Length` with `Transfer-Encoding`, a
@@ -58,6 +60,12 @@ export interface EnvironOptions {
   serverPort?: string;
   /** `wsgi.multiprocess`: true when several processes serve the same app. */
   multiprocess?: boolean;
+  /**
+   * `wsgi.url_scheme`, when the caller knows the connection's (`serve()`
+   * does: `http`). Otherwise the scheme of `request.url`, `http` or `https`
+   * only.
+   */
+  urlScheme?: string;
   /** `request.method`, when the caller has read it already (each read of the getter costs). */
   method?: string;
 }
@@ -213,6 +221,10 @@ export function splitHost(host: string, scheme: string): [string, string] {
  * - `SERVER_NAME` and `SERVER_PORT` are `options.serverName` and
  *   `options.serverPort` (`serve()` passes the bound address), else taken from
  *   the `Host` header (or the target's authority) and the scheme.
+ * - `wsgi.url_scheme` is `options.urlScheme` (`serve()` passes `http`, the
+ *   connection's), else `https` when `request.url` says so, else `http`: an
+ *   absolute-form target (`GET https://x/ HTTP/1.1`) writes the client's own
+ *   scheme into `request.url`.
  * - Nothing from the process's own environment goes in.
  *
  * `seen`, when given, gets the raw target and (if it holds an array) the
@@ -235,7 +247,9 @@ export function buildEnviron(
     SERVER_SOFTWARE,
     GATEWAY_INTERFACE: "CGI/1.1",
     "wsgi.version": WSGI_VERSION,
-    "wsgi.url_scheme": target.scheme,
+    // Not the target's own scheme: an absolute-form target (GET https://x/)
+    // lets the client write any scheme into request.url.
+    "wsgi.url_scheme": options.urlScheme ?? (target.scheme === "https" ? "https" : "http"),
     "wsgi.input": options.input,
     "wsgi.errors": options.errors,
     "wsgi.multithread": false,

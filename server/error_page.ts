@@ -6,13 +6,16 @@
  * By default it is bare: `500 Internal Server Error` and nothing about the
  * error, which goes to the log (and the inspector) instead. `debug: true`
  * (in the gateway's options) puts the message and stack in the page; the CLI
- * passes its own debug page (`server/dev/debug_page.ts`).
+ * passes its own debug page (`server/dev/debug_page.ts`). A request body over
+ * the limit is a `413` that says so either way: that is about the request,
+ * not the server's internals.
  *
  * @module
  */
 
 import type { Application, Environ } from "./types.ts";
 import { ProtocolError } from "./rules.ts";
+import { RequestBodyTooLarge } from "./input.ts";
 
 const encoder = new TextEncoder();
 
@@ -37,13 +40,18 @@ function plain(status: string, text: string): Application {
 }
 
 /**
- * Makes the application that answers `500 Internal Server Error` for `error`.
+ * Makes the application that answers `500 Internal Server Error` for `error`
+ * (`413 Content Too Large` for a {@linkcode RequestBodyTooLarge}, with the
+ * limit).
  *
  * Bare unless `detailed`: then the body is plain text that names what went
  * wrong, for a broken rule the rule and its fix, for an exception its message
  * and stack (never expose that to the internet).
  */
 export function errorPage(error: unknown, detailed = false): Application {
+  if (error instanceof RequestBodyTooLarge) {
+    return plain("413 Content Too Large", `413 Content Too Large\n\n${describeError(error)}\n`);
+  }
   let text = "500 Internal Server Error\n";
   if (detailed) {
     text += "\n" + describeError(error) + "\n";

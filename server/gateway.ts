@@ -20,8 +20,22 @@
 import type { Application, Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
 import type { ErrorSite, EventMap, EventType, ExchangeRecorder, Recorder } from "./recorder.ts";
 import { buildEnviron, type EnvironOptions, type RequestSeen } from "./environ.ts";
-import { concatBytes, Input } from "./input.ts";
-import { Errors, type LogEntry, requestLogger, stderrSink } from "./log.ts";
+import {
+  concatBytes,
+  Input,
+  type InputOptions,
+  RAISE_LIMIT,
+  RequestBodyTooLarge,
+  showBytes,
+} from "./input.ts";
+import {
+  describeForLog,
+  Errors,
+  escapeControls,
+  type LogEntry,
+  requestLogger,
+  stderrSink,
+} from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
 import { describeError, type ErrorPage, errorPage, timeoutPage } from "./error_page.ts";
 import { Deadlines } from "./timeout.ts";
@@ -58,6 +72,13 @@ export interface GatewayOptions {
   serverPort?: string;
   /** `wsgi.multiprocess`; set it when several processes serve the app (`deno serve --parallel`). */
   multiprocess?: boolean;
+  /**
+   * `wsgi.url_scheme`: the connection's scheme, when known. `serve()` sets
+   * `http`. Without it, `https` when `request.url` starts so, else `http`;
+   * under another host, set it: a client can write `https://` into
+   * `request.url` with an absolute-form target on a plain connection.
+   */
+  urlScheme?: "http" | "https";
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
   /**
@@ -73,7 +94,28 @@ export interface GatewayOptions {
    * `./timeout.ts`: a CPU-bound loop is out of any timer's reach.
    */
   timeout?: number;
+  /**
+   * The largest request body accepted, in bytes; `0` for no limit. 100 MiB
+   * by default ({@linkcode DEFAULT_MAX_REQUEST_BODY}). A request whose
+   * `Content-Length` says more is answered `413` before the application is
+   * called; a chunked body that runs past it makes the read of `wsgi.input`
+   * that needs the byte past the limit throw a `RequestBodyTooLarge` (a
+   * `RangeError`), which answers `413` if the application lets it through.
+   */
+  maxRequestBody?: number;
 }
+
+/**
+ * The default of {@linkcode GatewayOptions.maxRequestBody}: 100 MiB.
+ *
+ * `wsgi.input.read()` holds the whole body in memory, so a dev server needs
+ * some limit, or one runaway client can take the machine's memory. 100 MiB
+ * lets through every upload a developer usually tries (photos, documents,
+ * short videos) and matches the largest body common production fronts take
+ * by default (Cloudflare's free and pro plans: 100 MB), so that an app that
+ * works here is not refused there for its size. `0` turns it off.
+ */
+export const DEFAULT_MAX_REQUEST_BODY = 100 * 1024 * 1024;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
@@ -122,6 +164,11 @@ const NONE: never[] = Object.freeze([]) as never[];
 
 /** The placeholder `wsgi.input` while the environ is built (never read). */
 const NO_INPUT = new Input({ body: null }, 0);
+
+/** The methods whose body `Deno.serve` drops: it gives their `Request` none. */
+function bodyDropped(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
 
 /** Text bodies up to this size go to `Response` as a string (see {@linkcode bodyInit}). */
 const TEXT_BODY_MAX = 64 * 1024;
@@ -174,6 +221,10 @@ interface Shared {
   readonly errorPage: ErrorPage;
   /** The deadlines of exchanges that went asynchronous, when there is a timeout. */
   readonly deadlines: Deadlines | undefined;
+  /** The largest request body, in bytes; Infinity for no limit. */
+  readonly limit: number;
+  /** The options of an unrecorded exchange's `wsgi.input` (no hook), shared. */
+  readonly input: InputOptions;
 }
 
 /** One request and its response: the state PEP 3333 talks about, made explicit. */
@@ -194,6 +245,8 @@ class Exchange implements RequestSeen {
   readonly peer: { hostname: string; port: number } | undefined;
   rec: ExchangeRecorder | undefined;
   environ!: Environ;
+  /** `wsgi.input` as the gateway made it (the app may replace the environ's). */
+  input: Input = NO_INPUT;
   /** The request target as sent (path and query), set by `buildEnviron`. */
   target = "";
   /** The request's header pairs, collected by `buildEnviron` when recording. */
@@ -215,6 +268,10 @@ class Exchange implements RequestSeen {
   finished = false;
   /** The streamed body's controller, once the headers went out with a stream (for a timeout's cut). */
   controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The body whose `close()` was called (or recorded as absent): never twice. */
+  closed: ResponseBody | undefined;
+  /** A `next()` of the streamed body is pending (the app is producing a chunk). */
+  pulling = false;
 
   constructor(request: Request, info: HandlerInfo | undefined, shared: Shared) {
     this.started = this.t = performance.now();
@@ -250,7 +307,7 @@ class Exchange implements RequestSeen {
   recorderFailed(error: unknown): void {
     this.rec = undefined;
     this.shared.sink.write(
-      `Recorder failed; this exchange is no longer recorded: ${describeError(error)}\n`,
+      `Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`,
     );
   }
 
@@ -269,12 +326,14 @@ class Exchange implements RequestSeen {
         this.emit("lint", { rule: error.rule, message: error.message });
       }
     }
-    const detail = e && !(error instanceof ProtocolError)
-      ? e.stack ?? describeError(e)
-      : describeError(error);
+    // With its stack, except for a broken rule (the message says it all).
+    const detail = e && !(error instanceof ProtocolError) && !(error instanceof RequestBodyTooLarge)
+      ? describeForLog(e)
+      : escapeControls(describeError(error));
+    // PATH_INFO is decoded: "%1b%0d%0a" in the target would be raw controls here.
     this.shared.sink.write(
-      `Error in ${where} (${this.method} ${
-        this.environ?.PATH_INFO ?? this.request.url
+      `Error in ${where} (${escapeControls(this.method)} ${
+        escapeControls(this.environ?.PATH_INFO ?? this.request.url)
       }): ${detail}\n`,
     );
   }
@@ -358,12 +417,34 @@ class Exchange implements RequestSeen {
     // Nothing of this exchange stays reachable from the shared object.
     options.errors = this.shared.errors;
     options.remoteAddr = undefined;
+    // The body's length: CONTENT_LENGTH, or unknown (read to the end).
     const cl = environ.CONTENT_LENGTH;
-    environ["wsgi.input"] = new Input(
+    let length: number | undefined;
+    let dropped = false;
+    if (bodyDropped(this.method)) {
+      // Deno.serve gives a GET or HEAD no body; if one came, say so in the environ too.
+      length = 0;
+      if ((cl !== undefined && cl !== "0") || environ["wsgi.input_terminated"] === true) {
+        dropped = true;
+        delete environ.CONTENT_LENGTH;
+        delete environ["wsgi.input_terminated"];
+      }
+    } else length = cl === undefined ? undefined : Number(cl);
+    const tooLarge = length !== undefined && length > this.shared.limit;
+    // A refused body is not touched: Deno closes the connection after the 413.
+    if (tooLarge) length = 0;
+    const input = new Input(
       request,
-      cl === undefined ? undefined : Number(cl),
-      rec && ((method, size, bytes) => this.recordInput(method, size, bytes)),
+      length,
+      rec
+        ? {
+          onRead: (method, size, bytes) => this.recordInput(method, size, bytes),
+          limit: this.shared.limit,
+        }
+        : this.shared.input,
     );
+    this.input = input;
+    environ["wsgi.input"] = input;
     this.environ = environ;
     if (this.rec) {
       // All at the arrival's reading: only the gateway's own code ran since.
@@ -375,6 +456,25 @@ class Exchange implements RequestSeen {
         headers: this.requestHeaders!,
       });
       this.emit("environ", { environ });
+      if (dropped) {
+        this.emit("lint", {
+          rule: "request.body_dropped",
+          message: `The ${this.method} request carried a body (${
+            cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
+          }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`,
+        });
+      }
+    }
+    if (tooLarge) {
+      return this.fail(
+        "gateway",
+        new RequestBodyTooLarge(
+          `Cannot accept the request body: Content-Length says ${cl} bytes, over the limit of ${
+            showBytes(this.shared.limit)
+          }; ${RAISE_LIMIT}`,
+          this.shared.limit,
+        ),
+      );
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
@@ -431,10 +531,17 @@ class Exchange implements RequestSeen {
    * error, and when the client goes away (the stream's `cancel` returns the
    * generator). Keep it in those `finally` blocks, or a path will skip it.
    *
+   * A client that goes away while the body's `next()` is pending cannot wait
+   * for that `finally` (JavaScript queues a generator's `return()` behind the
+   * pending `next()`): {@linkcode Exchange.abandon} calls this at once, and
+   * the `finally` that comes later finds it done.
+   *
    * Returns a Promise only when `close()` did (and records the event once it
    * settled); a synchronous `close()` that throws, throws here.
    */
   close(body: ResponseBody): Promise<void> | undefined {
+    if (this.closed === body) return undefined;
+    this.closed = body;
     const close = (body as { close?: unknown } | null | undefined)?.close;
     if (typeof close === "function") {
       const result = close.call(body);
@@ -580,6 +687,8 @@ class Exchange implements RequestSeen {
     if (this.finished) return;
     this.finished = true;
     this.shared.deadlines?.forget(this);
+    // Let go of the request body: Deno holds the connection while it lives.
+    this.input.finish();
     if (this.rec) {
       if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
       else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
@@ -682,6 +791,10 @@ class Exchange implements RequestSeen {
     const gen = this.chunks(body);
     let first: Uint8Array | undefined;
     try {
+      // Before the headers go out, Deno.serve gives no sign that the client
+      // left: its request.signal would, but reading it makes Deno 2.9 print a
+      // "legacy behavior" warning once a response succeeds. A body stuck here
+      // is closed once it yields (the response then finds the client gone) or ends.
       while (this.written.length === 0) {
         const r = await gen.next();
         if (r.done) break;
@@ -722,7 +835,9 @@ class Exchange implements RequestSeen {
       pull: async (controller) => {
         try {
           for (;;) {
+            this.pulling = true;
             const r = await gen.next();
+            this.pulling = false;
             // The client may have gone away while the app was producing.
             if (this.finished) return;
             for (const w of this.written) this.enqueue(controller, w, declared);
@@ -744,6 +859,7 @@ class Exchange implements RequestSeen {
             }
           }
         } catch (error) {
+          this.pulling = false;
           if (this.finished) return;
           // After the headers went out, the only honest signal is a cut connection.
           this.report("iterable", error);
@@ -752,13 +868,14 @@ class Exchange implements RequestSeen {
           this.finishNow("cut", reason);
           // Deno prints the stream's error; the stack was reported above, so keep it to one line.
           const cut = new Error(reason);
-          cut.stack = `wsgi: ${reason}`;
+          cut.stack = `wsgi: ${escapeControls(reason)}`;
           controller.error(cut);
         }
       },
       cancel: async () => {
         this.finishNow("aborted", "client disconnected");
-        await this.stop(gen);
+        if (this.pulling) this.abandon(body, gen);
+        else await this.stop(gen);
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
@@ -780,6 +897,30 @@ class Exchange implements RequestSeen {
     }
     this.bytes += chunk.length;
     controller.enqueue(chunk);
+  }
+
+  /**
+   * The client went away while the body's `next()` is pending. Returning the
+   * generator would wait for that `next()` (JavaScript queues `return()` on
+   * an async generator until its pending `await` settles, which may be
+   * never), so the body's `close()` is called now, once; the generator is
+   * still returned, for its `finally`, whenever it gets there. A body with no
+   * `close()` (an async generator) can only be finalized by that queued
+   * `return()`: a `lint` event says so, and its `close` event comes when the
+   * generator's `finally` has run.
+   */
+  abandon(body: ResponseBody, gen: AsyncGenerator<Uint8Array, void, undefined>): void {
+    if (typeof (body as { close?: unknown }).close === "function") {
+      this.closeQuietly(body);
+    } else if (this.rec) {
+      this.tick();
+      this.emit("lint", {
+        rule: "close.queued",
+        message:
+          "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
+      });
+    }
+    this.stop(gen);
   }
 
   /** Stops pulling the body: returns the generator, so its `finally` (and `close()`) runs. */
@@ -819,7 +960,18 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
   }
   const sink = options.errors ?? stderrSink;
   const errors = new Errors(sink);
+  const max = options.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
+  if (!(Number.isInteger(max) && max >= 0)) {
+    throw new RangeError(
+      `Cannot serve application: maxRequestBody must be a whole number of bytes, 0 for no limit (got ${
+        show(max)
+      })`,
+    );
+  }
+  const limit = max === 0 ? Infinity : max;
   const shared: Shared = {
+    limit,
+    input: { limit },
     options,
     sink,
     log: options.log === true ? requestLogger(sink) : options.log || undefined,
@@ -832,6 +984,7 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       serverName: options.serverName,
       serverPort: options.serverPort,
       multiprocess: options.multiprocess,
+      urlScheme: options.urlScheme,
     },
     errorPage: typeof options.debug === "function"
       ? options.debug

@@ -4,8 +4,12 @@
  * Python's `read()`, `readline()`, `readlines()` and line iteration, made
  * async (the one forced change from PEP 3333). The stream never hands out more
  * than `CONTENT_LENGTH` bytes, and with no `CONTENT_LENGTH` (a chunked upload)
- * it reads to the end of the body. Nothing is read from the socket until the
- * application asks.
+ * it reads to the end of the body, or to the upload limit. Nothing is read
+ * from the socket until the application asks.
+ *
+ * Every read is linear in what it returns: the chunks that arrive are kept as
+ * they are, in a list, and copied once, into the array a read hands out (or
+ * not at all, when the read is the front of one chunk).
  *
  * @module
  */
@@ -13,6 +17,8 @@
 import type { InputStream } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
+/** No chunks yet: shared until the first read, so that an unread body costs no array. */
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 /** Called after each read with what the application got (for the recorder). */
 export type OnRead = (
@@ -34,6 +40,44 @@ export function concatBytes(parts: readonly Uint8Array[], total?: number): Uint8
   return out;
 }
 
+/** A byte count for a message: `104857600 bytes (100 MiB)`. */
+export function showBytes(n: number): string {
+  const MiB = 1024 * 1024;
+  return n >= MiB && n % MiB === 0 ? `${n} bytes (${n / MiB} MiB)` : `${n} bytes`;
+}
+
+/**
+ * The request body is larger than the server accepts (`--max-request-body`,
+ * the gateway's `maxRequestBody`). Thrown by a read of `wsgi.input` that
+ * needs a byte past the limit; the gateway answers `413 Content Too Large`
+ * when the application lets it through, and before the application is called
+ * when `Content-Length` already says more.
+ */
+export class RequestBodyTooLarge extends RangeError {
+  /** The limit, in bytes. */
+  readonly limit: number;
+  /** The HTTP status that answers it. */
+  readonly status = 413;
+
+  constructor(message: string, limit: number) {
+    super(message);
+    this.name = "RequestBodyTooLarge";
+    this.limit = limit;
+  }
+}
+
+/** The advice every {@linkcode RequestBodyTooLarge} message ends with. */
+export const RAISE_LIMIT =
+  "raise the limit with --max-request-body N (maxRequestBody in code), or 0 for none";
+
+/** Options of {@linkcode Input}. */
+export interface InputOptions {
+  /** Called with every read's result. */
+  onRead?: OnRead;
+  /** The most body bytes the stream reads (a chunked body); Infinity or 0 for no limit. */
+  limit?: number;
+}
+
 /**
  * A WSGI input stream over a `ReadableStream` of bytes.
  *
@@ -49,31 +93,53 @@ export class Input implements InputStream {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   /** Bytes the app may still get; Infinity when the body is terminated by its framing. */
   #remaining: number;
-  /** Bytes read from the socket but not yet handed out. */
-  #buffer: Uint8Array = EMPTY;
+  /** Chunks read from the body, not yet handed out, from `#head` on (the first may be a tail). */
+  #chunks: Uint8Array[] = NO_CHUNKS;
+  #head = 0;
+  /** Bytes in `#chunks` from `#head` on. */
+  #buffered = 0;
+  /** Bytes received from the body so far, against `#limit`. */
+  #received = 0;
+  #limit: number;
   #onRead: OnRead | undefined;
+  /** The body is over: ended, cancelled, or never there. */
   #done = false;
+  /** The body ran past the limit (its bytes up to the limit can still be read). */
+  #over = false;
 
   /**
    * @param source the request (its `body` is only touched on the first read)
-   * @param contentLength `CONTENT_LENGTH` as a number, or undefined when absent
-   * @param onRead called with every read's result
+   * @param contentLength `CONTENT_LENGTH` as a number; `undefined` for a body
+   *   framed by its transfer coding (chunked), read to its end; `0` for none
+   * @param options the recorder's hook and the upload limit
    */
   constructor(
     source: { readonly body: ReadableStream<Uint8Array> | null },
     contentLength: number | undefined,
-    onRead?: OnRead,
+    options?: InputOptions,
   ) {
     this.#source = source;
     this.#remaining = contentLength === undefined || Number.isNaN(contentLength)
       ? Infinity
       : contentLength;
-    this.#onRead = onRead;
+    this.#onRead = options?.onRead;
+    const limit = options?.limit;
+    this.#limit = limit === undefined || limit <= 0 ? Infinity : limit;
   }
 
-  /** Fills the buffer with at least one more chunk; false at the end of the body. */
+  /** Adds the next chunk of the body to the buffer; false at the end of the body. */
   async #fill(): Promise<boolean> {
-    if (this.#done || this.#remaining <= this.#buffer.length) return false;
+    if (this.#done || this.#remaining <= this.#buffered) {
+      if (this.#over) {
+        throw new RequestBodyTooLarge(
+          `Cannot read wsgi.input: the request body is larger than the limit of ${
+            showBytes(this.#limit)
+          }; ${RAISE_LIMIT}`,
+          this.#limit,
+        );
+      }
+      return false;
+    }
     if (this.#reader === undefined) {
       const body = this.#source.body;
       if (body === null) {
@@ -89,18 +155,91 @@ export class Input implements InputStream {
         return false;
       }
       if (value.length === 0) continue;
-      this.#buffer = this.#buffer.length === 0 ? value : concatBytes([this.#buffer, value]);
+      let chunk = value;
+      if (this.#received + chunk.length > this.#limit) {
+        chunk = chunk.subarray(0, this.#limit - this.#received);
+        this.#over = true;
+        this.#release();
+      }
+      this.#received += chunk.length;
+      if (this.#chunks === NO_CHUNKS) this.#chunks = [];
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
       return true;
     }
   }
 
-  /** Hands out `n` bytes of the buffer (at most what remains). */
+  /** Hands out the first `n` bytes of the buffer (at most what it holds and what remains). */
   #take(n: number): Uint8Array {
-    n = Math.min(n, this.#buffer.length, this.#remaining);
-    const out = this.#buffer.subarray(0, n);
-    this.#buffer = this.#buffer.subarray(n);
+    n = Math.min(n, this.#buffered, this.#remaining);
+    if (n === 0) return EMPTY;
+    const chunks = this.#chunks;
+    const first = chunks[this.#head]!;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) chunks[this.#head++] = EMPTY;
+      else chunks[this.#head] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let at = 0;
+      while (at < n) {
+        const chunk = chunks[this.#head]!;
+        const part = Math.min(chunk.length, n - at);
+        out.set(part === chunk.length ? chunk : chunk.subarray(0, part), at);
+        at += part;
+        if (part === chunk.length) chunks[this.#head++] = EMPTY;
+        else chunks[this.#head] = chunk.subarray(part);
+      }
+    }
+    if (this.#head === chunks.length) {
+      chunks.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > chunks.length) {
+      chunks.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#buffered -= n;
     this.#remaining -= n;
+    // All of CONTENT_LENGTH is out: let the body go now (see finish()).
+    if (this.#remaining === 0 && !this.#done) this.#release();
     return out;
+  }
+
+  /**
+   * Lets the request body go: cancels the stream if it is not over. Deno
+   * keeps a connection (and the body's resource) for as long as a reader
+   * holds its body stream unfinished, which is until the stream is garbage
+   * collected, seconds later; once cancelled, Deno discards whatever of the
+   * body is still to come and keeps the connection alive when it can.
+   */
+  #release(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const reader = this.#reader;
+    if (reader !== undefined) reader.cancel().catch(() => {});
+    else this.#source.body?.cancel().catch(() => {});
+  }
+
+  /**
+   * Ends the exchange's use of the body; the gateway calls it when the
+   * response is over (complete, cut or abandoned), and before it hands a
+   * complete response to Deno. A body the application read in part or not at
+   * all is cancelled (a body with no bytes, a GET's, is never touched), so
+   * that the client gets the end of the response at once and the connection
+   * stays open for the next request whenever Deno can keep it.
+   *
+   * What the application left unread is dropped here, unseen: this is the
+   * one place where a drain of it (up to a cap, for the inspector to show the
+   * request as sent) would go.
+   */
+  finish(): void {
+    if (this.#done) return;
+    if (this.#reader === undefined && this.#remaining === 0) {
+      this.#done = true;
+      return;
+    }
+    this.#release();
   }
 
   #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Uint8Array) {
@@ -110,19 +249,28 @@ export class Input implements InputStream {
 
   async #read(size: number): Promise<Uint8Array> {
     const want = Math.min(size, this.#remaining);
-    while (this.#buffer.length < want && await this.#fill());
+    while (this.#buffered < want && await this.#fill());
     return this.#take(want);
   }
 
   async #readline(size: number): Promise<Uint8Array> {
-    let scanned = 0;
+    const max = Math.min(size, this.#remaining);
+    // The scan goes on from where it stopped: chunk i, which starts at byte
+    // `start` of the buffer. Only the last chunk can be cut short (by max),
+    // and then the line ends there.
+    let i = this.#head;
+    let start = 0;
     for (;;) {
-      const limit = Math.min(this.#buffer.length, this.#remaining, size);
-      const newline = this.#buffer.subarray(scanned, limit).indexOf(10);
-      if (newline !== -1) return this.#take(scanned + newline + 1);
-      if (limit >= size || limit >= this.#remaining) return this.#take(limit);
-      scanned = limit;
-      if (!await this.#fill()) return this.#take(this.#buffer.length);
+      const end = Math.min(this.#buffered, max);
+      for (; i < this.#chunks.length && start < end; i++) {
+        const chunk = this.#chunks[i]!;
+        const scan = end - start < chunk.length ? chunk.subarray(0, end - start) : chunk;
+        const lineFeed = scan.indexOf(10);
+        if (lineFeed !== -1) return this.#take(start + lineFeed + 1);
+        start += chunk.length;
+      }
+      if (end >= max) return this.#take(end);
+      if (!await this.#fill()) return this.#take(this.#buffered);
     }
   }
 

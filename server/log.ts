@@ -113,6 +113,19 @@ function ascii(text: string, buffer: Uint8Array, at: number): number {
   return at;
 }
 
+/**
+ * Copies request data into `buffer` at `at` if it is printable ASCII with no
+ * backslash (nothing {@linkcode escapeControls} would change); the end, or -1.
+ */
+function printable(text: string, buffer: Uint8Array, at: number): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return -1;
+    buffer[at++] = c;
+  }
+  return at;
+}
+
 /** A duration in ms as whole tenths of a ms, rounded half up; `1.25` → `13`, shown `1.3ms`. */
 function tenths(ms: number): number {
   return ms > 0 ? Math.round(ms * 10) : 0;
@@ -133,23 +146,24 @@ function digits(n: number, buffer: Uint8Array, at: number): number {
 /**
  * {@linkcode formatLogLine} without color, written as bytes into `buffer` at
  * `at` (which must have room for the line). Returns the end, or -1 when a
- * field is not ASCII (then format the line as text).
+ * field is not printable ASCII or holds a backslash (then format the line as
+ * text, which escapes it).
  *
  * Numbers are written as digits, not made strings first: `toFixed()` alone
  * cost a third of a line.
  */
 function writeLogLine(entry: LogEntry, buffer: Uint8Array, at: number): number {
-  at = ascii(entry.remote ?? "-", buffer, at);
+  at = printable(entry.remote ?? "-", buffer, at);
   if (at === -1) return -1;
   at = ascii(" - - ", buffer, at);
   const stamp = timestampBytes(entry.time);
   for (let i = 0; i < stamp.length; i++) buffer[at++] = stamp[i]!;
   buffer[at++] = 0x20; // " "
   buffer[at++] = 0x22; // '"'
-  at = ascii(entry.method, buffer, at);
+  at = printable(entry.method, buffer, at);
   if (at === -1) return -1;
   buffer[at++] = 0x20;
-  at = ascii(entry.target, buffer, at);
+  at = printable(entry.target, buffer, at);
   if (at === -1) return -1;
   at = ascii(' HTTP/1.1" ', buffer, at);
   if (entry.status === 0) buffer[at++] = 0x2d; // "-"
@@ -162,6 +176,54 @@ function writeLogLine(entry: LogEntry, buffer: Uint8Array, at: number): number {
   buffer[at++] = 0x2e; // "."
   buffer[at++] = 48 + t % 10;
   return ascii(entry.outcome === "end" ? "ms\n" : `ms (${entry.outcome})\n`, buffer, at);
+}
+
+/** A C0 control, DEL, a C1 control, or a backslash. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f\\]/;
+// deno-lint-ignore no-control-regex -- as above
+const CONTROLS = /[\x00-\x1f\x7f-\x9f\\]/g;
+/** The same, except the line feed. */
+// deno-lint-ignore no-control-regex -- as above
+const CONTROLS_BUT_LF = /[\x00-\x09\x0b-\x1f\x7f-\x9f\\]/g;
+
+function escapeOne(c: string): string {
+  return c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * Escapes what a terminal would act on, as Werkzeug does in its request log
+ * (and Python 3.12's `http.server` in every log line): each C0 control, DEL
+ * and C1 control becomes `\xNN`, and a backslash `\\`, so that the escaped
+ * text reads back unambiguously. Request data written to the terminal goes
+ * through here: a path holding `\x1b[2J` or `\r\n` cannot clear the screen or
+ * forge a line.
+ *
+ * @example
+ * ```ts
+ * import { escapeControls } from "./log.ts";
+ * console.assert(escapeControls("/x\x1b[2J\r\nFAKE") === "/x\\x1b[2J\\x0d\\x0aFAKE");
+ * ```
+ */
+export function escapeControls(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROLS, escapeOne) : text;
+}
+
+/**
+ * An error for the terminal: its first line (name and message) escaped as by
+ * {@linkcode escapeControls}, so that a message quoting request data stays
+ * one line; the rest of its stack keeps its line feeds, everything else
+ * escaped.
+ */
+export function describeForLog(error: unknown): string {
+  if (!(error instanceof Error)) return escapeControls(`Thrown value: ${String(error)}`);
+  const head = `${error.name}: ${error.message}`;
+  const stack = typeof error.stack === "string" ? error.stack : "";
+  if (stack.startsWith(head)) {
+    return escapeControls(head) + stack.slice(head.length).replace(CONTROLS_BUT_LF, escapeOne);
+  }
+  return escapeControls(head) +
+    (stack === "" ? "" : "\n" + stack.replace(CONTROLS_BUT_LF, escapeOne));
 }
 
 /** The process-wide stderr sink, flushed when the process exits. */
@@ -281,7 +343,8 @@ function duration(ms: number): string {
 }
 
 /**
- * Formats one request log line, wsgiref's format plus the duration:
+ * Formats one request log line, wsgiref's format plus the duration, with
+ * the request's own fields escaped by {@linkcode escapeControls}:
  * `127.0.0.1:51234 - - [24/Nov/2026 11:30:48] "GET / HTTP/1.1" 200 18 0.4ms`.
  */
 export function formatLogLine(entry: LogEntry, color = false): string {
@@ -290,9 +353,9 @@ export function formatLogLine(entry: LogEntry, color = false): string {
     ? paint(entry.status, `${status} ${entry.bytes}`)
     : `${status} ${entry.bytes}`;
   // One template literal: fewer pieces for the sink to join (the log is on the hot path).
-  return `${entry.remote ?? "-"} - - ${
-    timestamp(entry.time)
-  } "${entry.method} ${entry.target} HTTP/1.1" ${result} ${duration(entry.duration)}ms${
+  return `${escapeControls(entry.remote ?? "-")} - - ${timestamp(entry.time)} "${
+    escapeControls(entry.method)
+  } ${escapeControls(entry.target)} HTTP/1.1" ${result} ${duration(entry.duration)}ms${
     entry.outcome === "end" ? "" : ` (${entry.outcome})`
   }\n`;
 }

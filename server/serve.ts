@@ -80,6 +80,9 @@ export function serve(app: Application, options: ServeOptions = {}): Server {
       ...options,
       serverName: options.serverName ?? hostname,
       serverPort: options.serverPort ?? String(boundPort),
+      // Deno.serve without TLS: the scheme of every request is http, whatever
+      // an absolute-form target says.
+      urlScheme: options.urlScheme ?? "http",
       log: options.log ?? true,
     });
   // Made before binding, so that a wrong app throws before anything listens.

@@ -140,3 +140,20 @@ Deno.test("--help documents every flag", async () => {
     ok(stdout.includes(flag), `--help mentions ${flag}`);
   }
 });
+
+Deno.test("an app that imports runtime values from mod.ts is served by the CLI (no import cycle deadlock)", async () => {
+  const child = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    "tests/fixtures/imports_mod.ts",
+    "--port",
+    "0",
+    "--no-inspector",
+  ]);
+  try {
+    equal(await (await fetch(child.url)).text(), "inner function");
+  } finally {
+    equal(await child.stop(), 0, child.output());
+  }
+});

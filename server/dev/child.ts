@@ -56,6 +56,8 @@ export interface ChildConfig {
   /** Record exchanges for the inspector. */
   record: boolean;
   maxBodyBytes: number;
+  /** The largest request body the gateway takes; its default when absent. */
+  maxRequestBody?: number;
   /** The request log on stderr. */
   log: boolean;
   /** The inspector's URL, for links from the error pages. */
@@ -138,6 +140,7 @@ async function serveApp(
     log: config.log,
     timeout: config.timeout > 0 ? config.timeout * 1000 : undefined,
     multiprocess: config.multiprocess,
+    maxRequestBody: config.maxRequestBody,
     appName: config.name ?? "application",
     serverName: config.hostname,
     serverPort: String(config.port),

@@ -21,6 +21,7 @@ import type { Application, Environ } from "../types.ts";
 import type { ErrorPage } from "../error_page.ts";
 import { describeError, errorPage } from "../error_page.ts";
 import { ProtocolError } from "../rules.ts";
+import { RequestBodyTooLarge } from "../input.ts";
 import {
   escapeHtml,
   formatCodeFrame,
@@ -223,7 +224,10 @@ export interface DebugPageOptions {
 /** Makes the gateway's `debug` option for the CLI: the debug page for loopback clients. */
 export function debugPage(options: DebugPageOptions = {}): ErrorPage {
   return (error, environ): Application => {
-    if (!environ || (!options.anyClient && !isLoopback(environ.REMOTE_ADDR))) {
+    if (
+      !environ || error instanceof RequestBodyTooLarge ||
+      (!options.anyClient && !isLoopback(environ.REMOTE_ADDR))
+    ) {
       return errorPage(error, false);
     }
     return (_environ, start_response) => {

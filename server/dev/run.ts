@@ -21,6 +21,8 @@ export interface DevRunOptions {
   workers: number;
   quiet: boolean;
   maxBodyBytes: number;
+  /** The largest request body the gateway takes (`--max-request-body`). */
+  maxRequestBody: number;
   inspector?: SupervisedInspector;
   /** Where the inspector listens, for messages. */
   inspectorHost: string;
@@ -60,6 +62,7 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
     workers: options.workers,
     log: !options.quiet,
     maxBodyBytes: options.maxBodyBytes,
+    maxRequestBody: options.maxRequestBody,
     inspector: options.inspector,
   });
   let started;

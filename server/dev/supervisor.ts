@@ -106,6 +106,8 @@ export interface SupervisorOptions {
   /** The request log. */
   log: boolean;
   maxBodyBytes: number;
+  /** The largest request body the gateway takes; the gateway's default when absent. */
+  maxRequestBody?: number;
   inspector?: SupervisedInspector;
   /** Where status lines go (stdout by default). */
   print?: (line: string) => void;
@@ -316,6 +318,7 @@ export class Supervisor {
       multiprocess: this.#o.workers > 1,
       record,
       maxBodyBytes: this.#o.maxBodyBytes,
+      maxRequestBody: this.#o.maxRequestBody,
       log: this.#o.log,
       inspectorUrl: this.#inspectorUrl,
       failed,

@@ -1,0 +1,164 @@
+/**
+ * `wsgi.input` in memory: reads that span chunks, reads that stay linear in
+ * the body's size, and the upload limit (issue 8 item 6).
+ */
+
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { Input, RequestBodyTooLarge } from "../server/input.ts";
+
+const KiB = 1024;
+
+/** A body of `chunks`, delivered one chunk per read, as a socket does. */
+function stream(chunks: Uint8Array[]): { body: ReadableStream<Uint8Array> } {
+  let i = 0;
+  return {
+    body: new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i === chunks.length) controller.close();
+        else controller.enqueue(chunks[i++]!);
+      },
+    }, { highWaterMark: 0 }),
+  };
+}
+
+/**
+ * `total` bytes counting up (mod 251, so that chunk edges never line up, and
+ * skipping the line feed), cut into `size`-byte chunks.
+ */
+function counting(total: number, size: number): { bytes: Uint8Array; chunks: Uint8Array[] } {
+  const bytes = Uint8Array.from({ length: total }, (_, i) => i % 251 === 10 ? 11 : i % 251);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < total; at += size) chunks.push(bytes.slice(at, at + size));
+  return { bytes, chunks };
+}
+
+const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+const bytesOf = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+/**
+ * Bytes copied by `Uint8Array.prototype.set` while `fn` runs: every join of
+ * chunks goes through it, so this counts the work a read does, without a clock.
+ */
+async function bytesCopied(fn: () => Promise<unknown>): Promise<number> {
+  const set = Uint8Array.prototype.set;
+  let copied = 0;
+  Uint8Array.prototype.set = function (this: Uint8Array, source: ArrayLike<number>, offset) {
+    copied += source.length;
+    return set.call(this, source, offset);
+  } as typeof set;
+  try {
+    await fn();
+  } finally {
+    Uint8Array.prototype.set = set;
+  }
+  return copied;
+}
+
+Deno.test("Input reads that span many chunks give the body's bytes exactly", async (t) => {
+  const { bytes, chunks } = counting(100 * KiB + 7, 4093);
+  await t.step("read()", async () => {
+    deepEqual(await new Input(stream(chunks), bytes.length).read(), bytes);
+  });
+  await t.step("read(n) of odd sizes, to the end", async () => {
+    const input = new Input(stream(chunks), bytes.length);
+    const parts: number[] = [];
+    for (let n = 1;; n = (n * 7 + 3) % 9000) {
+      const part = await input.read(n);
+      if (part.length === 0 && n > 0) break;
+      parts.push(...part);
+    }
+    deepEqual(Uint8Array.from(parts), bytes);
+  });
+  await t.step("no Content-Length: read() to the end of the stream", async () => {
+    deepEqual(await new Input(stream(chunks), undefined).read(), bytes);
+  });
+  await t.step("Content-Length shorter than the stream", async () => {
+    deepEqual(await new Input(stream(chunks), 50_000).read(), bytes.subarray(0, 50_000));
+  });
+});
+
+Deno.test("Input readline() finds line feeds across chunk edges and honours its size", async (t) => {
+  const text = "first line\n" + "x".repeat(10_000) + "\nshort\nno end";
+  const chunks = counting(0, 1).chunks;
+  for (let at = 0; at < text.length; at += 333) chunks.push(bytesOf(text.slice(at, at + 333)));
+  await t.step("lines", async () => {
+    const input = new Input(stream(chunks), text.length);
+    equal(latin1(await input.readline()), "first line\n");
+    equal((await input.readline()).length, 10_001);
+    equal(latin1(await input.readline()), "short\n");
+    equal(latin1(await input.readline()), "no end");
+    equal((await input.readline()).length, 0);
+  });
+  await t.step("readline(size) stops at size, the next call goes on", async () => {
+    const input = new Input(stream(chunks), text.length);
+    equal(latin1(await input.readline(5)), "first");
+    equal(latin1(await input.readline()), " line\n");
+    equal((await input.readline(4000)).length, 4000);
+    equal((await input.readline(6001)).length, 6001);
+    equal(latin1(await input.readline(100)), "short\n");
+  });
+  await t.step("readlines() and iteration", async () => {
+    const lines = await new Input(stream(chunks), text.length).readlines();
+    deepEqual(lines.map((l) => l.length), [11, 10_001, 6, 6]);
+    const iterated: number[] = [];
+    for await (const line of new Input(stream(chunks), text.length)) iterated.push(line.length);
+    deepEqual(iterated, [11, 10_001, 6, 6]);
+  });
+});
+
+Deno.test("Input reads are linear: each byte is copied at most once, however many chunks came", async (t) => {
+  // 4 MiB in 16 KiB chunks: 256 chunks. Joining the buffer on every chunk (the
+  // old read()) copied ~128 times the body.
+  const size = 4 * 1024 * KiB;
+  const { chunks } = counting(size, 16 * KiB);
+  await t.step("read()", async () => {
+    const copied = await bytesCopied(() => new Input(stream(chunks), size).read());
+    ok(copied <= size, `read() copied ${copied} bytes for a body of ${size}`);
+  });
+  await t.step("read(65536) in a loop", async () => {
+    const input = new Input(stream(chunks), size);
+    const copied = await bytesCopied(async () => {
+      while ((await input.read(65536)).length > 0);
+    });
+    ok(copied <= size, `the loop copied ${copied} bytes for a body of ${size}`);
+  });
+  await t.step("readline() of one long line", async () => {
+    let line = 0;
+    const copied = await bytesCopied(async () => {
+      line = (await new Input(stream(chunks), size).readline()).length;
+    });
+    equal(line, size);
+    ok(copied <= size, `readline() copied ${copied} bytes for a line of ${size}`);
+  });
+});
+
+Deno.test("Input with a limit: bytes up to it are read, the first read past it throws and names it", async (t) => {
+  const { bytes, chunks } = counting(10 * KiB, 1000);
+  await t.step("read() of a body over the limit", async () => {
+    const input = new Input(stream(chunks), undefined, { limit: 4096 });
+    await rejects(input.read(), (error: unknown) => {
+      ok(error instanceof RequestBodyTooLarge && error instanceof RangeError);
+      equal(error.limit, 4096);
+      equal(error.status, 413);
+      equal(
+        error.message,
+        "Cannot read wsgi.input: the request body is larger than the limit of 4096 bytes; raise the limit with --max-request-body N (maxRequestBody in code), or 0 for none",
+      );
+      return true;
+    });
+  });
+  await t.step("read(n) up to the limit succeeds, the next throws", async () => {
+    const input = new Input(stream(chunks), undefined, { limit: 4096 });
+    deepEqual(await input.read(4000), bytes.subarray(0, 4000));
+    deepEqual(await input.read(96), bytes.subarray(4000, 4096));
+    await rejects(input.read(1), RequestBodyTooLarge);
+  });
+  await t.step("a body exactly at the limit is fine", async () => {
+    const input = new Input(stream(chunks), undefined, { limit: bytes.length });
+    deepEqual(await input.read(), bytes);
+    equal((await input.read()).length, 0);
+  });
+  await t.step("no limit: 0", async () => {
+    deepEqual(await new Input(stream(chunks), undefined, { limit: 0 }).read(), bytes);
+  });
+});

@@ -271,6 +271,25 @@ Deno.test("CLI --workers 2: two app processes share the port, wsgi.multiprocess 
       async () => (await json<ExchangeList>(`${dev.inspector}/api/exchanges`)).total === 40,
       "all 40 exchanges recorded",
     );
+    // A save reloads both workers: none of the old processes answers any more.
+    await dev.write(
+      "app.ts",
+      (await Deno.readTextFile(`${dev.dir}/app.ts`)).replace('" "', '" v2 "'),
+    );
+    await dev.waitFor(/reloaded \(app\.ts changed\)/);
+    const after = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      const text = await new Response(conn.readable).text();
+      const [pid, v2] = text.split("\r\n\r\n")[1]!.split(" ");
+      equal(v2, "v2");
+      ok(!seen.has(pid!), `served by a new worker, not ${pid}`);
+      after.add(pid!);
+    }
+    equal(after.size, 2, "both new workers serve");
   } finally {
     await dev.cleanup();
   }

@@ -406,7 +406,10 @@ export class Supervisor {
         else this.#retire(p);
       }
       if (!g.loadError) {
-        this.#print(`reloaded (${g.reason})${ms === undefined ? "" : ` in ${ms} ms`}`);
+        const what = g.reason.startsWith("restart ")
+          ? `restarted (${g.reason.slice("restart ".length)})`
+          : `reloaded (${g.reason})`;
+        this.#print(`${what}${ms === undefined ? "" : ` in ${ms} ms`}`);
       }
     }
     this.#event({

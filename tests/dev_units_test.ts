@@ -179,3 +179,28 @@ Deno.test("formatCodeFrame() marks the line and puts a caret under the column, t
   // The caret is under the ";" (column 15, the tab shown as two spaces).
   equal(text, "  1 | one\n> 2 |   const x = 1 +;\n    |                ^\n  3 | three");
 });
+
+Deno.test("decodeEvent() reuses a string that comes again at the same place, and never a stale one", () => {
+  const extras: EventExtras = { arrival: 0, ref: "1.1.1", keep: -1 };
+  const encode = (method: string, agent: string) => {
+    const buf = new Uint8Array(4096);
+    const out = { buf, view: new DataView(buf.buffer), at: 0, need() {} };
+    encodeEvent(out, 1, "request", 0, {
+      method,
+      target: "/",
+      version: "HTTP/1.1",
+      headers: [["user-agent", agent]],
+    }, extras);
+    return buf.slice(0, out.at);
+  };
+  const decode = (bytes: Uint8Array) => decodeEvent(bytes).data as EventMap["request"];
+  const a = decode(encode("GET", "curl/8"));
+  const b = decode(encode("GET", "curl/8"));
+  equal(b.method, "GET");
+  equal(b.headers[0]![1], "curl/8");
+  const c = decode(encode("PUT", "curl/9"));
+  equal(c.method, "PUT", "a new value at the place is read, not the memo");
+  equal(c.headers[0]![1], "curl/9");
+  equal(decode(encode("GET", "caf\u00e9")).headers[0]![1], "caf\u00e9");
+  equal(a.method, "GET");
+});

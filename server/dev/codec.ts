@@ -343,12 +343,41 @@ export function encodeEvent<K extends EventType>(
   }
 }
 
+/** Where the decoder memoizes strings (see `In.memo`). */
+const PLACE = {
+  /** Each well-known environ key's value: ENVIRON + its code. */
+  ENVIRON: 0,
+  METHOD: 40,
+  VERSION: 41,
+  PEER: 42,
+  APP: 43,
+  STATUS: 44,
+  SENT: 45,
+  /** 16 pairs of the request's headers, 8 of start_response's and of the sent ones. */
+  REQUEST_HEADERS: 46,
+  STATUS_HEADERS: 78,
+  SENT_HEADERS: 94,
+} as const;
+/** Memo places, and the most bytes a memoized string may have. */
+const MEMO_PLACES = 110;
+const MEMO_BYTES = 64;
+
 /** Reads one encoded event; one reader is reused (its view too, while the buffer is the same). */
 class In {
   at = 0;
   end = 0;
   buf: Uint8Array = new Uint8Array(0);
   view: DataView = new DataView(this.buf.buffer);
+  /**
+   * The last string read at each memo place, and its bytes: a value that
+   * comes again (a header name, `HTTP/1.1`, the server's name, the user
+   * agent) is the same string object, not a new one per event. Fewer new
+   * strings kept in the store is less work for the garbage collector, which
+   * was a third of the supervisor's time.
+   */
+  readonly #memo: (string | undefined)[] = new Array(MEMO_PLACES);
+  readonly #memoBytes = new Uint8Array(MEMO_PLACES * MEMO_BYTES);
+  readonly #memoRaw = new Uint32Array(MEMO_PLACES);
   reset(payload: Uint8Array): void {
     if (payload.buffer !== this.buf.buffer) {
       this.buf = new Uint8Array(payload.buffer as ArrayBuffer);
@@ -395,18 +424,52 @@ class In {
     }
     return s;
   }
-  pairs(): Pair[] {
+  /** A string read through memo place `place` (see `#memo`); past the places, a plain read. */
+  memo(place: number): string {
+    if (place >= MEMO_PLACES) return this.str();
+    const raw = this.view.getUint32(this.at, true);
+    const n = raw & LENGTH;
+    const start = this.at + 4;
+    const buf = this.buf;
+    const memo = this.#memoBytes;
+    const base = place * MEMO_BYTES;
+    if (n <= MEMO_BYTES && this.#memoRaw[place] === raw && this.#memo[place] !== undefined) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (buf[start + i] !== memo[base + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.at = start + n;
+        return this.#memo[place]!;
+      }
+    }
+    const text = this.str();
+    if (n <= MEMO_BYTES) {
+      memo.set(buf.subarray(start, start + n), base);
+      this.#memoRaw[place] = raw;
+      this.#memo[place] = text;
+    }
+    return text;
+  }
+  pairs(base = MEMO_PLACES, places = 0): Pair[] {
     const n = this.u32();
     const out: Pair[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = [this.str(), this.str()];
+    for (let i = 0; i < n; i++) {
+      out[i] = i < places
+        ? [this.memo(base + 2 * i), this.memo(base + 2 * i + 1)]
+        : [this.str(), this.str()];
+    }
     return out;
   }
-  value(): unknown {
+  value(place = MEMO_PLACES): unknown {
     const tag = this.u8();
     switch (tag) {
       case 0:
       case 6:
-        return this.str();
+        return this.memo(place);
       case 1:
         return this.f64();
       case 2:
@@ -429,9 +492,11 @@ class In {
     this.at = this.end;
     return b;
   }
-  key(): string {
+  /** An environ key and its value (a well-known key's value through its memo place). */
+  entry(into: Record<string, unknown>): void {
     const code = this.u8();
-    return code === 0 ? this.str() : KEYS[code]!;
+    if (code === 0) into[this.str()] = this.value();
+    else into[KEYS[code]!] = this.value(PLACE.ENVIRON + code);
   }
 }
 
@@ -464,11 +529,11 @@ export function decodeEvent(payload: Uint8Array): DecodedEvent {
   const e: DecodedEvent = { exchange, type, t, data: undefined as never };
   switch (type) {
     case "request": {
-      const method = r.str();
+      const method = r.memo(PLACE.METHOD);
       const target = r.str();
-      const version = r.str();
-      const peer = r.u8() ? { hostname: r.str(), port: r.u16() } : undefined;
-      const headers = r.pairs();
+      const version = r.memo(PLACE.VERSION);
+      const peer = r.u8() ? { hostname: r.memo(PLACE.PEER), port: r.u16() } : undefined;
+      const headers = r.pairs(PLACE.REQUEST_HEADERS, 16);
       e.arrival = r.f64();
       e.ref = r.str();
       e.data = { method, target, version, peer, headers };
@@ -477,12 +542,12 @@ export function decodeEvent(payload: Uint8Array): DecodedEvent {
     case "environ": {
       const n = r.u32();
       const environ: Record<string, unknown> = {};
-      for (let i = 0; i < n; i++) environ[r.key()] = r.value();
+      for (let i = 0; i < n; i++) r.entry(environ);
       e.data = { environ };
       break;
     }
     case "call":
-      e.data = { app: r.str() };
+      e.data = { app: r.memo(PLACE.APP) };
       break;
     case "input": {
       const method = r.str() as EventMap["input"]["method"];
@@ -493,7 +558,11 @@ export function decodeEvent(payload: Uint8Array): DecodedEvent {
     }
     case "start_response":
       e.data = r.u8() === 0
-        ? { status: r.str(), headers: r.pairs(), exc_info: r.u8() === 1 }
+        ? {
+          status: r.memo(PLACE.STATUS),
+          headers: r.pairs(PLACE.STATUS_HEADERS, 8),
+          exc_info: r.u8() === 1,
+        }
         : JSON.parse(r.str());
       break;
     case "write":
@@ -504,7 +573,11 @@ export function decodeEvent(payload: Uint8Array): DecodedEvent {
       break;
     }
     case "headers_sent":
-      e.data = { status: r.u16(), status_line: r.str(), headers: r.pairs() };
+      e.data = {
+        status: r.u16(),
+        status_line: r.memo(PLACE.SENT),
+        headers: r.pairs(PLACE.SENT_HEADERS, 8),
+      };
       break;
     case "errors":
       e.data = { text: r.str() };

@@ -10,9 +10,9 @@
 import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { Recorder } from "./recorder.ts";
-import { serve } from "./serve.ts";
+import { DevUsageError, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
-import { escapeControls, stderrSink } from "./log.ts";
+import { escapeControls } from "./log.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -29,6 +29,10 @@ Options:
                       needs the access token printed at start)
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
+  --no-reload         do not reload the app when its files change
+  --timeout SECONDS   answer 504 (or cut) an exchange running longer (default 30;
+                      0 = none); a CPU-bound app is restarted
+  --workers N         app processes serving the one port (default 1)
   --max-exchanges N   exchanges the inspector keeps (default 1000)
   --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
   --max-request-body N
@@ -60,6 +64,12 @@ export interface CliOptions {
   maxRequestBody: number;
   quiet: boolean;
   help: boolean;
+  /** Reload when the module's files change. */
+  reload: boolean;
+  /** Seconds an exchange may run; 0 for no limit. */
+  timeout: number;
+  /** App processes on the one port. */
+  workers: number;
 }
 
 /** A mistake on the command line, or in what it names: a one-line message, exit code 2. */
@@ -109,6 +119,9 @@ export function parseCli(args: string[]): CliOptions {
         "max-request-body": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        "no-reload": { type: "boolean" },
+        timeout: { type: "string" },
+        workers: { type: "string" },
       },
     });
   } catch (error) {
@@ -143,6 +156,9 @@ export function parseCli(args: string[]): CliOptions {
     ),
     quiet: values.quiet ?? false,
     help: values.help ?? false,
+    reload: !values["no-reload"],
+    timeout: integer("--timeout", values.timeout, 30, 0, 86_400),
+    workers: integer("--workers", values.workers, 1, 1, 64),
   };
 }
 
@@ -214,22 +230,6 @@ export interface CliHooks {
   }) => InspectorHandle;
 }
 
-function addrInUse(error: unknown, what: string, host: string, port: number): never {
-  if (error instanceof Deno.errors.AddrInUse) {
-    throw new UsageError(
-      `Cannot serve ${what} on ${host}:${port}: the port is in use; pick another with --${
-        what === "the app" ? "" : "inspector-"
-      }port`,
-    );
-  }
-  if (
-    error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
-  ) {
-    throw new UsageError(`Cannot serve ${what} on ${host}:${port}: ${(error as Error).message}`);
-  }
-  throw error;
-}
-
 /**
  * Runs the CLI until interrupted (Ctrl-C) or `signal` aborts.
  *
@@ -258,8 +258,6 @@ export async function main(
 }
 
 async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
-  const app = await loadApplication(options.module ?? DEFAULT_MODULE, options.name);
-  const shown = options.module ?? "examples/hello.ts";
   const inspector = options.inspector && hooks.inspector
     ? hooks.inspector({
       hostname: options.inspectorHost,
@@ -268,42 +266,27 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       maxBodyBytes: options.maxBodyBytes,
     })
     : undefined;
-  const stop = new AbortController();
-  let server;
   try {
-    server = serve(app, {
-      hostname: options.host,
+    return await runDev({
+      module: options.module === undefined
+        ? DEFAULT_MODULE
+        : new URL(options.module, `file://${Deno.cwd()}/`),
+      shown: options.module ?? "examples/hello.ts",
+      name: options.name,
+      host: options.host,
       port: options.port,
-      recorder: inspector?.recorder,
-      log: !options.quiet,
-      signal: stop.signal,
-      appName: options.name ?? "application",
+      reload: options.reload,
+      timeout: options.timeout,
+      workers: options.workers,
+      quiet: options.quiet,
+      maxBodyBytes: options.maxBodyBytes,
       maxRequestBody: options.maxRequestBody,
-    });
+      inspector,
+      inspectorHost: options.inspectorHost,
+      inspectorPort: options.inspectorPort,
+    }, signal);
   } catch (error) {
-    addrInUse(error, "the app", options.host, options.port);
+    if (error instanceof DevUsageError) throw new UsageError(error.message);
+    throw error;
   }
-  let inspectorUrl: string | undefined;
-  if (inspector) {
-    try {
-      inspectorUrl = (await inspector.listen(server.url)).url;
-    } catch (error) {
-      stop.abort();
-      await server.finished;
-      addrInUse(error, "the inspector", options.inspectorHost, options.inspectorPort);
-    }
-  }
-  console.log(`Serving HTTP on ${server.url} ... (${shown})`);
-  if (inspectorUrl) console.log(`Inspector on ${inspectorUrl}`);
-  const shutdown = () => stop.abort();
-  Deno.addSignalListener("SIGINT", shutdown);
-  Deno.addSignalListener("SIGTERM", shutdown);
-  signal?.addEventListener("abort", shutdown, { once: true });
-  await server.finished;
-  Deno.removeSignalListener("SIGINT", shutdown);
-  Deno.removeSignalListener("SIGTERM", shutdown);
-  await inspector?.shutdown();
-  stderrSink.flush();
-  console.log("Shut down.");
-  return 0;
 }

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { Hono } from "hono";
-import { streamText } from "hono/streaming";
+import { Hono } from "npm:hono@4.13.19";
+import { streamText } from "npm:hono@4.13.19/streaming";
 
 const app = new Hono();
 

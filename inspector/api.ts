@@ -11,6 +11,7 @@
  * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
  * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
  * | `GET /api/stream` | Server-Sent Events, each `data:` one `StreamMessage` |
+ * | `GET /api/server` | `ServerState`: the app's generation, load error, server-level events |
  * | `POST /api/clear` | `{ "cleared": n }` |
  * | `POST /api/exchanges/:id/replay` | body `ReplayRequest`, answers `ReplayResult` |
  *
@@ -51,6 +52,7 @@ import type { ReplayResult, StreamMessage } from "./protocol.ts";
 import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
 import { sendRequest } from "./raw_http.ts";
 import { toHar } from "./har.ts";
+import type { ServerLog } from "./server_log.ts";
 import { contentSecurityPolicy } from "./csp.ts";
 
 /** The page: its HTML shell and the UI's JavaScript, served at `/` and `/app.js`. */
@@ -78,6 +80,8 @@ export interface ApiOptions {
   heartbeatMs?: number;
   /** Milliseconds a replay may take before it is cut; 30,000 by default. */
   replayTimeoutMs?: number;
+  /** Server-level events (the CLI's supervisor): `GET /api/server` and `server` stream messages. */
+  server?: ServerLog;
 }
 
 /** The side port's handler. */
@@ -150,6 +154,7 @@ const encoder = new TextEncoder();
 /** The live stream's clients, fed from the store in batches. */
 class StreamHub {
   readonly #store: ExchangeStore;
+  readonly #server: ServerLog | undefined;
   readonly #heartbeatMs: number;
   readonly #clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
   #pending: StoreMessage[] = [];
@@ -157,10 +162,13 @@ class StreamHub {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: (() => void) | undefined;
 
-  constructor(store: ExchangeStore, heartbeatMs: number) {
+  constructor(store: ExchangeStore, heartbeatMs: number, server?: ServerLog) {
     this.#store = store;
     this.#heartbeatMs = heartbeatMs;
+    this.#server = server;
   }
+
+  #unsubscribeServer: (() => void) | undefined;
 
   /** Opens a stream for one client. */
   open(): Response {
@@ -201,6 +209,11 @@ class StreamHub {
       this.#pending.push(message);
       this.#flushTimer ??= setTimeout(() => this.#flush(), 10);
     });
+    // Rare: sent at once, each its own message.
+    this.#unsubscribeServer = this.#server?.subscribe((event) => {
+      const message: StreamMessage = { kind: "server", event };
+      this.#send(encoder.encode(`data: ${JSON.stringify(message)}\n\n`));
+    });
     this.#heartbeat = setInterval(
       () => this.#send(encoder.encode(": ping\n\n")),
       this.#heartbeatMs,
@@ -211,6 +224,8 @@ class StreamHub {
     if (!this.#clients.delete(client) || this.#clients.size > 0) return;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#unsubscribeServer?.();
+    this.#unsubscribeServer = undefined;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
@@ -289,7 +304,7 @@ class StreamHub {
  */
 export function createApi(options: ApiOptions): InspectorApi {
   const { store, guard } = options;
-  const hub = new StreamHub(store, options.heartbeatMs ?? 15_000);
+  const hub = new StreamHub(store, options.heartbeatMs ?? 15_000, options.server);
   const replayTimeoutMs = options.replayTimeoutMs ?? 30_000;
   const appUrl = typeof options.appUrl === "function"
     ? options.appUrl
@@ -434,6 +449,10 @@ export function createApi(options: ApiOptions): InspectorApi {
         : notAllowed("GET, HEAD");
     }
     if (path === "/api/stream") return method === "GET" ? hub.open() : notAllowed("GET");
+    if (path === "/api/server") {
+      if (!read) return notAllowed("GET, HEAD");
+      return json(options.server?.state() ?? { generation: 0, loadError: null, events: [] });
+    }
     if (path === "/api/clear") {
       return method === "POST" ? json({ cleared: store.clear() }) : notAllowed("POST");
     }

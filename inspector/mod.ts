@@ -33,11 +33,14 @@
 
 import type { InspectorHandle } from "../server/cli.ts";
 import { addressUrl } from "../server/serve.ts";
-import { ExchangeStore } from "./store.ts";
+import { ExchangeStore, type StoredExchange } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
 import { redactingRecorder } from "./redact.ts";
 import { bundleUi, pageHtml } from "./ui/bundle.ts";
+import { ServerLog } from "./server_log.ts";
+import type { DevInspector } from "../server/dev/contract.ts";
+import type { Recorder } from "../server/recorder.ts";
 
 /** Options of {@linkcode createInspector}. */
 export interface InspectorOptions {
@@ -74,7 +77,9 @@ export interface InspectorOptions {
 }
 
 /** A running (or ready) inspector. */
-export interface Inspector extends InspectorHandle {
+export interface Inspector extends InspectorHandle, DevInspector {
+  /** Server-level events from the CLI's supervisor. */
+  readonly server: ServerLog;
   /** The recorded exchanges (the `recorder` feeds them; in token mode it redacts the token first). */
   readonly store: ExchangeStore;
   /** The access token, when one is asked for. */
@@ -118,6 +123,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     maxEvents: options.maxEvents,
     onError: options.onError,
   });
+  const serverLog = new ServerLog();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   let api: InspectorApi | undefined;
   let url: string | undefined;
@@ -127,6 +133,18 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     store,
     // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
     recorder: token === undefined ? store : redactingRecorder(store, token),
+    server: serverLog,
+    recorderFor(generation: number): Recorder {
+      const tagging: Recorder = {
+        begin(request, time) {
+          const exchange = store.begin(request, time);
+          if (exchange) (exchange as StoredExchange).generation = generation;
+          return exchange;
+        },
+      };
+      return token === undefined ? tagging : redactingRecorder(tagging, token);
+    },
+    serverEvent: (event) => serverLog.add(event),
     token,
     get url() {
       return url;
@@ -157,6 +175,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
         appUrl,
         page: options.page ?? defaultPage,
         heartbeatMs: options.heartbeatMs,
+        server: serverLog,
       });
       server = http;
       url = `${addressUrl(hostname, port)}/${token === undefined ? "" : `?token=${token}`}`;

@@ -18,6 +18,7 @@
  * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange |
  * | `GET /api/har` | HAR 1.2 of every kept exchange |
  * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
+ * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
  * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
  * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; answers {@linkcode ReplayResult} (needs the inspector's own Origin) |
  *
@@ -58,6 +59,10 @@ export interface ExchangeSummary {
   errors: number;
   /** The exchange this one replays, when it is a replay. */
   replayOf?: string;
+  /** The app generation that served it (under the CLI: each reload starts one). */
+  generation?: number;
+  /** How the app process named it (`generation.worker.n`): the debug page links with `#ref=`. */
+  ref?: string;
 }
 
 /** One page of the list. */
@@ -147,7 +152,51 @@ export interface ExchangeDetail extends ExchangeSummary {
 export type StreamMessage =
   | { kind: "exchange"; exchange: ExchangeSummary }
   | { kind: "event"; id: string; event: TimelineEvent }
-  | { kind: "clear" };
+  | { kind: "clear" }
+  | { kind: "server"; event: ServerEventWire };
+
+/** Where a module that could not be served went wrong (`server/dev/load_error.ts`). */
+export interface LoadErrorWire {
+  kind: string;
+  module: string;
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  stack?: string;
+  /** The code around the place, as text with a caret. */
+  frame?: string;
+  /** The place as shown: `app.ts:3:14`. */
+  place?: string;
+}
+
+/** A server-level event (`server/dev/contract.ts`), with its time (epoch ms). */
+export type ServerEventWire =
+  | {
+    type: "generation";
+    generation: number;
+    reason: string;
+    ms?: number;
+    loadError?: LoadErrorWire;
+    time: number;
+  }
+  | {
+    type: "fault";
+    generation: number;
+    pid: number;
+    fault: { kind: string; name: string; message: string; stack?: string };
+    time: number;
+  };
+
+/** What `GET /api/server` answers. */
+export interface ServerState {
+  /** The app generation serving now (0 outside the CLI). */
+  generation: number;
+  /** Why the serving generation could not load the module, or null. */
+  loadError: LoadErrorWire | null;
+  /** The latest server-level events, oldest first. */
+  events: ServerEventWire[];
+}
 
 /** An edited replay; each field omitted keeps the original's. */
 export interface ReplayRequest {

@@ -334,6 +334,10 @@ export class StoredExchange implements ExchangeRecorder {
   readonly seq: number;
   /** The exchange this one replays. */
   replayOf: string | undefined;
+  /** The app generation that served it, when the supervisor said. */
+  generation: number | undefined;
+  /** The app process's name for it (`generation.worker.n`), when it gave one. */
+  ref: string | undefined;
 
   method = "";
   target = "";
@@ -436,6 +440,8 @@ export class StoredExchange implements ExchangeRecorder {
         this.version = d.version;
         this.peer = d.peer ?? null;
         this.requestHeaders = d.headers;
+        // An app process under the CLI names the exchange (see server/dev/bridge.ts).
+        this.ref = (d as { ref?: string }).ref;
         data = undefined;
         announce = true;
         break;
@@ -560,6 +566,8 @@ export class StoredExchange implements ExchangeRecorder {
       errors: this.errors,
     };
     if (this.replayOf !== undefined) summary.replayOf = this.replayOf;
+    if (this.generation !== undefined) summary.generation = this.generation;
+    if (this.ref !== undefined) summary.ref = this.ref;
     return summary;
   }
 

@@ -10,13 +10,10 @@
 import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { Recorder } from "./recorder.ts";
-import { serve } from "./serve.ts";
+import { DevUsageError, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
-import { escapeControls, stderrSink } from "./log.ts";
-import { validator } from "./validate.ts";
-import { mount } from "./mount.ts";
-import { staticFiles } from "./static.ts";
-import { type AnyFetchHandler, fromFetch } from "./from_fetch.ts";
+import { escapeControls } from "./log.ts";
+import { exportedApplication, exportKey, missingExport } from "./dev/compose.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -36,6 +33,10 @@ Options:
                       needs the access token printed at start)
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
+  --no-reload         do not reload the app when its files change
+  --timeout SECONDS   answer 504 (or cut) an exchange running longer (default 30;
+                      0 = none); a CPU-bound app is restarted
+  --workers N         app processes serving the one port (default 1)
   --max-exchanges N   exchanges the inspector keeps (default 1000)
   --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
   --max-request-body N
@@ -85,6 +86,12 @@ export interface CliOptions {
   /** `--script-name /prefix`; `""` when not given. */
   scriptName: string;
   help: boolean;
+  /** Reload when the module's files change. */
+  reload: boolean;
+  /** Seconds an exchange may run; 0 for no limit. */
+  timeout: number;
+  /** App processes on the one port. */
+  workers: number;
 }
 
 /** A mistake on the command line, or in what it names: a one-line message, exit code 2. */
@@ -138,6 +145,9 @@ export function parseCli(args: string[]): CliOptions {
         static: { type: "string", multiple: true },
         "script-name": { type: "string" },
         help: { type: "boolean", short: "h" },
+        "no-reload": { type: "boolean" },
+        timeout: { type: "string" },
+        workers: { type: "string" },
       },
     });
   } catch (error) {
@@ -176,6 +186,9 @@ export function parseCli(args: string[]): CliOptions {
     static: (values.static ?? []).map(staticFlag),
     scriptName: scriptNameFlag(values["script-name"]),
     help: values.help ?? false,
+    reload: !values["no-reload"],
+    timeout: integer("--timeout", values.timeout, 30, 0, 86_400),
+    workers: integer("--workers", values.workers, 1, 1, 64),
   };
 }
 
@@ -210,14 +223,38 @@ function scriptNameFlag(value: string | undefined): string {
   return value.replace(/\/+$/, "");
 }
 
+/**
+ * The `--static` directories as absolute paths (the app processes resolve
+ * nothing against a working directory of their own).
+ *
+ * @throws {UsageError} for one that is not a directory
+ */
+function staticDirs(options: CliOptions): [string, string][] {
+  return options.static.map(([prefix, dir]) => {
+    try {
+      const real = Deno.realPathSync(dir);
+      if (!Deno.statSync(real).isDirectory) throw new Error("not a directory");
+      return [prefix, real];
+    } catch (error) {
+      throw new UsageError(
+        `--static ${prefix || "/"}=${dir}: Cannot serve static files from ${JSON.stringify(dir)}: ${
+          error instanceof Deno.errors.NotFound ? "no such directory" : (error as Error).message
+        }`,
+      );
+    }
+  });
+}
+
 /** The default application module, next to this repository's `mod.ts`. */
 export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.url);
 
 /**
  * Imports a module and picks its application: the named export, else
- * `application`, else the default export.
+ * `application`, else the default export, else `fetch`. A fetch handler (an
+ * object with a `fetch` method, or a function exported as `fetch`) is run
+ * through `fromFetch`.
  *
- * @throws {UsageError} when the module is missing, lacks the export, or the export is not a function
+ * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
   const url = module instanceof URL ? module : new URL(module, `file://${Deno.cwd()}/`);
@@ -236,49 +273,10 @@ export async function loadApplication(module: string | URL, name?: string): Prom
     const first = String((error as Error)?.message ?? error).split("\n")[0];
     throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: ${first}`);
   }
-  const key = name ?? ["application", "default", "fetch"].find((k) => k in exports);
-  if (key === undefined || !(key in exports)) {
-    throw new UsageError(
-      name === undefined
-        ? `Module ${
-          JSON.stringify(shown)
-        } exports neither "application", nor a default, nor "fetch"; export one, or name it as ${shown}:NAME`
-        : `Module ${JSON.stringify(shown)} has no export named ${JSON.stringify(name)}`,
-    );
-  }
-  const app = exports[key];
-  // A function is a WSGI application, unless it is exported as `fetch`;
-  // an object with a fetch method (a Hono app, `{ fetch }`) is a fetch handler.
-  if (typeof app === "function") {
-    return key === "fetch" ? fromFetch(app as AnyFetchHandler) : app as Application;
-  }
-  if (typeof (app as { fetch?: unknown } | null)?.fetch === "function") {
-    return fromFetch(app as { fetch: AnyFetchHandler });
-  }
-  throw new UsageError(
-    `Export ${JSON.stringify(key)} of ${
-      JSON.stringify(shown)
-    } is not a function (got ${typeof app}); a WSGI application is a function (environ, start_response), a fetch handler an object with a fetch method or a function exported as fetch`,
-  );
-}
-
-/**
- * The application the CLI serves: the module's, checked by the validator
- * (unless `--no-validate`), mounted under `--script-name`, with each
- * `--static` directory in front.
- */
-export function composeApplication(app: Application, options: CliOptions): Application {
-  if (options.validate) {
-    app = validator(app, { strict: options.strict, warn: (text) => stderrSink.write(text) });
-  }
-  if (options.scriptName) app = mount({ [options.scriptName]: app });
-  for (const [prefix, dir] of [...options.static].reverse()) {
-    try {
-      app = staticFiles(dir, { prefix, fallback: app });
-    } catch (error) {
-      throw new UsageError(`--static ${prefix || "/"}=${dir}: ${(error as Error).message}`);
-    }
-  }
+  const key = exportKey(exports, name);
+  if (key === undefined) throw new UsageError(missingExport(shown, name));
+  const app = exportedApplication(key, exports[key], shown);
+  if ("message" in app) throw new UsageError(app.message);
   return app;
 }
 
@@ -301,22 +299,6 @@ export interface CliHooks {
     maxExchanges: number;
     maxBodyBytes: number;
   }) => InspectorHandle;
-}
-
-function addrInUse(error: unknown, what: string, host: string, port: number): never {
-  if (error instanceof Deno.errors.AddrInUse) {
-    throw new UsageError(
-      `Cannot serve ${what} on ${host}:${port}: the port is in use; pick another with --${
-        what === "the app" ? "" : "inspector-"
-      }port`,
-    );
-  }
-  if (
-    error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
-  ) {
-    throw new UsageError(`Cannot serve ${what} on ${host}:${port}: ${(error as Error).message}`);
-  }
-  throw error;
 }
 
 /**
@@ -347,11 +329,8 @@ export async function main(
 }
 
 async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
-  const app = composeApplication(
-    await loadApplication(options.module ?? DEFAULT_MODULE, options.name),
-    options,
-  );
-  const shown = options.module ?? "examples/hello.ts";
+  const statics = staticDirs(options);
+  for (const [prefix, dir] of statics) console.log(`Static files: ${prefix || "/"} from ${dir}`);
   const inspector = options.inspector && hooks.inspector
     ? hooks.inspector({
       hostname: options.inspectorHost,
@@ -360,45 +339,33 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       maxBodyBytes: options.maxBodyBytes,
     })
     : undefined;
-  const stop = new AbortController();
-  let server;
   try {
-    server = serve(app, {
-      hostname: options.host,
+    return await runDev({
+      module: options.module === undefined
+        ? DEFAULT_MODULE
+        : new URL(options.module, `file://${Deno.cwd()}/`),
+      shown: options.module ?? "examples/hello.ts",
+      name: options.name,
+      host: options.host,
       port: options.port,
-      recorder: inspector?.recorder,
-      log: !options.quiet,
-      signal: stop.signal,
-      appName: options.name ?? "application",
+      reload: options.reload,
+      timeout: options.timeout,
+      workers: options.workers,
+      quiet: options.quiet,
+      maxBodyBytes: options.maxBodyBytes,
       maxRequestBody: options.maxRequestBody,
-    });
+      toolkit: {
+        validate: options.validate,
+        strict: options.strict,
+        static: statics,
+        scriptName: options.scriptName,
+      },
+      inspector,
+      inspectorHost: options.inspectorHost,
+      inspectorPort: options.inspectorPort,
+    }, signal);
   } catch (error) {
-    addrInUse(error, "the app", options.host, options.port);
+    if (error instanceof DevUsageError) throw new UsageError(error.message);
+    throw error;
   }
-  let inspectorUrl: string | undefined;
-  if (inspector) {
-    try {
-      inspectorUrl = (await inspector.listen(server.url)).url;
-    } catch (error) {
-      stop.abort();
-      await server.finished;
-      addrInUse(error, "the inspector", options.inspectorHost, options.inspectorPort);
-    }
-  }
-  console.log(`Serving HTTP on ${server.url} ... (${shown})`);
-  for (const [prefix, dir] of options.static) {
-    console.log(`Static files: ${prefix || "/"} from ${dir}`);
-  }
-  if (inspectorUrl) console.log(`Inspector on ${inspectorUrl}`);
-  const shutdown = () => stop.abort();
-  Deno.addSignalListener("SIGINT", shutdown);
-  Deno.addSignalListener("SIGTERM", shutdown);
-  signal?.addEventListener("abort", shutdown, { once: true });
-  await server.finished;
-  Deno.removeSignalListener("SIGINT", shutdown);
-  Deno.removeSignalListener("SIGTERM", shutdown);
-  await inspector?.shutdown();
-  stderrSink.flush();
-  console.log("Shut down.");
-  return 0;
 }

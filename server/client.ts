@@ -23,6 +23,8 @@
  *   per response (`response.errors`) and for the whole client
  *   (`client.errors`);
  * - `response.environ` is the environ the application got (as it left it);
+ * - a 500 says what broke (the gateway's `debug: true`; `gateway: { debug: false }`
+ *   for the bare page a client of the server gets);
  * - `throwErrors: true` lets an application's exception fail the test with
  *   its own stack, instead of answering a 500 page.
  *
@@ -362,6 +364,8 @@ export class Client {
     let errors = "";
     const catcher = new EnvironCatcher(this.#options.gateway?.recorder);
     const handler = toFetch(this.application, {
+      // A 500 that says what broke: this is a test (the gateway option can say otherwise).
+      debug: true,
       ...this.#options.gateway,
       log: false,
       recorder: catcher,

@@ -37,7 +37,8 @@ import {
   stderrSink,
 } from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
-import { describeError, errorPage } from "./error_page.ts";
+import { describeError, type ErrorPage, errorPage, timeoutPage } from "./error_page.ts";
+import { Deadlines } from "./timeout.ts";
 import { LINT_KEY, type LintReport } from "./lint.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 
@@ -90,6 +91,19 @@ export interface GatewayOptions {
    * (`Client`'s `throwErrors`); never for serving.
    */
   throwErrors?: boolean;
+  /**
+   * What a 500 tells the client: by default a bare `500 Internal Server
+   * Error`, no internals; `true` for the error's message and stack (or the
+   * broken rule and its fix); or a function that makes the page (the CLI's
+   * debug page). The log and the recorder get the details either way.
+   */
+  debug?: boolean | ErrorPage;
+  /**
+   * Milliseconds an exchange may run before it is answered `504 Gateway
+   * Timeout` (or cut, once its headers went out); none by default. See
+   * `./timeout.ts`: a CPU-bound loop is out of any timer's reach.
+   */
+  timeout?: number;
   /**
    * The largest request body accepted, in bytes; `0` for no limit. 100 MiB
    * by default ({@linkcode DEFAULT_MAX_REQUEST_BODY}). A request whose
@@ -213,6 +227,10 @@ interface Shared {
    * (it only reads them, synchronously): one allocation less per request.
    */
   readonly environ: EnvironOptions;
+  /** Makes the 500 page (see {@linkcode GatewayOptions.debug}). */
+  readonly errorPage: ErrorPage;
+  /** The deadlines of exchanges that went asynchronous, when there is a timeout. */
+  readonly deadlines: Deadlines | undefined;
   /** The largest request body, in bytes; Infinity for no limit. */
   readonly limit: number;
   /** The options of an unrecorded exchange's `wsgi.input` (no hook), shared. */
@@ -278,6 +296,8 @@ class Exchange implements RequestSeen {
   /** Body bytes handed to the client. */
   bytes = 0;
   finished = false;
+  /** The streamed body's controller, once the headers went out with a stream (for a timeout's cut). */
+  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The body whose `close()` was called (or recorded as absent): never twice. */
   closed: ResponseBody | undefined;
   /** A `next()` of the streamed body is pending (the app is producing a chunk). */
@@ -431,7 +451,8 @@ class Exchange implements RequestSeen {
   openLive(): void {
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        this.live = controller;
+        // Also `controller`, so that a timeout (`expire()`) can cut it.
+        this.live = this.controller = controller;
       },
       pull: (controller) => {
         if (this.cutting) controller.error(this.cutting);
@@ -830,6 +851,7 @@ class Exchange implements RequestSeen {
   finish(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
     this.finished = true;
+    this.shared.deadlines?.forget(this);
     // Let go of the request body: Deno holds the connection while it lives.
     this.input.finish();
     if (this.rec) {
@@ -877,7 +899,47 @@ class Exchange implements RequestSeen {
     this.broken = undefined;
     this.headers = NONE;
     this.written = NONE;
-    return this.respondArray(errorPage(error)(this.environ, this.start_response) as Uint8Array[]);
+    const page = this.shared.errorPage(error, this.environ);
+    return this.respondArray(page(this.environ, this.start_response) as Uint8Array[]);
+  }
+
+  /**
+   * The deadline passed (see `./timeout.ts`): a 504 when nothing was sent,
+   * else the connection is cut. Either way the exchange is finished and
+   * recorded as timed out, and whatever the application does later is
+   * neither sent nor recorded.
+   */
+  expire(ms: number): Response | undefined {
+    if (this.finished) return undefined;
+    const seconds = ms / 1000;
+    const message = `The application did not answer within ${seconds} s (timeout)`;
+    if (this.rec) {
+      this.tick();
+      this.emit("error", { where: "gateway", name: "TimeoutError", message });
+    }
+    this.shared.sink.write(
+      `Timed out (${this.method} ${this.environ?.PATH_INFO ?? this.request.url}): ${message}\n`,
+    );
+    if (!this.headers_sent) {
+      this.status_set = undefined;
+      this.broken = undefined;
+      this.headers = NONE;
+      this.written = NONE;
+      const response = this.respondArray(
+        timeoutPage(seconds)(this.environ, this.start_response) as Uint8Array[],
+      ) as Response;
+      this.rec = undefined;
+      return response;
+    }
+    const reason = `timed out after ${seconds} s; the response was cut`;
+    this.finishNow("timeout", reason);
+    this.rec = undefined;
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${reason}`;
+    try {
+      this.controller?.error(cut);
+    } catch { /* already closed */ }
+    return undefined;
   }
 
   /** Wraps the body in a generator whose `finally` is where `close()` runs. */
@@ -922,6 +984,7 @@ class Exchange implements RequestSeen {
     };
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        this.controller = controller;
         for (const chunk of queue) this.enqueue(controller, chunk, declared);
       },
       pull: async (controller) => {
@@ -1008,6 +1071,11 @@ class Exchange implements RequestSeen {
     } catch (error) {
       return this.fail("iterable", error);
     }
+    // Timed out while the app made its first chunk: the 504 went out already.
+    if (this.finished) {
+      await this.stop(gen);
+      return new Response(null, { status: 504 });
+    }
     if (this.live !== undefined) {
       // The iterable called write() before its first chunk: the live stream carries on.
       if (first !== undefined && !this.finished) {
@@ -1034,6 +1102,7 @@ class Exchange implements RequestSeen {
     const declared = this.declaredLength();
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        this.controller = controller;
         for (const chunk of queue) this.enqueue(controller, chunk, declared);
       },
       pull: async (controller) => {
@@ -1184,11 +1253,17 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       multiprocess: options.multiprocess,
       urlScheme: options.urlScheme,
     },
+    errorPage: typeof options.debug === "function"
+      ? options.debug
+      : (error) => errorPage(error, options.debug === true),
+    deadlines: options.timeout ? new Deadlines(options.timeout) : undefined,
   };
   return (request, info) => {
     try {
-      const response = new Exchange(request, info, shared).run(app);
-      return response instanceof Promise ? response : Promise.resolve(response);
+      const exchange = new Exchange(request, info, shared);
+      const response = exchange.run(app);
+      if (!(response instanceof Promise)) return Promise.resolve(response);
+      return shared.deadlines ? shared.deadlines.watch(exchange, response) : response;
     } catch (error) {
       return Promise.reject(error);
     }

@@ -26,8 +26,10 @@
  * @module
  */
 
-// @ts-types="@types/mime-types"
-import { contentType } from "mime-types";
+// Pinned here, not through deno.json: app processes run from the user's
+// folder, where this repository's import map is not read.
+// @ts-types="npm:@types/mime-types@3.0.1"
+import { contentType } from "npm:mime-types@3.0.2";
 import type { Application, Environ, Header } from "./types.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import { quoteLatin1 } from "./util.ts";

@@ -60,7 +60,7 @@ Deno.test("MODULE:NAME picks an export; without a name, application or else the 
   }
 });
 
-Deno.test("CLI mistakes are one clear line on stderr and exit code 2", async (t) => {
+Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) are one clear line on stderr and exit code 2", async (t) => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const busy = (listener.addr as Deno.NetAddr).port;
   try {
@@ -100,7 +100,14 @@ Deno.test("CLI mistakes are one clear line on stderr and exit code 2", async (t)
     ];
     for (const [name, args, message] of cases) {
       await t.step(name, async () => {
-        const { code, stderr } = await runDeno(["run", "-A", "mod.ts", ...args, "--no-inspector"]);
+        const { code, stderr } = await runDeno([
+          "run",
+          "-A",
+          "mod.ts",
+          ...args,
+          "--no-inspector",
+          "--no-reload",
+        ]);
         equal(code, 2, stderr);
         match(stderr, message);
         equal(stderr.trim().split("\n").length, 1, `one line, no stack trace:\n${stderr}`);
@@ -129,6 +136,9 @@ Deno.test("--help documents every flag", async () => {
       "--strict",
       "--static",
       "--script-name",
+      "--no-reload",
+      "--timeout",
+      "--workers",
     ]
   ) {
     ok(stdout.includes(flag), `--help mentions ${flag}`);

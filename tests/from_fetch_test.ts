@@ -146,7 +146,7 @@ Deno.test("fromFetch() under mount: the handler sees the whole path; a client th
 Deno.test("fromFetch() refuses what is not a handler, and a handler that returns no Response is a 500", async () => {
   throws(() => fromFetch(42 as never), /expected a function \(request\) => Response/);
   const app = fromFetch(() => "text" as unknown as Response);
-  const response = await toFetch(app, { errors: { write() {}, flush() {} } })(
+  const response = await toFetch(app, { errors: { write() {}, flush() {} }, debug: true })(
     new Request("http://localhost/"),
   );
   equal(response.status, 500);

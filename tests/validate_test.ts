@@ -35,6 +35,7 @@ async function viaGateway(app: Application, strict: boolean, init?: RequestInit)
   const warnings: string[] = [];
   const handler = toFetch(validator(app, { strict, warn: (t) => warnings.push(t) }), {
     errors: new MemorySink(),
+    debug: true, // a 500 that says what broke
   });
   const response = await handler(new Request("http://localhost/route", init));
   let body = "";

@@ -43,7 +43,7 @@ async function runAmock(app: Application = helloApp, data = "GET / HTTP/1.0\r\n\
     out = await rawRequest(server.port, data);
     await new Promise((r) => setTimeout(r, 20)); // the log line is written after the response
     errors = sink.text;
-  }, { log: (entry) => void (log += formatLogLine(entry)) });
+  }, { log: (entry) => void (log += formatLogLine(entry)), debug: true });
   return { out, err: errors + log };
 }
 

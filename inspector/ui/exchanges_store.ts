@@ -9,7 +9,12 @@
  * @module
  */
 
-import type { ExchangeSummary, StreamMessage, TimelineEvent } from "../protocol.ts";
+import type {
+  ExchangeSummary,
+  ServerEventWire,
+  StreamMessage,
+  TimelineEvent,
+} from "../protocol.ts";
 import type { ApiClient, StreamStatus } from "./api_client.ts";
 import { type Observable, observable } from "./observable.ts";
 
@@ -40,6 +45,8 @@ export interface ExchangesStore {
   clear(): Promise<void>;
   /** Calls `fn` for each timeline event that streams in. */
   onEvent(fn: (id: string, event: TimelineEvent) => void): () => void;
+  /** Calls `fn` for each server-level event that streams in. */
+  onServer(fn: (event: ServerEventWire) => void): () => void;
 }
 
 const FRAME_MS = 16;
@@ -86,6 +93,7 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
   const filter = observable("");
   const byId = new Map<string, ExchangeSummary>();
   const eventListeners = new Set<(id: string, event: TimelineEvent) => void>();
+  const serverListeners = new Set<(event: ServerEventWire) => void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let loading: Promise<void> | undefined;
   let capacity = DEFAULT_CAPACITY;
@@ -156,6 +164,9 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
         case "clear":
           byId.clear();
           break;
+        case "server":
+          for (const fn of serverListeners) fn(message.event);
+          return;
         default:
           return;
       }
@@ -170,6 +181,10 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
     onEvent(fn) {
       eventListeners.add(fn);
       return () => eventListeners.delete(fn);
+    },
+    onServer(fn) {
+      serverListeners.add(fn);
+      return () => serverListeners.delete(fn);
     },
   };
   return store;

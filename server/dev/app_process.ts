@@ -54,6 +54,9 @@ export class AppProcess {
   readonly #events: ProcessEvents;
   /** Resolves when the process has exited. */
   readonly exited: Promise<Deno.CommandStatus>;
+  /** Resolves once it no longer accepts connections: it said so after a retire, or it exited. */
+  readonly unlistened: Promise<void>;
+  #unlistened!: () => void;
 
   /**
    * Spawns an app process for `config`, or a standby that waits for
@@ -68,6 +71,7 @@ export class AppProcess {
     this.worker = config.worker;
     this.#events = events;
     this.channelDone = new Promise((resolve) => (this.endChannel = resolve));
+    this.unlistened = new Promise((resolve) => (this.#unlistened = resolve));
     const standby = recorder === "standby";
     this.state = standby ? "standby" : "starting";
     this.ingest = recorder && !standby ? new RecordIngest(recorder) : undefined;
@@ -87,6 +91,7 @@ export class AppProcess {
       detached: true,
     }).spawn();
     this.exited = this.process.status.then((status) => {
+      this.#unlistened();
       // The channel is left to its reader: what the process wrote before it went is still to be read.
       this.#conn = undefined;
       const was = this.state;
@@ -131,6 +136,11 @@ export class AppProcess {
 
   onFault(fault: Fault): void {
     this.#events.fault(this, fault);
+  }
+
+  /** It says it no longer accepts connections (it was told to retire). */
+  onUnlistened(): void {
+    this.#unlistened();
   }
 
   /** Sends a control message, if connected. */

@@ -43,7 +43,9 @@ export type ToSupervisor =
   | { type: "hello"; worker: number; generation: number; pid: number }
   | { type: "ready"; port: number }
   | { type: "load_error"; error: LoadError }
-  | { type: "fault"; fault: Fault; exchange?: number };
+  | { type: "fault"; fault: Fault; exchange?: number }
+  /** It was told to retire and no longer accepts connections. */
+  | { type: "unlistened" };
 
 /** Control messages to an app process. */
 export type ToChild =

@@ -228,7 +228,11 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
 
   const retire = async () => {
     clearInterval(heartbeat);
-    await server?.shutdown();
+    const stopped = server?.shutdown();
+    // The listener closes once the runtime next polls it, which this timer waits for.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    out.control({ type: "unlistened" });
+    await stopped;
     stderrSink.flush();
     await out.drain();
   };

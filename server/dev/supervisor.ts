@@ -44,6 +44,8 @@ import type { DevInspector, ServerEvent } from "./contract.ts";
 import { formatLoadError, type LoadError, shortPath } from "./load_error.ts";
 import { ModuleWatcher } from "./watcher.ts";
 
+/** Milliseconds the reload's log line waits at most for the old processes to stop listening. */
+const UNLISTEN_WAIT_MS = 500;
 /** Milliseconds a retired generation's open exchanges may run before they are cut. */
 export const GRACE_MS = 5000;
 /** This server's own folder (`server/`): the app processes' own code. */
@@ -281,6 +283,7 @@ export class Supervisor {
       if (control.type === "ready") p.onReady();
       else if (control.type === "load_error") p.onLoadError(control.error);
       else if (control.type === "fault") p.onFault(control.fault);
+      else if (control.type === "unlistened") p.onUnlistened();
     };
     try {
       await readChannel(conn, onMessage);
@@ -413,7 +416,14 @@ export class Supervisor {
         const what = g.reason.startsWith("restart ")
           ? `restarted (${g.reason.slice("restart ".length)})`
           : `reloaded (${g.reason})`;
-        this.#print(`${what}${ms === undefined ? "" : ` in ${ms} ms`}`);
+        // Said once only the new code takes connections: the old processes stopped listening.
+        const unlistened = Promise.all(old.processes.map((p) => p.unlistened));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const wait = new Promise((resolve) => (timer = setTimeout(resolve, UNLISTEN_WAIT_MS)));
+        Promise.race([unlistened, wait]).then(() => {
+          clearTimeout(timer);
+          this.#print(`${what}${ms === undefined ? "" : ` in ${ms} ms`}`);
+        });
       }
     }
     this.#event({

@@ -39,6 +39,8 @@ import {
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
 import { describeError, type ErrorPage, errorPage, timeoutPage } from "./error_page.ts";
 import { Deadlines } from "./timeout.ts";
+import { LINT_KEY, type LintReport } from "./lint.ts";
+import { FileWrapper } from "./file_wrapper.ts";
 
 /** What `Deno.serve` passes as the second argument; only the peer is used. */
 export interface HandlerInfo {
@@ -81,6 +83,14 @@ export interface GatewayOptions {
   urlScheme?: "http" | "https";
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
+  /**
+   * Let the application's errors (and the rules it broke) out instead of
+   * answering them: the handler's Promise rejects with the error itself,
+   * with its own stack, where it would have answered a 500 page; after the
+   * headers went out, the body's stream errors with it. For test clients
+   * (`Client`'s `throwErrors`); never for serving.
+   */
+  throwErrors?: boolean;
   /**
    * What a 500 tells the client: by default a bare `500 Internal Server
    * Error`, no internals; `true` for the error's message and stack (or the
@@ -260,8 +270,28 @@ class Exchange implements RequestSeen {
   headers_sent = false;
   /** A rule the app broke before anything was sent, even if it caught the error. */
   broken: ProtocolError | undefined;
+  // The `declare`d fields below are set only on rare paths (lint, write()):
+  // declared, not initialised, so an exchange on the hot path stays as small as before.
+  /** Rules already recorded as `lint` events (one event per rule per exchange). */
+  declare linted: Set<string> | undefined;
   /** Output of the legacy `write()` not yet handed to the client. */
   written: Uint8Array[] = NONE;
+  /**
+   * The response stream `write()` opened, and its Response: the headers went
+   * out at the first `write()`, and the body follows (see `openLive`).
+   */
+  declare live: ReadableStreamDefaultController<Uint8Array> | undefined;
+  declare liveResponse: Response | undefined;
+  /** Resolves the handler's Promise early, when an async app calls `write()` before it returns. */
+  declare early: ((response: Response) => void) | undefined;
+  /** Wakes the body pump when the client took a chunk (backpressure of the live stream). */
+  declare wake: (() => void) | undefined;
+  /** Set when the live stream must be cut once what `write()` queued went out. */
+  declare cutting: Error | undefined;
+  /** The body the live stream is pumping, for `abandon()` when the client leaves. */
+  declare pumped:
+    | { body: ResponseBody; gen: AsyncGenerator<Uint8Array, void, undefined> }
+    | undefined;
   writes = 0;
   /** Body bytes handed to the client. */
   bytes = 0;
@@ -322,9 +352,7 @@ class Exchange implements RequestSeen {
         message: e?.message ?? String(error),
         stack: e?.stack,
       });
-      if (error instanceof ProtocolError) {
-        this.emit("lint", { rule: error.rule, message: error.message });
-      }
+      if (error instanceof ProtocolError) this.lint(error.rule, error.message);
     }
     // With its stack, except for a broken rule (the message says it all).
     const detail = e && !(error instanceof ProtocolError) && !(error instanceof RequestBodyTooLarge)
@@ -336,6 +364,16 @@ class Exchange implements RequestSeen {
         escapeControls(this.environ?.PATH_INFO ?? this.request.url)
       }): ${detail}\n`,
     );
+  }
+
+  /** Records a broken rule as a `lint` event, once per rule (see `lint.ts`). */
+  lint(rule: string, message: string): void {
+    if (!this.rec) return;
+    this.linted ??= new Set();
+    if (this.linted.has(rule)) return;
+    this.linted.add(rule);
+    this.tick();
+    this.emit("lint", { rule, message });
   }
 
   start_response: StartResponse = (status, headers, exc_info) => {
@@ -388,11 +426,119 @@ class Exchange implements RequestSeen {
       this.emit("write", { index: this.writes, bytes: data });
     }
     this.writes++;
-    if (data.length > 0) {
+    // PEP 3333: the first write() sends the headers, and each sends its data
+    // before it returns (here: queues it for the client at once). HEAD and
+    // bodiless statuses keep the old way: the bytes wait, and are dropped or refused.
+    if (!this.headers_sent && this.method !== "HEAD" && !isNullBodyStatus(this.code)) {
+      const problem = this.checkReady(undefined);
+      if (problem) throw problem;
+      this.openLive();
+    }
+    if (this.live !== undefined) {
+      if (!this.finished && data.length > 0) {
+        this.enqueue(this.live, data, this.declaredLength());
+      }
+    } else if (data.length > 0) {
       if (this.written === NONE) this.written = [];
       this.written.push(data);
     }
   };
+
+  /**
+   * Sends the status and headers now, with a body stream that `write()` and
+   * then the returned iterable feed (see {@linkcode Exchange.pump}).
+   */
+  openLive(): void {
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        // Also `controller`, so that a timeout (`expire()`) can cut it.
+        this.live = this.controller = controller;
+      },
+      pull: (controller) => {
+        if (this.cutting) controller.error(this.cutting);
+        const wake = this.wake;
+        this.wake = undefined;
+        wake?.();
+      },
+      cancel: () => {
+        this.finishNow("aborted", "client disconnected");
+        this.wake?.();
+        const pumped = this.pumped;
+        if (pumped !== undefined && this.pulling) this.abandon(pumped.body, pumped.gen);
+      },
+    });
+    this.liveResponse = new Response(stream, { status: this.code, headers: this.headers });
+    if (this.rec) this.tick();
+    this.sent();
+    this.early?.(this.liveResponse);
+  }
+
+  /**
+   * Feeds the live stream from the body the application returned after
+   * `write()`, as the client reads; `close()` runs in `chunks()`'s `finally`,
+   * or here when the client left before the body came.
+   */
+  async pump(body: ResponseBody, gen?: AsyncGenerator<Uint8Array, void, undefined>): Promise<void> {
+    const live = this.live!;
+    const declared = this.declaredLength();
+    if (gen === undefined) {
+      const wrong = bodyError(body);
+      if (wrong !== undefined || this.finished) {
+        await this.closeQuietly(body);
+        if (wrong !== undefined && !this.finished) {
+          this.report("application", wrong);
+          this.cutLive(wrong);
+        }
+        return;
+      }
+      gen = this.chunks(body);
+    }
+    this.pumped = { body, gen };
+    try {
+      for (;;) {
+        while ((live.desiredSize ?? 0) <= 0 && !this.finished) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+        if (this.finished) break;
+        this.pulling = true;
+        const r = await gen.next();
+        this.pulling = false;
+        if (this.finished) break;
+        if (r.done) {
+          if (declared !== undefined && this.bytes < declared) {
+            throw new ProtocolError(
+              "headers.content_length",
+              `Cannot finish body: Content-Length says ${declared} bytes but the body ended after ${this.bytes}`,
+            );
+          }
+          live.close();
+          this.finishNow("end");
+          return;
+        }
+        if (r.value.length > 0) this.enqueue(live, r.value, declared);
+      }
+      await this.stop(gen); // the client left: finalize the body, close() it
+    } catch (error) {
+      this.pulling = false;
+      if (this.finished) return;
+      this.report("iterable", error);
+      await this.stop(gen);
+      this.cutLive(error);
+    }
+  }
+
+  /** Cuts the live stream, once what `write()` queued has gone out. */
+  cutLive(error: unknown): void {
+    const reason = `response cut after the headers were sent: ${describeError(error)}`;
+    this.finishNow("cut", reason);
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${escapeControls(reason)}`;
+    const signal = this.shared.options.throwErrors ? error as Error : cut;
+    // An empty queue (desiredSize at the high-water mark, 1) can be cut now;
+    // else pull() cuts it when the client has taken the rest.
+    if ((this.live!.desiredSize ?? 0) >= 1) this.live!.error(signal);
+    else this.cutting = signal;
+  }
 
   /**
    * Calls the application and answers with its response (or a 500 page).
@@ -456,6 +602,9 @@ class Exchange implements RequestSeen {
         headers: this.requestHeaders!,
       });
       this.emit("environ", { environ });
+      // The seam for the validator's lint events, after the snapshot (it is no request data).
+      const lint: LintReport = (rule, message) => this.lint(String(rule), String(message));
+      environ[LINT_KEY] = lint;
       if (dropped) {
         this.emit("lint", {
           rule: "request.body_dropped",
@@ -500,22 +649,38 @@ class Exchange implements RequestSeen {
     this.emit("input", { method, size, bytes });
   }
 
-  /** Waits for an application that returned a Promise of its body. */
-  async awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
-    let body: ResponseBody;
-    try {
-      body = await result;
-    } catch (error) {
-      return this.fail("application", error);
-    }
-    return this.respond(body);
+  /**
+   * Waits for an application that returned a Promise of its body, and
+   * answers early, with the live stream, if it calls `write()` meanwhile.
+   */
+  awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      if (this.liveResponse !== undefined) resolve(this.liveResponse);
+      else this.early = resolve;
+      const settle = (answer: () => Response | Promise<Response>) => {
+        try {
+          resolve(answer());
+        } catch (error) {
+          reject(error);
+        }
+      };
+      result.then(
+        (body) => settle(() => this.respond(body)),
+        (error) => settle(() => this.fail("application", error)),
+      );
+    });
   }
 
   /** Answers with the application's body, once it has one. */
   respond(body: ResponseBody): Response | Promise<Response> {
+    if (this.live !== undefined) {
+      void this.pump(body);
+      return this.liveResponse!;
+    }
     const wrong = bodyError(body);
     if (wrong !== undefined) return this.closeAndFail(body, wrong);
-    return Array.isArray(body) ? this.respondArray(body) : this.respondStream(body);
+    if (Array.isArray(body)) return this.respondArray(body);
+    return body instanceof FileWrapper ? this.respondFile(body) : this.respondStream(body);
   }
 
   /** A body of the wrong type: close it (errors from `close()` propagate), then the 500 page. */
@@ -721,6 +886,15 @@ class Exchange implements RequestSeen {
    */
   fail(where: ErrorSite, error: unknown): Response | Promise<Response> {
     this.report(where, error);
+    if (this.live !== undefined) {
+      // write() sent the headers: what was written goes out, then the connection is cut.
+      if (!this.finished) this.cutLive(error);
+      return this.liveResponse!;
+    }
+    if (this.shared.options.throwErrors) {
+      this.finishNow("cut", `error: ${describeError(error)}`);
+      return Promise.reject(error);
+    }
     this.status_set = undefined;
     this.broken = undefined;
     this.headers = NONE;
@@ -786,6 +960,97 @@ class Exchange implements RequestSeen {
     }
   }
 
+  /**
+   * A {@linkcode FileWrapper} body (`wsgi.file_wrapper`): the file's own
+   * stream goes to the client block by block, as the client reads, without
+   * the application's code in the way; `close()` closes the file once the
+   * stream ends, fails, or the client leaves.
+   */
+  respondFile(body: FileWrapper): Response | Promise<Response> {
+    const problem = this.checkReady(isNullBodyStatus(this.code) ? 1 : undefined);
+    if (problem) return this.closeAndFail(body, problem);
+    if (this.method === "HEAD") return this.closeAndSendEmpty(body);
+    const source = body.stream().getReader();
+    const declared = this.declaredLength();
+    const queue = this.written === NONE ? [] : this.written;
+    this.written = NONE;
+    let index = 0;
+    const closeFile = () => {
+      try {
+        this.close(body);
+      } catch (error) {
+        this.report("close", error);
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.controller = controller;
+        for (const chunk of queue) this.enqueue(controller, chunk, declared);
+      },
+      pull: async (controller) => {
+        try {
+          const r = await source.read();
+          if (this.finished) return;
+          if (r.done) {
+            if (declared !== undefined && this.bytes < declared) {
+              throw new ProtocolError(
+                "headers.content_length",
+                `Cannot finish body: Content-Length says ${declared} bytes but the file ended after ${this.bytes}`,
+              );
+            }
+            controller.close();
+            closeFile();
+            this.finishNow("end");
+            return;
+          }
+          if (this.rec) {
+            this.tick();
+            this.emit("chunk", { index: index++, bytes: r.value });
+          }
+          this.enqueue(controller, r.value, declared);
+          if (declared !== undefined && this.bytes === declared) {
+            // All the announced bytes are out: Deno may not pull again to see the end.
+            controller.close();
+            source.cancel().catch(() => {});
+            closeFile();
+            this.finishNow("end");
+          }
+        } catch (error) {
+          if (this.finished) return;
+          this.report("iterable", error);
+          source.cancel().catch(() => {});
+          closeFile();
+          this.cut(controller, error);
+        }
+      },
+      cancel: async () => {
+        this.finishNow("aborted", "client disconnected");
+        await source.cancel().catch(() => {});
+        closeFile();
+      },
+    }, { highWaterMark: 0 });
+    const response = new Response(stream, { status: this.code, headers: this.headers });
+    if (this.rec) this.tick();
+    this.sent();
+    return response;
+  }
+
+  /** A HEAD answer for a body that is never read: close it, then headers only. */
+  async closeAndSendEmpty(body: ResponseBody): Promise<Response> {
+    await this.closeQuietly(body);
+    return this.respondArray([]);
+  }
+
+  /** After the headers went out, the only honest signal is a cut connection. */
+  cut(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+    const reason = `response cut after the headers were sent: ${describeError(error)}`;
+    this.finishNow("cut", reason);
+    // Deno prints the stream's error; the stack was reported already, so keep it to one line.
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${escapeControls(reason)}`;
+    controller.error(this.shared.options.throwErrors ? error : cut);
+  }
+
   /** The general path: iterate as the client reads, with backpressure. */
   async respondStream(body: ResponseBody): Promise<Response> {
     const gen = this.chunks(body);
@@ -810,6 +1075,14 @@ class Exchange implements RequestSeen {
     if (this.finished) {
       await this.stop(gen);
       return new Response(null, { status: 504 });
+    }
+    if (this.live !== undefined) {
+      // The iterable called write() before its first chunk: the live stream carries on.
+      if (first !== undefined && !this.finished) {
+        this.enqueue(this.live, first, this.declaredLength());
+      }
+      void this.pump(body, gen);
+      return this.liveResponse!;
     }
     const done = first === undefined && this.written.length === 0;
     const problem = this.checkReady(
@@ -861,15 +1134,9 @@ class Exchange implements RequestSeen {
         } catch (error) {
           this.pulling = false;
           if (this.finished) return;
-          // After the headers went out, the only honest signal is a cut connection.
           this.report("iterable", error);
           await this.stop(gen);
-          const reason = `response cut after the headers were sent: ${describeError(error)}`;
-          this.finishNow("cut", reason);
-          // Deno prints the stream's error; the stack was reported above, so keep it to one line.
-          const cut = new Error(reason);
-          cut.stack = `wsgi: ${escapeControls(reason)}`;
-          controller.error(cut);
+          this.cut(controller, error);
         }
       },
       cancel: async () => {

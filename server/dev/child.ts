@@ -35,6 +35,13 @@ import {
 import { ChannelRecorder } from "./bridge.ts";
 import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
 import { debugPage, loadStackParser } from "./debug_page.ts";
+import {
+  composeApplication,
+  exportedApplication,
+  exportKey,
+  missingExport,
+  type ToolkitOptions,
+} from "./compose.ts";
 
 /** What the supervisor tells an app process, as its one argument (JSON). */
 export interface ChildConfig {
@@ -45,7 +52,7 @@ export interface ChildConfig {
   /** The module's URL, and the name it is shown by. */
   module: string;
   shown: string;
-  /** The export to serve; `application`, else the default export, when absent. */
+  /** The export to serve; `application`, else the default export, else `fetch`, when absent. */
   name?: string;
   hostname: string;
   port: number;
@@ -58,6 +65,8 @@ export interface ChildConfig {
   maxBodyBytes: number;
   /** The largest request body the gateway takes; its default when absent. */
   maxRequestBody?: number;
+  /** The toolkit's pieces around the app; none when absent. */
+  toolkit?: ToolkitOptions;
   /** The request log on stderr. */
   log: boolean;
   /** The inspector's URL, for links from the error pages. */
@@ -85,35 +94,23 @@ async function importApplication(
   }
   const file = decodeURIComponent(new URL(config.module).pathname);
   const name = config.name;
-  const key = name ?? ("application" in exports ? "application" : "default");
-  if (!(key in exports)) {
+  const key = exportKey(exports, name);
+  if (key === undefined) {
     return {
       error: {
         kind: "bad export",
         module: config.shown,
         file,
-        message: name === undefined
-          ? `Module ${
-            JSON.stringify(config.shown)
-          } exports neither "application" nor a default; export one, or name it as ${config.shown}:NAME`
-          : `Module ${JSON.stringify(config.shown)} has no export named ${JSON.stringify(name)}`,
+        message: missingExport(config.shown, name),
       },
     };
   }
-  const app = exports[key];
-  if (typeof app !== "function") {
-    return {
-      error: {
-        kind: "bad export",
-        module: config.shown,
-        file,
-        message: `Export ${JSON.stringify(key)} of ${
-          JSON.stringify(config.shown)
-        } is not a function (got ${typeof app}); a WSGI application is a function (environ, start_response)`,
-      },
-    };
+  // A WSGI application, or a fetch handler ({ fetch }, a Hono app) made one.
+  const app = exportedApplication(key, exports[key], config.shown);
+  if ("message" in app) {
+    return { error: { kind: "bad export", module: config.shown, file, message: app.message } };
   }
-  return { app: app as Application };
+  return { app };
 }
 
 function asFault(kind: Fault["kind"], value: unknown): Fault {
@@ -134,7 +131,9 @@ async function serveApp(
   if ("error" in loaded) {
     out.control({ type: "load_error", error: withFrame(loaded.error) });
     app = loadErrorPage(loaded.error, config.inspectorUrl);
-  } else app = loaded.app;
+  } else {
+    app = config.toolkit ? composeApplication(loaded.app, config.toolkit) : loaded.app;
+  }
   const handler = toFetch(app, {
     recorder,
     log: config.log,

@@ -8,6 +8,7 @@
 import { stderrSink } from "../log.ts";
 import { PortError, type SupervisedInspector, Supervisor } from "./supervisor.ts";
 import { loadErrorLine } from "./load_error.ts";
+import type { ToolkitOptions } from "./compose.ts";
 
 /** What the CLI passes in (a subset of `CliOptions`). */
 export interface DevRunOptions {
@@ -23,6 +24,8 @@ export interface DevRunOptions {
   maxBodyBytes: number;
   /** The largest request body the gateway takes (`--max-request-body`). */
   maxRequestBody: number;
+  /** The toolkit's pieces around the app (validator, `--script-name`, `--static`). */
+  toolkit?: ToolkitOptions;
   inspector?: SupervisedInspector;
   /** Where the inspector listens, for messages. */
   inspectorHost: string;
@@ -63,6 +66,7 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
     log: !options.quiet,
     maxBodyBytes: options.maxBodyBytes,
     maxRequestBody: options.maxRequestBody,
+    toolkit: options.toolkit,
     inspector: options.inspector,
   });
   let started;

@@ -27,6 +27,7 @@
  * @module
  */
 
+import type { ToolkitOptions } from "./compose.ts";
 import type { Recorder } from "../recorder.ts";
 import { addressUrl } from "../serve.ts";
 import {
@@ -110,6 +111,8 @@ export interface SupervisorOptions {
   maxBodyBytes: number;
   /** The largest request body the gateway takes; the gateway's default when absent. */
   maxRequestBody?: number;
+  /** The toolkit's pieces around the app (validator, `--script-name`, `--static`). */
+  toolkit?: ToolkitOptions;
   inspector?: SupervisedInspector;
   /** Where status lines go (stdout by default). */
   print?: (line: string) => void;
@@ -322,6 +325,7 @@ export class Supervisor {
       record,
       maxBodyBytes: this.#o.maxBodyBytes,
       maxRequestBody: this.#o.maxRequestBody,
+      toolkit: this.#o.toolkit,
       log: this.#o.log,
       inspectorUrl: this.#inspectorUrl,
       failed,

@@ -317,11 +317,18 @@ Deno.test("under the CLI, the validator's findings are lint events in the inspec
     await (await fetch(`${child.url}/lint`)).text();
     await waitFor(() => /Inspector on /.test(child.output()), 5000, "the inspector's URL");
     const origin = new URL(child.output().match(/Inspector on (\S+)/)![1]!).origin;
-    const list = await (await fetch(`${origin}/api/exchanges`)).json();
-    const detail = await (await fetch(`${origin}/api/exchanges/${list.exchanges[0].id}`)).json();
+    // Under the dev loop the app process's events reach the inspector a moment after the answer.
+    let detail: { events: { type: string; data: { rule?: string } }[] } = { events: [] };
+    for (let tries = 0; !detail.events.some((e) => e.type === "end"); tries++) {
+      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (tries > 250) throw new Error("Timed out waiting for the exchange's end event");
+      const list = await (await fetch(`${origin}/api/exchanges`)).json();
+      if (list.exchanges.length === 0) continue;
+      detail = await (await fetch(`${origin}/api/exchanges/${list.exchanges[0].id}`)).json();
+    }
     const lints = detail.events.filter((e: { type: string }) => e.type === "lint");
     equal(lints.length, 1, JSON.stringify(detail.events.map((e: { type: string }) => e.type)));
-    equal(lints[0].data.rule, "content_type.missing");
+    equal(lints[0]!.data.rule, "content_type.missing");
   } finally {
     await child.stop();
   }

@@ -42,6 +42,36 @@ export type {
   Recorder,
 } from "./server/recorder.ts";
 export { loadApplication, main } from "./server/cli.ts";
+// The toolkit: wsgiref's validate, util and headers, and Werkzeug's middleware and test client.
+export { validator, type ValidatorOptions } from "./server/validate.ts";
+export { LINT_KEY, type LintReport } from "./server/lint.ts";
+export {
+  applicationUri,
+  ErrorBuffer,
+  guessScheme,
+  isHopByHop,
+  requestUri,
+  setupTestingDefaults,
+  shiftPathInfo,
+} from "./server/util.ts";
+export { Headers } from "./server/headers.ts";
+export {
+  type FileLike,
+  FileWrapper,
+  type FileWrapperFactory,
+  type FileWrapperOptions,
+} from "./server/file_wrapper.ts";
+export { staticFiles, type StaticOptions } from "./server/static.ts";
+export { mount } from "./server/mount.ts";
+export { proxyFix, type ProxyFixOptions } from "./server/proxy_fix.ts";
+export { type AnyFetchHandler, type FetchInfo, fromFetch } from "./server/from_fetch.ts";
+export {
+  Client,
+  type ClientOptions,
+  type Cookie,
+  type RequestOptions,
+  TestResponse,
+} from "./server/client.ts";
 export { createInspector, type Inspector, type InspectorOptions } from "./inspector/mod.ts";
 export {
   ExchangeStore,

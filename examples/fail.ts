@@ -1,6 +1,8 @@
 /**
- * An application that throws: the server answers a 500 page that names the
- * error, logs the stack to stderr, and keeps serving.
+ * An application that throws: the server answers a 500, logs the stack to
+ * stderr, and keeps serving. Under the CLI the 500 is the debug page (the
+ * error, the app's frames with their source); `serve()` and `toFetch()`
+ * answer a bare 500 unless `debug: true`.
  *
  * `/` throws before `start_response`; `/late` throws from the body iterable
  * after the first chunk went out (the connection is cut: the client must not

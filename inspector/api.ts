@@ -32,6 +32,7 @@ import { matchRoute, type ReplayResult, type RouteName } from "./protocol.ts";
 import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
 import { sendRequest } from "./raw_http.ts";
 import { toHar } from "./har.ts";
+import type { ServerLog } from "./server_log.ts";
 import { contentSecurityPolicy } from "./csp.ts";
 import { SECURITY_HEADERS, StreamHub } from "./stream.ts";
 
@@ -60,6 +61,8 @@ export interface ApiOptions {
   heartbeatMs?: number;
   /** Milliseconds a replay may take before it is cut; 30,000 by default. */
   replayTimeoutMs?: number;
+  /** Server-level events (the CLI's supervisor): `GET /api/server` and `server` stream messages. */
+  server?: ServerLog;
 }
 
 /** The side port's handler. */
@@ -140,7 +143,7 @@ function integerParam(params: URLSearchParams, name: string): number | undefined
  */
 export function createApi(options: ApiOptions): InspectorApi {
   const { store, guard } = options;
-  const hub = new StreamHub(store, options.heartbeatMs ?? 15_000);
+  const hub = new StreamHub(store, options.heartbeatMs ?? 15_000, options.server);
   const replayTimeoutMs = options.replayTimeoutMs ?? 30_000;
   const appUrl = typeof options.appUrl === "function"
     ? options.appUrl
@@ -307,6 +310,7 @@ export function createApi(options: ApiOptions): InspectorApi {
       withExchange(id, (e) => har([e], `wsgi-exchange-${e.id}.har`)),
     har: () => har([...store.exchanges()].reverse(), "wsgi-exchanges.har"),
     stream: () => hub.open(),
+    server: () => json(options.server?.state() ?? { generation: 0, loadError: null, events: [] }),
     clear: () => json({ cleared: store.clear() }),
     replay: (request, { id }) => withExchange(id, (e) => replay(request, e)),
   };

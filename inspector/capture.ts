@@ -94,6 +94,8 @@ export class ExchangeWriter implements ExchangeRecorder {
   #events = 0;
   #dropped = 0;
   #off = false;
+  /** The app generation that serves this exchange, under the CLI (0: none); set before the `request` event. */
+  generation = 0;
 
   constructor(sink: WriterSink, id: number, t0: number, limits: CaptureLimits) {
     this.#sink = sink;
@@ -157,6 +159,9 @@ export class ExchangeWriter implements ExchangeRecorder {
           d.version,
           d.peer,
           d.headers,
+          this.generation,
+          // An app process under the CLI names its exchanges (server/dev/bridge.ts).
+          (d as { ref?: string }).ref,
         );
         return;
       }

@@ -31,12 +31,13 @@
  * @module
  */
 
-import type { InspectorHandle } from "../server/recorder.ts";
+import type { DevInspector, InspectorHandle, Recorder } from "../server/recorder.ts";
 import { ExchangeStore } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
 import { redactingRecorder } from "./redact.ts";
 import { bundleUi, pageHtml } from "./page/bundle.ts";
+import { ServerLog } from "./server_log.ts";
 
 /** Options of {@linkcode createInspector}. */
 export interface InspectorOptions {
@@ -75,7 +76,9 @@ export interface InspectorOptions {
 }
 
 /** A running (or ready) inspector. */
-export interface Inspector extends InspectorHandle {
+export interface Inspector extends InspectorHandle, DevInspector {
+  /** Server-level events from the CLI's supervisor. */
+  readonly server: ServerLog;
   /** The recorded exchanges (the `recorder` feeds them; in token mode it redacts the token first). */
   readonly store: ExchangeStore;
   /** The access token, when one is asked for. */
@@ -126,6 +129,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     memory: options.memory,
     onError: options.onError,
   });
+  const serverLog = new ServerLog();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   let api: InspectorApi | undefined;
   let url: string | undefined;
@@ -135,6 +139,14 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     store,
     // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
     recorder: token === undefined ? store : redactingRecorder(store, token),
+    server: serverLog,
+    recorderFor(generation: number): Recorder {
+      const tagging: Recorder = {
+        begin: (request, time) => store.begin(request, time, generation),
+      };
+      return token === undefined ? tagging : redactingRecorder(tagging, token);
+    },
+    serverEvent: (event) => serverLog.add(event),
     token,
     get url() {
       return url;
@@ -165,6 +177,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
         appUrl,
         page: options.page ?? defaultPage,
         heartbeatMs: options.heartbeatMs,
+        server: serverLog,
       });
       server = http;
       url = `${addressUrl(hostname, port)}/${token === undefined ? "" : `?token=${token}`}`;

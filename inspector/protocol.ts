@@ -59,6 +59,10 @@ export interface ExchangeSummary {
   errors: number;
   /** The exchange this one replays, when it is a replay. */
   replayOf?: string;
+  /** The app generation that served it (under the CLI: each reload starts one). */
+  generation?: number;
+  /** How the app process named it (`generation.worker.n`): the debug page links with `#ref=`. */
+  ref?: string;
 }
 
 /** One page of the list. */
@@ -111,6 +115,10 @@ export interface WireData {
     headers: Pair[];
     /** Arrival, epoch milliseconds. */
     startedAt: number;
+    /** The app generation that served it, under the CLI (each reload starts one). */
+    generation?: number;
+    /** How the app process named it (`generation.worker.n`), under the CLI. */
+    ref?: string;
   };
   environ: { environ: Record<string, EnvironValue> };
   call: { app: string };
@@ -214,7 +222,9 @@ export interface ExchangeDetail extends ExchangeSummary {
  * that introduced its exchange; `index` is its place in the exchange's
  * events, and `bytes` the kept bytes it added to its stream (base64), so a
  * client appends events to an open exchange and never fetches it again.
- * `evict` says every exchange with a smaller `seq` is gone from the store.
+ * `evict` says every exchange with a smaller `seq` is gone from the store;
+ * `server` carries a server-level event (under the CLI: a reload, a module
+ * that failed to load, a fault no exchange caught).
  * Messages lost while the stream was down are not replayed: reload the list
  * when an `EventSource` reconnects.
  */
@@ -222,7 +232,51 @@ export type StreamMessage =
   | { kind: "exchange"; exchange: ExchangeSummary }
   | { kind: "event"; id: string; index: number; event: WireEvent; bytes?: Base64 }
   | { kind: "evict"; before: number }
-  | { kind: "clear" };
+  | { kind: "clear" }
+  | { kind: "server"; event: ServerEventWire };
+
+/** Where a module that could not be served went wrong (`server/dev/load_error.ts`). */
+export interface LoadErrorWire {
+  kind: string;
+  module: string;
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  stack?: string;
+  /** The code around the place, as text with a caret. */
+  frame?: string;
+  /** The place as shown: `app.ts:3:14`. */
+  place?: string;
+}
+
+/** A server-level event (`server/dev/contract.ts`), with its time (epoch ms). */
+export type ServerEventWire =
+  | {
+    type: "generation";
+    generation: number;
+    reason: string;
+    ms?: number;
+    loadError?: LoadErrorWire;
+    time: number;
+  }
+  | {
+    type: "fault";
+    generation: number;
+    pid: number;
+    fault: { kind: string; name: string; message: string; stack?: string };
+    time: number;
+  };
+
+/** What `GET /api/server` answers. */
+export interface ServerState {
+  /** The app generation serving now (0 outside the CLI). */
+  generation: number;
+  /** Why the serving generation could not load the module, or null. */
+  loadError: LoadErrorWire | null;
+  /** The latest server-level events, oldest first. */
+  events: ServerEventWire[];
+}
 
 /** An edited replay; each field omitted keeps the original's. */
 export interface ReplayRequest {
@@ -285,6 +339,7 @@ export interface Route {
  * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
  * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
  * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
+ * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
  * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
  * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; sends it byte for byte to the app's own address; answers {@linkcode ReplayResult}, with how it differs from the recorded request (needs the inspector's own Origin) |
  *
@@ -315,6 +370,12 @@ export const ROUTES = [
     path: "/api/stream",
     answer: "Server-Sent Events",
     head: false,
+  },
+  {
+    name: "server",
+    method: "GET",
+    path: "/api/server",
+    answer: "ServerState: the app's generation, its load error, server-level events",
   },
   { name: "clear", method: "POST", path: "/api/clear", answer: '{ "cleared": n }' },
   {

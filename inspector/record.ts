@@ -31,6 +31,7 @@ import type {
   InputMethod,
   Pair,
   StreamName,
+  WireData,
   WireEvent,
 } from "./protocol.ts";
 import { EVENT_TYPES } from "./protocol.ts";
@@ -91,6 +92,10 @@ for (const [i, type] of EVENT_TYPES.entries()) {
 export const FLAG = {
   /** `request`: the peer is known. */
   PEER: 1,
+  /** `request`: the app generation that served it follows (under the CLI). */
+  GENERATION: 2,
+  /** `request`: the app process's name for the exchange follows (under the CLI). */
+  REF: 4,
   /** `start_response`: `exc_info` was passed. */
   EXC_INFO: 1,
   /** `start_response`: the call broke a rule (the error follows). */
@@ -323,7 +328,11 @@ export class FrameEncoder {
 // ---------------------------------------------------------------------------
 // Payload writers: the fixed field order of each event type (docs/record.md).
 
-/** `request`: arrival (epoch ms), method, target, version, peer, headers. */
+/**
+ * `request`: arrival (epoch ms), method, target, version, peer, headers;
+ * then, under the CLI, the app generation and the app process's name for the
+ * exchange (flags `GENERATION`, `REF`).
+ */
 export function writeRequest(
   enc: FrameEncoder,
   startedAt: number,
@@ -332,17 +341,29 @@ export function writeRequest(
   version: string,
   peer: { hostname: string; port: number } | undefined | null,
   headers: readonly (readonly [string, string])[],
+  generation = 0,
+  ref?: string,
 ): void {
+  let flags = 0;
   enc.f64(startedAt);
   enc.strAt(method, PLACE.REQUEST);
   enc.strAt(target, PLACE.REQUEST + 1);
   enc.strAt(version, PLACE.REQUEST + 2);
   if (peer) {
-    enc.flags(FLAG.PEER);
+    flags |= FLAG.PEER;
     enc.strAt(peer.hostname, PLACE.REQUEST + 3);
     enc.u32(peer.port);
   }
   enc.pairs(headers, PLACE.REQUEST_HEADERS, PLACE.APP - PLACE.REQUEST_HEADERS);
+  if (generation > 0) {
+    flags |= FLAG.GENERATION;
+    enc.u32(generation);
+  }
+  if (typeof ref === "string") {
+    flags |= FLAG.REF;
+    enc.str(ref);
+  }
+  enc.flags(flags);
 }
 
 /** Tags of environ values. */
@@ -795,11 +816,10 @@ export function decodeFrame(buf: Uint8Array, view: DataView, at: number): Decode
       let peer: { hostname: string; port: number } | null = null;
       if (flags & FLAG.PEER) peer = { hostname: c.str(), port: c.u32() };
       const headers = c.pairs();
-      event = {
-        type,
-        t,
-        data: { method, target, version, peer, headers, startedAt },
-      };
+      const data: WireData["request"] = { method, target, version, peer, headers, startedAt };
+      if (flags & FLAG.GENERATION) data.generation = c.u32();
+      if (flags & FLAG.REF) data.ref = c.str();
+      event = { type, t, data };
       break;
     }
     case "environ": {

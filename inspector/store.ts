@@ -248,6 +248,8 @@ class Index {
   readonly sentBytes: Float64Array;
   /** The seq this exchange replays (0: none). */
   readonly replayOf: Float64Array;
+  /** The app generation that served it, under the CLI (0: none). */
+  readonly generation: Uint32Array;
   /** The key of an ingested exchange in the store's map of other writers' ids (NaN: none). */
   readonly ingestKey: Float64Array;
 
@@ -272,6 +274,7 @@ class Index {
     this.bodyStart = new Float64Array(slots);
     this.sentBytes = new Float64Array(slots);
     this.replayOf = new Float64Array(slots);
+    this.generation = new Uint32Array(slots);
     this.ingestKey = new Float64Array(slots);
   }
 
@@ -361,12 +364,22 @@ export class ExchangeStore implements Recorder, WriterSink {
   // -------------------------------------------------------------------------
   // Recording
 
-  /** Starts recording an exchange (called by the gateway for each request). */
-  begin(request: Request, time?: number): ExchangeWriter {
+  /**
+   * Starts recording an exchange (called by the gateway for each request).
+   *
+   * @param generation the app generation serving it, under the CLI (its
+   *   supervisor's recorder for each generation passes it)
+   */
+  begin(request: Request, time?: number, generation = 0): ExchangeWriter {
     let replayOf = 0;
     if (this.#tickets.size > 0) replayOf = this.#claimTicket(request.headers.get(REPLAY_HEADER));
     const seq = this.#open(replayOf);
-    return new ExchangeWriter(this, seq, time ?? performance.now(), this.#limits);
+    const writer = new ExchangeWriter(this, seq, time ?? performance.now(), this.#limits);
+    if (generation > 0) {
+      writer.generation = generation;
+      this.#index.generation[seq % this.#index.slots] = generation;
+    }
+    return writer;
   }
 
   /** Gives out the next seq and sets up its slot; evicts to stay within the count. */
@@ -395,6 +408,7 @@ export class ExchangeStore implements Recorder, WriterSink {
     ix.bodyStart[slot] = 0;
     ix.sentBytes[slot] = NaN;
     ix.replayOf[slot] = replayOf;
+    ix.generation[slot] = 0;
     ix.ingestKey[slot] = NaN;
     return seq;
   }
@@ -586,7 +600,11 @@ export class ExchangeStore implements Recorder, WriterSink {
         }
         seq = this.#open(replayOf);
         this.#ingesting.set(key, seq);
-        this.#index.ingestKey[seq % this.#index.slots] = key;
+        const slot = seq % this.#index.slots;
+        this.#index.ingestKey[slot] = key;
+        if (decoded.event.type === "request") {
+          this.#index.generation[slot] = decoded.event.data.generation ?? 0;
+        }
       }
       if (seq === undefined) continue;
       if (!this.alive(seq)) {
@@ -697,6 +715,14 @@ export class ExchangeStore implements Recorder, WriterSink {
     };
     const replayOf = ix.replayOf[slot]!;
     if (replayOf > 0) summary.replayOf = String(replayOf);
+    const generation = ix.generation[slot]!;
+    if (generation > 0) summary.generation = generation;
+    if (requestAt >= 0 && (ring.buf[ring.at(requestAt) + 5]! & FLAG.REF) !== 0) {
+      const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
+      if (frame.event.type === "request" && frame.event.data.ref !== undefined) {
+        summary.ref = frame.event.data.ref;
+      }
+    }
     return summary;
   }
 

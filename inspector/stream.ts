@@ -7,7 +7,8 @@
  * `id`. Every recorded event follows as an `event` message carrying the
  * bytes it added, so a client appends events to an open exchange and never
  * fetches it again. `evict` says what the store dropped, `clear` that it was
- * cleared.
+ * cleared, and `server` carries a server-level event (the CLI's supervisor:
+ * reloads, load errors, faults), sent at once.
  *
  * The store's listener only queues positions (it runs on the app server's
  * hot path); every few milliseconds the batch is decoded and serialized once
@@ -20,6 +21,7 @@
  */
 
 import type { StreamMessage } from "./protocol.ts";
+import type { ServerLog } from "./server_log.ts";
 import type { ExchangeStore, StoreMessage } from "./store.ts";
 
 const encoder = new TextEncoder();
@@ -40,17 +42,23 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** The live stream's clients, fed from the store in batches. */
 export class StreamHub {
   readonly #store: ExchangeStore;
+  readonly #server: ServerLog | undefined;
   readonly #heartbeatMs: number;
   readonly #clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
   #pending: StoreMessage[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: (() => void) | undefined;
+  #unsubscribeServer: (() => void) | undefined;
 
-  /** @param heartbeatMs milliseconds between keep-alive comments */
-  constructor(store: ExchangeStore, heartbeatMs = 15_000) {
+  /**
+   * @param heartbeatMs milliseconds between keep-alive comments
+   * @param server server-level events to pass on, when there are any (under the CLI)
+   */
+  constructor(store: ExchangeStore, heartbeatMs = 15_000, server?: ServerLog) {
     this.#store = store;
     this.#heartbeatMs = heartbeatMs;
+    this.#server = server;
   }
 
   /** Opens a stream for one client. */
@@ -92,6 +100,11 @@ export class StreamHub {
       this.#pending.push(message);
       this.#flushTimer ??= setTimeout(() => this.#flush(), 10);
     });
+    // Rare: sent at once, each its own message.
+    this.#unsubscribeServer = this.#server?.subscribe((event) => {
+      const message: StreamMessage = { kind: "server", event };
+      this.#send(encoder.encode(`data: ${JSON.stringify(message)}\n\n`));
+    });
     this.#heartbeat = setInterval(
       () => this.#send(encoder.encode(": ping\n\n")),
       this.#heartbeatMs,
@@ -102,6 +115,8 @@ export class StreamHub {
     if (!this.#clients.delete(client) || this.#clients.size > 0) return;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#unsubscribeServer?.();
+    this.#unsubscribeServer = undefined;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;

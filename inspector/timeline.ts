@@ -339,5 +339,7 @@ export function summarize(
     errors: state.errors.length,
   };
   if (base.replayOf !== undefined) summary.replayOf = base.replayOf;
+  if (state.request?.generation !== undefined) summary.generation = state.request.generation;
+  if (state.request?.ref !== undefined) summary.ref = state.request.ref;
   return summary;
 }

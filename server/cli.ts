@@ -10,9 +10,10 @@
 import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
-import { serve } from "./serve.ts";
+import { DevUsageError, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
-import { escapeControls, stderrSink } from "./log.ts";
+import { escapeControls } from "./log.ts";
+import { exportedApplication, exportKey, missingExport } from "./dev/compose.ts";
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
@@ -20,7 +21,10 @@ export const USAGE = `Usage: deno run -A mod.ts [MODULE[:NAME]] [options]
 Serve a WSGI application written in TypeScript, with a request inspector.
 
   MODULE              the application's module (default: examples/hello.ts)
-  NAME                its export (default: "application", else the default export)
+  NAME                its export (default: "application", else the default
+                      export, else "fetch"): a WSGI application, or a fetch
+                      handler: an object with a fetch method (a Hono app,
+                      export default { fetch }) or a function exported as fetch
 
 Options:
   --host H            interface to serve the app on (default 127.0.0.1; "" = all)
@@ -29,6 +33,10 @@ Options:
                       needs the access token printed at start)
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
+  --no-reload         do not reload the app when its files change
+  --timeout SECONDS   answer 504 (or cut) an exchange running longer (default 30;
+                      0 = none); a CPU-bound app is restarted
+  --workers N         app processes serving the one port (default 1)
   --max-exchanges N   exchanges the inspector keeps (default 1000)
   --max-body-bytes N  body bytes kept per exchange and direction (default 1M; at
                       most a quarter of --inspector-memory)
@@ -43,11 +51,21 @@ Options:
                       holds the whole body in memory; 100 MiB passes any upload
                       a dev usually tries and matches common production limits
   --quiet             no request log
+  --no-validate       do not check the app against PEP 3333 (wsgiref's validator,
+                      on by default: each broken rule is a warning in the log and
+                      a lint event in the inspector)
+  --strict            a broken rule answers a 500 that names it, not a warning
+  --static /P=DIR     serve the files of DIR under the path /P (repeatable; other
+                      paths, and files DIR lacks, go to the app)
+  --script-name /P    mount the app under /P: SCRIPT_NAME is /P, PATH_INFO the
+                      rest; other paths get a 404
   -h, --help          show this help
 
 Examples:
   deno run -A mod.ts                      serves examples/hello.ts on :8000
   deno run -A mod.ts app.ts:wsgi_app --port 9000
+  deno run -A mod.ts app.ts --static /static=public --script-name /app
+  deno run -A mod.ts examples/hono.ts     a fetch handler (a Hono app)
 `;
 
 /** The parsed command line. */
@@ -64,7 +82,21 @@ export interface CliOptions {
   inspectorMemory: number;
   maxRequestBody: number;
   quiet: boolean;
+  /** Put wsgiref's validator in front of the app (`--no-validate` turns it off). */
+  validate: boolean;
+  /** Violations are 500s (`--strict`). */
+  strict: boolean;
+  /** `--static /prefix=dir`, in order. */
+  static: [prefix: string, dir: string][];
+  /** `--script-name /prefix`; `""` when not given. */
+  scriptName: string;
   help: boolean;
+  /** Reload when the module's files change. */
+  reload: boolean;
+  /** Seconds an exchange may run; 0 for no limit. */
+  timeout: number;
+  /** App processes on the one port. */
+  workers: number;
 }
 
 /** A mistake on the command line, or in what it names: a one-line message, exit code 2. */
@@ -135,7 +167,14 @@ export function parseCli(args: string[]): CliOptions {
         "inspector-memory": { type: "string" },
         "max-request-body": { type: "string" },
         quiet: { type: "boolean" },
+        "no-validate": { type: "boolean" },
+        strict: { type: "boolean" },
+        static: { type: "string", multiple: true },
+        "script-name": { type: "string" },
         help: { type: "boolean", short: "h" },
+        "no-reload": { type: "boolean" },
+        timeout: { type: "string" },
+        workers: { type: "string" },
       },
     });
   } catch (error) {
@@ -191,8 +230,68 @@ export function parseCli(args: string[]): CliOptions {
       Number.MAX_SAFE_INTEGER,
     ),
     quiet: values.quiet ?? false,
+    validate: !values["no-validate"],
+    strict: strictFlag(values.strict ?? false, !values["no-validate"]),
+    static: (values.static ?? []).map(staticFlag),
+    scriptName: scriptNameFlag(values["script-name"]),
     help: values.help ?? false,
+    reload: !values["no-reload"],
+    timeout: integer("--timeout", values.timeout, 30, 0, 86_400),
+    workers: integer("--workers", values.workers, 1, 1, 64),
   };
+}
+
+function strictFlag(strict: boolean, validate: boolean): boolean {
+  if (strict && !validate) {
+    throw new UsageError("--strict needs the validator: leave out --no-validate");
+  }
+  return strict;
+}
+
+/** `/static=public` → `["/static", "public"]`. */
+function staticFlag(value: string): [string, string] {
+  const eq = value.indexOf("=");
+  const prefix = eq === -1 ? "" : value.slice(0, eq).replace(/\/+$/, "");
+  const dir = eq === -1 ? "" : value.slice(eq + 1);
+  if (eq === -1 || !value.startsWith("/") || dir === "") {
+    throw new UsageError(
+      `--static must be /PREFIX=DIR, like /static=public or /=site (got ${JSON.stringify(value)})`,
+    );
+  }
+  return [prefix, dir];
+}
+
+/** `--script-name /app` → `"/app"`; a trailing `/` dropped; `/` alone is no prefix. */
+function scriptNameFlag(value: string | undefined): string {
+  if (value === undefined) return "";
+  if (!value.startsWith("/") || /[?#\\]/.test(value)) {
+    throw new UsageError(
+      `--script-name must be a path like /app (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/**
+ * The `--static` directories as absolute paths (the app processes resolve
+ * nothing against a working directory of their own).
+ *
+ * @throws {UsageError} for one that is not a directory
+ */
+function staticDirs(options: CliOptions): [string, string][] {
+  return options.static.map(([prefix, dir]) => {
+    try {
+      const real = Deno.realPathSync(dir);
+      if (!Deno.statSync(real).isDirectory) throw new Error("not a directory");
+      return [prefix, real];
+    } catch (error) {
+      throw new UsageError(
+        `--static ${prefix || "/"}=${dir}: Cannot serve static files from ${JSON.stringify(dir)}: ${
+          error instanceof Deno.errors.NotFound ? "no such directory" : (error as Error).message
+        }`,
+      );
+    }
+  });
 }
 
 /** The default application module, next to this repository's `mod.ts`. */
@@ -200,9 +299,11 @@ export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.u
 
 /**
  * Imports a module and picks its application: the named export, else
- * `application`, else the default export.
+ * `application`, else the default export, else `fetch`. A fetch handler (an
+ * object with a `fetch` method, or a function exported as `fetch`) is run
+ * through `fromFetch`.
  *
- * @throws {UsageError} when the module is missing, lacks the export, or the export is not a function
+ * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
   const url = module instanceof URL ? module : new URL(module, `file://${Deno.cwd()}/`);
@@ -221,25 +322,11 @@ export async function loadApplication(module: string | URL, name?: string): Prom
     const first = String((error as Error)?.message ?? error).split("\n")[0];
     throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: ${first}`);
   }
-  const key = name ?? ("application" in exports ? "application" : "default");
-  if (!(key in exports)) {
-    throw new UsageError(
-      name === undefined
-        ? `Module ${
-          JSON.stringify(shown)
-        } exports neither "application" nor a default; export one, or name it as ${shown}:NAME`
-        : `Module ${JSON.stringify(shown)} has no export named ${JSON.stringify(name)}`,
-    );
-  }
-  const app = exports[key];
-  if (typeof app !== "function") {
-    throw new UsageError(
-      `Export ${JSON.stringify(key)} of ${
-        JSON.stringify(shown)
-      } is not a function (got ${typeof app}); a WSGI application is a function (environ, start_response)`,
-    );
-  }
-  return app as Application;
+  const key = exportKey(exports, name);
+  if (key === undefined) throw new UsageError(missingExport(shown, name));
+  const app = exportedApplication(key, exports[key], shown);
+  if ("message" in app) throw new UsageError(app.message);
+  return app;
 }
 
 export type { InspectorHandle } from "./recorder.ts";
@@ -248,22 +335,6 @@ export type { InspectorHandle } from "./recorder.ts";
 export interface CliHooks {
   /** Creates the inspector (not yet listening). */
   inspector?: (settings: InspectorSettings) => InspectorHandle;
-}
-
-function addrInUse(error: unknown, what: string, host: string, port: number): never {
-  if (error instanceof Deno.errors.AddrInUse) {
-    throw new UsageError(
-      `Cannot serve ${what} on ${host}:${port}: the port is in use; pick another with --${
-        what === "the app" ? "" : "inspector-"
-      }port`,
-    );
-  }
-  if (
-    error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
-  ) {
-    throw new UsageError(`Cannot serve ${what} on ${host}:${port}: ${(error as Error).message}`);
-  }
-  throw error;
 }
 
 /**
@@ -294,8 +365,8 @@ export async function main(
 }
 
 async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
-  const app = await loadApplication(options.module ?? DEFAULT_MODULE, options.name);
-  const shown = options.module ?? "examples/hello.ts";
+  const statics = staticDirs(options);
+  for (const [prefix, dir] of statics) console.log(`Static files: ${prefix || "/"} from ${dir}`);
   const inspector = options.inspector && hooks.inspector
     ? hooks.inspector({
       hostname: options.inspectorHost,
@@ -305,42 +376,33 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       memory: options.inspectorMemory,
     })
     : undefined;
-  const stop = new AbortController();
-  let server;
   try {
-    server = serve(app, {
-      hostname: options.host,
+    return await runDev({
+      module: options.module === undefined
+        ? DEFAULT_MODULE
+        : new URL(options.module, `file://${Deno.cwd()}/`),
+      shown: options.module ?? "examples/hello.ts",
+      name: options.name,
+      host: options.host,
       port: options.port,
-      recorder: inspector?.recorder,
-      log: !options.quiet,
-      signal: stop.signal,
-      appName: options.name ?? "application",
+      reload: options.reload,
+      timeout: options.timeout,
+      workers: options.workers,
+      quiet: options.quiet,
+      maxBodyBytes: options.maxBodyBytes,
       maxRequestBody: options.maxRequestBody,
-    });
+      toolkit: {
+        validate: options.validate,
+        strict: options.strict,
+        static: statics,
+        scriptName: options.scriptName,
+      },
+      inspector,
+      inspectorHost: options.inspectorHost,
+      inspectorPort: options.inspectorPort,
+    }, signal);
   } catch (error) {
-    addrInUse(error, "the app", options.host, options.port);
+    if (error instanceof DevUsageError) throw new UsageError(error.message);
+    throw error;
   }
-  let inspectorUrl: string | undefined;
-  if (inspector) {
-    try {
-      inspectorUrl = (await inspector.listen(server.url)).url;
-    } catch (error) {
-      stop.abort();
-      await server.finished;
-      addrInUse(error, "the inspector", options.inspectorHost, options.inspectorPort);
-    }
-  }
-  console.log(`Serving HTTP on ${server.url} ... (${shown})`);
-  if (inspectorUrl) console.log(`Inspector on ${inspectorUrl}`);
-  const shutdown = () => stop.abort();
-  Deno.addSignalListener("SIGINT", shutdown);
-  Deno.addSignalListener("SIGTERM", shutdown);
-  signal?.addEventListener("abort", shutdown, { once: true });
-  await server.finished;
-  Deno.removeSignalListener("SIGINT", shutdown);
-  Deno.removeSignalListener("SIGTERM", shutdown);
-  await inspector?.shutdown();
-  stderrSink.flush();
-  console.log("Shut down.");
-  return 0;
 }

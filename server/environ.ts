@@ -26,7 +26,11 @@
  *   are not UTF-8 or are controls, a target without a leading `/`, obs-folded
  *   or malformed header lines, `Content-Length` with `Transfer-Encoding`, a
  *   repeated `Host`.
- * - No `wsgi.file_wrapper` (optional in PEP 3333): return the file's chunks.
+ * - `wsgi.file_wrapper` is a function (`file_wrapper.ts`), where wsgiref and
+ *   gunicorn give a class: called the same way.
+ * - `RAW_URI` and `REQUEST_URI` hold the target as received (path and
+ *   query), as gunicorn (`RAW_URI`) and Werkzeug (both) set them; wsgiref
+ *   has neither.
  * - `wsgi.input_terminated` is set only for chunked uploads (gunicorn sets it
  *   always, wsgiref never), and `CONTENT_TYPE`/`CONTENT_LENGTH` are absent,
  *   not `"text/plain"`/`""` as in wsgiref, when the request has none.
@@ -42,6 +46,7 @@
  */
 
 import type { Environ, ErrorStream, InputStream } from "./types.ts";
+import { fileWrapper } from "./file_wrapper.ts";
 
 /** The version string our server reports in `SERVER_SOFTWARE`. */
 export const SERVER_SOFTWARE = `wsgi-deno/0.1.0 Deno/${Deno.version.deno}`;
@@ -255,6 +260,7 @@ export function buildEnviron(
     "wsgi.multithread": false,
     "wsgi.multiprocess": options.multiprocess ?? false,
     "wsgi.run_once": false,
+    "wsgi.file_wrapper": fileWrapper,
   };
   const peer = options.remoteAddr;
   if (peer !== undefined) {
@@ -287,6 +293,9 @@ export function buildEnviron(
     environ.QUERY_STRING = latin1Bytes(target.query);
   }
   if (seen !== undefined) seen.target = target.target;
+  // The target as received, as gunicorn (RAW_URI) and Werkzeug (both) give it:
+  // only it tells "/a%2Fb" from "/a/b". A string we have; latin-1 like PATH_INFO.
+  environ.RAW_URI = environ.REQUEST_URI = latin1Bytes(target.target);
   if (options.serverName !== undefined && options.serverPort !== undefined) {
     environ.SERVER_NAME = options.serverName;
     environ.SERVER_PORT = options.serverPort;

@@ -37,7 +37,10 @@ import {
   stderrSink,
 } from "./log.ts";
 import { checkHeaders, checkStatus, isNullBodyStatus, ProtocolError, show } from "./rules.ts";
-import { describeError, errorPage } from "./error_page.ts";
+import { describeError, type ErrorPage, errorPage, timeoutPage } from "./error_page.ts";
+import { Deadlines } from "./timeout.ts";
+import { LINT_KEY, type LintReport } from "./lint.ts";
+import { FileWrapper } from "./file_wrapper.ts";
 
 /** What `Deno.serve` passes as the second argument; only the peer is used. */
 export interface HandlerInfo {
@@ -80,6 +83,27 @@ export interface GatewayOptions {
   urlScheme?: "http" | "https";
   /** The application's name, for the `call` event; `"application"` by default. */
   appName?: string;
+  /**
+   * Let the application's errors (and the rules it broke) out instead of
+   * answering them: the handler's Promise rejects with the error itself,
+   * with its own stack, where it would have answered a 500 page; after the
+   * headers went out, the body's stream errors with it. For test clients
+   * (`Client`'s `throwErrors`); never for serving.
+   */
+  throwErrors?: boolean;
+  /**
+   * What a 500 tells the client: by default a bare `500 Internal Server
+   * Error`, no internals; `true` for the error's message and stack (or the
+   * broken rule and its fix); or a function that makes the page (the CLI's
+   * debug page). The log and the recorder get the details either way.
+   */
+  debug?: boolean | ErrorPage;
+  /**
+   * Milliseconds an exchange may run before it is answered `504 Gateway
+   * Timeout` (or cut, once its headers went out); none by default. See
+   * `./timeout.ts`: a CPU-bound loop is out of any timer's reach.
+   */
+  timeout?: number;
   /**
    * The largest request body accepted, in bytes; `0` for no limit. 100 MiB
    * by default ({@linkcode DEFAULT_MAX_REQUEST_BODY}). A request whose
@@ -203,6 +227,10 @@ interface Shared {
    * (it only reads them, synchronously): one allocation less per request.
    */
   readonly environ: EnvironOptions;
+  /** Makes the 500 page (see {@linkcode GatewayOptions.debug}). */
+  readonly errorPage: ErrorPage;
+  /** The deadlines of exchanges that went asynchronous, when there is a timeout. */
+  readonly deadlines: Deadlines | undefined;
   /** The largest request body, in bytes; Infinity for no limit. */
   readonly limit: number;
   /** The options of an unrecorded exchange's `wsgi.input` (no hook), shared. */
@@ -241,12 +269,32 @@ class Exchange implements RequestSeen {
   headers_sent = false;
   /** A rule the app broke before anything was sent, even if it caught the error. */
   broken: ProtocolError | undefined;
+  // The `declare`d fields below are set only on rare paths (write()):
+  // declared, not initialised, so an exchange on the hot path stays as small as before.
   /** Output of the legacy `write()` not yet handed to the client. */
   written: Uint8Array[] = NONE;
+  /**
+   * The response stream `write()` opened, and its Response: the headers went
+   * out at the first `write()`, and the body follows (see `openLive`).
+   */
+  declare live: ReadableStreamDefaultController<Uint8Array> | undefined;
+  declare liveResponse: Response | undefined;
+  /** Resolves the handler's Promise early, when an async app calls `write()` before it returns. */
+  declare early: ((response: Response) => void) | undefined;
+  /** Wakes the body pump when the client took a chunk (backpressure of the live stream). */
+  declare wake: (() => void) | undefined;
+  /** Set when the live stream must be cut once what `write()` queued went out. */
+  declare cutting: Error | undefined;
+  /** The body the live stream is pumping, for `abandon()` when the client leaves. */
+  declare pumped:
+    | { body: ResponseBody; gen: AsyncGenerator<Uint8Array, void, undefined> }
+    | undefined;
   writes = 0;
   /** Body bytes handed to the client. */
   bytes = 0;
   finished = false;
+  /** The streamed body's controller, once the headers went out with a stream (for a timeout's cut). */
+  controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   /** The body whose `close()` was called (or recorded as absent): never twice. */
   closed: ResponseBody | undefined;
   /** A `next()` of the streamed body is pending (the app is producing a chunk). */
@@ -306,10 +354,14 @@ class Exchange implements RequestSeen {
   onHeadersSent(): void {}
   /** An exception was reported. */
   onError(_where: ErrorSite, _error: unknown): void {}
-  /** A rule was broken that is not an exception. */
+  /** A rule was broken (recorded once per rule: see `lint.ts`). */
   onLint(_rule: string, _message: string): void {}
-  /** The exchange ended (`end`) or not (`aborted`, `cut`). */
+  /** The exchange ended (`end`) or not (`aborted`, `cut`, `timeout`). */
   onFinish(_outcome: LogEntry["outcome"], _reason: string | undefined): void {}
+  /** The deadline passed (`message` says which). */
+  onTimeout(_message: string): void {}
+  /** After a timeout: whatever the application does later is not recorded. */
+  stopRecording(): void {}
   /** Lets the request body go, once the response is over (see `Input.finish`). */
   finishInput(_outcome: LogEntry["outcome"]): void {
     this.input.finish();
@@ -370,11 +422,119 @@ class Exchange implements RequestSeen {
     if (!(data instanceof Uint8Array)) throw chunkError(data, this.writes, "write() argument");
     this.onWrite(this.writes, data);
     this.writes++;
-    if (data.length > 0) {
+    // PEP 3333: the first write() sends the headers, and each sends its data
+    // before it returns (here: queues it for the client at once). HEAD and
+    // bodiless statuses keep the old way: the bytes wait, and are dropped or refused.
+    if (!this.headers_sent && this.method !== "HEAD" && !isNullBodyStatus(this.code)) {
+      const problem = this.checkReady(undefined);
+      if (problem) throw problem;
+      this.openLive();
+    }
+    if (this.live !== undefined) {
+      if (!this.finished && data.length > 0) {
+        this.enqueue(this.live, data, this.declaredLength());
+      }
+    } else if (data.length > 0) {
       if (this.written === NONE) this.written = [];
       this.written.push(data);
     }
   };
+
+  /**
+   * Sends the status and headers now, with a body stream that `write()` and
+   * then the returned iterable feed (see {@linkcode Exchange.pump}).
+   */
+  openLive(): void {
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        // Also `controller`, so that a timeout (`expire()`) can cut it.
+        this.live = this.controller = controller;
+      },
+      pull: (controller) => {
+        if (this.cutting) controller.error(this.cutting);
+        const wake = this.wake;
+        this.wake = undefined;
+        wake?.();
+      },
+      cancel: () => {
+        this.finishNow("aborted", "client disconnected");
+        this.wake?.();
+        const pumped = this.pumped;
+        if (pumped !== undefined && this.pulling) this.abandon(pumped.body, pumped.gen);
+      },
+    });
+    this.liveResponse = new Response(stream, { status: this.code, headers: this.headers });
+    this.stamp();
+    this.sent();
+    this.early?.(this.liveResponse);
+  }
+
+  /**
+   * Feeds the live stream from the body the application returned after
+   * `write()`, as the client reads; `close()` runs in `chunks()`'s `finally`,
+   * or here when the client left before the body came.
+   */
+  async pump(body: ResponseBody, gen?: AsyncGenerator<Uint8Array, void, undefined>): Promise<void> {
+    const live = this.live!;
+    const declared = this.declaredLength();
+    if (gen === undefined) {
+      const wrong = bodyError(body);
+      if (wrong !== undefined || this.finished) {
+        await this.closeQuietly(body);
+        if (wrong !== undefined && !this.finished) {
+          this.report("application", wrong);
+          this.cutLive(wrong);
+        }
+        return;
+      }
+      gen = this.chunks(body);
+    }
+    this.pumped = { body, gen };
+    try {
+      for (;;) {
+        while ((live.desiredSize ?? 0) <= 0 && !this.finished) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+        if (this.finished) break;
+        this.pulling = true;
+        const r = await gen.next();
+        this.pulling = false;
+        if (this.finished) break;
+        if (r.done) {
+          if (declared !== undefined && this.bytes < declared) {
+            throw new ProtocolError(
+              "headers.content_length",
+              `Cannot finish body: Content-Length says ${declared} bytes but the body ended after ${this.bytes}`,
+            );
+          }
+          live.close();
+          this.finishNow("end");
+          return;
+        }
+        if (r.value.length > 0) this.enqueue(live, r.value, declared);
+      }
+      await this.stop(gen); // the client left: finalize the body, close() it
+    } catch (error) {
+      this.pulling = false;
+      if (this.finished) return;
+      this.report("iterable", error);
+      await this.stop(gen);
+      this.cutLive(error);
+    }
+  }
+
+  /** Cuts the live stream, once what `write()` queued has gone out. */
+  cutLive(error: unknown): void {
+    const reason = `response cut after the headers were sent: ${describeError(error)}`;
+    this.finishNow("cut", reason);
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${escapeControls(reason)}`;
+    const signal = this.shared.options.throwErrors ? error as Error : cut;
+    // An empty queue (desiredSize at the high-water mark, 1) can be cut now;
+    // else pull() cuts it when the client has taken the rest.
+    if ((this.live!.desiredSize ?? 0) >= 1) this.live!.error(signal);
+    else this.cutting = signal;
+  }
 
   /**
    * Calls the application and answers with its response (or a 500 page).
@@ -442,15 +602,26 @@ class Exchange implements RequestSeen {
     return isThenable(result) ? this.awaitBody(result) : this.respond(result);
   }
 
-  /** Waits for an application that returned a Promise of its body. */
-  async awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
-    let body: ResponseBody;
-    try {
-      body = await result;
-    } catch (error) {
-      return this.fail("application", error);
-    }
-    return this.respond(body);
+  /**
+   * Waits for an application that returned a Promise of its body, and
+   * answers early, with the live stream, if it calls `write()` meanwhile.
+   */
+  awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      if (this.liveResponse !== undefined) resolve(this.liveResponse);
+      else this.early = resolve;
+      const settle = (answer: () => Response | Promise<Response>) => {
+        try {
+          resolve(answer());
+        } catch (error) {
+          reject(error);
+        }
+      };
+      result.then(
+        (body) => settle(() => this.respond(body)),
+        (error) => settle(() => this.fail("application", error)),
+      );
+    });
   }
 
   /**
@@ -469,8 +640,15 @@ class Exchange implements RequestSeen {
    * `close()` is answered without a single `await`.
    */
   respond(body: ResponseBody): Response | Promise<Response> {
+    if (this.live !== undefined) {
+      // write() sent the headers already: the body carries on in the live stream.
+      void this.pump(body);
+      return this.liveResponse!;
+    }
     let problem = bodyError(body);
-    if (problem === undefined && !Array.isArray(body)) return this.respondStream(body);
+    if (problem === undefined && !Array.isArray(body)) {
+      return body instanceof FileWrapper ? this.respondFile(body) : this.respondStream(body);
+    }
     let total = 0;
     let where: ErrorSite = "application";
     if (problem === undefined) {
@@ -487,14 +665,29 @@ class Exchange implements RequestSeen {
         where = "iterable";
       }
     }
-    const answer = () =>
-      problem === undefined
-        ? this.sendArray(body as Uint8Array[], total)
-        : this.fail(where, problem);
-    // A close() that fails answers a 500 page (or, when the body was already
-    // wrong, is reported, and the 500 page names the first problem).
+    const wrong = problem;
+    return this.closeThen(
+      body,
+      wrong === undefined
+        ? () => this.sendArray(body as Uint8Array[], total)
+        : () => this.fail(where, wrong),
+      wrong !== undefined,
+    );
+  }
+
+  /**
+   * Closes a body that is answered at once (`close()` has no later home for
+   * it), then answers with `answer`. A `close()` that fails answers a 500
+   * page; when the body was already being refused (`refused`), its failure is
+   * reported and `answer` (the page that names the first problem) goes on.
+   */
+  closeThen(
+    body: ResponseBody,
+    answer: () => Response | Promise<Response>,
+    refused: boolean,
+  ): Response | Promise<Response> {
     const closeFailed = (error: unknown) => {
-      if (problem === undefined) return this.fail("close", error);
+      if (!refused) return this.fail("close", error);
       this.report("close", error);
       return answer();
     };
@@ -532,6 +725,15 @@ class Exchange implements RequestSeen {
     if (isThenable(result)) return Promise.resolve(result).then(() => this.onClose(true));
     this.onClose(true);
     return undefined;
+  }
+
+  /** {@linkcode Exchange.close}, its failure reported rather than thrown. */
+  async closeQuietly(body: ResponseBody): Promise<void> {
+    try {
+      await this.close(body);
+    } catch (error) {
+      this.report("close", error);
+    }
   }
 
   /** Sends a complete body of `total` bytes, once `close()` was called. */
@@ -611,6 +813,7 @@ class Exchange implements RequestSeen {
   finish(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
     this.finished = true;
+    this.shared.deadlines?.forget(this);
     // Let go of the request body: Deno holds the connection while it lives.
     this.finishInput(outcome);
     this.onFinish(outcome, reason);
@@ -642,12 +845,58 @@ class Exchange implements RequestSeen {
    */
   fail(where: ErrorSite, error: unknown): Response | Promise<Response> {
     this.report(where, error);
+    if (this.live !== undefined) {
+      // write() sent the headers: what was written goes out, then the connection is cut.
+      if (!this.finished) this.cutLive(error);
+      return this.liveResponse!;
+    }
+    if (this.shared.options.throwErrors) {
+      this.finishNow("cut", `error: ${describeError(error)}`);
+      return Promise.reject(error);
+    }
     this.status_set = undefined;
     this.broken = undefined;
     this.headers = NONE;
     this.written = NONE;
     // The page is itself an application; it answers an array, synchronously.
-    return this.respond(errorPage(error)(this.environ, this.start_response) as Uint8Array[]);
+    const page = this.shared.errorPage(error, this.environ);
+    return this.respond(page(this.environ, this.start_response) as Uint8Array[]);
+  }
+
+  /**
+   * The deadline passed (see `./timeout.ts`): a 504 when nothing was sent,
+   * else the connection is cut. Either way the exchange is finished and
+   * recorded as timed out, and whatever the application does later is
+   * neither sent nor recorded.
+   */
+  expire(ms: number): Response | undefined {
+    if (this.finished) return undefined;
+    const seconds = ms / 1000;
+    const message = `The application did not answer within ${seconds} s (timeout)`;
+    this.onTimeout(message);
+    this.shared.sink.write(
+      `Timed out (${this.method} ${this.environ?.PATH_INFO ?? this.request.url}): ${message}\n`,
+    );
+    if (!this.headers_sent) {
+      this.status_set = undefined;
+      this.broken = undefined;
+      this.headers = NONE;
+      this.written = NONE;
+      const response = this.respond(
+        timeoutPage(seconds)(this.environ, this.start_response) as Uint8Array[],
+      ) as Response;
+      this.stopRecording();
+      return response;
+    }
+    const reason = `timed out after ${seconds} s; the response was cut`;
+    this.finishNow("timeout", reason);
+    this.stopRecording();
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${reason}`;
+    try {
+      this.controller?.error(cut);
+    } catch { /* already closed */ }
+    return undefined;
   }
 
   /** Wraps the body in a generator whose `finally` is where `close()` runs. */
@@ -663,6 +912,94 @@ class Exchange implements RequestSeen {
     } finally {
       await this.close(body);
     }
+  }
+
+  /**
+   * A {@linkcode FileWrapper} body (`wsgi.file_wrapper`): the file's own
+   * stream goes to the client block by block, as the client reads, without
+   * the application's code in the way; `close()` closes the file once the
+   * stream ends, fails, or the client leaves.
+   */
+  respondFile(body: FileWrapper): Response | Promise<Response> {
+    const problem = this.checkReady(isNullBodyStatus(this.code) ? 1 : undefined);
+    if (problem) return this.closeThen(body, () => this.fail("application", problem), true);
+    if (this.method === "HEAD") {
+      // The file is never read: close it, then the headers alone.
+      return this.closeThen(body, () => {
+        this.stamp();
+        return this.sendArray([], 0);
+      }, true);
+    }
+    const source = body.stream().getReader();
+    const declared = this.declaredLength();
+    const queue = this.written === NONE ? [] : this.written;
+    this.written = NONE;
+    let index = 0;
+    const closeFile = () => {
+      try {
+        this.close(body);
+      } catch (error) {
+        this.report("close", error);
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.controller = controller;
+        for (const chunk of queue) this.enqueue(controller, chunk, declared);
+      },
+      pull: async (controller) => {
+        try {
+          const r = await source.read();
+          if (this.finished) return;
+          if (r.done) {
+            if (declared !== undefined && this.bytes < declared) {
+              throw new ProtocolError(
+                "headers.content_length",
+                `Cannot finish body: Content-Length says ${declared} bytes but the file ended after ${this.bytes}`,
+              );
+            }
+            controller.close();
+            closeFile();
+            this.finishNow("end");
+            return;
+          }
+          this.onChunk(index++, r.value);
+          this.enqueue(controller, r.value, declared);
+          if (declared !== undefined && this.bytes === declared) {
+            // All the announced bytes are out: Deno may not pull again to see the end.
+            controller.close();
+            source.cancel().catch(() => {});
+            closeFile();
+            this.finishNow("end");
+          }
+        } catch (error) {
+          if (this.finished) return;
+          this.report("iterable", error);
+          source.cancel().catch(() => {});
+          closeFile();
+          this.cut(controller, error);
+        }
+      },
+      cancel: async () => {
+        this.finishNow("aborted", "client disconnected");
+        await source.cancel().catch(() => {});
+        closeFile();
+      },
+    }, { highWaterMark: 0 });
+    const response = new Response(stream, { status: this.code, headers: this.headers });
+    this.stamp();
+    this.sent();
+    return response;
+  }
+
+  /** After the headers went out, the only honest signal is a cut connection. */
+  cut(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+    const reason = `response cut after the headers were sent: ${describeError(error)}`;
+    this.finishNow("cut", reason);
+    // Deno prints the stream's error; the stack was reported already, so keep it to one line.
+    const cut = new Error(reason);
+    cut.stack = `wsgi: ${escapeControls(reason)}`;
+    controller.error(this.shared.options.throwErrors ? error : cut);
   }
 
   /** The general path: iterate as the client reads, with backpressure. */
@@ -685,6 +1022,19 @@ class Exchange implements RequestSeen {
     } catch (error) {
       return this.fail("iterable", error);
     }
+    // Timed out while the app made its first chunk: the 504 went out already.
+    if (this.finished) {
+      await this.stop(gen);
+      return new Response(null, { status: 504 });
+    }
+    if (this.live !== undefined) {
+      // The iterable called write() before its first chunk: the live stream carries on.
+      if (first !== undefined && !this.finished) {
+        this.enqueue(this.live, first, this.declaredLength());
+      }
+      void this.pump(body, gen);
+      return this.liveResponse!;
+    }
     const done = first === undefined && this.written.length === 0;
     const problem = this.checkReady(
       done ? 0 : isNullBodyStatus(this.code) ? 1 : undefined,
@@ -705,6 +1055,7 @@ class Exchange implements RequestSeen {
     const declared = this.declaredLength();
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        this.controller = controller;
         for (const chunk of queue) this.enqueue(controller, chunk, declared);
       },
       pull: async (controller) => {
@@ -736,15 +1087,9 @@ class Exchange implements RequestSeen {
         } catch (error) {
           this.pulling = false;
           if (this.finished) return;
-          // After the headers went out, the only honest signal is a cut connection.
           this.report("iterable", error);
           await this.stop(gen);
-          const reason = `response cut after the headers were sent: ${describeError(error)}`;
-          this.finishNow("cut", reason);
-          // Deno prints the stream's error; the stack was reported above, so keep it to one line.
-          const cut = new Error(reason);
-          cut.stack = `wsgi: ${escapeControls(reason)}`;
-          controller.error(cut);
+          this.cut(controller, error);
         }
       },
       cancel: async () => {
@@ -786,11 +1131,7 @@ class Exchange implements RequestSeen {
    */
   abandon(body: ResponseBody, gen: AsyncGenerator<Uint8Array, void, undefined>): void {
     if (typeof (body as { close?: unknown }).close === "function") {
-      try {
-        this.close(body)?.catch((error) => this.report("close", error));
-      } catch (error) {
-        this.report("close", error);
-      }
+      this.closeQuietly(body);
     } else {
       this.onLint(
         "close.queued",
@@ -858,6 +1199,8 @@ class RecordedErrors extends Errors {
  */
 class RecordedExchange extends Exchange implements InputOptions {
   rec: ExchangeRecorder | undefined;
+  /** Rules already recorded as `lint` events (one event per rule per exchange). */
+  linted: Set<string> | undefined;
   /** buildEnviron collects the header pairs for the `request` event as it reads them. */
   override requestHeaders: [string, string][] | undefined = [];
 
@@ -934,6 +1277,9 @@ class RecordedExchange extends Exchange implements InputOptions {
     const environ = PAYLOAD.environ;
     environ.environ = this.environ;
     this.emit("environ", environ);
+    // The seam for the validator's lint events, after the snapshot (it is no request data).
+    const lint: LintReport = (rule, message) => this.onLint(String(rule), String(message));
+    this.environ[LINT_KEY] = lint;
     if (dropped !== undefined) this.onLint("request.body_dropped", dropped);
   }
 
@@ -1011,20 +1357,33 @@ class RecordedExchange extends Exchange implements InputOptions {
     p.message = e?.message ?? String(error);
     p.stack = e?.stack;
     this.emit("error", p);
-    if (error instanceof ProtocolError) {
-      const lint = PAYLOAD.lint;
-      lint.rule = error.rule;
-      lint.message = error.message;
-      this.emit("lint", lint);
-    }
+    if (error instanceof ProtocolError) this.onLint(error.rule, error.message);
   }
 
   override onLint(rule: string, message: string): void {
+    if (this.rec === undefined) return;
+    this.linted ??= new Set();
+    if (this.linted.has(rule)) return;
+    this.linted.add(rule);
     this.tick();
     const p = PAYLOAD.lint;
     p.rule = rule;
     p.message = message;
     this.emit("lint", p);
+  }
+
+  override onTimeout(message: string): void {
+    this.tick();
+    const p = PAYLOAD.error;
+    p.where = "gateway";
+    p.name = "TimeoutError";
+    p.message = message;
+    p.stack = undefined;
+    this.emit("error", p);
+  }
+
+  override stopRecording(): void {
+    this.rec = undefined;
   }
 
   override onFinish(outcome: LogEntry["outcome"], reason: string | undefined): void {
@@ -1125,6 +1484,10 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       multiprocess: options.multiprocess,
       urlScheme: options.urlScheme,
     },
+    errorPage: typeof options.debug === "function"
+      ? options.debug
+      : (error) => errorPage(error, options.debug === true),
+    deadlines: options.timeout ? new Deadlines(options.timeout) : undefined,
   };
   const recorder = options.recorder;
   return (request, info) => {
@@ -1142,7 +1505,8 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
         ? new Exchange(request, info, shared, started)
         : new RecordedExchange(request, info, shared, started, rec);
       const response = exchange.run(app);
-      return response instanceof Promise ? response : Promise.resolve(response);
+      if (!(response instanceof Promise)) return Promise.resolve(response);
+      return shared.deadlines ? shared.deadlines.watch(exchange, response) : response;
     } catch (error) {
       return Promise.reject(error);
     }

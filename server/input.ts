@@ -20,6 +20,9 @@ const EMPTY = new Uint8Array(0);
 /** No chunks yet: shared until the first read, so that an unread body costs no array. */
 const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
+/** Bytes over a plain `ArrayBuffer`: what `new Response(bytes)` and `new Blob([bytes])` take. */
+type Bytes = Uint8Array<ArrayBuffer>;
+
 /** Called after each read with what the application got (for the recorder). */
 export type OnRead = (
   method: "read" | "readline" | "readlines" | "iterate",
@@ -188,7 +191,7 @@ export class Input implements InputStream {
   }
 
   /** Hands out the first `n` bytes of the buffer (at most what it holds and what remains). */
-  #take(n: number): Uint8Array {
+  #take(n: number): Bytes {
     n = Math.min(n, this.#buffered, this.#remaining);
     if (n === 0) return EMPTY;
     const chunks = this.#chunks;
@@ -221,7 +224,8 @@ export class Input implements InputStream {
     this.#remaining -= n;
     // All of CONTENT_LENGTH is out: let the body go now (see finish()).
     if (this.#remaining === 0 && !this.#done) this.#release();
-    return out;
+    // A request body's chunks are over plain ArrayBuffers (never shared ones).
+    return out as Bytes;
   }
 
   /**
@@ -300,18 +304,18 @@ export class Input implements InputStream {
     return out;
   }
 
-  #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Uint8Array) {
+  #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Bytes): Bytes {
     this.#hook?.onRead?.(method, size, bytes);
     return bytes;
   }
 
-  async #read(size: number): Promise<Uint8Array> {
+  async #read(size: number): Promise<Bytes> {
     const want = Math.min(size, this.#remaining);
     while (this.#buffered < want && await this.#fill());
     return this.#take(want);
   }
 
-  async #readline(size: number): Promise<Uint8Array> {
+  async #readline(size: number): Promise<Bytes> {
     const max = Math.min(size, this.#remaining);
     // The scan goes on from where it stopped: chunk i, which starts at byte
     // `start` of the buffer. Only the last chunk can be cut short (by max),
@@ -333,20 +337,20 @@ export class Input implements InputStream {
   }
 
   /** Reads up to `size` bytes; with no size (or a negative one), the rest of the body. */
-  async read(size?: number): Promise<Uint8Array> {
+  async read(size?: number): Promise<Bytes> {
     const n = size === undefined || size === null || size < 0 ? Infinity : size;
     return this.#report("read", size, await this.#read(n));
   }
 
   /** Reads one line, up to and including `\n`, or at most `size` bytes of it. */
-  async readline(size?: number): Promise<Uint8Array> {
+  async readline(size?: number): Promise<Bytes> {
     const n = size === undefined || size === null || size < 0 ? Infinity : size;
     return this.#report("readline", size, await this.#readline(n));
   }
 
   /** Reads the remaining lines; stops once at least `hint` bytes were read, when given. */
-  async readlines(hint?: number): Promise<Uint8Array[]> {
-    const lines: Uint8Array[] = [];
+  async readlines(hint?: number): Promise<Bytes[]> {
+    const lines: Bytes[] = [];
     let total = 0;
     for (;;) {
       const line = await this.#readline(Infinity);
@@ -355,12 +359,12 @@ export class Input implements InputStream {
       total += line.length;
       if (hint !== undefined && hint > 0 && total >= hint) break;
     }
-    this.#report("readlines", hint, concatBytes(lines, total));
+    this.#report("readlines", hint, concatBytes(lines, total) as Bytes);
     return lines;
   }
 
   /** Iterates the remaining lines, as iterating a Python file does. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  async *[Symbol.asyncIterator](): AsyncIterator<Bytes> {
     for (;;) {
       const line = await this.#readline(Infinity);
       if (line.length === 0) return;

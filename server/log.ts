@@ -285,8 +285,8 @@ export interface LogEntry {
   bytes: number;
   /** Milliseconds from arrival to the end of the response. */
   duration: number;
-  /** How it ended when not cleanly: "aborted" (client went away) or "cut" (error mid-stream). */
-  outcome: "end" | "aborted" | "cut";
+  /** How it ended when not cleanly: "aborted" (client went away), "cut" (error mid-stream) or "timeout" (cut by the gateway's timeout). */
+  outcome: "end" | "aborted" | "cut" | "timeout";
   /**
    * When it ended, epoch milliseconds; the gateway passes the clock reading it
    * took for `duration` (reading the clock costs ~0.1 µs). When absent, the

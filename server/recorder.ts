@@ -152,3 +152,8 @@ export interface InspectorHandle {
   /** Closes the side port. */
   shutdown(): Promise<void>;
 }
+
+// The supervisor's contract with the inspector (the CLI's dev loop) lives
+// beside the dev loop's code; it is re-exported here, so that this file stays
+// the one thing `inspector/` imports from `server/`.
+export type { DevInspector, ServerEvent, StampedServerEvent } from "./dev/contract.ts";

@@ -14,6 +14,8 @@
  * @module
  */
 
+import type { FileWrapperFactory } from "./file_wrapper.ts";
+
 /** A response header: a `[name, value]` pair of strings, as in WSGI. */
 export type Header = [name: string, value: string];
 
@@ -58,14 +60,18 @@ export type Application = (
 /**
  * `wsgi.input`: the request body, readable up to `CONTENT_LENGTH` (or to the
  * end of a chunked upload) and never past it. Every read is async.
+ *
+ * The bytes are over a plain `ArrayBuffer` (`Uint8Array<ArrayBuffer>`), so
+ * `new Response(bytes)`, `new Blob([bytes])` and `new Request(url, { body })`
+ * take them as they are.
  */
-export interface InputStream extends AsyncIterable<Uint8Array> {
+export interface InputStream extends AsyncIterable<Uint8Array<ArrayBuffer>> {
   /** Reads up to `size` bytes; with no size (or a negative one), the rest of the body. */
-  read(size?: number): Promise<Uint8Array>;
+  read(size?: number): Promise<Uint8Array<ArrayBuffer>>;
   /** Reads one line, up to and including `\n`, or at most `size` bytes. */
-  readline(size?: number): Promise<Uint8Array>;
+  readline(size?: number): Promise<Uint8Array<ArrayBuffer>>;
   /** Reads the remaining lines; stops once about `hint` bytes were read, when given. */
-  readlines(hint?: number): Promise<Uint8Array[]>;
+  readlines(hint?: number): Promise<Uint8Array<ArrayBuffer>[]>;
 }
 
 /** `wsgi.errors`: a text stream for the application's error output. */
@@ -110,5 +116,20 @@ export interface Environ {
   "wsgi.multiprocess": boolean;
   "wsgi.run_once": boolean;
   "wsgi.input_terminated"?: boolean;
+  /** PEP 3333's optional `wsgi.file_wrapper(filelike, blksize?)`: see `file_wrapper.ts`. */
+  "wsgi.file_wrapper"?: FileWrapperFactory;
+  /** The request target (path and query) exactly as received, as gunicorn and Werkzeug give it. */
+  RAW_URI?: string;
+  /** The same as `RAW_URI` (the name Apache and Werkzeug use). */
+  REQUEST_URI?: string;
+  /** CGI's `HTTPS` (`"on"`), when a server or middleware sets it. */
+  HTTPS?: string;
+  /** CGI's `REMOTE_USER`, when an authenticating middleware sets it. */
+  REMOTE_USER?: string;
+  /** CGI's `AUTH_TYPE`, when an authenticating middleware sets it. */
+  AUTH_TYPE?: string;
+  /** Each request header, `HTTP_` and its name upper-cased with `-` as `_`: absent when not sent. */
+  [header: `HTTP_${string}`]: string | undefined;
+  /** Server- and middleware-defined keys (`wsgi.*` extensions, `gunicorn.socket`, ...). */
   [key: string]: unknown;
 }

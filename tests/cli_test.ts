@@ -4,7 +4,7 @@
  */
 
 import { equal, match, ok } from "node:assert/strict";
-import { runDeno, spawnDeno } from "./_helpers.ts";
+import { runDeno, spawnDeno, waitFor } from "./_helpers.ts";
 
 Deno.test("mod.ts with no module serves examples/hello.ts, logs each request, stops on Ctrl-C", async () => {
   const child = await spawnDeno(["run", "-A", "mod.ts", "--port", "0", "--no-inspector"]);
@@ -60,7 +60,7 @@ Deno.test("MODULE:NAME picks an export; without a name, application or else the 
   }
 });
 
-Deno.test("CLI mistakes are one clear line on stderr and exit code 2", async (t) => {
+Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) are one clear line on stderr and exit code 2", async (t) => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const busy = (listener.addr as Deno.NetAddr).port;
   try {
@@ -100,7 +100,14 @@ Deno.test("CLI mistakes are one clear line on stderr and exit code 2", async (t)
     ];
     for (const [name, args, message] of cases) {
       await t.step(name, async () => {
-        const { code, stderr } = await runDeno(["run", "-A", "mod.ts", ...args, "--no-inspector"]);
+        const { code, stderr } = await runDeno([
+          "run",
+          "-A",
+          "mod.ts",
+          ...args,
+          "--no-inspector",
+          "--no-reload",
+        ]);
         equal(code, 2, stderr);
         match(stderr, message);
         equal(stderr.trim().split("\n").length, 1, `one line, no stack trace:\n${stderr}`);
@@ -125,9 +132,205 @@ Deno.test("--help documents every flag", async () => {
       "--no-inspector",
       "--max-exchanges",
       "--max-body-bytes",
+      "--no-validate",
+      "--strict",
+      "--static",
+      "--script-name",
+      "--no-reload",
+      "--timeout",
+      "--workers",
     ]
   ) {
     ok(stdout.includes(flag), `--help mentions ${flag}`);
+  }
+});
+
+Deno.test("the validator is on by default: one warning per rule and route; --strict makes it a 500; --no-validate turns it off", async () => {
+  const module = "tests/fixtures/apps.ts:noContentType";
+  const child = await spawnDeno(["run", "-A", "mod.ts", module, "--port", "0", "--no-inspector"]);
+  try {
+    for (let i = 0; i < 2; i++) equal(await (await fetch(`${child.url}/a`)).text(), "|/a");
+    await (await fetch(`${child.url}/b`)).text();
+    const deadline = Date.now() + 5000;
+    while (!child.output().includes("GET /b)") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const warnings = child.output().match(/Validator: No Content-Type header .*\n/g) ?? [];
+    equal(warnings.length, 2, child.output());
+    match(warnings[0]!, /\(rule content_type\.missing; GET \/a\)/);
+  } finally {
+    await child.stop();
+  }
+  const strict = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    module,
+    "--port",
+    "0",
+    "--no-inspector",
+    "--strict",
+  ]);
+  try {
+    const response = await fetch(`${strict.url}/a`);
+    equal(response.status, 500);
+    match(
+      await response.text(),
+      /No Content-Type header in a 200 response[^]*\(rule: content_type\.missing\)/,
+    );
+  } finally {
+    await strict.stop();
+  }
+  const off = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    module,
+    "--port",
+    "0",
+    "--no-inspector",
+    "--no-validate",
+  ]);
+  try {
+    equal(await (await fetch(`${off.url}/a`)).text(), "|/a");
+    await new Promise((r) => setTimeout(r, 100));
+    ok(!off.output().includes("Validator:"), off.output());
+  } finally {
+    await off.stop();
+  }
+});
+
+Deno.test("--static serves a directory under a prefix, --script-name mounts the app", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wsgi-cli-static-" });
+  await Deno.writeTextFile(`${dir}/hello.txt`, "static hello");
+  const child = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    "tests/fixtures/apps.ts:noContentType",
+    "--port",
+    "0",
+    "--no-inspector",
+    "--no-validate",
+    "--static",
+    `/files=${dir}`,
+    "--script-name",
+    "/app",
+  ]);
+  try {
+    await waitFor(
+      () => child.output().includes("Static files: /files from "),
+      5000,
+      "the static line",
+    );
+    const file = await fetch(`${child.url}/files/hello.txt`);
+    equal(file.headers.get("content-type"), "text/plain; charset=utf-8");
+    equal(await file.text(), "static hello");
+    equal(await (await fetch(`${child.url}/app/x/y`)).text(), "/app|/x/y");
+    const missing = await fetch(`${child.url}/files/missing.txt`);
+    equal(missing.status, 404, "a file the directory lacks goes to the app: outside /app, a 404");
+    await missing.body?.cancel();
+    equal((await fetch(`${child.url}/elsewhere`)).status, 404);
+  } finally {
+    await child.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a module that exports a fetch handler runs under the CLI: { fetch }, or a function named fetch", async (t) => {
+  for (
+    const [module, expected] of [
+      ["tests/fixtures/fetch_handlers.ts", "default fetch /p"],
+      ["tests/fixtures/fetch_handlers.ts:fetch", "function fetch GET"],
+    ]
+  ) {
+    await t.step(module!, async () => {
+      const child = await spawnDeno([
+        "run",
+        "-A",
+        "mod.ts",
+        module!,
+        "--port",
+        "0",
+        "--inspector-port",
+        "0",
+      ]);
+      try {
+        equal(await (await fetch(`${child.url}/p`)).text(), expected);
+        // Recorded like any WSGI exchange.
+        await waitFor(() => /Inspector on /.test(child.output()), 5000, "the inspector's URL");
+        const inspector = child.output().match(/Inspector on (http:\/\/\S+?)\/?\s/)![1];
+        const list = await (await fetch(`${inspector}/api/exchanges`)).json();
+        equal(list.exchanges[0].target, "/p");
+      } finally {
+        await child.stop();
+      }
+    });
+  }
+});
+
+Deno.test("toolkit flag mistakes are one clear line and exit code 2", async (t) => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      "--static without =",
+      ["--static", "public"],
+      /--static must be \/PREFIX=DIR, like \/static=public/,
+    ],
+    [
+      "--static, no such directory",
+      ["--static", "/s=nope/nothing"],
+      /--static \/s=nope\/nothing: Cannot serve static files from "nope\/nothing": no such directory/,
+    ],
+    [
+      "--script-name without /",
+      ["--script-name", "app"],
+      /--script-name must be a path like \/app \(got "app"\)/,
+    ],
+    [
+      "--strict without the validator",
+      ["--strict", "--no-validate"],
+      /--strict needs the validator/,
+    ],
+  ];
+  for (const [name, args, message] of cases) {
+    await t.step(name, async () => {
+      const { code, stderr } = await runDeno(["run", "-A", "mod.ts", ...args, "--no-inspector"]);
+      equal(code, 2, stderr);
+      match(stderr, message);
+      equal(stderr.trim().split("\n").length, 1, stderr);
+    });
+  }
+});
+
+Deno.test("under the CLI, the validator's findings are lint events in the inspector", async () => {
+  const child = await spawnDeno([
+    "run",
+    "-A",
+    "mod.ts",
+    "tests/fixtures/apps.ts:noContentType",
+    "--port",
+    "0",
+    "--inspector-port",
+    "0",
+  ]);
+  try {
+    await (await fetch(`${child.url}/lint`)).text();
+    await waitFor(() => /Inspector on /.test(child.output()), 5000, "the inspector's URL");
+    const origin = new URL(child.output().match(/Inspector on (\S+)/)![1]!).origin;
+    // Under the dev loop the app process's events reach the inspector a moment after the answer.
+    let detail: { events: { type: string; data: { rule?: string } }[] } = { events: [] };
+    for (let tries = 0; !detail.events.some((e) => e.type === "end"); tries++) {
+      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (tries > 250) throw new Error("Timed out waiting for the exchange's end event");
+      const list = await (await fetch(`${origin}/api/exchanges`)).json();
+      if (list.exchanges.length === 0) continue;
+      detail = await (await fetch(`${origin}/api/exchanges/${list.exchanges[0].id}`)).json();
+    }
+    const lints = detail.events.filter((e: { type: string }) => e.type === "lint");
+    equal(lints.length, 1, JSON.stringify(detail.events.map((e: { type: string }) => e.type)));
+    equal(lints[0]!.data.rule, "content_type.missing");
+  } finally {
+    await child.stop();
   }
 });
 

@@ -23,7 +23,8 @@
  * a listed difference that stops differing fails the test, so the list stays
  * true):
  *
- * - No `wsgi.file_wrapper` (both offer one; it is optional in PEP 3333).
+ * - `wsgi.file_wrapper` is a function (both offer their `FileWrapper` class;
+ *   it is called the same way). `REQUEST_URI` is ours alone (Werkzeug's).
  * - Header names containing `_` are dropped (both Python servers keep them):
  *   `X_Forwarded_For` would otherwise spoof `X-Forwarded-For`, as Werkzeug
  *   and gunicorn ≥ 22 decided.
@@ -370,7 +371,8 @@ interface Case {
 
 /** Differences in every case: keys both Python servers give that we knowingly do not. */
 const ALWAYS_DIFFERS: Record<string, string> = {
-  "wsgi.file_wrapper": "optional in PEP 3333 and not offered: return the file's chunks instead",
+  "wsgi.file_wrapper": "a function here, a class in Python; called the same way",
+  REQUEST_URI: "the target as received, as Werkzeug sets it; wsgiref and gunicorn have none",
 };
 
 const DUPLICATES = 'Deno.serve joins repeated headers with ", " before our code runs';

@@ -75,7 +75,7 @@ Deno.test("examples/fail.ts: a 500 that names the error; a late failure cuts the
     ok(cut, "the client sees an error, not a short page");
     // And it keeps serving.
     equal((await fetch(server.url)).status, 500);
-  });
+  }, { debug: true });
 });
 
 Deno.test("examples/server.ts: make_server() and serve_forever(), like the tutorial's server.py", async () => {

@@ -99,7 +99,7 @@ Deno.test("an async close() is awaited before the response; if it fails, the ans
       return Object.assign([utf8("body")], {
         close: () => Promise.reject(new Error("close broke")),
       });
-    }, { recorder, errors });
+    }, { recorder, errors, debug: true });
     const response = await handler(new Request("http://localhost/"));
     equal(response.status, 500);
     match(await response.text(), /close broke/);
@@ -114,7 +114,7 @@ Deno.test("an async close() is awaited before the response; if it fails, the ans
           throw new Error("close threw");
         },
       });
-    }, { errors });
+    }, { errors, debug: true });
     const response = await handler(new Request("http://localhost/"));
     equal(response.status, 500);
     match(await response.text(), /close threw/);

@@ -166,14 +166,26 @@ Deno.test("an error before anything was sent is a 500, and the server keeps serv
     start_response("200 OK", []);
     return [utf8("second works")];
   };
-  await withServer(app, async (server) => {
+  await withServer(app, async (server, sink) => {
     const first = await fetch(server.url);
     equal(first.status, 500);
-    match(await first.text(), /Error: first request fails/);
+    equal(await first.text(), "500 Internal Server Error\n", "serve() shows no internals");
+    match(sink.text, /Error: first request fails\n\s+at /, "the log has the error and its stack");
     const second = await fetch(server.url);
     equal(second.status, 200);
     equal(await second.text(), "second works");
   });
+});
+
+Deno.test("serve() with debug: true puts the error's message and stack in the 500 page", async () => {
+  const app: Application = () => {
+    throw new Error("shown to the developer");
+  };
+  await withServer(app, async (server) => {
+    const response = await fetch(server.url);
+    equal(response.status, 500);
+    match(await response.text(), /Error: shown to the developer\n\n\s+at /);
+  }, { debug: true });
 });
 
 Deno.test("HEAD sends the GET's headers and no body; close() is called", async (t) => {

@@ -15,7 +15,7 @@ async function call(
 ) {
   const errors = new MemorySink();
   const recorder = new EventLog();
-  const handler = toFetch(app, { errors, recorder });
+  const handler = toFetch(app, { errors, recorder, debug: true });
   const response = await handler(
     new Request(`http://localhost${init.path ?? "/"}`, {
       method: init.method ?? "GET",

@@ -621,7 +621,12 @@ Deno.test("the CLI prints the inspector's URL, and its API records the app's req
     const inspectorUrl = (await readUntil(stdout, /Inspector on (http:\/\/\S+)/, seen))[1]!;
     equal(new URL(inspectorUrl).hostname, "127.0.0.1");
     equal(await (await fetch(`${appUrl}/from-test`)).text(), "<h1>Hello,web</h1>");
-    const list = await getJson<ExchangeList>(new URL("/api/exchanges", inspectorUrl));
+    // The app runs in a child process whose events follow the answer by a few milliseconds.
+    let list = await getJson<ExchangeList>(new URL("/api/exchanges", inspectorUrl));
+    for (let i = 0; i < 100 && list.exchanges[0]?.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      list = await getJson<ExchangeList>(new URL("/api/exchanges", inspectorUrl));
+    }
     deepEqual(list.exchanges.map((e) => [e.target, e.status]), [["/from-test", 200]]);
     failed = false;
   } finally {

@@ -103,6 +103,27 @@ button.link { border: none; background: none; color: var(--accent); padding: 0 4
 .vlist .row.selected { background: var(--bg-sel); }
 .vlist:focus .row.selected { box-shadow: inset 3px 0 0 var(--accent); }
 .row > span { overflow: hidden; text-overflow: ellipsis; }
+.vrow:has(.gen-start) { z-index: 1; }
+.row.gen-start { position: relative; border-bottom: 2px solid var(--accent); overflow: visible; }
+.row .reload-divider {
+  position: absolute; right: 12px; bottom: -9px; font-size: 10.5px; line-height: 16px; padding: 0 8px;
+  border-radius: 8px; background: var(--accent); color: #fff; overflow: visible;
+}
+.banner {
+  margin: 0; padding: 8px 14px; border-bottom: 1px solid var(--line); background: #fdecea; color: #8a1c1c;
+}
+.banner pre { margin: 6px 0 0; font: 12px/1.45 var(--mono); white-space: pre; overflow-x: auto; color: #5b1212; }
+.banner strong { font-weight: 600; }
+.banner.faults { background: #fff4d6; color: #6b4a00; }
+.banner.faults pre { color: #4a3400; }
+.banner .dismiss { float: right; font-size: 11px; padding: 1px 8px; }
+.banner details summary { cursor: pointer; font-size: 12px; margin-top: 2px; }
+@media (prefers-color-scheme: dark) {
+  .banner { background: #3a1d1d; color: #ffb4ab; }
+  .banner pre { color: #ffd7d2; }
+  .banner.faults { background: #3a3118; color: #ffd98a; }
+  .banner.faults pre { color: #ffe9b8; }
+}
 .row .target { font-family: var(--mono); font-size: 12.5px; }
 .row .num { text-align: right; font-variant-numeric: tabular-nums; font-size: 12px; }
 .row .time { color: var(--muted); font-family: var(--mono); font-size: 11.5px; }

@@ -23,6 +23,7 @@ import type {
   ExchangeSummary,
   ReplayRequest,
   ReplayResult,
+  ServerState,
   StreamMessage,
 } from "../protocol.ts";
 
@@ -76,6 +77,8 @@ export interface ApiClient {
   downloadHar(id: string | undefined, filename: string): Promise<void>;
   /** Opens the live stream; returns the function that closes it. */
   stream(handlers: StreamHandlers): () => void;
+  /** The server's state under the CLI: generation, load error, server-level events. */
+  server(): Promise<ServerState>;
 }
 
 const PAGE = 500;
@@ -176,6 +179,7 @@ export function createApiClient(
 
   return {
     list: (query = {}) => json<ExchangeList>("/api/exchanges", undefined, query),
+    server: () => json<ServerState>("/api/server"),
     async listAll() {
       const all: ExchangeSummary[] = [];
       let before: number | undefined;

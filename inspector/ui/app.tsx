@@ -13,6 +13,7 @@ import { ExchangeView } from "./exchange_view.tsx";
 import { filterExchanges } from "./filter.ts";
 import { useObservable } from "./observable.ts";
 import { RequestList } from "./request_list.tsx";
+import { ServerBanner, ServerFaults } from "./server_banner.tsx";
 import { useStores } from "./stores.ts";
 
 function isTyping(target: EventTarget | null): boolean {
@@ -24,7 +25,9 @@ function isTyping(target: EventTarget | null): boolean {
 
 /** The whole inspector page. */
 export function App() {
-  const { client, exchanges, selection, steps } = useStores();
+  const { client, exchanges, selection, steps, server } = useStores();
+  const serverState = useObservable(server.state);
+  const [faultsSince, setFaultsSince] = useState(0);
   const list = useObservable(exchanges.state);
   const filterText = useObservable(exchanges.filter);
   const selected = useObservable(selection.state);
@@ -41,8 +44,20 @@ export function App() {
 
   useEffect(() => {
     exchanges.load();
+    server.load();
     return exchanges.connect();
   }, []);
+
+  // `#ref=generation.worker.n` (the debug page's link) opens that exchange once it is listed.
+  useEffect(() => {
+    const ref = new URLSearchParams(location.hash.slice(1)).get("ref");
+    if (!ref || selected.id !== null) return;
+    const found = list.list.find((x) => x.ref === ref);
+    if (found) {
+      selection.select(found.id);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+  }, [list.list]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -147,6 +162,12 @@ export function App() {
           Clear
         </button>
       </header>
+      <ServerBanner loadError={serverState.loadError} />
+      <ServerFaults
+        events={serverState.events}
+        since={faultsSince}
+        onDismiss={() => setFaultsSince(Date.now() + 1)}
+      />
       <main class="panes">
         <section class="left">
           {list.error && <p class="note warn">{list.error}</p>}
@@ -160,6 +181,7 @@ export function App() {
             exchanges={visible}
             selectedId={selected.id}
             onSelect={(id) => selection.select(id)}
+            reason={server.reason}
           />
           <footer class="hint muted">↑ ↓ select · ← → step · / filter</footer>
         </section>

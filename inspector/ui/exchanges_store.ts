@@ -11,7 +11,13 @@
  * @module
  */
 
-import type { Base64, ExchangeSummary, StreamMessage, WireEvent } from "../protocol.ts";
+import type {
+  Base64,
+  ExchangeSummary,
+  ServerEventWire,
+  StreamMessage,
+  WireEvent,
+} from "../protocol.ts";
 import type { ApiClient, StreamStatus } from "./api_client.ts";
 import { type Observable, observable } from "./observable.ts";
 
@@ -44,6 +50,8 @@ export interface ExchangesStore {
   onEvent(fn: EventListener): () => void;
   /** Calls `fn` each time the stream reconnects (what it sent meanwhile was missed). */
   onReconnect(fn: () => void): () => void;
+  /** Calls `fn` for each server-level event that streams in. */
+  onServer(fn: (event: ServerEventWire) => void): () => void;
 }
 
 /** A listener of streamed events: the exchange, the event's place, the event, its bytes. */
@@ -70,6 +78,7 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
   const byId = new Map<string, ExchangeSummary>();
   const eventListeners = new Set<EventListener>();
   const reconnectListeners = new Set<() => void>();
+  const serverListeners = new Set<(event: ServerEventWire) => void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let loading: Promise<void> | undefined;
   let capacity = DEFAULT_CAPACITY;
@@ -144,6 +153,9 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
         case "clear":
           byId.clear();
           break;
+        case "server":
+          for (const fn of serverListeners) fn(message.event);
+          return;
         default:
           return;
       }
@@ -162,6 +174,10 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
     onReconnect(fn) {
       reconnectListeners.add(fn);
       return () => reconnectListeners.delete(fn);
+    },
+    onServer(fn) {
+      serverListeners.add(fn);
+      return () => serverListeners.delete(fn);
     },
   };
   return store;

@@ -18,6 +18,25 @@ export interface RequestListProps {
   exchanges: ExchangeSummary[];
   selectedId: string | null;
   onSelect: (id: string) => void;
+  /** Why generation `n` of the app started (`app.ts changed`), for the reload dividers. */
+  reason?: (generation: number) => string | undefined;
+}
+
+/**
+ * The divider under the oldest exchange of a generation, in a list newest
+ * first: where the app was reloaded (or restarted) between two exchanges.
+ */
+function ReloadDivider({ generation, reason }: { generation: number; reason?: string }) {
+  const text = reason === undefined
+    ? `generation ${generation}`
+    : reason.startsWith("restart")
+    ? `${reason} · generation ${generation}`
+    : `reloaded (${reason}) · generation ${generation}`;
+  return (
+    <span class="reload-divider" data-testid="reload-divider" data-generation={generation}>
+      {text}
+    </span>
+  );
 }
 
 function StatusCell({ exchange }: { exchange: ExchangeSummary }) {
@@ -32,15 +51,19 @@ function StatusCell({ exchange }: { exchange: ExchangeSummary }) {
 
 /** One row of the list. */
 export function RequestRow(
-  { exchange, selected, onSelect }: {
+  { exchange, selected, onSelect, divider }: {
     exchange: ExchangeSummary;
     selected: boolean;
     onSelect: (id: string) => void;
+    /** Shown under the row: the first exchange of a new generation of the app. */
+    divider?: { generation: number; reason?: string };
   },
 ) {
   return (
     <div
-      class={`row ${selected ? "selected" : ""} ${exchange.errors > 0 ? "has-errors" : ""}`}
+      class={`row ${selected ? "selected" : ""} ${exchange.errors > 0 ? "has-errors" : ""} ${
+        divider ? "gen-start" : ""
+      }`}
       role="option"
       aria-selected={selected}
       data-testid="exchange-row"
@@ -59,12 +82,13 @@ export function RequestRow(
       <span class="num" data-testid="row-duration">{formatMs(exchange.duration)}</span>
       <span class="num" data-testid="row-size">{formatBytes(exchange.responseBytes)}</span>
       <span class="num time">{formatClock(exchange.startedAt)}</span>
+      {divider && <ReloadDivider {...divider} />}
     </div>
   );
 }
 
 /** The windowed list of exchanges. */
-export function RequestList({ exchanges, selectedId, onSelect }: RequestListProps) {
+export function RequestList({ exchanges, selectedId, onSelect, reason }: RequestListProps) {
   const selectedIndex = selectedId === null ? -1 : exchanges.findIndex((e) => e.id === selectedId);
   return (
     <div class="list-pane">
@@ -88,11 +112,18 @@ export function RequestList({ exchanges, selectedId, onSelect }: RequestListProp
         }}
         renderRow={(i) => {
           const exchange = exchanges[i]!;
+          const older = exchanges[i + 1];
+          const g = exchange.generation;
+          const divider = g !== undefined && older?.generation !== undefined &&
+              older.generation !== g
+            ? { generation: g, reason: reason?.(g) }
+            : undefined;
           return (
             <RequestRow
               exchange={exchange}
               selected={exchange.id === selectedId}
               onSelect={onSelect}
+              divider={divider}
             />
           );
         }}

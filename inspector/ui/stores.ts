@@ -11,6 +11,7 @@ import type { ApiClient } from "./api_client.ts";
 import { createExchangesStore, type ExchangesStore } from "./exchanges_store.ts";
 import { createSelectionStore, type SelectionStore } from "./selection_store.ts";
 import { createStepStore, type StepStore } from "./step_store.ts";
+import { createServerStore, type ServerStore } from "./server_store.ts";
 
 /** Every store of the page, and the client they talk through. */
 export interface Stores {
@@ -18,6 +19,8 @@ export interface Stores {
   exchanges: ExchangesStore;
   selection: SelectionStore;
   steps: StepStore;
+  /** The CLI's server state: generation, load error, server events. */
+  server: ServerStore;
 }
 
 /**
@@ -29,6 +32,8 @@ export function createStores(client: ApiClient): Stores {
   const exchanges = createExchangesStore(client);
   const selection = createSelectionStore(client);
   const steps = createStepStore();
+  const server = createServerStore(client);
+  exchanges.onServer((event) => server.apply(event));
   let lastId: string | null = null;
   selection.state.subscribe(({ id }) => {
     if (id !== lastId) steps.reset();
@@ -40,7 +45,7 @@ export function createStores(client: ApiClient): Stores {
     // Cleared: the open exchange is gone.
     if (list.length === 0 && selection.state.value.id !== null) selection.select(null);
   });
-  return { client, exchanges, selection, steps };
+  return { client, exchanges, selection, steps, server };
 }
 
 /** The context that carries the {@linkcode Stores}. */

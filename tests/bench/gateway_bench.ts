@@ -6,7 +6,8 @@
  * - `rules`: `checkStatus` and `checkHeaders` on typical values;
  * - `round trip`: the hello app through `toFetch` in memory (request in,
  *   response body read), bare, with the request log (to a sink that drops
- *   it), with a recorder that records nothing, and with the inspector's store;
+ *   it), with a recorder that records nothing, with the inspector's store,
+ *   and behind the validator (the CLI's default);
  *   against the `floor`: a handler that makes the reads every gateway must
  *   make and answers the same page. The same `Request` serves every
  *   iteration (building one costs more than the gateway).
@@ -25,6 +26,7 @@ import { checkHeaders, checkStatus } from "../../server/rules.ts";
 import type { Recorder } from "../../server/recorder.ts";
 import type { Header } from "../../server/types.ts";
 import { ExchangeStore } from "../../inspector/store.ts";
+import { validator } from "../../server/validate.ts";
 import { application } from "../../examples/hello.ts";
 
 const quiet = { write() {}, flush() {} };
@@ -108,6 +110,10 @@ const handlers: [string, (request: Request, i: typeof info) => Promise<Response>
   [
     "toFetch, inspector store",
     toFetch(application, { errors: quiet, recorder: new ExchangeStore() }),
+  ],
+  [
+    "toFetch, validator (the CLI's default)",
+    toFetch(validator(application, { warn: () => {} }), { errors: quiet }),
   ],
 ];
 

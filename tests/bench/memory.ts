@@ -5,7 +5,9 @@
  * Starts `deno run -A mod.ts --port 0 --inspector-port 0` (the inspector on,
  * its defaults: the last 1000 exchanges, 1 MiB of body per exchange and
  * stream, 64 MiB of records in all), and prints the server's `VmRSS` (from
- * `/proc/PID/status`) after startup, after a warm-up, and after each batch,
+ * `/proc/PID/status`, summed over the CLI's process tree: the supervisor,
+ * which holds the inspector's store, its app process and the standby that
+ * waits for a reload) after startup, after a warm-up, and after each batch,
  * with how many exchanges the inspector holds and the bytes of records it
  * keeps. Two scenarios:
  *
@@ -30,7 +32,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { haveTaskset, ROOT, rssKiB, shellQuote, startServer } from "./_bench.ts";
+import { haveTaskset, processTree, ROOT, rssKiB, shellQuote, startServer } from "./_bench.ts";
+
+/** Resident memory of a process and its descendants, in KiB. */
+async function treeRssKiB(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of await processTree(pid)) total += await rssKiB(p).catch(() => 0);
+  return total;
+}
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -122,12 +131,17 @@ async function kept(): Promise<[string, string]> {
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 const rows: string[][] = [["after", "requests", "VmRSS", "kept", "records"]];
 try {
-  rows.push(["startup", "0", mib(await rssKiB(server.denoPid)), ...await kept()]);
+  rows.push(["startup", "0", mib(await treeRssKiB(server.denoPid)), ...await kept()]);
   let total = await send(server.url, bodies ? 50 : 5000);
-  rows.push(["warm-up", String(total), mib(await rssKiB(server.denoPid)), ...await kept()]);
+  rows.push(["warm-up", String(total), mib(await treeRssKiB(server.denoPid)), ...await kept()]);
   for (let b = 1; b <= batches; b++) {
     total += await send(server.url, requests);
-    rows.push([`batch ${b}`, String(total), mib(await rssKiB(server.denoPid)), ...await kept()]);
+    rows.push([
+      `batch ${b}`,
+      String(total),
+      mib(await treeRssKiB(server.denoPid)),
+      ...await kept(),
+    ]);
     console.log(rows.at(-1)!.join("  "));
   }
 } finally {

@@ -10,9 +10,13 @@
  * - `app`: the floor plus a call of `examples/hello.ts` itself, whose output
  *   is dropped (`app_server.ts`): what the application costs by itself, so
  *   the ceiling of any gateway that serves it;
- * - `gateway`: `deno run -A mod.ts --port 0 --no-inspector`, serving
+ * - `gateway`: the gateway in one process (`inprocess_server.ts`), serving
  *   `examples/hello.ts` with the request log on (stderr to a file);
- * - `inspector`: the same with the inspector recording (the default).
+ * - `inspector`: the same with the inspector recording
+ *   (`inprocess_server.ts --record`);
+ * - `dev`: the CLI as users run it, `deno run -A mod.ts --port 0`: the
+ *   supervisor and one app process, reload and timeouts on, recording (its
+ *   CPU time is the process tree's).
  *
  * wrk runs on loopback with the same threads, connections and duration for
  * every contender; the servers are pinned to one core and wrk to the other
@@ -40,7 +44,6 @@
 import { parseArgs } from "node:util";
 import {
   type Contender,
-  cpuSeconds,
   ensureWrk,
   haveTaskset,
   median,
@@ -50,6 +53,7 @@ import {
   sh,
   shellQuote,
   startServer,
+  treeCpuSeconds,
   wrkArgs,
 } from "./_bench.ts";
 
@@ -72,7 +76,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -99,11 +103,9 @@ const contenders: Contender[] = [
   { name: "raw", args: ["run", "-A", "tests/bench/raw_server.ts"] },
   { name: "floor", args: ["run", "-A", "tests/bench/floor_server.ts"] },
   { name: "app", args: ["run", "-A", "tests/bench/app_server.ts"] },
-  {
-    name: "gateway",
-    args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0", "--no-inspector"],
-  },
-  { name: "inspector", args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"] },
+  { name: "gateway", args: ["run", "-A", "tests/bench/inprocess_server.ts"] },
+  { name: "inspector", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--record"] },
+  { name: "dev", args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"] },
 ];
 for (const spec of values.server) {
   const eq = spec.indexOf("=");
@@ -182,7 +184,7 @@ try {
         }, not the hello page`,
       );
     }
-    if (c.name === "inspector" && !/Inspector on/.test(server.stdout())) {
+    if (c.name === "dev" && !/Inspector on/.test(server.stdout())) {
       notes.push(
         "the CLI printed no inspector URL: the inspector is not wired yet, so `inspector` is the same as `gateway`",
       );
@@ -206,14 +208,14 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const line: string[] = [];
     for (const s of servers) {
-      const cpu0 = await cpuSeconds(s.denoPid);
+      const cpu0 = await treeCpuSeconds(s.denoPid);
       const r = await runWrk(s.url, wrkOptions);
-      const cpu1 = await cpuSeconds(s.denoPid);
+      const cpu1 = await treeCpuSeconds(s.denoPid);
       results.get(s.contender.name)!.push(r.rps);
       cpuPerRequest.get(s.contender.name)!.push((cpu1 - cpu0) * 1e6 / r.requests);
       const logged = await drainLog(s.logFile);
       if (r.errors > 0) notes.push(`round ${round}: ${s.contender.name} had ${r.errors} errors`);
-      const logging = s.contender.args.some((a) => a.endsWith("mod.ts")) &&
+      const logging = s.contender.args.some((a) => /mod\.ts$|inprocess_server\.ts$/.test(a)) &&
         !s.contender.args.includes("--quiet");
       if (logging && logged < r.requests * 0.99) {
         notes.push(
@@ -277,7 +279,9 @@ ratio("inspector", "gateway");
 ratio("app", "floor");
 ratio("gateway", "app");
 ratio("inspector", "app");
-const standard = ["raw", "floor", "app", "gateway", "inspector"];
+ratio("dev", "inspector");
+ratio("dev", "gateway");
+const standard = ["raw", "floor", "app", "gateway", "inspector", "dev"];
 for (const name of names.filter((n) => !standard.includes(n))) {
   ratio(name, "floor");
   ratio(name, "raw");

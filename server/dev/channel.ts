@@ -1,0 +1,313 @@
+/**
+ * The private channel between the supervisor and an app process: a Unix
+ * socket in a temporary folder, never stdout or stderr, which belong to the
+ * application (its `console.log` and the request log pass through untouched).
+ *
+ * Everything on it is a message: `u32 length` (little-endian, the whole
+ * message, header included), `u8 kind`, then the payload. Kinds:
+ *
+ * | kind | direction | payload |
+ * |---|---|---|
+ * | `RECORD` (1) | app → supervisor | one recorded event, as `./bridge.ts` encodes it |
+ * | `CONTROL` (2) | both | one JSON object, a {@linkcode ToSupervisor} or {@linkcode ToChild} |
+ * | `HEARTBEAT` (3) | app → supervisor | none: the app process's event loop is alive |
+ *
+ * The writer batches: messages go into one reused buffer that is written out
+ * when it holds 64 KiB or a few milliseconds after the first message, so a
+ * busy server makes one system call per batch, not one per event.
+ *
+ * @module
+ */
+
+import type { LoadError } from "./load_error.ts";
+import type { ChildConfig } from "./child.ts";
+import type { Out } from "./codec.ts";
+
+/** A recorded event. */
+export const RECORD = 1;
+/** A JSON control message. */
+export const CONTROL = 2;
+/** The app process is alive (no payload). */
+export const HEARTBEAT = 3;
+
+/** A fault in the app process that no exchange caught. */
+export interface Fault {
+  kind: "unhandledrejection" | "error";
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Control messages from an app process. */
+export type ToSupervisor =
+  | { type: "hello"; worker: number; generation: number; pid: number }
+  | { type: "ready"; port: number }
+  | { type: "load_error"; error: LoadError }
+  | { type: "fault"; fault: Fault; exchange?: number }
+  /** It was told to retire and no longer accepts connections. */
+  | { type: "unlistened" };
+
+/** Control messages to an app process. */
+export type ToChild =
+  /** Stop accepting, finish what is in flight, then exit. */
+  | { type: "retire" }
+  /** A standby: load the module and serve, with this configuration. */
+  | { type: "load"; config: ChildConfig };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Bytes queued before a write goes out at once. */
+const FLUSH_AT = 64 * 1024;
+
+/** Anything with an async `write` that may write only part of what it is given. */
+export interface Writable {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/**
+ * Batches messages into one buffer and writes them out in order.
+ *
+ * While a write is under way new messages go to a second buffer; a buffer
+ * past `limit` bytes (the reader is far behind) drops further RECORD
+ * messages and counts them, so a stuck supervisor cannot make the app
+ * process grow without bound.
+ */
+export class ChannelWriter {
+  #sink: Writable;
+  #buf = new Uint8Array(2 * FLUSH_AT);
+  #view = new DataView(this.#buf.buffer);
+  #used = 0;
+  #writing = false;
+  /** When the last write began (`performance.now()`). */
+  #lastFlush = 0;
+  /** The buffer last written out, ready to be filled again. */
+  #spare: { buf: Uint8Array<ArrayBuffer>; view: DataView<ArrayBuffer> } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  readonly #delay: number;
+  readonly #limit: number;
+  /** RECORD messages dropped because the reader fell too far behind. */
+  dropped = 0;
+
+  /**
+   * @param delay at most how long a message waits, in milliseconds
+   * @param limit bytes queued past which RECORD messages are dropped
+   */
+  constructor(out: Writable, delay = 2, limit = 64 * 1024 * 1024) {
+    this.#sink = out;
+    this.#delay = delay;
+    this.#limit = limit;
+  }
+
+  /** Makes room for `n` more bytes after `at` (a message under way ends there). */
+  #reserve(n: number, at = this.#used): void {
+    if (at + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < at + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, at));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+    this.#out.buf = next;
+    this.#out.view = this.#view;
+  }
+
+  /** The output handed to the codec: one object, reused for every message. */
+  readonly #out: Out = {
+    buf: new Uint8Array(0),
+    view: new DataView(new ArrayBuffer(0)),
+    at: 0,
+    need: (n: number) => this.#reserve(n, this.#out.at),
+  };
+
+  /**
+   * Starts a message of `kind` and returns the output to write its payload
+   * into (growing as needed); finish it with `end(out.at)`. `undefined` when
+   * a RECORD message is dropped (the reader is too far behind).
+   */
+  open(kind: number): Out | undefined {
+    if (this.#closed) return undefined;
+    if (kind === RECORD && this.#used > this.#limit) {
+      this.dropped++;
+      return undefined;
+    }
+    this.#reserve(5);
+    const out = this.#out;
+    out.buf = this.#buf;
+    out.view = this.#view;
+    this.#view.setUint8(this.#used + 4, kind);
+    out.at = this.#used + 5;
+    return out;
+  }
+
+  /**
+   * Starts a message of `kind` whose payload is at most `max` bytes; returns
+   * the buffer and the offset where the payload goes, or `undefined` when a
+   * RECORD message is dropped. Finish it with {@linkcode ChannelWriter.end}.
+   */
+  begin(kind: number, max: number): { buf: Uint8Array; view: DataView; at: number } | undefined {
+    if (this.#closed) return undefined;
+    if (kind === RECORD && this.#used > this.#limit) {
+      this.dropped++;
+      return undefined;
+    }
+    this.#reserve(5 + max);
+    this.#view.setUint8(this.#used + 4, kind);
+    return { buf: this.#buf, view: this.#view, at: this.#used + 5 };
+  }
+
+  /** Ends the message begun last, whose payload ends at `end`. */
+  end(end: number): void {
+    this.#view.setUint32(this.#used, end - this.#used, true);
+    this.#used = end;
+    if (this.#used >= FLUSH_AT) this.flush();
+    else if (this.#timer === undefined && !this.#writing) {
+      this.#timer = setTimeout(() => this.flush(), this.#delay);
+    }
+  }
+
+  /** Sends one message with a byte payload. */
+  send(kind: number, payload: Uint8Array = new Uint8Array(0)): void {
+    const m = this.begin(kind, payload.length);
+    if (!m) return;
+    m.buf.set(payload, m.at);
+    this.end(m.at + payload.length);
+  }
+
+  /** Sends a JSON control message. */
+  control(message: ToSupervisor | ToChild): void {
+    const text = JSON.stringify(message);
+    const m = this.begin(CONTROL, text.length * 3);
+    if (!m) return;
+    this.end(m.at + encoder.encodeInto(text, m.buf.subarray(m.at)).written);
+  }
+
+  /**
+   * Writes out now, unless a write went out less than `gapMs` ago: what must
+   * leave before code that may never yield runs (an application that spins),
+   * without a system call per message under load.
+   */
+  flushEager(gapMs = 1): void {
+    if (performance.now() - this.#lastFlush >= gapMs) this.flush();
+  }
+
+  /** Writes out what is queued (in the background); a no-op while a write is under way. */
+  flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#writing || this.#used === 0 || this.#closed) return;
+    this.#writing = true;
+    this.#lastFlush = performance.now();
+    const full = this.#buf;
+    const fullView = this.#view;
+    const bytes = full.subarray(0, this.#used);
+    // Two buffers, swapped: the next messages go to the other while this one is written.
+    if (this.#spare !== undefined) {
+      this.#buf = this.#spare.buf;
+      this.#view = this.#spare.view;
+      this.#spare = undefined;
+    } else {
+      this.#buf = new Uint8Array(2 * FLUSH_AT);
+      this.#view = new DataView(this.#buf.buffer);
+    }
+    this.#used = 0;
+    this.#writeAll(bytes).then(() => {
+      this.#writing = false;
+      // A buffer that grew far past the threshold is not kept.
+      if (full.length <= 4 * FLUSH_AT) this.#spare = { buf: full, view: fullView };
+      if (this.#used >= FLUSH_AT) this.flush();
+      else if (this.#used > 0 && this.#timer === undefined) {
+        this.#timer = setTimeout(() => this.flush(), this.#delay);
+      }
+    }, () => {
+      this.#closed = true;
+    });
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    while (bytes.length > 0) bytes = bytes.subarray(await this.#sink.write(bytes));
+  }
+
+  /** Resolves once everything queued so far was written. */
+  async drain(): Promise<void> {
+    this.flush();
+    while ((this.#writing || this.#used > 0) && !this.#closed) {
+      await new Promise((r) => setTimeout(r, 1));
+      this.flush();
+    }
+  }
+}
+
+/**
+ * Splits a byte stream into messages, synchronously: {@linkcode MessageSplitter.push}
+ * calls `onMessage` for each complete message in what it is given, keeping a
+ * partial one for the next chunk. (An async generator would cost a promise
+ * and a microtask a message: a few microseconds an exchange.)
+ */
+export class MessageSplitter {
+  #buf = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#buf.buffer);
+  #start = 0;
+  #end = 0;
+  readonly #onMessage: (kind: number, payload: Uint8Array) => void;
+
+  /** @param onMessage gets each message's kind and payload (a view, valid during the call) */
+  constructor(onMessage: (kind: number, payload: Uint8Array) => void) {
+    this.#onMessage = onMessage;
+  }
+
+  /**
+   * Takes the next bytes of the stream.
+   *
+   * @throws {RangeError} when the stream is not made of messages
+   */
+  push(chunk: Uint8Array): void {
+    if (this.#end + chunk.length > this.#buf.length) {
+      const keep = this.#end - this.#start;
+      if (keep + chunk.length > this.#buf.length) {
+        const next = new Uint8Array(Math.max(keep + chunk.length, this.#buf.length * 2));
+        next.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = next;
+        this.#view = new DataView(next.buffer);
+      } else this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#start = 0;
+      this.#end = keep;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+    const buf = this.#buf;
+    while (this.#end - this.#start >= 5) {
+      const at = this.#start;
+      const length = this.#view.getUint32(at, true);
+      if (length < 5) throw new RangeError(`Cannot read the channel: a message of ${length} bytes`);
+      if (this.#end - at < length) break;
+      this.#start = at + length;
+      this.#onMessage(buf[at + 4]!, buf.subarray(at + 5, at + length));
+    }
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+  }
+}
+
+/**
+ * Reads a connection to its end, handing each message to `onMessage`; one
+ * read buffer for the whole connection.
+ */
+export async function readChannel(
+  conn: { read(p: Uint8Array): Promise<number | null> },
+  onMessage: (kind: number, payload: Uint8Array) => void,
+): Promise<void> {
+  const splitter = new MessageSplitter(onMessage);
+  const chunk = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await conn.read(chunk);
+    if (n === null) return;
+    splitter.push(chunk.subarray(0, n));
+  }
+}
+
+/** Decodes a CONTROL payload. */
+export function parseControl<T>(payload: Uint8Array): T {
+  return JSON.parse(decoder.decode(payload)) as T;
+}

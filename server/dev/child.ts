@@ -1,0 +1,262 @@
+/**
+ * The app process: one per generation and worker, started by the supervisor
+ * (`./supervisor.ts`) as `deno run -A --unstable-net child.ts CONFIG`.
+ *
+ * It loads the application module, and serves it with the gateway on the
+ * app's port, shared with its sibling workers and the next generation
+ * through `SO_REUSEPORT`: the kernel hands each new connection to one of the
+ * listeners, and the process that accepts a connection answers it itself,
+ * so nothing is proxied. Its recorder sends every event to the supervisor
+ * over the private channel (`./channel.ts`), never over stdout or stderr,
+ * which stay the application's (and the request log's).
+ *
+ * A module that fails to load does not end it: it serves the error page
+ * (`./load_error.ts`) on the same port until the supervisor replaces it.
+ * Faults no exchange caught (an unhandled rejection, an exception in a
+ * timer) are logged with their stack, reported, and the process goes on.
+ * It exits when told to retire (after its open exchanges finish), and at
+ * once when the channel closes (the supervisor is gone).
+ *
+ * @module
+ */
+
+import type { Application } from "../types.ts";
+import { toFetch } from "../gateway.ts";
+import { stderrSink } from "../log.ts";
+import {
+  ChannelWriter,
+  CONTROL,
+  type Fault,
+  HEARTBEAT,
+  parseControl,
+  readChannel,
+  type ToChild,
+} from "./channel.ts";
+import { ChannelRecorder } from "./bridge.ts";
+import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
+import { debugPage, loadStackParser } from "./debug_page.ts";
+import {
+  composeApplication,
+  exportedApplication,
+  exportKey,
+  missingExport,
+  type ToolkitOptions,
+} from "./compose.ts";
+
+/** What the supervisor tells an app process, as its one argument (JSON). */
+export interface ChildConfig {
+  /** The channel's Unix socket. */
+  channel: string;
+  generation: number;
+  worker: number;
+  /** The module's URL, and the name it is shown by. */
+  module: string;
+  shown: string;
+  /** The export to serve; `application`, else the default export, else `fetch`, when absent. */
+  name?: string;
+  hostname: string;
+  port: number;
+  /** Seconds an exchange may run (0: no limit). */
+  timeout: number;
+  /** Whether several processes serve the app (`wsgi.multiprocess`). */
+  multiprocess: boolean;
+  /** Record exchanges for the inspector. */
+  record: boolean;
+  maxBodyBytes: number;
+  /** The largest request body the gateway takes; its default when absent. */
+  maxRequestBody?: number;
+  /** The toolkit's pieces around the app; none when absent. */
+  toolkit?: ToolkitOptions;
+  /** The request log on stderr. */
+  log: boolean;
+  /** The inspector's URL, for links from the error pages. */
+  inspectorUrl?: string;
+  /** Show the debug page to clients off loopback too. */
+  debugAnyClient?: boolean;
+  /** Serve this error page and do not load the module (the supervisor's fallback). */
+  failed?: LoadError;
+}
+
+/** Milliseconds between heartbeats. */
+export const HEARTBEAT_MS = 200;
+
+/** This process's own files: a frame or location in them is not the user's. */
+const OWN = new URL("../", import.meta.url).href;
+
+async function importApplication(
+  config: ChildConfig,
+): Promise<{ app: Application } | { error: LoadError }> {
+  let exports: Record<string, unknown>;
+  try {
+    exports = await import(config.module);
+  } catch (error) {
+    return { error: fromImportError(error, config.shown, (url) => url.startsWith(OWN)) };
+  }
+  const file = decodeURIComponent(new URL(config.module).pathname);
+  const name = config.name;
+  const key = exportKey(exports, name);
+  if (key === undefined) {
+    return {
+      error: {
+        kind: "bad export",
+        module: config.shown,
+        file,
+        message: missingExport(config.shown, name),
+      },
+    };
+  }
+  // A WSGI application, or a fetch handler ({ fetch }, a Hono app) made one.
+  const app = exportedApplication(key, exports[key], config.shown);
+  if ("message" in app) {
+    return { error: { kind: "bad export", module: config.shown, file, message: app.message } };
+  }
+  return { app };
+}
+
+function asFault(kind: Fault["kind"], value: unknown): Fault {
+  if (value instanceof Error) {
+    return { kind, name: value.name, message: value.message, stack: value.stack };
+  }
+  return { kind, name: typeof value, message: String(value) };
+}
+
+/** Serves the app (or its load error page) on the shared port; returns the server. */
+async function serveApp(
+  config: ChildConfig,
+  out: ChannelWriter,
+  recorder: ChannelRecorder | undefined,
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const loaded = config.failed ? { error: config.failed } : await importApplication(config);
+  let app: Application;
+  if ("error" in loaded) {
+    out.control({ type: "load_error", error: withFrame(loaded.error) });
+    app = loadErrorPage(loaded.error, config.inspectorUrl);
+  } else {
+    app = config.toolkit ? composeApplication(loaded.app, config.toolkit) : loaded.app;
+  }
+  const handler = toFetch(app, {
+    recorder,
+    log: config.log,
+    timeout: config.timeout > 0 ? config.timeout * 1000 : undefined,
+    multiprocess: config.multiprocess,
+    maxRequestBody: config.maxRequestBody,
+    appName: config.name ?? "application",
+    serverName: config.hostname,
+    serverPort: String(config.port),
+    debug: debugPage({
+      inspectorUrl: config.inspectorUrl,
+      anyClient: config.debugAnyClient,
+      refOf: (environ) => recorder?.refOf(environ),
+    }),
+  });
+  const server = Deno.serve({
+    hostname: config.hostname,
+    port: config.port,
+    reusePort: true,
+    onListen: () => {},
+  }, handler);
+  out.control({ type: "ready", port: server.addr.port });
+  out.flush();
+  // Later, and off the path of a reload: it takes ~50 ms of this process's time.
+  setTimeout(() => loadStackParser().catch(() => {/* the regular expression will do */}), 2000);
+  return server;
+}
+
+/** Logs a fault no exchange caught, puts it on the one open exchange if there is one, and reports it. */
+function faultHandler(out: ChannelWriter, recorder: () => ChannelRecorder | undefined) {
+  return (kind: Fault["kind"], value: unknown) => {
+    const fault = asFault(kind, value);
+    const what = kind === "unhandledrejection"
+      ? "Unhandled promise rejection"
+      : "Uncaught exception outside any request";
+    stderrSink.write(
+      `${what} in the application (the server goes on): ${fault.stack ?? fault.message}\n`,
+    );
+    // With one exchange open, it is the one the fault belongs to (or the only one that can tell).
+    let exchange: number | undefined;
+    const rec = recorder();
+    if (rec && rec.open.size === 1) {
+      const [open] = rec.open;
+      exchange = open!.id;
+      open!.record("error", {
+        where: "application",
+        name: fault.name,
+        message: `${what}: ${fault.message}`,
+        stack: fault.stack,
+      });
+    }
+    out.control({ type: "fault", fault, exchange });
+  };
+}
+
+/**
+ * Runs the app process; resolves when it should exit. A standby (started
+ * ahead of the next save, so that a reload does not wait for a new process)
+ * waits for a `load` message with its real configuration.
+ */
+export async function runChild(first: ChildConfig & { standby?: boolean }): Promise<void> {
+  const conn = await Deno.connect({ transport: "unix", path: first.channel });
+  const out = new ChannelWriter(conn);
+  out.control({ type: "hello", worker: first.worker, generation: first.generation, pid: Deno.pid });
+  const heartbeat = setInterval(() => out.send(HEARTBEAT), HEARTBEAT_MS);
+  let recorder: ChannelRecorder | undefined;
+  const onFault = faultHandler(out, () => recorder);
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    onFault("unhandledrejection", event.reason);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    onFault("error", event.error ?? event.message);
+  });
+
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  const start = async (config: ChildConfig) => {
+    recorder = config.record
+      ? new ChannelRecorder(out, config.maxBodyBytes, `${config.generation}.${config.worker}`)
+      : undefined;
+    try {
+      server = await serveApp(config, out, recorder);
+    } catch (error) {
+      // The port could not be had (or the like): nothing this process can serve.
+      stderrSink.write(`Cannot serve the app: ${error instanceof Error ? error.message : error}\n`);
+      stderrSink.flush();
+      Deno.exit(3);
+    }
+  };
+  if (!first.standby) start(first);
+
+  const retire = async () => {
+    clearInterval(heartbeat);
+    const stopped = server?.shutdown();
+    // The listener closes once the runtime next polls it, which this timer waits for.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    out.control({ type: "unlistened" });
+    await stopped;
+    stderrSink.flush();
+    await out.drain();
+  };
+  let retiring: Promise<void> | undefined;
+  try {
+    await readChannel(conn, (kind, payload) => {
+      if (kind !== CONTROL || retiring) return;
+      const control = parseControl<ToChild>(payload);
+      if (control.type === "load" && server === undefined) start(control.config);
+      else if (control.type === "retire") {
+        // Done: hanging up ends the read below, and so this process.
+        retiring = retire().finally(() => conn.close());
+      }
+    });
+  } catch {
+    // The channel broke: the supervisor is gone.
+  }
+  // The supervisor hangs up once this process retired, or when it is gone.
+  await retiring;
+  stderrSink.flush();
+}
+
+if (import.meta.main) {
+  const config = JSON.parse(Deno.args[0] ?? "{}") as ChildConfig & { standby?: boolean };
+  await runChild(config);
+  Deno.exit(0);
+}

@@ -1,0 +1,445 @@
+/**
+ * The dev loop through the real CLI, over sockets, on apps in a temporary
+ * folder: reload on save with the inspector's history kept, a broken module
+ * served as an error page until fixed, faults that never take the server
+ * down, timeouts for async hangs and CPU spins, several workers, signals.
+ */
+
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { cpuSeconds, eventually, get, helloApp, startDev } from "./_dev.ts";
+import { sleep } from "./_helpers.ts";
+import type { ExchangeDetail, ExchangeList, ServerState } from "../inspector/protocol.ts";
+
+const json = async <T>(url: string): Promise<T> => JSON.parse((await get(url)).text) as T;
+
+Deno.test("CLI reload: a saved edit serves at once, the history is kept, each exchange knows its generation", async () => {
+  const dev = await startDev({
+    "app.ts": `import { word } from "./lib.ts";
+export const application = (_e: unknown, start_response: (s: string, h: [string, string][]) => void) => {
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("app one, " + word)];
+};
+`,
+    "lib.ts": `export const word = "lib one";\n`,
+  });
+  try {
+    equal((await get(dev.url)).text, "app one, lib one");
+    await dev.write(
+      "app.ts",
+      (await Deno.readTextFile(`${dev.dir}/app.ts`)).replace("app one", "app two"),
+    );
+    await eventually(
+      async () => (await get(dev.url)).text === "app two, lib one",
+      "the edit to be served",
+    );
+    match(dev.output(), /reloaded \(app\.ts changed\) in \d+ ms/);
+    // An imported module is watched too.
+    await dev.write("lib.ts", `export const word = "lib two";\n`);
+    await eventually(async () => (await get(dev.url)).text === "app two, lib two", "lib.ts's edit");
+    match(dev.output(), /reloaded \(lib\.ts changed\) in \d+ ms/);
+    await dev.waitFor(/reloaded \(lib\.ts changed\)/);
+    const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges`);
+    ok(list.total >= 3, `the history is kept across reloads (${list.total} exchanges)`);
+    const oldest = list.exchanges.at(-1)!;
+    const newest = list.exchanges[0]!;
+    equal(oldest.generation, 1);
+    equal(newest.generation, 3);
+    const server = await json<ServerState>(`${dev.inspector}/api/server`);
+    equal(server.generation, 3);
+    equal(server.loadError, null);
+    deepEqual(
+      server.events.filter((e) => e.type === "generation").map((e) =>
+        e.type === "generation" && e.reason
+      ),
+      ["start", "app.ts changed", "lib.ts changed"],
+    );
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI reload: a syntax error is a 500 page with file, line, column and a caret, until a fix serves 200", async () => {
+  const dev = await startDev({ "app.ts": helloApp("fine") });
+  try {
+    equal((await get(dev.url)).status, 200);
+    await dev.write(
+      "app.ts",
+      `export const application = (_e: unknown, start_response: (s: string, h: [string, string][]) => void) => {
+  start_response("200 OK", []);
+  return [1 +];
+};
+`,
+    );
+    await eventually(async () => (await get(dev.url)).status === 500, "the error page");
+    const html = await get(dev.url, { headers: { accept: "text/html" } });
+    equal(html.status, 500);
+    match(html.headers.get("content-type")!, /text\/html/);
+    match(html.text, /Cannot serve app\.ts: syntax error/);
+    match(html.text, /app\.ts:3:\d+/);
+    match(html.text, /return \[1 \+\];/, "the code frame shows the line");
+    match(html.text, /class="caret">\s+\^/, "a caret under the column");
+    const plain = await get(dev.url);
+    match(plain.headers.get("content-type")!, /text\/plain/);
+    match(plain.text, /app\.ts:3:\d+: SyntaxError/);
+    match(plain.text, />\s+3 \|\s+return \[1 \+\];\n\s+\|\s+\^/);
+    await dev.waitFor(/Cannot serve app\.ts \(syntax error\): app\.ts:3:\d+/);
+    const server = await json<ServerState>(`${dev.inspector}/api/server`);
+    equal(server.loadError?.line, 3);
+    await dev.write("app.ts", helloApp("fixed"));
+    await eventually(async () => (await get(dev.url)).text === "fixed", "the fix to be served");
+    equal((await json<ServerState>(`${dev.inspector}/api/server`)).loadError, null);
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI reload: a throw at the top level and a missing export are error pages too; the server stays up", async () => {
+  const dev = await startDev({
+    "app.ts": `const config = JSON.parse("{not json");
+export const application = () => [];
+`,
+  });
+  try {
+    const page = await get(dev.url);
+    equal(page.status, 500);
+    match(page.text, /error at import/);
+    match(page.text, /SyntaxError: .*JSON/);
+    match(page.text, /app\.ts:1:\d+/);
+    await dev.write("app.ts", `export const handler = () => [];\n`);
+    await eventually(
+      async () => /exports neither "application" nor a default/.test((await get(dev.url)).text),
+      "the missing export's page",
+    );
+    await dev.write("app.ts", helloApp("works"));
+    await eventually(async () => (await get(dev.url)).text === "works", "the fixed module");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI: an unhandled rejection and a throw in a timer are logged and recorded; the server goes on", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/reject") setTimeout(() => { Promise.reject(new Error("late rejection")); }, 20);
+  if (environ.PATH_INFO === "/throw") setTimeout(() => { throw new TypeError("thrown in a timer"); }, 20);
+  if (environ.PATH_INFO === "/deep") { const f = (n: number): number => f(n + 1) + 1; f(0); }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok " + environ.PATH_INFO)];
+};
+`,
+  });
+  try {
+    equal((await get(`${dev.url}/reject`)).text, "ok /reject");
+    equal((await get(`${dev.url}/throw`)).text, "ok /throw");
+    const deep = await get(`${dev.url}/deep`);
+    equal(deep.status, 500, "a stack overflow is the request's 500");
+    match(deep.text, /RangeError: Maximum call stack size exceeded/);
+    await dev.waitFor(
+      /Unhandled promise rejection in the application \(the server goes on\): Error: late rejection\n\s+at .*app\.ts:2:/,
+    );
+    await dev.waitFor(
+      /Uncaught exception outside any request in the application \(the server goes on\): TypeError: thrown in a timer/,
+    );
+    equal((await get(`${dev.url}/after`)).text, "ok /after");
+    const server = await json<ServerState>(`${dev.inspector}/api/server`);
+    const faults = server.events.flatMap((e) => e.type === "fault" ? [e.fault] : []);
+    ok(
+      faults.some((f) => f.kind === "unhandledrejection" && f.message === "late rejection"),
+      JSON.stringify(faults),
+    );
+    ok(faults.some((f) => f.kind === "error" && /thrown in a timer/.test(f.message)));
+    ok(faults.every((f) => f.stack?.includes("app.ts")), "with their stacks");
+    equal(server.generation, 1, "no restart was needed");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI --timeout 1: an async hang is answered 504 and recorded as timed out", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = async (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/hang") await new Promise(() => {});
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok")];
+};
+`,
+  }, ["--timeout", "1"]);
+  try {
+    const t0 = Date.now();
+    const hung = await get(`${dev.url}/hang`);
+    equal(hung.status, 504);
+    ok(Date.now() - t0 >= 900, "not before the timeout");
+    equal((await get(dev.url)).text, "ok");
+    const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=hang`);
+    const x = list.exchanges[0]!;
+    equal(x.status, 504);
+    const detail = await json<ExchangeDetail>(`${dev.inspector}/api/exchanges/${x.id}`);
+    ok(detail.events.some((e) => e.type === "error" && e.data.name === "TimeoutError"));
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI --timeout 1: a CPU spin is cut and recorded, the inspector answers meanwhile, the next request is served, nothing keeps spinning", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/spin") while (true) { /* a CPU-bound loop */ }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok " + Deno.pid)];
+};
+`,
+  }, ["--timeout", "1"]);
+  try {
+    const first = await get(dev.url);
+    const spinningPid = Number(first.text.split(" ")[1]);
+    const t0 = Date.now();
+    const spin = fetch(`${dev.url}/spin`).then(
+      async (r) => ({ status: r.status, text: await r.text() }),
+      (error: Error) => ({ status: 0, text: error.message }),
+    );
+    await sleep(200);
+    // The inspector lives in the supervisor: it answers while the app process spins.
+    const latencies: number[] = [];
+    while (Date.now() - t0 < 900) {
+      const s = performance.now();
+      equal((await get(`${dev.inspector}/api/exchanges`)).status, 200);
+      latencies.push(performance.now() - s);
+      await sleep(20);
+    }
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
+    ok(p99 < 500, `the inspector answered during the spin (p99 ${p99.toFixed(1)} ms)`);
+    const answer = await spin;
+    ok(
+      answer.status === 504 || answer.status === 0,
+      `cut or 504 (got ${answer.status} ${answer.text})`,
+    );
+    const next = await get(dev.url);
+    equal(next.status, 200);
+    ok(next.text !== first.text, "served by a new app process");
+    await dev.waitFor(/did not answer for \d+\.\d s \(a CPU-bound loop\?\); it is restarted/);
+    // The spinning process is gone, and nothing of the tree burns CPU.
+    await eventually(
+      () => cpuSeconds(spinningPid) === 0,
+      "the spinning process to be killed",
+      5000,
+    );
+    const pids = dev.appPids();
+    const before = pids.map(cpuSeconds);
+    await sleep(1000);
+    const burnt = pids.map(cpuSeconds).reduce((sum, c, i) => sum + c - before[i]!, 0);
+    ok(burnt < 0.3, `the app processes used ${burnt.toFixed(2)} s of CPU in 1 s`);
+    const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=spin`);
+    const x = list.exchanges[0]!;
+    const detail = await json<ExchangeDetail>(`${dev.inspector}/api/exchanges/${x.id}`);
+    ok(
+      detail.events.some((e) => e.type === "abort" && /timed out/.test(String(e.data.reason))),
+      JSON.stringify(detail.events.map((e) => e.type)),
+    );
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI --workers 2: two app processes share the port, wsgi.multiprocess is true, one inspector records all", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode(Deno.pid + " " + environ["wsgi.multiprocess"])];
+};
+`,
+  }, ["--workers", "2"]);
+  try {
+    const port = Number(new URL(dev.url).port);
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      const text = await new Response(conn.readable).text();
+      const [pid, multiprocess] = text.split("\r\n\r\n")[1]!.split(" ");
+      equal(multiprocess, "true");
+      seen.add(pid!);
+    }
+    equal(seen.size, 2, `both workers served (${[...seen]})`);
+    await eventually(
+      async () => (await json<ExchangeList>(`${dev.inspector}/api/exchanges`)).total === 40,
+      "all 40 exchanges recorded",
+    );
+    // A save reloads both workers: none of the old processes answers any more.
+    await dev.write(
+      "app.ts",
+      (await Deno.readTextFile(`${dev.dir}/app.ts`)).replace('" "', '" v2 "'),
+    );
+    await dev.waitFor(/reloaded \(app\.ts changed\)/);
+    const after = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      const text = await new Response(conn.readable).text();
+      const [pid, v2] = text.split("\r\n\r\n")[1]!.split(" ");
+      equal(v2, "v2");
+      ok(!seen.has(pid!), `served by a new worker, not ${pid}`);
+      after.add(pid!);
+    }
+    equal(after.size, 2, "both new workers serve");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI: the app process sees the real peer address and the bound port", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  start_response("200 OK", [["Content-Type", "application/json"]]);
+  return [new TextEncoder().encode(JSON.stringify([environ.REMOTE_ADDR, environ.REMOTE_PORT, environ.SERVER_PORT]))];
+};
+`,
+  });
+  try {
+    const port = Number(new URL(dev.url).port);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const local = conn.localAddr as Deno.NetAddr;
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: elsewhere:1\r\nConnection: close\r\n\r\n"),
+    );
+    const text = await new Response(conn.readable).text();
+    deepEqual(JSON.parse(text.split("\r\n\r\n")[1]!), [
+      "127.0.0.1",
+      String(local.port),
+      String(port),
+    ]);
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI: a runtime error is a debug page with the app's frames and source, the rest folded, a link to the exchange", async () => {
+  const dev = await startDev({
+    "app.ts": `function loadUser(id: string): never {
+  throw new Error("no user " + id);
+}
+
+export const application = (_environ: Record<string, unknown>, _start_response: unknown) => {
+  return loadUser("42");
+};
+`,
+  });
+  try {
+    const html = await get(dev.url, { headers: { accept: "text/html" } });
+    equal(html.status, 500);
+    match(html.text, /Error: no user 42/);
+    match(html.text, /loadUser — app\.ts:2:9/);
+    match(html.text, /throw new Error\(&#34;no user &#34; \+ id\);/);
+    match(html.text, /frames? of the server and Deno/);
+    const link = html.text.match(/href="([^"]+#ref=([\d.]+))"/);
+    ok(link, "a link to the exchange in the inspector");
+    const plain = await get(dev.url);
+    match(plain.text, /Error: no user 42\n/);
+    match(plain.text, /at loadUser \(app\.ts:2:9\)\n/);
+    match(plain.text, />\s+2 \|\s+throw new Error/);
+    const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges`);
+    ok(list.exchanges.some((x) => x.ref === link![2]), "the ref names a recorded exchange");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`CLI: ${signal} stops the supervisor and every app process within 2 s, even a spinning one`, async () => {
+    const dev = await startDev({
+      "app.ts":
+        `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/spin") while (true) { /* busy */ }
+  start_response("200 OK", []);
+  return [];
+};
+`,
+    }, ["--timeout", "0"]);
+    try {
+      equal((await get(dev.url)).status, 200);
+      fetch(`${dev.url}/spin`).then((r) => r.body?.cancel(), () => {});
+      await sleep(300);
+      ok(dev.appPids().length > 0);
+      const t0 = Date.now();
+      dev.process.kill(signal);
+      const status = await dev.process.status;
+      const took = Date.now() - t0;
+      ok(took < 2000, `stopped in ${took} ms`);
+      equal(status.code, 0);
+      await eventually(() => dev.appPids().length === 0, "every app process to be gone", 500);
+      match(dev.output(), /Shut down\./);
+    } finally {
+      await dev.cleanup();
+    }
+  });
+}
+
+Deno.test("CLI reload: a request in flight finishes on the old generation while new ones get the new code", async () => {
+  const app = (word: string) =>
+    `export const application = async (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/slow") await new Promise((r) => setTimeout(r, 1500));
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode(${JSON.stringify(word)})];
+};
+`;
+  const dev = await startDev({ "app.ts": app("old") });
+  try {
+    const slow = get(`${dev.url}/slow`);
+    await sleep(200);
+    await dev.write("app.ts", app("new"));
+    await eventually(async () => (await get(dev.url)).text === "new", "the new generation");
+    const answer = await slow;
+    equal(answer.status, 200);
+    equal(answer.text, "old", "finished by the generation that began it");
+    // Its last events reach the inspector a few milliseconds after the client has the answer.
+    await eventually(async () => {
+      const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=slow`);
+      return list.exchanges[0]?.state === "complete" && list.exchanges[0].generation === 1;
+    }, "the slow exchange recorded complete, on generation 1");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI: an app process that exits (Deno.exit in a request) is replaced within a second", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/exit") Deno.exit(7);
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("alive " + Deno.pid)];
+};
+`,
+  });
+  try {
+    const before = (await get(dev.url)).text;
+    // Events leave an app process at once only 1 ms after the last write (see server/dev/bridge.ts).
+    await sleep(20);
+    const cut = await fetch(`${dev.url}/exit`).then(
+      (r) => r.text(),
+      (e: Error) => `cut: ${e.message}`,
+    );
+    match(cut, /^cut: /);
+    const t0 = Date.now();
+    const after = await get(dev.url, {}, 5000);
+    ok(Date.now() - t0 < 1500, `served again after ${Date.now() - t0} ms`);
+    match(after.text, /^alive /);
+    ok(after.text !== before, "by a new app process");
+    await dev.waitFor(/The app process \(pid \d+\) exited with code 7; restarting it/);
+    const server = await json<ServerState>(`${dev.inspector}/api/server`);
+    ok(server.events.some((e) => e.type === "fault" && e.fault.kind === "exit"));
+    const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=exit`);
+    equal(list.exchanges[0]!.state !== "pending", true, "the cut exchange is ended in the record");
+  } finally {
+    await dev.cleanup();
+  }
+});

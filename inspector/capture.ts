@@ -96,6 +96,11 @@ export class ExchangeWriter implements ExchangeRecorder {
   #off = false;
   /** The app generation that serves this exchange, under the CLI (0: none); set before the `request` event. */
   generation = 0;
+  /**
+   * Its name outside the store, under the CLI (`generation.worker.id`, which
+   * the debug page links to); set before the `request` event.
+   */
+  ref: string | undefined = undefined;
 
   constructor(sink: WriterSink, id: number, t0: number, limits: CaptureLimits) {
     this.#sink = sink;
@@ -160,8 +165,7 @@ export class ExchangeWriter implements ExchangeRecorder {
           d.peer,
           d.headers,
           this.generation,
-          // An app process under the CLI names its exchanges (server/dev/bridge.ts).
-          (d as { ref?: string }).ref,
+          this.ref,
         );
         return;
       }

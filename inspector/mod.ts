@@ -4,8 +4,10 @@
  * stream.
  *
  * {@linkcode createInspector} returns the `InspectorHandle` the CLI expects
- * (`server/recorder.ts`): its `recorder` goes to the app server, `listen(appUrl)`
- * opens the side port, `shutdown()` closes it. The side port listens on
+ * (`server/recorder.ts`): `listen(appUrl)` opens the side port, `shutdown()`
+ * closes it, and the CLI's app processes record with `appRecording` (their
+ * frames come back through `intake()`); its `recorder` records an app server
+ * in this process (`serve()`, `toFetch()`). The side port listens on
  * 127.0.0.1 by default; on any other interface it prints a one-line warning
  * at start and asks for an access token generated at start, and the URL it
  * returns carries it (`?token=...`).
@@ -31,7 +33,7 @@
  * @module
  */
 
-import type { DevInspector, InspectorHandle, Recorder } from "../server/recorder.ts";
+import type { InspectorHandle, Recorder } from "../server/recorder.ts";
 import { ExchangeStore } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
@@ -76,7 +78,9 @@ export interface InspectorOptions {
 }
 
 /** A running (or ready) inspector. */
-export interface Inspector extends InspectorHandle, DevInspector {
+export interface Inspector extends InspectorHandle {
+  /** Receives the exchanges of an app server in this process (`serve()`, `toFetch()`). */
+  readonly recorder: Recorder;
   /** Server-level events from the CLI's supervisor. */
   readonly server: ServerLog;
   /** The recorded exchanges (the `recorder` feeds them; in token mode it redacts the token first). */
@@ -140,12 +144,14 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
     recorder: token === undefined ? store : redactingRecorder(store, token),
     server: serverLog,
-    recorderFor(generation: number): Recorder {
-      const tagging: Recorder = {
-        begin: (request, time) => store.begin(request, time, generation),
-      };
-      return token === undefined ? tagging : redactingRecorder(tagging, token);
+    // Under the CLI each app process records with ./app_recorder.ts, with this store's caps,
+    // hiding the token itself in token mode; its frames come back through intake().
+    appRecording: {
+      module: new URL("./app_recorder.ts", import.meta.url).href,
+      ...store.limits,
+      redact: token,
     },
+    intake: () => store.intake(),
     serverEvent: (event) => serverLog.add(event),
     token,
     get url() {

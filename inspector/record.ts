@@ -699,6 +699,11 @@ class Cursor {
       : latin1(this.buf, at, at + n);
   }
 
+  /** Steps over a `str`. */
+  skipStr(): void {
+    this.take(this.u32() & MAX_STRING);
+  }
+
   pairs(): Pair[] {
     const n = this.u32();
     // Each pair takes at least 8 bytes: a count beyond that is a broken frame.
@@ -755,6 +760,31 @@ export function latin1(buf: Uint8Array, start: number, end: number): string {
     );
   }
   return out;
+}
+
+/**
+ * Checks the `request` frame at `at` (whose length the caller checked) field
+ * by field without decoding its strings, and returns its app generation (0:
+ * none): what a store taking frames from a pipe needs of it.
+ *
+ * @throws {RangeError} when a field runs past the frame's end
+ */
+export function requestGeneration(buf: Uint8Array, view: DataView, at: number): number {
+  const flags = view.getUint8(at + 5);
+  const c = new Cursor(buf, view, at + HEADER_SIZE, at + view.getUint32(at, true));
+  c.take(8);
+  c.skipStr();
+  c.skipStr();
+  c.skipStr();
+  if (flags & FLAG.PEER) {
+    c.skipStr();
+    c.take(4);
+  }
+  const n = c.u32();
+  for (let i = 0; i < 2 * n; i++) c.skipStr();
+  const generation = flags & FLAG.GENERATION ? c.u32() : 0;
+  if (flags & FLAG.REF) c.skipStr();
+  return generation;
 }
 
 /** Reads a frame's length and type code at `at` (at least 5 bytes must be there). */

@@ -46,7 +46,7 @@
  * @module
  */
 
-import type { Recorder } from "../server/recorder.ts";
+import type { Recorder, RecordIntake } from "../server/recorder.ts";
 import { type CaptureLimits, ExchangeWriter, type WriterSink } from "./capture.ts";
 import type {
   ExchangeDetail,
@@ -60,9 +60,11 @@ import {
   AT,
   decodeFrame,
   FLAG,
+  FORMAT_VERSION,
   type FrameEncoder,
   HEADER_SIZE,
   latin1,
+  requestGeneration,
   TYPE_CODE,
 } from "./record.ts";
 import { FrameRing } from "./ring.ts";
@@ -138,6 +140,8 @@ const STATE_NAMES: readonly ExchangeState[] = ["pending", "complete", "aborted",
 const PENDING = 0, COMPLETE = 1, ABORTED = 2, ERROR = 3;
 
 const C = TYPE_CODE;
+/** The largest type code of the format. */
+const MAX_CODE = Object.keys(TYPE_CODE).length;
 
 /**
  * A kept exchange, as the API reads it: a handle made on demand (the store
@@ -284,6 +288,29 @@ class Index {
   }
 }
 
+/** One writer's frames, as {@linkcode ExchangeStore.intake} takes them. */
+class StoreIntake implements RecordIntake {
+  readonly #store: ExchangeStore;
+  readonly #source: number;
+
+  constructor(store: ExchangeStore, source: number) {
+    this.#store = store;
+    this.#source = source;
+  }
+
+  ingest(frames: Uint8Array): void {
+    this.#store.ingest(frames, this.#source);
+  }
+
+  abortOpen(reason: string): number {
+    return this.#store.abortIngested(this.#source, reason);
+  }
+
+  get open(): number {
+    return this.#store.openIngested(this.#source);
+  }
+}
+
 /**
  * The bounded store of recorded exchanges, and the {@linkcode Recorder} the
  * gateway feeds.
@@ -324,8 +351,13 @@ export class ExchangeStore implements Recorder, WriterSink {
   #oldest = 1;
   readonly #listeners = new Set<StoreListener>();
   readonly #tickets = new Map<string, { original: string; seq?: number }>();
-  /** Exchanges being ingested: (source, writer's id) to seq. */
+  /**
+   * Exchanges being ingested: (source, writer's id) to seq, negated once it
+   * ended (its `input_rest` may follow); dropped when it is evicted.
+   */
   readonly #ingesting = new Map<number, number>();
+  /** The last source number given out ({@linkcode ExchangeStore.intake}). */
+  #sources = 0;
   #nonce = 0;
   #failures = 0;
 
@@ -364,22 +396,17 @@ export class ExchangeStore implements Recorder, WriterSink {
   // -------------------------------------------------------------------------
   // Recording
 
-  /**
-   * Starts recording an exchange (called by the gateway for each request).
-   *
-   * @param generation the app generation serving it, under the CLI (its
-   *   supervisor's recorder for each generation passes it)
-   */
-  begin(request: Request, time?: number, generation = 0): ExchangeWriter {
+  /** The caps of each exchange's capture (app processes under the CLI are given the same). */
+  get limits(): CaptureLimits {
+    return this.#limits;
+  }
+
+  /** Starts recording an exchange (called by the gateway for each request). */
+  begin(request: Request, time?: number): ExchangeWriter {
     let replayOf = 0;
     if (this.#tickets.size > 0) replayOf = this.#claimTicket(request.headers.get(REPLAY_HEADER));
     const seq = this.#open(replayOf);
-    const writer = new ExchangeWriter(this, seq, time ?? performance.now(), this.#limits);
-    if (generation > 0) {
-      writer.generation = generation;
-      this.#index.generation[seq % this.#index.slots] = generation;
-    }
-    return writer;
+    return new ExchangeWriter(this, seq, time ?? performance.now(), this.#limits);
   }
 
   /** Gives out the next seq and sets up its slot; evicts to stay within the count. */
@@ -558,12 +585,23 @@ export class ExchangeStore implements Recorder, WriterSink {
   // Frames from another process
 
   /**
+   * A reader of one writer's frames (an app process under the CLI; see
+   * `server/dev/contract.ts`): {@linkcode ExchangeStore.ingest} with a source
+   * number of its own, and the exchanges it left open.
+   */
+  intake(): RecordIntake {
+    return new StoreIntake(this, ++this.#sources);
+  }
+
+  /**
    * Takes frames written elsewhere (by an {@linkcode ExchangeWriter} over a
    * `FrameBuffer`, in another process): whole frames, back to back. Each
    * writer's exchange ids are mapped to this store's; `source` tells writers
    * apart (one number per process). An exchange begins with its `request`
    * frame; frames of an exchange this store does not keep (never begun here,
-   * or evicted) are dropped.
+   * or evicted) are dropped. The frames are copied into the ring as they
+   * are: only the `request` frame is read (checked field by field, for its
+   * generation), and the index reads each frame's fixed fields.
    *
    * @throws {RangeError} when a frame is cut or not of this format (what came
    *   before it is kept)
@@ -583,28 +621,40 @@ export class ExchangeStore implements Recorder, WriterSink {
           `Cannot ingest frames: a frame of ${length} bytes at ${at} does not fit the ${frames.length} given`,
         );
       }
-      const frame = frames.subarray(at, at + length);
+      const version = view.getUint16(at + 6, true);
+      if (version !== FORMAT_VERSION) {
+        throw new RangeError(
+          `Cannot ingest frames: format version ${version} (this inspector reads version ${FORMAT_VERSION})`,
+        );
+      }
+      const start = at;
       at += length;
-      const code = frame[4]!;
-      const key = source * 2 ** 32 + view.getUint32(at - length + 8, true);
+      const code = frames[start + 4]!;
+      if (code < 1 || code > MAX_CODE) {
+        throw new RangeError(`Cannot ingest frames: unknown type code ${code} at ${start}`);
+      }
+      const key = source * 2 ** 32 + view.getUint32(start + 8, true);
       let seq = this.#ingesting.get(key);
+      // Negative: ended, but an `input_rest` may still follow.
+      if (seq !== undefined && seq < 0) seq = -seq;
       if (code === C.request) {
-        // Check it reads before it takes a seq.
-        const decoded = decodeFrame(frames, view, at - length);
+        // Checked before it takes a seq.
+        const generation = requestGeneration(frames, view, start);
         let replayOf = 0;
-        if (this.#tickets.size > 0 && decoded.event.type === "request") {
-          const header = decoded.event.data.headers.find(([n]) =>
-            n.toLowerCase() === REPLAY_HEADER
-          );
-          replayOf = this.#claimTicket(header?.[1] ?? null);
+        if (this.#tickets.size > 0) {
+          const decoded = decodeFrame(frames, view, start);
+          if (decoded.event.type === "request") {
+            const header = decoded.event.data.headers.find(([n]) =>
+              n.toLowerCase() === REPLAY_HEADER
+            );
+            replayOf = this.#claimTicket(header?.[1] ?? null);
+          }
         }
         seq = this.#open(replayOf);
         this.#ingesting.set(key, seq);
         const slot = seq % this.#index.slots;
         this.#index.ingestKey[slot] = key;
-        if (decoded.event.type === "request") {
-          this.#index.generation[slot] = decoded.event.data.generation ?? 0;
-        }
+        this.#index.generation[slot] = generation;
       }
       if (seq === undefined) continue;
       if (!this.alive(seq)) {
@@ -612,7 +662,7 @@ export class ExchangeStore implements Recorder, WriterSink {
         continue;
       }
       try {
-        const placed = this.#ring.append(frame);
+        const placed = this.#ring.append(frames.subarray(start, at));
         this.#ring.view.setUint32(placed + 8, seq >>> 0, true);
       } catch (error) {
         this.encoder.abandon();
@@ -620,7 +670,38 @@ export class ExchangeStore implements Recorder, WriterSink {
         continue;
       }
       this.commit(seq, code);
+      if (code === C.end || code === C.abort) this.#ingesting.set(key, -seq);
     }
+  }
+
+  /** Exchanges of `source` begun ({@linkcode ExchangeStore.ingest}) and not ended, still kept. */
+  openIngested(source: number): number {
+    let n = 0;
+    for (const [key, seq] of this.#ingesting) {
+      if (seq > 0 && Math.floor(key / 2 ** 32) === source) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Ends every exchange of `source` still open with an `error` and an
+   * `abort` that say `reason` (its writer is gone); returns how many.
+   */
+  abortIngested(source: number, reason: string, time = performance.now()): number {
+    let n = 0;
+    for (const [key, seq] of this.#ingesting) {
+      if (seq < 0 || Math.floor(key / 2 ** 32) !== source) continue;
+      this.#ingesting.delete(key);
+      if (!this.alive(seq)) continue;
+      const slot = seq % this.#index.slots;
+      this.#index.ingestKey[slot] = NaN;
+      const t0 = this.#index.startedAt[slot]! - performance.timeOrigin;
+      const writer = new ExchangeWriter(this, seq, Number.isNaN(t0) ? time : t0, this.#limits);
+      writer.record("error", { where: "gateway", name: "Error", message: reason }, time);
+      writer.record("abort", { reason, bytes: 0 }, time);
+      n++;
+    }
+    return n;
   }
 
   // -------------------------------------------------------------------------

@@ -389,7 +389,6 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       timeout: options.timeout,
       workers: options.workers,
       quiet: options.quiet,
-      maxBodyBytes: options.maxBodyBytes,
       maxRequestBody: options.maxRequestBody,
       toolkit: {
         validate: options.validate,

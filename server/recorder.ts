@@ -6,7 +6,8 @@
  * nothing else of `server/`: `deno task lint:layers` checks both), and
  * `mod.ts` wires the two together. With no recorder the gateway skips
  * building every event, so recording costs nothing when it is off. The CLI's
- * contract with the inspector, {@linkcode InspectorHandle}, is here too.
+ * contract with the inspector, {@linkcode InspectorHandle}, is here too, with
+ * the dev loop's (`./dev/contract.ts`, re-exported).
  *
  * One exchange (a request and its response) gets one {@linkcode ExchangeRecorder}
  * from {@linkcode Recorder.begin}. The gateway then calls
@@ -51,6 +52,8 @@
  *
  * @module
  */
+
+import type { DevInspector } from "./dev/contract.ts";
 
 /** A `[name, value]` pair, as in a header list. */
 export type Pair = [name: string, value: string];
@@ -143,10 +146,13 @@ export interface InspectorSettings {
   memory: number;
 }
 
-/** A running inspector, as the CLI sees it (`inspector/mod.ts` makes one). */
-export interface InspectorHandle {
-  /** Receives the app server's exchanges. */
-  recorder: Recorder;
+/**
+ * A running inspector, as the CLI sees it (`inspector/mod.ts` makes one):
+ * a side port to open and close, and what the dev loop's supervisor needs
+ * ({@linkcode DevInspector}: how its app processes record, a reader of their
+ * records, server-level events).
+ */
+export interface InspectorHandle extends DevInspector {
   /** Opens the side port; `appUrl` is where replays are sent. Returns the URL to print. */
   listen(appUrl: string): Promise<{ url: string }>;
   /** Closes the side port. */
@@ -156,4 +162,13 @@ export interface InspectorHandle {
 // The supervisor's contract with the inspector (the CLI's dev loop) lives
 // beside the dev loop's code; it is re-exported here, so that this file stays
 // the one thing `inspector/` imports from `server/`.
-export type { DevInspector, ServerEvent, StampedServerEvent } from "./dev/contract.ts";
+export type {
+  AppRecorder,
+  AppRecorderOptions,
+  AppRecording,
+  CreateAppRecorder,
+  DevInspector,
+  RecordIntake,
+  ServerEvent,
+  StampedServerEvent,
+} from "./dev/contract.ts";

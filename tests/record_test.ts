@@ -330,6 +330,46 @@ Deno.test("ExchangeStore.ingest() maps each writer's ids apart, and drops frames
   throws(() => store.ingest(one.subarray(0, 30), 1), /does not fit/);
 });
 
+Deno.test("record: a request frame's generation and reference survive the pipe; ingest refuses what is not a frame", () => {
+  const buffer = new FrameBuffer(undefined, 16);
+  const writer = new ExchangeWriter(buffer, 9, 1000, limits);
+  writer.generation = 12;
+  writer.ref = "12.3.9 \u2603";
+  writer.record("request", {
+    method: "GET",
+    target: "/g",
+    version: "HTTP/1.1",
+    peer: { hostname: "127.0.0.1", port: 1 },
+    headers: [["host", "h"]],
+  }, 1000);
+  writer.record("end", { status: 200, bytes: 0 }, 1001);
+  const frames = buffer.take();
+  const [request] = read(frames);
+  equal(request!.event.type, "request");
+  if (request!.event.type === "request") {
+    equal(request!.event.data.generation, 12);
+    equal(request!.event.data.ref, "12.3.9 \u2603");
+  }
+  const store = new ExchangeStore();
+  const intake = store.intake();
+  intake.ingest(frames);
+  const [summary] = store.list().exchanges;
+  equal(summary?.generation, 12);
+  equal(summary?.ref, "12.3.9 \u2603");
+  equal(intake.open, 0);
+  const requestLength = new DataView(frames.buffer).getUint32(0, true);
+  const broken = frames.slice(0, requestLength);
+  broken[6] = 2; // format version 2
+  throws(() => store.ingest(broken, 5), /format version 2/);
+  broken[6] = 1;
+  broken[4] = 99;
+  throws(() => store.ingest(broken, 5), /unknown type code 99/);
+  broken[4] = 1;
+  new DataView(broken.buffer).setUint32(20 + 8, 1000, true); // the method's length runs past the frame
+  throws(() => store.ingest(broken, 5), /runs past the end of its frame/);
+  equal(store.list().total, 1, "nothing of a refused frame is kept");
+});
+
 Deno.test("record: environs that differ from the one before (values, keys, objects) come back exactly", () => {
   const input = (n: number) => ({ toString: () => `<wsgi.input: ${n} bytes left>` });
   const base = {

@@ -8,7 +8,7 @@
  *
  * | kind | direction | payload |
  * |---|---|---|
- * | `RECORD` (1) | app → supervisor | one recorded event, as `./bridge.ts` encodes it |
+ * | `RECORD` (1) | app → supervisor | whole frames of the record format (`docs/record.md`), back to back, as the inspector's app recorder writes them |
  * | `CONTROL` (2) | both | one JSON object, a {@linkcode ToSupervisor} or {@linkcode ToChild} |
  * | `HEARTBEAT` (3) | app → supervisor | none: the app process's event loop is alive |
  *
@@ -21,9 +21,8 @@
 
 import type { LoadError } from "./load_error.ts";
 import type { ChildConfig } from "./child.ts";
-import type { Out } from "./codec.ts";
 
-/** A recorded event. */
+/** Recorded frames (`docs/record.md`). */
 export const RECORD = 1;
 /** A JSON control message. */
 export const CONTROL = 2;
@@ -43,7 +42,8 @@ export type ToSupervisor =
   | { type: "hello"; worker: number; generation: number; pid: number }
   | { type: "ready"; port: number }
   | { type: "load_error"; error: LoadError }
-  | { type: "fault"; fault: Fault; exchange?: number }
+  /** `exchange`: the reference of the exchange it was recorded on, if any. */
+  | { type: "fault"; fault: Fault; exchange?: string }
   /** It was told to retire and no longer accepts connections. */
   | { type: "unlistened" };
 
@@ -84,6 +84,8 @@ export class ChannelWriter {
   #spare: { buf: Uint8Array<ArrayBuffer>; view: DataView<ArrayBuffer> } | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Where the last message queued begins when it is a RECORD one that frames may join (-1: none). */
+  #recordAt = -1;
   readonly #delay: number;
   readonly #limit: number;
   /** RECORD messages dropped because the reader fell too far behind. */
@@ -99,8 +101,9 @@ export class ChannelWriter {
     this.#limit = limit;
   }
 
-  /** Makes room for `n` more bytes after `at` (a message under way ends there). */
-  #reserve(n: number, at = this.#used): void {
+  /** Makes room for `n` more bytes after the messages queued. */
+  #reserve(n: number): void {
+    const at = this.#used;
     if (at + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
     while (size < at + n) size *= 2;
@@ -108,36 +111,6 @@ export class ChannelWriter {
     next.set(this.#buf.subarray(0, at));
     this.#buf = next;
     this.#view = new DataView(next.buffer);
-    this.#out.buf = next;
-    this.#out.view = this.#view;
-  }
-
-  /** The output handed to the codec: one object, reused for every message. */
-  readonly #out: Out = {
-    buf: new Uint8Array(0),
-    view: new DataView(new ArrayBuffer(0)),
-    at: 0,
-    need: (n: number) => this.#reserve(n, this.#out.at),
-  };
-
-  /**
-   * Starts a message of `kind` and returns the output to write its payload
-   * into (growing as needed); finish it with `end(out.at)`. `undefined` when
-   * a RECORD message is dropped (the reader is too far behind).
-   */
-  open(kind: number): Out | undefined {
-    if (this.#closed) return undefined;
-    if (kind === RECORD && this.#used > this.#limit) {
-      this.dropped++;
-      return undefined;
-    }
-    this.#reserve(5);
-    const out = this.#out;
-    out.buf = this.#buf;
-    out.view = this.#view;
-    this.#view.setUint8(this.#used + 4, kind);
-    out.at = this.#used + 5;
-    return out;
   }
 
   /**
@@ -146,6 +119,7 @@ export class ChannelWriter {
    * RECORD message is dropped. Finish it with {@linkcode ChannelWriter.end}.
    */
   begin(kind: number, max: number): { buf: Uint8Array; view: DataView; at: number } | undefined {
+    this.#recordAt = -1;
     if (this.#closed) return undefined;
     if (kind === RECORD && this.#used > this.#limit) {
       this.dropped++;
@@ -164,6 +138,33 @@ export class ChannelWriter {
     else if (this.#timer === undefined && !this.#writing) {
       this.#timer = setTimeout(() => this.flush(), this.#delay);
     }
+  }
+
+  /**
+   * Queues recorded frames: they join the RECORD message queued last when
+   * nothing else was queued since (so that the reader takes a batch of frames
+   * at once), else they start a new one. Dropped when the reader is too far
+   * behind, as every RECORD message is.
+   */
+  record(frames: Uint8Array): void {
+    const at = this.#recordAt;
+    if (at < 0) {
+      const start = this.#used;
+      this.send(RECORD, frames);
+      // Unless the message went out at once (a full buffer), frames may join it.
+      if (this.#used === start + 5 + frames.length) this.#recordAt = start;
+      return;
+    }
+    if (this.#closed) return;
+    if (this.#used > this.#limit) {
+      this.dropped++;
+      return;
+    }
+    this.#reserve(frames.length);
+    this.#buf.set(frames, this.#used);
+    this.#used += frames.length;
+    this.#view.setUint32(at, this.#used - at, true);
+    if (this.#used >= FLUSH_AT) this.flush();
   }
 
   /** Sends one message with a byte payload. */
@@ -213,6 +214,7 @@ export class ChannelWriter {
       this.#view = new DataView(this.#buf.buffer);
     }
     this.#used = 0;
+    this.#recordAt = -1;
     this.#writeAll(bytes).then(() => {
       this.#writing = false;
       // A buffer that grew far past the threshold is not kept.

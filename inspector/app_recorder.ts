@@ -10,7 +10,9 @@
  * each frame is handed to `send` as soon as it is written (the app process
  * batches them on its channel), and the supervisor's store takes the frames
  * as they are (`ExchangeStore.intake`). The request frame names the app
- * generation and the exchange's reference (`generation.worker.id`).
+ * generation and the exchange's reference (`generation.worker.id`). While
+ * the supervisor is too far behind (`congested`), new exchanges are left
+ * unrecorded, and counted; an exchange begun is always recorded whole.
  *
  * This module loads only the record format's writer: it is imported while an
  * app process starts.
@@ -28,6 +30,7 @@
  *   generation: 3,
  *   worker: 1,
  *   send: (frame) => intake.ingest(frame),
+ *   congested: () => false,
  * });
  * const handler = toFetch((_environ, start_response) => {
  *   start_response("200 OK", [["Content-Type", "text/plain"]]);
@@ -101,20 +104,27 @@ class AppFrameRecorder implements AppRecorder {
   /** Exchanges begun and not ended: a fault with one open can be put on it. */
   readonly open = new Set<AppExchange>();
   readonly #buffer: SendingBuffer;
+  readonly #congested: () => boolean;
   readonly #generation: number;
   readonly #prefix: string;
   #id = 0;
+  skipped = 0;
 
   constructor(options: AppRecorderOptions) {
     const s = options.settings;
     this.limits = { maxBodyBytes: s.maxBodyBytes, maxEvents: s.maxEvents, maxText: s.maxText };
     this.redact = s.redact ? redaction(s.redact) : undefined;
     this.#buffer = new SendingBuffer(options.send);
+    this.#congested = options.congested;
     this.#generation = options.generation;
     this.#prefix = `${options.generation}.${options.worker}.`;
   }
 
-  begin(_request: Request, time?: number): ExchangeWriter {
+  begin(_request: Request, time?: number): ExchangeWriter | undefined {
+    if (this.#congested()) {
+      this.skipped++;
+      return undefined;
+    }
     this.#id = (this.#id + 1) >>> 0 || 1;
     const exchange = new AppExchange(this, this.#buffer, this.#id, time ?? performance.now());
     exchange.generation = this.#generation;

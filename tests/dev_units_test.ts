@@ -50,7 +50,7 @@ Deno.test("ChannelWriter and MessageSplitter: messages survive any split of the 
   }
 });
 
-Deno.test("ChannelWriter.record() joins frames queued back to back into one RECORD message", async () => {
+Deno.test("ChannelWriter.record() joins small frames queued back to back into one RECORD message", async () => {
   const written: Uint8Array[] = [];
   const writer = new ChannelWriter({
     write: (p) => {
@@ -71,15 +71,23 @@ Deno.test("ChannelWriter.record() joins frames queued back to back into one RECO
   deepEqual(got.map(([kind, payload]) => [kind, payload.length]), [
     [RECORD, 3],
     [HEARTBEAT, 0],
-    [RECORD, 3 + 70 * 1024],
+    [RECORD, 3],
+    [RECORD, 70 * 1024],
     [RECORD, 1],
-  ], "a message past the flush threshold goes out; the next frame starts another");
+  ], "frames join a message while it stays under 64 KiB; one past it goes out");
   deepEqual(got[0]![1], [1, 2, 3]);
-  deepEqual(got[3]![1], [8]);
+  deepEqual(got[4]![1], [8]);
 });
 
-/** An app process's recorder whose frames cross a channel (in memory) into `store`'s intake. */
-function appChannel(store: ExchangeStore, settings: Partial<AppRecording> = {}) {
+/**
+ * An app process's recorder whose frames cross a channel (in memory) into
+ * `store`'s intake; congested past `backlog` bytes queued.
+ */
+function appChannel(
+  store: ExchangeStore,
+  settings: Partial<AppRecording> = {},
+  backlog = Infinity,
+) {
   const intake = store.intake();
   const splitter = new MessageSplitter((kind, payload) => {
     equal(kind, RECORD);
@@ -99,6 +107,7 @@ function appChannel(store: ExchangeStore, settings: Partial<AppRecording> = {}) 
       writer.send(RECORD, frame);
       if (urgent) writer.flushEager(1);
     },
+    congested: () => writer.backlog > backlog,
   });
   return { intake, writer, recorder };
 }
@@ -187,6 +196,48 @@ Deno.test("an app process's recorder: refOf, a fault on the one open exchange, r
   equal(state.finished?.kind, "abort");
   equal(state.finished?.reason, "cut: the app process exited");
   equal(store.get("2")!.detail().state, "error");
+});
+
+Deno.test("an app process's recorder: a reader far behind leaves new exchanges unrecorded, never part of one", async () => {
+  let release!: () => void;
+  const stuck = new Promise<void>((resolve) => (release = resolve));
+  const written: Uint8Array[] = [];
+  const writer = new ChannelWriter({
+    write: async (p) => {
+      await stuck;
+      written.push(p.slice());
+      return p.length;
+    },
+  }, 0);
+  const store = new ExchangeStore();
+  const recorder = createAppRecorder({
+    settings: { module: "unused", ...store.limits },
+    generation: 1,
+    worker: 1,
+    send: (frame) => writer.record(frame),
+    congested: () => writer.backlog > 200 * 1024,
+  });
+  const body = new Uint8Array(100 * 1024);
+  const handler = toFetch((_environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+    return [body];
+  }, { recorder, log: false });
+  for (let i = 0; i < 5; i++) await (await handler(new Request("http://localhost/"))).arrayBuffer();
+  equal(recorder.skipped, 3, "two exchanges fill the backlog; the next three are not recorded");
+  ok(writer.backlog < 300 * 1024, `the backlog stays near its limit (${writer.backlog})`);
+  release();
+  await writer.drain();
+  const intake = store.intake();
+  const splitter = new MessageSplitter((_kind, payload) => intake.ingest(payload));
+  for (const w of written) splitter.push(w);
+  deepEqual(store.list().exchanges.map((e) => [e.id, e.state]), [["2", "complete"], [
+    "1",
+    "complete",
+  ]]);
+  equal(recorder.skipped, 3);
+  // Once the reader caught up, exchanges are recorded again.
+  await (await handler(new Request("http://localhost/"))).arrayBuffer();
+  equal(recorder.skipped, 3);
 });
 
 Deno.test("debugPage() shows the debug page to a loopback client only, unless anyClient", async () => {

@@ -81,6 +81,13 @@ export interface ChildConfig {
 /** Milliseconds between heartbeats. */
 export const HEARTBEAT_MS = 200;
 
+/**
+ * Bytes of records queued for the supervisor past which new exchanges are
+ * left unrecorded (those begun are recorded whole): what a supervisor far
+ * behind may cost this process.
+ */
+export const RECORD_BACKLOG = 16 * 1024 * 1024;
+
 /** This process's own files: a frame or location in them is not the user's. */
 const OWN = new URL("../", import.meta.url).href;
 
@@ -210,6 +217,7 @@ async function appRecorder(
         // within a millisecond of the last write goes unrecorded.
         if (urgent) out.flushEager(1);
       },
+      congested: () => out.backlog > RECORD_BACKLOG,
     });
   } catch (error) {
     stderrSink.write(
@@ -234,8 +242,22 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
   const conn = await Deno.connect({ transport: "unix", path: first.channel });
   const out = new ChannelWriter(conn);
   out.control({ type: "hello", worker: first.worker, generation: first.generation, pid: Deno.pid });
-  const heartbeat = setInterval(() => out.send(HEARTBEAT), HEARTBEAT_MS);
   let recorder: AppRecorder | undefined;
+  let skipped = 0;
+  const heartbeat = setInterval(() => {
+    out.send(HEARTBEAT);
+    // Said at most once a heartbeat.
+    if (recorder !== undefined && recorder.skipped > skipped) {
+      stderrSink.write(
+        `Inspector: ${
+          recorder.skipped - skipped
+        } exchange(s) not recorded: the inspector was more than ${
+          RECORD_BACKLOG / 1024 / 1024
+        } MiB of records behind (the app goes on)\n`,
+      );
+      skipped = recorder.skipped;
+    }
+  }, HEARTBEAT_MS);
   const onFault = faultHandler(out, () => recorder);
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();

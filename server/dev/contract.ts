@@ -80,10 +80,17 @@ export interface AppRecorderOptions {
    * never yields would otherwise keep it).
    */
   send(frame: Uint8Array, urgent: boolean): void;
+  /**
+   * Whether the supervisor is too far behind: while it is, no new exchange
+   * is recorded (those begun are recorded whole).
+   */
+  congested(): boolean;
 }
 
 /** An app process's recorder. */
 export interface AppRecorder extends Recorder {
+  /** Exchanges left unrecorded so far because the supervisor was too far behind. */
+  readonly skipped: number;
   /**
    * The reference of the exchange `environ` belongs to, while it is open:
    * `generation.worker.id`, which the inspector's page finds it by (the debug

@@ -8,8 +8,11 @@
  * `/proc/PID/status`, summed over the CLI's process tree: the supervisor,
  * which holds the inspector's store, its app process and the standby that
  * waits for a reload) after startup, after a warm-up, and after each batch,
- * with how many exchanges the inspector holds and the bytes of records it
- * keeps. Two scenarios:
+ * with the supervisor's own, how many exchanges the inspector holds, how many
+ * it recorded in all (an app process leaves new exchanges unrecorded while
+ * the supervisor is far behind: `server/dev/child.ts`) and the bytes of
+ * records it keeps (each read a second after the batch, when the records
+ * have arrived). Two scenarios:
  *
  * - `hello` (the default): `--requests` hello-world requests (100,000 by
  *   default) over keep-alive connections, `--batches` times (2 by default:
@@ -113,35 +116,51 @@ const server = await startServer({ name: "cli", args }, {
 });
 const inspectorUrl = server.stdout().match(/Inspector on (http:\/\/\S+)/)?.[1];
 
-async function kept(): Promise<[string, string]> {
-  if (!inspectorUrl) return ["-", "-"];
+/** Exchanges kept, exchanges recorded in all (the newest one's id), and the bytes of records kept. */
+async function kept(): Promise<[string, string, string]> {
+  if (!inspectorUrl) return ["-", "-", "-"];
+  // Records reach the supervisor a moment after the answers: let them.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const url = new URL("/api/exchanges?limit=1", inspectorUrl);
   const response = await fetch(url, { headers: { origin: url.origin } });
   if (!response.ok) {
     await response.body?.cancel();
-    return [`? (${response.status})`, "?"];
+    return [`? (${response.status})`, "?", "?"];
   }
-  const list = await response.json() as { total?: number; memory?: { used: number } };
+  const list = await response.json() as {
+    total?: number;
+    exchanges?: { id: string }[];
+    memory?: { used: number };
+  };
   return [
     String(list.total ?? "?"),
+    list.exchanges?.[0]?.id ?? "0",
     list.memory ? `${(list.memory.used / 1024 / 1024).toFixed(1)} MiB` : "?",
   ];
 }
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
-const rows: string[][] = [["after", "requests", "VmRSS", "kept", "records"]];
+/** The process tree's resident memory, and the supervisor's alone. */
+async function rss(): Promise<[string, string]> {
+  return [mib(await treeRssKiB(server.denoPid)), mib(await rssKiB(server.denoPid))];
+}
+const rows: string[][] = [[
+  "after",
+  "requests",
+  "VmRSS",
+  "supervisor",
+  "kept",
+  "recorded",
+  "records",
+]];
 try {
-  rows.push(["startup", "0", mib(await treeRssKiB(server.denoPid)), ...await kept()]);
+  rows.push(["startup", "0", ...await rss(), ...await kept()]);
   let total = await send(server.url, bodies ? 50 : 5000);
-  rows.push(["warm-up", String(total), mib(await treeRssKiB(server.denoPid)), ...await kept()]);
+  rows.push(["warm-up", String(total), ...await rss(), ...await kept()]);
   for (let b = 1; b <= batches; b++) {
     total += await send(server.url, requests);
-    rows.push([
-      `batch ${b}`,
-      String(total),
-      mib(await treeRssKiB(server.denoPid)),
-      ...await kept(),
-    ]);
+    const recorded = await kept();
+    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded]);
     console.log(rows.at(-1)!.join("  "));
   }
 } finally {

@@ -47,7 +47,6 @@
 import type { AppRecorder, AppRecorderOptions, EventMap, EventType } from "../server/recorder.ts";
 import { type CaptureLimits, ExchangeWriter, FrameBuffer } from "./capture.ts";
 import { TYPE_CODE } from "./record.ts";
-import { type Redaction, redaction } from "./redact.ts";
 
 /**
  * Where an environ keeps its exchange's reference, for the debug page's link:
@@ -84,13 +83,8 @@ class AppExchange extends ExchangeWriter {
   }
 
   override record<K extends EventType>(type: K, data: EventMap[K], time?: number): void {
-    const redact = this.#owner.redact;
     if (type === "environ") {
-      const environ = (data as EventMap["environ"]).environ;
-      (environ as { [REF]?: string })[REF] = this.ref;
-      if (redact) data = { environ: redact.environ(environ) } as EventMap[K];
-    } else if (type === "request" && redact) {
-      data = redact.request(data as EventMap["request"]) as EventMap[K];
+      ((data as EventMap["environ"]).environ as { [REF]?: string })[REF] = this.ref;
     }
     super.record(type, data, time);
     if (type === "end" || type === "abort") this.#owner.open.delete(this);
@@ -100,7 +94,6 @@ class AppExchange extends ExchangeWriter {
 /** The {@linkcode AppRecorder} of `createAppRecorder`. */
 class AppFrameRecorder implements AppRecorder {
   readonly limits: CaptureLimits;
-  readonly redact: Redaction | undefined;
   /** Exchanges begun and not ended: a fault with one open can be put on it. */
   readonly open = new Set<AppExchange>();
   readonly #buffer: SendingBuffer;
@@ -113,7 +106,6 @@ class AppFrameRecorder implements AppRecorder {
   constructor(options: AppRecorderOptions) {
     const s = options.settings;
     this.limits = { maxBodyBytes: s.maxBodyBytes, maxEvents: s.maxEvents, maxText: s.maxText };
-    this.redact = s.redact ? redaction(s.redact) : undefined;
     this.#buffer = new SendingBuffer(options.send);
     this.#congested = options.congested;
     this.#generation = options.generation;

@@ -144,14 +144,13 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
     recorder: token === undefined ? store : redactingRecorder(store, token),
     server: serverLog,
-    // Under the CLI each app process records with ./app_recorder.ts, with this store's caps,
-    // hiding the token itself in token mode; its frames come back through intake().
+    // Under the CLI each app process records with ./app_recorder.ts, with this store's caps;
+    // its frames come back through intake(), which hides the token in token mode.
     appRecording: {
       module: new URL("./app_recorder.ts", import.meta.url).href,
       ...store.limits,
-      redact: token,
     },
-    intake: () => store.intake(),
+    intake: () => store.intake(token),
     serverEvent: (event) => serverLog.add(event),
     token,
     get url() {

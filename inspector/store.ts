@@ -66,7 +66,10 @@ import {
   latin1,
   requestGeneration,
   TYPE_CODE,
+  writeEnviron,
+  writeRequest,
 } from "./record.ts";
+import { type Redaction, redaction } from "./redact.ts";
 import { FrameRing } from "./ring.ts";
 import { detailOf, eventMessage, ExchangeReader } from "./wire.ts";
 
@@ -292,14 +295,16 @@ class Index {
 class StoreIntake implements RecordIntake {
   readonly #store: ExchangeStore;
   readonly #source: number;
+  readonly #secret: Secret | undefined;
 
-  constructor(store: ExchangeStore, source: number) {
+  constructor(store: ExchangeStore, source: number, secret: Secret | undefined) {
     this.#store = store;
     this.#source = source;
+    this.#secret = secret;
   }
 
   ingest(frames: Uint8Array): void {
-    this.#store.ingest(frames, this.#source);
+    this.#store.ingest(frames, this.#source, this.#secret);
   }
 
   abortOpen(reason: string): number {
@@ -308,6 +313,43 @@ class StoreIntake implements RecordIntake {
 
   get open(): number {
     return this.#store.openIngested(this.#source);
+  }
+}
+
+/**
+ * A secret hidden in what the store takes from other processes: its bytes
+ * (as a frame's strings may hold them: latin-1, UTF-8) to find it, and the
+ * redaction that hides it.
+ */
+export class Secret {
+  readonly #needles: Uint8Array[];
+  readonly redaction: Redaction;
+
+  /** @throws {RangeError} for an empty secret */
+  constructor(secret: string) {
+    this.redaction = redaction(secret);
+    const utf8 = new TextEncoder().encode(secret);
+    this.#needles = [utf8];
+    if ([...secret].every((c) => c.charCodeAt(0) <= 0xff) && utf8.length !== secret.length) {
+      this.#needles.push(Uint8Array.from(secret, (c) => c.charCodeAt(0)));
+    }
+  }
+
+  /** Whether `bytes` hold the secret, in either encoding. */
+  in(bytes: Uint8Array): boolean {
+    for (const needle of this.#needles) {
+      const first = needle[0]!;
+      const last = bytes.length - needle.length;
+      search: for (
+        let i = bytes.indexOf(first);
+        i !== -1 && i <= last;
+        i = bytes.indexOf(first, i + 1)
+      ) {
+        for (let j = 1; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue search;
+        return true;
+      }
+    }
+    return false;
   }
 }
 
@@ -587,10 +629,12 @@ export class ExchangeStore implements Recorder, WriterSink {
   /**
    * A reader of one writer's frames (an app process under the CLI; see
    * `server/dev/contract.ts`): {@linkcode ExchangeStore.ingest} with a source
-   * number of its own, and the exchanges it left open.
+   * number of its own, and the exchanges it left open. With `secret` (the
+   * access token in token mode), the secret is hidden wherever it appears
+   * in a request's target, headers or environ (`./redact.ts`).
    */
-  intake(): RecordIntake {
-    return new StoreIntake(this, ++this.#sources);
+  intake(secret?: string): RecordIntake {
+    return new StoreIntake(this, ++this.#sources, secret ? new Secret(secret) : undefined);
   }
 
   /**
@@ -606,7 +650,7 @@ export class ExchangeStore implements Recorder, WriterSink {
    * @throws {RangeError} when a frame is cut or not of this format (what came
    *   before it is kept)
    */
-  ingest(frames: Uint8Array, source = 0): void {
+  ingest(frames: Uint8Array, source = 0, secret?: Secret): void {
     const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
     let at = 0;
     while (at < frames.length) {
@@ -662,8 +706,13 @@ export class ExchangeStore implements Recorder, WriterSink {
         continue;
       }
       try {
-        const placed = this.#ring.append(frames.subarray(start, at));
-        this.#ring.view.setUint32(placed + 8, seq >>> 0, true);
+        const frame = frames.subarray(start, at);
+        if (secret && (code === C.request || code === C.environ) && secret.in(frame)) {
+          this.#writeRedacted(frames, view, start, seq, secret.redaction);
+        } else {
+          const placed = this.#ring.append(frame);
+          this.#ring.view.setUint32(placed + 8, seq >>> 0, true);
+        }
       } catch (error) {
         this.encoder.abandon();
         this.failed(error);
@@ -672,6 +721,34 @@ export class ExchangeStore implements Recorder, WriterSink {
       this.commit(seq, code);
       if (code === C.end || code === C.abort) this.#ingesting.set(key, -seq);
     }
+  }
+
+  /** Writes the `request` or `environ` frame at `at` again for `seq`, with the secret hidden. */
+  #writeRedacted(
+    frames: Uint8Array,
+    view: DataView,
+    at: number,
+    seq: number,
+    redact: Redaction,
+  ): void {
+    const { event } = decodeFrame(frames, view, at);
+    const enc = this.encoder;
+    enc.begin(frames[at + 4]!, 0, seq, event.t);
+    if (event.type === "request") {
+      const d = redact.request(event.data as never) as unknown as typeof event.data;
+      writeRequest(
+        enc,
+        d.startedAt,
+        d.method,
+        d.target,
+        d.version,
+        d.peer,
+        d.headers,
+        d.generation ?? 0,
+        d.ref,
+      );
+    } else if (event.type === "environ") writeEnviron(enc, redact.environ(event.data.environ));
+    enc.end();
   }
 
   /** Exchanges of `source` begun ({@linkcode ExchangeStore.ingest}) and not ended, still kept. */

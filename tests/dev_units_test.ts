@@ -10,7 +10,6 @@ import { ChannelWriter, HEARTBEAT, MessageSplitter, RECORD } from "../server/dev
 import { debugPage, isLoopback } from "../server/dev/debug_page.ts";
 import { fromImportError } from "../server/dev/load_error.ts";
 import { formatCodeFrame } from "../server/dev/code_frame.ts";
-import type { AppRecording } from "../server/recorder.ts";
 import type { Application } from "../server/types.ts";
 import { createAppRecorder } from "../inspector/app_recorder.ts";
 import { ExchangeStore } from "../inspector/store.ts";
@@ -81,14 +80,10 @@ Deno.test("ChannelWriter.record() joins small frames queued back to back into on
 
 /**
  * An app process's recorder whose frames cross a channel (in memory) into
- * `store`'s intake; congested past `backlog` bytes queued.
+ * `store`'s intake (which hides `secret`, if given).
  */
-function appChannel(
-  store: ExchangeStore,
-  settings: Partial<AppRecording> = {},
-  backlog = Infinity,
-) {
-  const intake = store.intake();
+function appChannel(store: ExchangeStore, secret?: string) {
+  const intake = store.intake(secret);
   const splitter = new MessageSplitter((kind, payload) => {
     equal(kind, RECORD);
     intake.ingest(payload);
@@ -100,14 +95,14 @@ function appChannel(
     },
   }, 0);
   const recorder = createAppRecorder({
-    settings: { module: "unused", ...store.limits, ...settings },
+    settings: { module: "unused", ...store.limits },
     generation: 4,
     worker: 2,
     send(frame, urgent) {
       writer.send(RECORD, frame);
       if (urgent) writer.flushEager(1);
     },
-    congested: () => writer.backlog > backlog,
+    congested: () => false,
   });
   return { intake, writer, recorder };
 }
@@ -164,7 +159,7 @@ Deno.test("an app process's frames cross the channel into the store as the store
 
 Deno.test("an app process's recorder: refOf, a fault on the one open exchange, redaction, abortOpen", () => {
   const store = new ExchangeStore();
-  const { intake, writer, recorder } = appChannel(store, { redact: "s3cret" });
+  const { intake, writer, recorder } = appChannel(store, "s3cret");
   const request = (target: string) => ({
     method: "GET",
     target,

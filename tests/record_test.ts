@@ -370,6 +370,34 @@ Deno.test("record: a request frame's generation and reference survive the pipe; 
   equal(store.list().total, 1, "nothing of a refused frame is kept");
 });
 
+Deno.test("ExchangeStore.intake(secret) hides the secret in request and environ frames, latin-1 or UTF-8", () => {
+  const secret = "p\u00e4ssw\u00f6rt";
+  const buffer = new FrameBuffer(undefined, 16);
+  const writer = new ExchangeWriter(buffer, 1, 1000, limits);
+  writer.record("request", {
+    method: "GET",
+    target: `/?k=${secret}`, // latin-1 in the frame
+    version: "HTTP/1.1",
+    headers: [["x-a", `\u2603${secret}`]], // UTF-8 in the frame
+  }, 1000);
+  writer.record("environ", { environ: { QUERY_STRING: `k=${secret}`, "wsgi.x": 1 } }, 1000);
+  writer.record("end", { status: 200, bytes: 0 }, 1002);
+  const store = new ExchangeStore();
+  store.intake(secret).ingest(buffer.take());
+  const detail = store.get("1")!.detail();
+  const json = JSON.stringify(detail);
+  ok(!json.includes(secret) && !json.includes("\\u00e4ss"), json);
+  equal(detail.target, "/?k=[inspector-token]");
+  const request = detail.events[0]!;
+  if (request.type === "request") {
+    deepEqual(request.data.headers, [["x-a", "\u2603[inspector-token]"]]);
+  }
+  const environ = detail.events[1]!;
+  if (environ.type === "environ") {
+    deepEqual(environ.data.environ, { QUERY_STRING: "k=[inspector-token]", "wsgi.x": 1 });
+  }
+});
+
 Deno.test("record: environs that differ from the one before (values, keys, objects) come back exactly", () => {
   const input = (n: number) => ({ toString: () => `<wsgi.input: ${n} bytes left>` });
   const base = {

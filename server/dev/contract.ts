@@ -49,7 +49,8 @@ export type StampedServerEvent = ServerEvent & { time: number };
 
 /**
  * How app processes record: plain data, sent to each app process in its
- * configuration.
+ * configuration (on its command line: so never a secret; the inspector
+ * hides its token as it takes the records in).
  */
 export interface AppRecording {
   /**
@@ -63,8 +64,6 @@ export interface AppRecording {
   maxEvents: number;
   /** Characters kept of an error's texts, a lint's, an abort's reason. */
   maxText: number;
-  /** A secret (the inspector's access token) hidden wherever it appears in a request's record. */
-  redact?: string;
 }
 
 /** What an app process gives `createAppRecorder`. */

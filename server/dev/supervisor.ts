@@ -320,7 +320,9 @@ export class Supervisor {
       maxRequestBody: this.#o.maxRequestBody,
       toolkit: this.#o.toolkit,
       log: this.#o.log,
-      inspectorUrl: this.#inspectorUrl,
+      // Without its token (`?token=`): the load error page is shown to any client, and an app
+      // process's command line, which carries this, is readable by other users of the machine.
+      inspectorUrl: this.#inspectorUrl?.replace(/\?.*$/, ""),
       failed,
     };
   }

@@ -34,8 +34,14 @@ export type {
 export { type FetchHandler, type GatewayOptions, toFetch } from "./server/gateway.ts";
 export { make_server, serve, type ServeOptions, type Server, WSGIServer } from "./server/serve.ts";
 export { ProtocolError } from "./server/rules.ts";
-export type { EventMap, EventType, ExchangeRecorder, Recorder } from "./server/recorder.ts";
-export { type InspectorHandle, loadApplication, main } from "./server/cli.ts";
+export type {
+  EventMap,
+  EventType,
+  ExchangeRecorder,
+  InspectorHandle,
+  Recorder,
+} from "./server/recorder.ts";
+export { loadApplication, main } from "./server/cli.ts";
 // The toolkit: wsgiref's validate, util and headers, and Werkzeug's middleware and test client.
 export { validator, type ValidatorOptions } from "./server/validate.ts";
 export { LINT_KEY, type LintReport } from "./server/lint.ts";
@@ -73,8 +79,11 @@ export {
   REPLAY_HEADER,
   type StoreOptions,
 } from "./inspector/store.ts";
+export { FrameRecorder } from "./inspector/capture.ts";
 export { type Har, type HarEntry, toHar } from "./inspector/har.ts";
+export { reduce, summarize, type TimelineState } from "./inspector/timeline.ts";
 export type {
+  BytesRef,
   CapturedBody,
   ExchangeDetail,
   ExchangeList,
@@ -82,7 +91,7 @@ export type {
   ReplayRequest,
   ReplayResult,
   StreamMessage,
-  TimelineEvent,
+  WireEvent,
 } from "./inspector/protocol.ts";
 
 import { main } from "./server/cli.ts";

@@ -1,33 +1,13 @@
 /**
- * The side port's routes: the page, the JSON API, the live stream, HAR export
- * and replay, as described in `./protocol.ts`.
- *
- * | route | answer |
- * |---|---|
- * | `GET /` | the page (HTML), loading `/app.js` |
- * | `GET /app.js` | the UI's JavaScript |
- * | `GET /api/exchanges?method=&status=&q=&limit=&before=` | `ExchangeList`, newest first |
- * | `GET /api/exchanges/:id` | `ExchangeDetail` |
- * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
- * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
- * | `GET /api/stream` | Server-Sent Events, each `data:` one `StreamMessage` |
- * | `GET /api/server` | `ServerState`: the app's generation, load error, server-level events |
- * | `POST /api/clear` | `{ "cleared": n }` |
- * | `POST /api/exchanges/:id/replay` | body `ReplayRequest`, answers `ReplayResult` |
- *
- * The live stream sends an `exchange` message when an exchange arrives and
- * each time its summary changes (headers sent, end, abort): clients upsert by
- * `id`. Every recorded event follows as an `event` message. Messages are
- * batched every few milliseconds and serialized once for every client; a
- * comment line goes out every 15 s so that proxies keep the connection open.
- * A client that falls more than 8 MiB behind is disconnected (an
- * `EventSource` reconnects by itself; reload the list when it does).
+ * The side port's handler: the routes of `ROUTES` (`./protocol.ts`, the one
+ * table of them), each dispatched to its function here. The live stream is
+ * `./stream.ts`; HAR is `./har.ts`.
  *
  * A replay is written over a raw TCP connection to the app's own listening
- * address, byte for byte the recorded request (or its edit) plus the
- * `x-wsgi-inspector-replay` header, which links the new exchange to its
- * original (see `./replay.ts` and `./store.ts`). Its answer lists how the
- * request sent differs from the recorded one.
+ * address, byte for byte the recorded request (its body as the client sent
+ * it) or its edit, plus the `x-wsgi-inspector-replay` header, which links the
+ * new exchange to its original (see `./replay.ts` and `./store.ts`). Its
+ * answer lists how the request sent differs from the recorded one.
  *
  * Errors are JSON `{ "error": "..." }`. Every route runs behind the guard
  * (`./guard.ts`) when one is given.
@@ -46,14 +26,15 @@
  * @module
  */
 
-import type { ExchangeStore, StoredExchange, StoreMessage } from "./store.ts";
+import type { ExchangeStore, KeptExchange } from "./store.ts";
 import type { Guard } from "./guard.ts";
-import type { ReplayResult, StreamMessage } from "./protocol.ts";
+import { matchRoute, type ReplayResult, type RouteName } from "./protocol.ts";
 import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
 import { sendRequest } from "./raw_http.ts";
 import { toHar } from "./har.ts";
 import type { ServerLog } from "./server_log.ts";
 import { contentSecurityPolicy } from "./csp.ts";
+import { SECURITY_HEADERS, StreamHub } from "./stream.ts";
 
 /** The page: its HTML shell and the UI's JavaScript, served at `/` and `/app.js`. */
 export interface Page {
@@ -91,19 +72,6 @@ export interface InspectorApi {
   /** Ends every live stream (call it before shutting the server down). */
   close(): void;
 }
-
-/**
- * On every answer: no caching, no MIME sniffing, and no loading by another
- * origin (`Cross-Origin-Resource-Policy`), so that no other page can include
- * the API's JSON as a script or an image.
- */
-const SECURITY_HEADERS: Record<string, string> = {
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "cross-origin-resource-policy": "same-origin",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-};
 
 function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(data), {
@@ -147,135 +115,6 @@ function integerParam(params: URLSearchParams, name: string): number | undefined
     );
   }
   return n;
-}
-
-const encoder = new TextEncoder();
-
-/** The live stream's clients, fed from the store in batches. */
-class StreamHub {
-  readonly #store: ExchangeStore;
-  readonly #server: ServerLog | undefined;
-  readonly #heartbeatMs: number;
-  readonly #clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
-  #pending: StoreMessage[] = [];
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #unsubscribe: (() => void) | undefined;
-
-  constructor(store: ExchangeStore, heartbeatMs: number, server?: ServerLog) {
-    this.#store = store;
-    this.#heartbeatMs = heartbeatMs;
-    this.#server = server;
-  }
-
-  #unsubscribeServer: (() => void) | undefined;
-
-  /** Opens a stream for one client. */
-  open(): Response {
-    let client: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        client = controller;
-        this.#add(controller);
-        controller.enqueue(encoder.encode("retry: 1000\n: connected\n\n"));
-      },
-      cancel: () => this.#remove(client),
-    }, new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }));
-    return new Response(body, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        ...SECURITY_HEADERS,
-        "x-accel-buffering": "no",
-      },
-    });
-  }
-
-  /** Ends every stream. */
-  close(): void {
-    for (const client of [...this.#clients]) {
-      try {
-        client.close();
-      } catch {
-        // Already closed or errored.
-      }
-      this.#remove(client);
-    }
-  }
-
-  #add(client: ReadableStreamDefaultController<Uint8Array>): void {
-    this.#clients.add(client);
-    if (this.#clients.size > 1) return;
-    this.#unsubscribe = this.#store.subscribe((message) => {
-      this.#pending.push(message);
-      this.#flushTimer ??= setTimeout(() => this.#flush(), 10);
-    });
-    // Rare: sent at once, each its own message.
-    this.#unsubscribeServer = this.#server?.subscribe((event) => {
-      const message: StreamMessage = { kind: "server", event };
-      this.#send(encoder.encode(`data: ${JSON.stringify(message)}\n\n`));
-    });
-    this.#heartbeat = setInterval(
-      () => this.#send(encoder.encode(": ping\n\n")),
-      this.#heartbeatMs,
-    );
-  }
-
-  #remove(client: ReadableStreamDefaultController<Uint8Array>): void {
-    if (!this.#clients.delete(client) || this.#clients.size > 0) return;
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    this.#unsubscribeServer?.();
-    this.#unsubscribeServer = undefined;
-    clearInterval(this.#heartbeat);
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    this.#pending = [];
-  }
-
-  /** Serializes the batch once and sends it to every client. */
-  #flush(): void {
-    this.#flushTimer = undefined;
-    const messages = this.#pending;
-    this.#pending = [];
-    const announced = new Set<StoredExchange>();
-    let text = "";
-    for (const message of messages) {
-      let out: StreamMessage;
-      if (message.kind === "clear") out = message;
-      else if (message.exchange.evicted) continue;
-      else if (message.kind === "exchange") {
-        // The latest summary, once per batch, where the exchange first appeared.
-        if (announced.has(message.exchange)) continue;
-        announced.add(message.exchange);
-        out = { kind: "exchange", exchange: message.exchange.summary() };
-      } else {
-        out = {
-          kind: "event",
-          id: message.exchange.id,
-          event: message.exchange.eventJson(message.index),
-        };
-      }
-      text += `data: ${JSON.stringify(out)}\n\n`;
-    }
-    if (text !== "") this.#send(encoder.encode(text));
-  }
-
-  #send(bytes: Uint8Array): void {
-    let first = true;
-    for (const client of [...this.#clients]) {
-      try {
-        client.enqueue(first ? bytes : bytes.slice());
-        first = false;
-        // A client this far behind is cut; its EventSource reconnects and reloads.
-        if ((client.desiredSize ?? 0) < -8 * 1024 * 1024) {
-          client.close();
-          this.#remove(client);
-        }
-      } catch {
-        this.#remove(client);
-      }
-    }
-  }
 }
 
 /**
@@ -367,14 +206,14 @@ export function createApi(options: ApiOptions): InspectorApi {
     }
   }
 
-  function har(exchanges: StoredExchange[], filename: string): Response {
-    const document = toHar(exchanges.map((e) => e.detail({ eventBytes: false })));
+  function har(exchanges: KeptExchange[], filename: string): Response {
+    const document = toHar(exchanges.map((e) => e.detail()));
     return json(document, 200, {
       "content-disposition": `attachment; filename="${filename}"`,
     });
   }
 
-  async function replay(request: Request, original: StoredExchange): Promise<Response> {
+  async function replay(request: Request, original: KeptExchange): Promise<Response> {
     const edit = parseReplayRequest(await request.text());
     if (typeof edit === "string") return fail(400, `Cannot replay: ${edit}`);
     const base = appUrl();
@@ -384,19 +223,24 @@ export function createApi(options: ApiOptions): InspectorApi {
         "Cannot replay: the inspector does not know the app's URL; start it with listen(appUrl)",
       );
     }
-    if (
-      edit.body === undefined && edit.bodyBase64 === undefined && original.input.truncated
-    ) {
+    // The request body as the client sent it: what the app read, and what was drained after.
+    // (Also when the edit replaces it: the answer lists how the two differ.)
+    const sent = original.requestBody();
+    const keepsBody = edit.body === undefined && edit.bodyBase64 === undefined;
+    if (keepsBody && !sent.complete) {
       return fail(
         409,
-        `Cannot replay: the original body was captured only up to ${original.input.length} of ${original.input.size} bytes; send the body in the replay request (body or bodyBase64), or raise --max-body-bytes`,
+        `Cannot replay: the original body was captured only up to ${sent.bytes.length} of ${sent.size}${
+          sent.bytes.length < sent.size ? "" : "+"
+        } bytes; send the body in the replay request (body or bodyBase64), or raise --max-body-bytes`,
       );
     }
+    const recorded = original.request;
     const plan = planReplay({
-      method: original.method,
-      target: original.target,
-      headers: original.requestHeaders,
-      body: original.input.slice(0),
+      method: recorded.method,
+      target: recorded.target,
+      headers: recorded.headers,
+      body: sent.bytes,
     }, edit);
     if (typeof plan === "string") return fail(400, `Cannot replay: ${plan}`);
     const ticket = store.replayTicket(original.id);
@@ -433,50 +277,52 @@ export function createApi(options: ApiOptions): InspectorApi {
     return json(result);
   }
 
+  /** Runs `fn` on the kept exchange `id`, or answers 404. */
+  function withExchange(
+    id: string | undefined,
+    fn: (exchange: KeptExchange) => Response | Promise<Response>,
+  ): Response | Promise<Response> {
+    const exchange = store.get(id ?? "");
+    if (exchange === undefined) {
+      return fail(
+        404,
+        `No exchange ${
+          JSON.stringify(id)
+        }: it was never recorded, or was dropped (cleared, older than the last ${store.maxExchanges}, or past the memory budget)`,
+      );
+    }
+    return fn(exchange);
+  }
+
+  type Handler = (
+    request: Request,
+    params: { id?: string },
+    url: URL,
+  ) => Response | Promise<Response>;
+
+  /** One function per route of `ROUTES`. */
+  const handlers: Record<RouteName, Handler> = {
+    page: () => servePage("html"),
+    script: () => servePage("js"),
+    list: (_request, _params, url) => list(url.searchParams),
+    detail: (_request, { id }) => withExchange(id, (e) => json(e.detail())),
+    exchangeHar: (_request, { id }) =>
+      withExchange(id, (e) => har([e], `wsgi-exchange-${e.id}.har`)),
+    har: () => har([...store.exchanges()].reverse(), "wsgi-exchanges.har"),
+    stream: () => hub.open(),
+    server: () => json(options.server?.state() ?? { generation: 0, loadError: null, events: [] }),
+    clear: () => json({ cleared: store.clear() }),
+    replay: (request, { id }) => withExchange(id, (e) => replay(request, e)),
+  };
+
   async function route(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const path = url.pathname;
-    const method = request.method;
-    const read = method === "GET" || method === "HEAD";
-    if (path === "/" || path === "/index.html") {
-      return read ? servePage("html") : notAllowed("GET, HEAD");
+    const found = matchRoute(request.method, url.pathname);
+    if (found === undefined) {
+      return fail(404, `Not found: ${url.pathname}; the API is under /api/ (see /)`);
     }
-    if (path === "/app.js") return read ? servePage("js") : notAllowed("GET, HEAD");
-    if (path === "/api/exchanges") return read ? list(url.searchParams) : notAllowed("GET, HEAD");
-    if (path === "/api/har") {
-      return read
-        ? har([...store.exchanges()].reverse(), "wsgi-exchanges.har")
-        : notAllowed("GET, HEAD");
-    }
-    if (path === "/api/stream") return method === "GET" ? hub.open() : notAllowed("GET");
-    if (path === "/api/server") {
-      if (!read) return notAllowed("GET, HEAD");
-      return json(options.server?.state() ?? { generation: 0, loadError: null, events: [] });
-    }
-    if (path === "/api/clear") {
-      return method === "POST" ? json({ cleared: store.clear() }) : notAllowed("POST");
-    }
-    const m = path.match(/^\/api\/exchanges\/([^/]+)(?:\/(har|replay))?$/);
-    if (m) {
-      const id = decodeURIComponent(m[1]!);
-      const exchange = store.get(id);
-      const action = m[2];
-      if (action === "replay" ? method !== "POST" : !read) {
-        return notAllowed(action === "replay" ? "POST" : "GET, HEAD");
-      }
-      if (exchange === undefined) {
-        return fail(
-          404,
-          `No exchange ${
-            JSON.stringify(id)
-          }: it was never recorded, or was dropped (cleared, or older than the last ${store.maxExchanges})`,
-        );
-      }
-      if (action === "har") return har([exchange], `wsgi-exchange-${exchange.id}.har`);
-      if (action === "replay") return await replay(request, exchange);
-      return json(exchange.detail());
-    }
-    return fail(404, `Not found: ${path}; the API is under /api/ (see /)`);
+    if (found.route === undefined) return notAllowed(found.allow);
+    return await handlers[found.route.name](request, found.params, url);
   }
 
   return {

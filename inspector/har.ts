@@ -1,17 +1,26 @@
 /**
  * HAR 1.2 export: recorded exchanges as an HTTP Archive, the format browser
- * dev tools, proxies and load tools read.
+ * dev tools, proxies and load tools read. Built from the one reducer
+ * (`timeline.ts`) over the exchange's wire events and streams.
  *
  * Every field HAR 1.2 requires is present. What the gateway cannot know is
  * given HAR's "unknown" values: `headersSize: -1` (Deno hands over parsed
  * headers, not their bytes), and `timings.send: 0` (the request had arrived
  * when the gateway saw it). `timings.wait` is the time until the status and
  * headers left for the client, `receive` the rest, so the timings add up to
- * `time`. `postData` is what the application read from `wsgi.input`, present
- * when it read anything. Bodies that are not UTF-8 text travel as base64 with
+ * `time`. `postData` is the request body as the client sent it (what the app
+ * read, and what was drained after the response), present when there was
+ * one. Bodies that are not UTF-8 text travel as base64 with
  * `encoding: "base64"` (`_encoding` for `postData`, which HAR gives no such
- * field). Custom fields start with `_`, as HAR asks: `_id`, `_replayOf`,
- * `_truncated`.
+ * field).
+ *
+ * Custom fields start with `_`, as HAR asks, and carry what the gateway saw,
+ * so that an import can rebuild the exchange's detail
+ * ({@linkcode detailFromHar} does): `_id`, `_replayOf`,
+ * `_truncated`, `_timeline` (every wire event, with byte references into the
+ * two streams), `_requestRead` (bytes of `postData` the app itself read) and
+ * `_responsePrefix` (base64 of bytes the app produced before the response
+ * that was sent, e.g. the body a 500 page replaced; absent when none).
  *
  * @example
  * ```ts
@@ -32,7 +41,8 @@
  * @module
  */
 
-import type { Base64, CapturedBody, ExchangeDetail } from "./protocol.ts";
+import type { Base64, ExchangeDetail, Pair, WireEvent } from "./protocol.ts";
+import { reduce, summarize, type TimelineState } from "./timeline.ts";
 
 /** A HAR name/value pair (headers, query string, form parameters). */
 export interface HarNameValue {
@@ -103,6 +113,12 @@ export interface HarEntry {
   _id: string;
   _replayOf?: string;
   _truncated?: boolean;
+  /** Every wire event of the exchange, in order. */
+  _timeline: WireEvent[];
+  /** Bytes of `postData` that the application itself read. */
+  _requestRead?: number;
+  /** Base64 of the bytes produced before the response that was sent (a replaced response). */
+  _responsePrefix?: Base64;
 }
 
 /** A HAR 1.2 document. */
@@ -119,12 +135,12 @@ export const HAR_CREATOR = { name: "wsgi-deno inspector", version: "0.1.0" };
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-function header(headers: [string, string][], name: string): string | undefined {
+function header(headers: Pair[], name: string): string | undefined {
   for (const [n, v] of headers) if (n.toLowerCase() === name) return v;
   return undefined;
 }
 
-const pairs = (headers: [string, string][]): HarNameValue[] =>
+const pairs = (headers: Pair[]): HarNameValue[] =>
   headers.map(([name, value]) => ({ name, value }));
 
 function params(text: string): HarNameValue[] {
@@ -132,7 +148,7 @@ function params(text: string): HarNameValue[] {
 }
 
 /** Parses `Cookie` request headers into HAR cookies. */
-function requestCookies(headers: [string, string][]): HarCookie[] {
+function requestCookies(headers: Pair[]): HarCookie[] {
   const out: HarCookie[] = [];
   for (const [name, value] of headers) {
     if (name.toLowerCase() !== "cookie") continue;
@@ -150,7 +166,7 @@ function requestCookies(headers: [string, string][]): HarCookie[] {
 }
 
 /** Parses `Set-Cookie` response headers into HAR cookies. */
-function responseCookies(headers: [string, string][]): HarCookie[] {
+function responseCookies(headers: Pair[]): HarCookie[] {
   const out: HarCookie[] = [];
   for (const [name, value] of headers) {
     if (name.toLowerCase() !== "set-cookie") continue;
@@ -187,81 +203,69 @@ function responseCookies(headers: [string, string][]): HarCookie[] {
   return out;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TEXT_TYPE =
   /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded))/i;
 // deno-lint-ignore no-control-regex
 const BINARY_CONTROLS = /[\x00-\x08\x0e-\x1f]/;
 
-/** Bytes as HAR text: UTF-8 when they are text, else base64. */
-function bodyText(bytes: Base64, mimeType: string): { text: string; base64: boolean } {
-  const raw = Uint8Array.fromBase64(bytes);
+/** Bytes as HAR text: UTF-8 when they are text (and decode back to the same bytes), else base64. */
+function bodyText(bytes: Uint8Array, mimeType: string): { text: string; base64: boolean } {
   try {
-    const text = utf8.decode(raw);
+    const text = utf8.decode(bytes);
     if (TEXT_TYPE.test(mimeType) || !BINARY_CONTROLS.test(text)) return { text, base64: false };
   } catch {
     // Not UTF-8: base64 below.
   }
-  return { text: bytes, base64: true };
-}
-
-function truncation(body: CapturedBody): string | undefined {
-  return body.truncated
-    ? `truncated: ${Uint8Array.fromBase64(body.bytes).length} of ${body.size} bytes captured`
-    : undefined;
+  return { text: bytes.toBase64(), base64: true };
 }
 
 /** The absolute URL of the request, from its environ and `Host`. */
-function requestUrl(exchange: ExchangeDetail): string {
-  const environ = exchange.environ ?? {};
+function requestUrl(state: TimelineState): string {
+  const environ = state.environ ?? {};
   const scheme = typeof environ["wsgi.url_scheme"] === "string"
     ? environ["wsgi.url_scheme"]
     : "http";
-  let host = header(exchange.request.headers, "host");
+  let host = header(state.request?.headers ?? [], "host");
   if (host === undefined && typeof environ.SERVER_NAME === "string") {
     host = environ.SERVER_PORT
       ? `${environ.SERVER_NAME}:${environ.SERVER_PORT}`
       : environ.SERVER_NAME;
   }
-  return `${scheme}://${host || "localhost"}${exchange.target || "/"}`;
-}
-
-/** The `t` of the first event of a type, if any. */
-function eventTime(exchange: ExchangeDetail, type: string): number | undefined {
-  return exchange.events.find((e) => e.type === type)?.t;
+  return `${scheme}://${host || "localhost"}${state.request?.target || "/"}`;
 }
 
 /**
  * One exchange as a HAR entry.
  *
- * @param exchange an exchange as the API serves it (its `events` give the timings)
+ * @param exchange an exchange as the API serves it
  */
 export function harEntry(exchange: ExchangeDetail): HarEntry {
-  const request = exchange.request;
-  const response = exchange.response;
-  const time = round(exchange.duration ?? exchange.events.at(-1)?.t ?? 0);
-  const sentAt = eventTime(exchange, "headers_sent") ?? exchange.startResponse?.t ?? time;
+  const state = reduce(exchange.events);
+  const requestHeaders = state.request?.headers ?? [];
+  const responseHeaders = state.headersSent?.headers ?? [];
+  const time = round(exchange.duration ?? state.t);
+  const sentAt = state.headersSent?.t ?? state.statusSet?.t ?? time;
   const wait = round(Math.min(sentAt, time));
-  const query = exchange.target.indexOf("?");
-  const requestType = header(request.headers, "content-type") ?? "";
-  const contentLength = Number(header(request.headers, "content-length"));
+  const target = exchange.target;
+  const query = target.indexOf("?");
+  const requestType = header(requestHeaders, "content-type") ?? "";
+  const contentLength = Number(header(requestHeaders, "content-length"));
+  const requestBody = Uint8Array.fromBase64(exchange.request.body.bytes);
+  const requestSize = exchange.request.body.size;
 
   const harRequest: HarRequest = {
     method: exchange.method,
-    url: requestUrl(exchange),
-    httpVersion: request.version,
-    cookies: requestCookies(request.headers),
-    headers: pairs(request.headers),
-    queryString: query === -1 ? [] : params(exchange.target.slice(query + 1)),
+    url: requestUrl(state),
+    httpVersion: state.request?.version ?? "HTTP/1.1",
+    cookies: requestCookies(requestHeaders),
+    headers: pairs(requestHeaders),
+    queryString: query === -1 ? [] : params(target.slice(query + 1)),
     headersSize: -1,
-    bodySize: request.body.size > 0
-      ? request.body.size
-      : Number.isFinite(contentLength)
-      ? contentLength
-      : 0,
+    bodySize: requestSize > 0 ? requestSize : Number.isFinite(contentLength) ? contentLength : 0,
   };
-  if (request.body.size > 0) {
-    const { text, base64 } = bodyText(request.body.bytes, requestType);
+  if (requestSize > 0) {
+    const { text, base64 } = bodyText(requestBody, requestType);
     harRequest.postData = {
       mimeType: requestType,
       params: !base64 && /^application\/x-www-form-urlencoded/i.test(requestType)
@@ -270,27 +274,36 @@ export function harEntry(exchange: ExchangeDetail): HarEntry {
       text,
     };
     if (base64) harRequest.postData._encoding = "base64";
-    const comment = truncation(request.body);
-    if (comment) harRequest.postData.comment = comment;
+    if (exchange.request.body.truncated) {
+      harRequest.postData.comment =
+        `truncated: ${requestBody.length} of ${requestSize} bytes captured`;
+    } else if (state.input.restComplete === false) {
+      harRequest.postData.comment = `incomplete: the body was read up to ${requestSize} bytes`;
+    }
   }
 
-  const mimeType = header(response.headers, "content-type") ?? "x-unknown";
-  const content: HarResponse["content"] = { size: response.body.size, mimeType };
-  const { text, base64 } = bodyText(response.body.bytes, mimeType);
+  const produced = Uint8Array.fromBase64(exchange.response.body.bytes);
+  const start = state.response.bodyStart;
+  const sentBody = produced.subarray(Math.min(start, produced.length));
+  const sentSize = exchange.response.body.size - start;
+  const mimeType = header(responseHeaders, "content-type") ?? "x-unknown";
+  const content: HarResponse["content"] = { size: sentSize, mimeType };
+  const { text, base64 } = bodyText(sentBody, mimeType);
   content.text = text;
   if (base64) content.encoding = "base64";
-  const comment = truncation(response.body);
-  if (comment) content.comment = comment;
+  if (sentBody.length < sentSize) {
+    content.comment = `truncated: ${sentBody.length} of ${sentSize} bytes captured`;
+  }
 
   const statusLine = exchange.statusLine ?? "";
   const harResponse: HarResponse = {
     status: exchange.status ?? 0,
     statusText: statusLine.slice(statusLine.indexOf(" ") + 1),
-    httpVersion: request.version,
-    cookies: responseCookies(response.headers),
-    headers: pairs(response.headers),
+    httpVersion: harRequest.httpVersion,
+    cookies: responseCookies(responseHeaders),
+    headers: pairs(responseHeaders),
     content,
-    redirectURL: header(response.headers, "location") ?? "",
+    redirectURL: header(responseHeaders, "location") ?? "",
     headersSize: -1,
     bodySize: exchange.responseBytes,
   };
@@ -304,10 +317,13 @@ export function harEntry(exchange: ExchangeDetail): HarEntry {
     cache: {},
     timings: { send: 0, wait, receive: round(time - wait) },
     _id: exchange.id,
+    _timeline: exchange.events,
   };
   if (exchange.state !== "complete") entry.comment = exchange.state;
   if (exchange.replayOf !== undefined) entry._replayOf = exchange.replayOf;
   if (exchange.truncated) entry._truncated = true;
+  if (state.input.rest > 0) entry._requestRead = state.input.read;
+  if (start > 0) entry._responsePrefix = produced.subarray(0, start).toBase64();
   return entry;
 }
 
@@ -319,4 +335,60 @@ export function toHar(exchanges: Iterable<ExchangeDetail>): Har {
   const entries: HarEntry[] = [];
   for (const exchange of exchanges) entries.push(harEntry(exchange));
   return { log: { version: "1.2", creator: { ...HAR_CREATOR }, entries } };
+}
+
+/** Bytes of a HAR text field: base64 when it says so, else UTF-8. */
+function textBytes(text: string | undefined, base64: boolean): Uint8Array<ArrayBuffer> {
+  if (!text) return new Uint8Array(0);
+  return base64 ? Uint8Array.fromBase64(text) : new TextEncoder().encode(text);
+}
+
+/**
+ * An exchange's detail rebuilt from a HAR entry this inspector exported: its
+ * events from `_timeline`, its request stream from `postData`, its response
+ * stream from `_responsePrefix` and `content`, its summary through the
+ * reducer. The same detail the API served, so a HAR import can show and
+ * replay it.
+ *
+ * @throws {TypeError} for an entry without `_timeline` (not exported by this inspector)
+ */
+export function detailFromHar(entry: HarEntry): ExchangeDetail {
+  if (!Array.isArray(entry._timeline)) {
+    throw new TypeError(
+      "Cannot rebuild an exchange from this HAR entry: it has no _timeline (only HAR files this inspector exported carry one)",
+    );
+  }
+  const events = entry._timeline;
+  const state = reduce(events);
+  const post = entry.request.postData;
+  const request = textBytes(post?.text, post?._encoding === "base64");
+  const prefix = textBytes(entry._responsePrefix, true);
+  const content = entry.response.content;
+  const sent = textBytes(content.text, content.encoding === "base64");
+  const response = new Uint8Array(prefix.length + sent.length);
+  response.set(prefix);
+  response.set(sent, prefix.length);
+  const base: { seq: number; id: string; replayOf?: string } = {
+    seq: Number(entry._id),
+    id: entry._id,
+  };
+  if (entry._replayOf !== undefined) base.replayOf = entry._replayOf;
+  return {
+    ...summarize(state, base),
+    events,
+    request: {
+      body: {
+        size: state.input.size,
+        bytes: request.toBase64(),
+        truncated: request.length < state.input.size || state.input.restComplete === false,
+      },
+    },
+    response: {
+      body: {
+        size: state.response.size,
+        bytes: response.toBase64(),
+        truncated: response.length < state.response.size,
+      },
+    },
+  };
 }

@@ -4,8 +4,10 @@
  * stream.
  *
  * {@linkcode createInspector} returns the `InspectorHandle` the CLI expects
- * (`server/cli.ts`): its `recorder` goes to the app server, `listen(appUrl)`
- * opens the side port, `shutdown()` closes it. The side port listens on
+ * (`server/recorder.ts`): `listen(appUrl)` opens the side port, `shutdown()`
+ * closes it, and the CLI's app processes record with `appRecording` (their
+ * frames come back through `intake()`); its `recorder` records an app server
+ * in this process (`serve()`, `toFetch()`). The side port listens on
  * 127.0.0.1 by default; on any other interface it prints a one-line warning
  * at start and asks for an access token generated at start, and the URL it
  * returns carries it (`?token=...`).
@@ -31,16 +33,13 @@
  * @module
  */
 
-import type { InspectorHandle } from "../server/cli.ts";
-import { addressUrl } from "../server/serve.ts";
-import { ExchangeStore, type StoredExchange } from "./store.ts";
+import type { InspectorHandle, Recorder } from "../server/recorder.ts";
+import { ExchangeStore } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
 import { redactingRecorder } from "./redact.ts";
-import { bundleUi, pageHtml } from "./ui/bundle.ts";
+import { bundleUi, pageHtml } from "./page/bundle.ts";
 import { ServerLog } from "./server_log.ts";
-import type { DevInspector } from "../server/dev/contract.ts";
-import type { Recorder } from "../server/recorder.ts";
 
 /** Options of {@linkcode createInspector}. */
 export interface InspectorOptions {
@@ -50,8 +49,10 @@ export interface InspectorOptions {
   port?: number;
   /** Exchanges kept; 1000 by default. */
   maxExchanges?: number;
-  /** Body bytes kept per exchange and direction; 1 MiB by default. */
+  /** Body bytes kept per exchange and stream; 1 MiB by default. */
   maxBodyBytes?: number;
+  /** Bytes of records kept for every exchange together; 64 MiB by default. */
+  memory?: number;
   /** Timeline events kept per exchange; 10,000 by default. */
   maxEvents?: number;
   /**
@@ -62,7 +63,7 @@ export interface InspectorOptions {
   token?: string | boolean;
   /**
    * Builds the page served at `/` and `/app.js`, on every request of them
-   * (see `ApiOptions.page`); by default the UI in `./ui/`, bundled from source.
+   * (see `ApiOptions.page`); by default the UI in `./ui/`, bundled from source (`./page/`).
    */
   page?: () => Promise<Page>;
   /** Milliseconds between the live stream's keep-alive comments; 15,000 by default. */
@@ -77,7 +78,9 @@ export interface InspectorOptions {
 }
 
 /** A running (or ready) inspector. */
-export interface Inspector extends InspectorHandle, DevInspector {
+export interface Inspector extends InspectorHandle {
+  /** Receives the exchanges of an app server in this process (`serve()`, `toFetch()`). */
+  readonly recorder: Recorder;
   /** Server-level events from the CLI's supervisor. */
   readonly server: ServerLog;
   /** The recorded exchanges (the `recorder` feeds them; in token mode it redacts the token first). */
@@ -88,6 +91,12 @@ export interface Inspector extends InspectorHandle, DevInspector {
   readonly url: string | undefined;
   /** The side port, once listening. */
   readonly port: number | undefined;
+}
+
+/** A URL a client on this machine can use for a bound address. */
+function addressUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** The page of the UI in `./ui/`: its HTML shell and its script, bundled from the TSX. */
@@ -121,6 +130,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     maxExchanges: options.maxExchanges,
     maxBodyBytes: options.maxBodyBytes,
     maxEvents: options.maxEvents,
+    memory: options.memory,
     onError: options.onError,
   });
   const serverLog = new ServerLog();
@@ -134,16 +144,13 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     // In token mode the record never holds the token (./redact.ts); otherwise the store itself.
     recorder: token === undefined ? store : redactingRecorder(store, token),
     server: serverLog,
-    recorderFor(generation: number): Recorder {
-      const tagging: Recorder = {
-        begin(request, time) {
-          const exchange = store.begin(request, time);
-          if (exchange) (exchange as StoredExchange).generation = generation;
-          return exchange;
-        },
-      };
-      return token === undefined ? tagging : redactingRecorder(tagging, token);
+    // Under the CLI each app process records with ./app_recorder.ts, with this store's caps;
+    // its frames come back through intake(), which hides the token in token mode.
+    appRecording: {
+      module: new URL("./app_recorder.ts", import.meta.url).href,
+      ...store.limits,
     },
+    intake: () => store.intake(token),
     serverEvent: (event) => serverLog.add(event),
     token,
     get url() {

@@ -1,32 +1,32 @@
 /**
- * The inspector's wire format: the JSON its side port serves and the page
- * reads. Shared by `inspector/api.ts` (server) and `inspector/ui/` (browser),
- * so it holds types only.
+ * The inspector's wire format: the typed events and JSON its side port
+ * serves, and the one table of its routes. Shared by the server side
+ * (`store.ts`, `wire.ts`, `api.ts`, `har.ts`) and the page (`ui/`), so it holds
+ * types, constants and pure functions only.
  *
- * Bytes travel as base64 (`Base64`), captured up to the store's per-exchange
- * cap; sizes are always the true totals.
+ * One event type per step of the gateway's timeline, as the recorder's
+ * `EventMap` (`server/recorder.ts`) names them, with every byte field turned
+ * into a {@linkcode BytesRef}: a range of one of the exchange's two captured
+ * streams (`request`: what the app read from `wsgi.input`, then what was
+ * drained after the response; `response`: every byte the app produced, chunks
+ * and `write()`s in order). The bytes themselves travel once: in the
+ * exchange's {@linkcode ExchangeDetail} as base64, or with the live
+ * {@linkcode StreamMessage} of the event that added them.
  *
- * Routes (all under the side port, JSON unless said; in token mode every
- * `/api/` route needs `Authorization: Bearer TOKEN`, see `./guard.ts`):
- *
- * | route | answer |
- * |---|---|
- * | `GET /` | the page (HTML), loading `/app.js` |
- * | `GET /app.js` | the UI, bundled from `inspector/ui/` at start |
- * | `GET /api/exchanges?method=&status=&q=&limit=&before=` | {@linkcode ExchangeList}, newest first; `status` may be `2xx`-style or exact; `q` matches the path and query text; `before` is a `seq` for paging |
- * | `GET /api/exchanges/:id` | {@linkcode ExchangeDetail} |
- * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange |
- * | `GET /api/har` | HAR 1.2 of every kept exchange |
- * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
- * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
- * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
- * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; answers {@linkcode ReplayResult} (needs the inspector's own Origin) |
+ * The routes of the side port are {@linkcode ROUTES}; `api.ts` dispatches on
+ * that table, and the README points here. In token mode every `/api/` route
+ * needs `Authorization: Bearer TOKEN` (see `./guard.ts`).
  *
  * @module
  */
 
+import type { EventMap } from "../server/recorder.ts";
+
 /** Bytes, base64-encoded. */
 export type Base64 = string;
+
+/** A `[name, value]` pair, as in a header list. */
+export type Pair = [name: string, value: string];
 
 /** An exchange's lifecycle. */
 export type ExchangeState = "pending" | "complete" | "aborted" | "error";
@@ -50,10 +50,10 @@ export interface ExchangeSummary {
   duration: number | null;
   /** Body bytes the app read from `wsgi.input` (true total). */
   requestBytes: number;
-  /** Body bytes sent to the client (true total). */
+  /** Body bytes sent to the client (true total), or produced so far while pending. */
   responseBytes: number;
   state: ExchangeState;
-  /** Some captured bytes were dropped by the cap. */
+  /** Some bytes or events were dropped by a cap. */
   truncated: boolean;
   /** Number of `error` events. */
   errors: number;
@@ -71,87 +71,167 @@ export interface ExchangeList {
   total: number;
   exchanges: ExchangeSummary[];
   /**
-   * How many exchanges the store keeps (its ring size), so that a live client
-   * can drop what the store evicts; optional, the page assumes 10,000 without it.
+   * How many exchanges the store keeps at most, so that a live client can
+   * drop what the store evicts.
    */
   maxExchanges?: number;
+  /** The store's memory budget and how much of it holds records, in bytes. */
+  memory?: { budget: number; used: number };
+}
+
+/** The captured streams of an exchange. */
+export type StreamName = "request" | "response";
+
+/**
+ * Where the bytes of one event are: `size` bytes at `offset` of a captured
+ * stream, of which the first `kept` were captured (the rest fell past the
+ * per-exchange cap). Captures are prefixes: the kept bytes of the whole
+ * stream are its first bytes, so this event's are at `[offset, offset + kept)`.
+ */
+export interface BytesRef {
+  stream: StreamName;
+  offset: number;
+  size: number;
+  kept: number;
 }
 
 /**
- * One timeline event as served: the gateway's event, stamped.
- *
- * `data` is the recorder payload made JSON-safe: `Uint8Array` fields become
- * `{ size, bytes: Base64, truncated }`, and the `environ` event's environ
- * becomes a snapshot `Record<string, string | number | boolean | string[] | null>`
- * where objects such as `wsgi.input` are described by a string.
+ * A value of the environ as recorded: strings, finite numbers, booleans and
+ * null as they were; arrays (`wsgi.version`) copied; anything else (objects
+ * such as `wsgi.input`, functions, non-finite numbers) described by a string.
  */
-export interface TimelineEvent {
-  /** Event name from the gateway's event map (`request`, `environ`, `chunk`, ...). */
-  type: string;
-  /** Milliseconds since the request arrived. */
-  t: number;
-  data: Record<string, unknown>;
+export type EnvironValue = string | number | boolean | null | EnvironValue[];
+
+/** How the app read from `wsgi.input`. */
+export type InputMethod = EventMap["input"]["method"];
+
+/** The data of each event on the wire, by event type. */
+export interface WireData {
+  request: {
+    method: string;
+    target: string;
+    version: string;
+    peer: { hostname: string; port: number } | null;
+    headers: Pair[];
+    /** Arrival, epoch milliseconds. */
+    startedAt: number;
+    /** The app generation that served it, under the CLI (each reload starts one). */
+    generation?: number;
+    /** How the app process named it (`generation.worker.n`), under the CLI. */
+    ref?: string;
+  };
+  environ: { environ: Record<string, EnvironValue> };
+  call: { app: string };
+  input: { method: InputMethod; size: number | null; bytes: BytesRef };
+  /**
+   * After the response: the part of the request body the app left unread,
+   * drained from the client up to the cap. `complete` when the body's end was
+   * reached (else more may have followed, unread).
+   */
+  input_rest: { bytes: BytesRef; complete: boolean };
+  /**
+   * A call of `start_response`. A status or header list of the wrong shape
+   * (the call then broke a rule, named in `error`) is described: the status
+   * as a string, each header item as a pair of strings.
+   */
+  start_response: { status: string; headers: Pair[]; exc_info: boolean; error?: string };
+  write: { index: number; bytes: BytesRef };
+  chunk: { index: number; bytes: BytesRef };
+  headers_sent: { status: number; status_line: string; headers: Pair[] };
+  /** Text written to `wsgi.errors`: `text` as kept, `size` its true length (UTF-16 units). */
+  errors: { text: string; size: number };
+  error: { where: string; name: string; message: string; stack?: string };
+  lint: { rule: string; message: string };
+  close: { called: boolean };
+  /** `dropped_events`: events not kept past the per-exchange budget. */
+  end: { status: number; bytes: number; dropped_events: number };
+  abort: { reason: string; bytes: number; dropped_events: number };
 }
 
-/** A captured byte stream (request body as read, or response body as sent). */
+/** The name of a timeline event. */
+export type EventType = keyof WireData;
+
+/** One timeline event as served: its type, its time, its typed data. */
+export type WireEvent = {
+  [K in EventType]: {
+    type: K;
+    /** Milliseconds since the request arrived. */
+    t: number;
+    data: WireData[K];
+  };
+}[EventType];
+
+/** The wire event of one type. */
+export type WireEventOf<K extends EventType> = Extract<WireEvent, { type: K }>;
+
+/** Every event type, in timeline order (the codes of `record.ts` follow it). */
+export const EVENT_TYPES: readonly EventType[] = [
+  "request",
+  "environ",
+  "call",
+  "input",
+  "start_response",
+  "write",
+  "chunk",
+  "headers_sent",
+  "errors",
+  "error",
+  "lint",
+  "close",
+  "end",
+  "abort",
+  "input_rest",
+];
+
+// The wire knows exactly the recorder's events: a compile error here means
+// `server/recorder.ts` and this file disagree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _sameEvents: Same<EventType, keyof EventMap> = true;
+void _sameEvents;
+
+/** A captured byte stream: its true size and its first bytes. */
 export interface CapturedBody {
   /** True total size. */
   size: number;
   /** The first bytes, up to the cap. */
   bytes: Base64;
+  /** Whether bytes were dropped by the cap. */
   truncated: boolean;
 }
 
-/** Everything recorded about one exchange. */
+/**
+ * Everything recorded about one exchange: its summary, its events, and its
+ * two captured streams (each byte once). The state at any step, the request
+ * and response as sent, and the list summary all follow from these through
+ * the reducer of `timeline.ts`.
+ */
 export interface ExchangeDetail extends ExchangeSummary {
-  /** The request line's version (`HTTP/1.1`), peer, and headers as received. */
-  request: {
-    version: string;
-    peer: { hostname: string; port: number } | null;
-    headers: [string, string][];
-    /** What the application read from `wsgi.input`. */
-    body: CapturedBody;
-  };
-  /** The environ snapshot (see {@linkcode TimelineEvent}). */
-  environ: Record<string, unknown> | null;
-  /** The last start_response call, if any. */
-  startResponse: {
-    status: string;
-    headers: [string, string][];
-    excInfo: boolean;
-    /** Milliseconds since arrival. */
-    t: number;
-  } | null;
-  /** The response as sent. */
-  response: {
-    headers: [string, string][];
-    body: CapturedBody;
-    /** Byte offsets in `body` where each chunk (or write) began. */
-    chunkOffsets: number[];
-  };
-  /** Text the app wrote to `wsgi.errors` (up to the body cap). */
-  errorsText: string;
-  events: TimelineEvent[];
-  /**
-   * Events not kept because the exchange passed the store's per-exchange
-   * event budget (10,000 by default); absent when none were dropped. Past
-   * the budget only `headers_sent`, `close`, `end` and `abort` are kept.
-   */
-  droppedEvents?: number;
+  events: WireEvent[];
+  /** The request body as the client sent it: what the app read, then what was drained. */
+  request: { body: CapturedBody };
+  /** Every byte the application produced, in order (a replaced response's too). */
+  response: { body: CapturedBody };
 }
 
 /**
  * A message on the live stream.
  *
  * `exchange` is sent when an exchange arrives and again each time its
- * summary changes (headers sent, end, abort): upsert by `id`. Every event
- * follows as an `event` message, after the `exchange` message that introduced
- * its exchange. Messages lost while the stream was down are not replayed:
- * reload the list when an `EventSource` reconnects.
+ * summary changes (headers sent, end, abort, body drained): upsert by `id`.
+ * Every event follows as an `event` message, after the `exchange` message
+ * that introduced its exchange; `index` is its place in the exchange's
+ * events, and `bytes` the kept bytes it added to its stream (base64), so a
+ * client appends events to an open exchange and never fetches it again.
+ * `evict` says every exchange with a smaller `seq` is gone from the store;
+ * `server` carries a server-level event (under the CLI: a reload, a module
+ * that failed to load, a fault no exchange caught).
+ * Messages lost while the stream was down are not replayed: reload the list
+ * when an `EventSource` reconnects.
  */
 export type StreamMessage =
   | { kind: "exchange"; exchange: ExchangeSummary }
-  | { kind: "event"; id: string; event: TimelineEvent }
+  | { kind: "event"; id: string; index: number; event: WireEvent; bytes?: Base64 }
+  | { kind: "evict"; before: number }
   | { kind: "clear" }
   | { kind: "server"; event: ServerEventWire };
 
@@ -230,4 +310,144 @@ export interface ReplayResult {
   status: number;
   /** How the request sent differs from the recorded one; empty for a faithful replay. */
   changes: ReplayChange[];
+}
+
+/** One route of the side port. */
+export interface Route {
+  /** The handler's name in `api.ts`. */
+  name: string;
+  /** `GET` routes answer `HEAD` too, unless `head` is false. */
+  method: "GET" | "POST";
+  head?: boolean;
+  /** The path; `:id` matches one path segment. */
+  path: string;
+  /** Query parameters, if any. */
+  query?: string;
+  /** What it answers. */
+  answer: string;
+}
+
+/**
+ * The side port's routes: the one table, which `api.ts` dispatches on.
+ *
+ * | route | answer |
+ * |---|---|
+ * | `GET /` | the page (HTML), loading `/app.js` |
+ * | `GET /app.js` | the page's script, bundled from `inspector/ui/` |
+ * | `GET /api/exchanges?method=&status=&q=&limit=&before=` | {@linkcode ExchangeList}, newest first; `status` exact (`404`) or a class (`4xx`); `q` matches the path and query; `before` is a `seq`, for paging |
+ * | `GET /api/exchanges/:id` | {@linkcode ExchangeDetail} |
+ * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
+ * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
+ * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
+ * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
+ * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
+ * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; sends it byte for byte to the app's own address; answers {@linkcode ReplayResult}, with how it differs from the recorded request (needs the inspector's own Origin) |
+ *
+ * Errors are JSON `{ "error": "..." }`. In token mode every `/api/` route
+ * needs `Authorization: Bearer TOKEN` (see `./guard.ts`).
+ */
+export const ROUTES = [
+  { name: "page", method: "GET", path: "/", answer: "the page (HTML), loading /app.js" },
+  { name: "script", method: "GET", path: "/app.js", answer: "the page's script" },
+  {
+    name: "list",
+    method: "GET",
+    path: "/api/exchanges",
+    query: "method, status, q, limit, before",
+    answer: "ExchangeList, newest first",
+  },
+  { name: "detail", method: "GET", path: "/api/exchanges/:id", answer: "ExchangeDetail" },
+  {
+    name: "exchangeHar",
+    method: "GET",
+    path: "/api/exchanges/:id/har",
+    answer: "HAR 1.2 of one exchange",
+  },
+  { name: "har", method: "GET", path: "/api/har", answer: "HAR 1.2 of every kept exchange" },
+  {
+    name: "stream",
+    method: "GET",
+    path: "/api/stream",
+    answer: "Server-Sent Events",
+    head: false,
+  },
+  {
+    name: "server",
+    method: "GET",
+    path: "/api/server",
+    answer: "ServerState: the app's generation, its load error, server-level events",
+  },
+  { name: "clear", method: "POST", path: "/api/clear", answer: '{ "cleared": n }' },
+  {
+    name: "replay",
+    method: "POST",
+    path: "/api/exchanges/:id/replay",
+    answer: "ReplayResult",
+  },
+] as const satisfies readonly Route[];
+
+/** The name of a route of {@linkcode ROUTES}. */
+export type RouteName = typeof ROUTES[number]["name"];
+
+/** What {@linkcode matchRoute} found for a request. */
+export type RouteMatch =
+  | { route: typeof ROUTES[number]; params: { id?: string } }
+  | { route: undefined; allow: string };
+
+/**
+ * Finds the route of a request: the route and its parameters, or (for a
+ * known path asked with the wrong method) what `Allow` should say, or
+ * `undefined` for an unknown path. `/index.html` is the page.
+ *
+ * @example
+ * ```ts
+ * import { matchRoute } from "./protocol.ts";
+ * const found = matchRoute("GET", "/api/exchanges/12/har");
+ * console.assert(found?.route?.name === "exchangeHar");
+ * console.assert(matchRoute("GET", "/api/clear")?.route === undefined);
+ * ```
+ */
+export function matchRoute(method: string, path: string): RouteMatch | undefined {
+  if (path === "/index.html") path = "/";
+  const allowed: string[] = [];
+  for (const route of ROUTES) {
+    const params = matchPath(route.path, path);
+    if (params === undefined) continue;
+    const head = route.method === "GET" && (route as Route).head !== false;
+    if (route.method === method || (head && method === "HEAD")) return { route, params };
+    allowed.push(head ? "GET, HEAD" : route.method);
+  }
+  return allowed.length > 0 ? { route: undefined, allow: allowed.join(", ") } : undefined;
+}
+
+function matchPath(pattern: string, path: string): { id?: string } | undefined {
+  const want = pattern.split("/");
+  const got = path.split("/");
+  if (want.length !== got.length) return undefined;
+  const params: { id?: string } = {};
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === ":id") {
+      if (got[i] === "") return undefined;
+      try {
+        params.id = decodeURIComponent(got[i]!);
+      } catch {
+        return undefined;
+      }
+    } else if (want[i] !== got[i]) return undefined;
+  }
+  return params;
+}
+
+/**
+ * The path of a route, with its `:id` filled in.
+ *
+ * @example
+ * ```ts
+ * import { routePath } from "./protocol.ts";
+ * console.assert(routePath("detail", "7") === "/api/exchanges/7");
+ * ```
+ */
+export function routePath(name: RouteName, id?: string): string {
+  const route = ROUTES.find((r) => r.name === name)!;
+  return route.path.replace(":id", encodeURIComponent(id ?? ""));
 }

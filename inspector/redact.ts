@@ -35,45 +35,71 @@ import type { EventMap, EventType, ExchangeRecorder, Pair, Recorder } from "../s
 /** What replaces the token in a record. */
 export const REDACTED = "[inspector-token]";
 
+/** Hides a secret in what is recorded of a request (see {@linkcode redaction}). */
+export interface Redaction {
+  /** The `request` event's payload with the secret hidden (the same object when it has none). */
+  request(data: EventMap["request"]): EventMap["request"];
+  /** The environ with the secret hidden in its strings (a shallow copy; the same object when it has none). */
+  environ(environ: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
+}
+
 /**
- * Wraps `recorder` so that `secret` never reaches it in a request's target,
- * headers or environ.
+ * Hides `secret` in a request's target, header names and values and environ
+ * strings, replacing it with {@linkcode REDACTED}; what has none of it is
+ * passed on as it is.
+ *
+ * @throws {RangeError} for an empty secret
  */
-export function redactingRecorder(recorder: Recorder, secret: string): Recorder {
+export function redaction(secret: string): Redaction {
   if (secret === "") throw new RangeError("Cannot redact an empty secret");
   const hide = (text: string) => text.includes(secret) ? text.replaceAll(secret, REDACTED) : text;
   const hidePairs = (pairs: Pair[]): Pair[] =>
     pairs.some(([name, value]) => name.includes(secret) || value.includes(secret))
       ? pairs.map(([name, value]) => [hide(name), hide(value)])
       : pairs;
-  const hideEnviron = (environ: Readonly<Record<string, unknown>>) => {
-    let copy: Record<string, unknown> | undefined;
-    for (const key in environ) {
-      const value = environ[key];
-      if (typeof value === "string" && value.includes(secret)) {
-        copy ??= { ...environ };
-        copy[key] = hide(value);
+  return {
+    request(d) {
+      const headers = hidePairs(d.headers);
+      if (headers === d.headers && !d.target.includes(secret)) return d;
+      return { ...d, target: hide(d.target), headers };
+    },
+    environ(environ) {
+      let copy: Record<string, unknown> | undefined;
+      for (const key in environ) {
+        const value = environ[key];
+        if (typeof value === "string" && value.includes(secret)) {
+          copy ??= { ...environ };
+          copy[key] = hide(value);
+        }
       }
-    }
-    return copy ?? environ;
+      return copy ?? environ;
+    },
   };
+}
+
+/**
+ * Wraps `recorder` so that `secret` never reaches it in a request's target,
+ * headers or environ.
+ *
+ * @throws {RangeError} for an empty secret
+ */
+export function redactingRecorder(recorder: Recorder, secret: string): Recorder {
+  const redact = redaction(secret);
   return {
     begin(request, time) {
       const inner = recorder.begin(request, time);
       if (inner === undefined) return undefined;
       const exchange: ExchangeRecorder = {
+        // How much of an unread request body the store still wants (see server/recorder.ts).
+        get restWanted() {
+          return inner.restWanted;
+        },
         record<K extends EventType>(type: K, data: EventMap[K], at?: number) {
           if (type === "request") {
-            const d = data as EventMap["request"];
-            const redacted: EventMap["request"] = {
-              ...d,
-              target: hide(d.target),
-              headers: hidePairs(d.headers),
-            };
-            inner.record("request", redacted, at);
+            inner.record("request", redact.request(data as EventMap["request"]), at);
           } else if (type === "environ") {
             const d = data as EventMap["environ"];
-            inner.record("environ", { environ: hideEnviron(d.environ) }, at);
+            inner.record("environ", { environ: redact.environ(d.environ) }, at);
           } else inner.record(type, data, at);
         },
       };

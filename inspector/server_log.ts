@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { ServerEvent, StampedServerEvent } from "../server/dev/contract.ts";
+import type { ServerEvent, StampedServerEvent } from "../server/recorder.ts";
 import type { ServerState } from "./protocol.ts";
 
 /** Events kept. */

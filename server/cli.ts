@@ -9,7 +9,7 @@
 
 import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
-import type { Recorder } from "./recorder.ts";
+import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { DevUsageError, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
 import { escapeControls } from "./log.ts";
@@ -38,7 +38,11 @@ Options:
                       0 = none); a CPU-bound app is restarted
   --workers N         app processes serving the one port (default 1)
   --max-exchanges N   exchanges the inspector keeps (default 1000)
-  --max-body-bytes N  body bytes kept per exchange and direction (default 1048576)
+  --max-body-bytes N  body bytes kept per exchange and direction (default 1M; at
+                      most a quarter of --inspector-memory)
+  --inspector-memory N  bytes of records the inspector keeps for all exchanges
+                      together, oldest dropped first (default 64M; K, M, G
+                      suffixes are KiB, MiB, GiB)
   --max-request-body N
                       largest request body accepted, in bytes (default 104857600,
                       100 MiB; 0 = no limit): a larger Content-Length gets 413
@@ -75,6 +79,7 @@ export interface CliOptions {
   inspectorPort: number;
   maxExchanges: number;
   maxBodyBytes: number;
+  inspectorMemory: number;
   maxRequestBody: number;
   quiet: boolean;
   /** Put wsgiref's validator in front of the app (`--no-validate` turns it off). */
@@ -119,6 +124,27 @@ function integer(
   return n;
 }
 
+/** Sizes a user may write: bytes, or with a K, M or G suffix (KiB, MiB, GiB). */
+function byteSize(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const m = value.trim().match(/^(\d+)\s*(?:([kmg])(?:i?b)?)?$/i);
+  const n = m ? Number(m[1]) * 1024 ** " kmg".indexOf((m[2] ?? " ").toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `${flag} must be a size from ${min} to ${max} bytes, like 1048576 or 64M (got ${
+        JSON.stringify(value)
+      })`,
+    );
+  }
+  return n;
+}
+
 /**
  * Parses the command line.
  *
@@ -138,6 +164,7 @@ export function parseCli(args: string[]): CliOptions {
         "no-inspector": { type: "boolean" },
         "max-exchanges": { type: "string" },
         "max-body-bytes": { type: "string" },
+        "inspector-memory": { type: "string" },
         "max-request-body": { type: "string" },
         quiet: { type: "boolean" },
         "no-validate": { type: "boolean" },
@@ -163,6 +190,27 @@ export function parseCli(args: string[]): CliOptions {
   let name: string | undefined;
   const m = module?.match(/^(.+):([A-Za-z_$][\w$]*)$/);
   if (m) [, module, name] = m;
+  const maxBodyBytes = byteSize(
+    "--max-body-bytes",
+    values["max-body-bytes"],
+    1024 * 1024,
+    0,
+    2 ** 31,
+  );
+  const inspectorMemory = byteSize(
+    "--inspector-memory",
+    values["inspector-memory"],
+    64 * 1024 * 1024,
+    64 * 1024,
+    2 ** 40,
+  );
+  if (maxBodyBytes > inspectorMemory / 4) {
+    throw new UsageError(
+      `--max-body-bytes (${maxBodyBytes}) must be at most a quarter of --inspector-memory (${inspectorMemory}); raise --inspector-memory to at least ${
+        maxBodyBytes * 4
+      }`,
+    );
+  }
   return {
     module,
     name,
@@ -172,7 +220,8 @@ export function parseCli(args: string[]): CliOptions {
     inspectorHost: values["inspector-host"] ?? "127.0.0.1",
     inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
     maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
-    maxBodyBytes: integer("--max-body-bytes", values["max-body-bytes"], 1024 * 1024, 0, 2 ** 31),
+    maxBodyBytes,
+    inspectorMemory,
     maxRequestBody: integer(
       "--max-request-body",
       values["max-request-body"],
@@ -280,25 +329,12 @@ export async function loadApplication(module: string | URL, name?: string): Prom
   return app;
 }
 
-/** A running inspector, as the CLI sees it. */
-export interface InspectorHandle {
-  /** Receives the app server's exchanges. */
-  recorder: Recorder;
-  /** Opens the side port; `appUrl` is where replays are sent. Returns the URL to print. */
-  listen(appUrl: string): Promise<{ url: string }>;
-  /** Closes the side port. */
-  shutdown(): Promise<void>;
-}
+export type { InspectorHandle } from "./recorder.ts";
 
 /** What `mod.ts` plugs into the CLI. */
 export interface CliHooks {
   /** Creates the inspector (not yet listening). */
-  inspector?: (options: {
-    hostname: string;
-    port: number;
-    maxExchanges: number;
-    maxBodyBytes: number;
-  }) => InspectorHandle;
+  inspector?: (settings: InspectorSettings) => InspectorHandle;
 }
 
 /**
@@ -337,6 +373,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       port: options.inspectorPort,
       maxExchanges: options.maxExchanges,
       maxBodyBytes: options.maxBodyBytes,
+      memory: options.inspectorMemory,
     })
     : undefined;
   try {
@@ -352,7 +389,6 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       timeout: options.timeout,
       workers: options.workers,
       quiet: options.quiet,
-      maxBodyBytes: options.maxBodyBytes,
       maxRequestBody: options.maxRequestBody,
       toolkit: {
         validate: options.validate,

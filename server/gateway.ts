@@ -253,7 +253,6 @@ class Exchange implements RequestSeen {
    */
   t: number;
   readonly peer: { hostname: string; port: number } | undefined;
-  rec: ExchangeRecorder | undefined;
   environ!: Environ;
   /** `wsgi.input` as the gateway made it (the app may replace the environ's). */
   input: Input = NO_INPUT;
@@ -270,10 +269,8 @@ class Exchange implements RequestSeen {
   headers_sent = false;
   /** A rule the app broke before anything was sent, even if it caught the error. */
   broken: ProtocolError | undefined;
-  // The `declare`d fields below are set only on rare paths (lint, write()):
+  // The `declare`d fields below are set only on rare paths (write()):
   // declared, not initialised, so an exchange on the hot path stays as small as before.
-  /** Rules already recorded as `lint` events (one event per rule per exchange). */
-  declare linted: Set<string> | undefined;
   /** Output of the legacy `write()` not yet handed to the client. */
   written: Uint8Array[] = NONE;
   /**
@@ -303,21 +300,14 @@ class Exchange implements RequestSeen {
   /** A `next()` of the streamed body is pending (the app is producing a chunk). */
   pulling = false;
 
-  constructor(request: Request, info: HandlerInfo | undefined, shared: Shared) {
-    this.started = this.t = performance.now();
+  /** @param started the arrival, a `performance.now()` reading */
+  constructor(request: Request, info: HandlerInfo | undefined, shared: Shared, started: number) {
+    this.started = this.t = started;
     this.request = request;
     this.method = request.method;
     this.shared = shared;
     const addr = info?.remoteAddr;
     if (addr !== undefined && addr.transport === "tcp") this.peer = addr;
-    const recorder = shared.options.recorder;
-    if (recorder !== undefined) {
-      try {
-        this.rec = recorder.begin(request, this.started);
-      } catch (error) {
-        this.recorderFailed(error);
-      }
-    }
   }
 
   /** Reads the clock. */
@@ -325,35 +315,62 @@ class Exchange implements RequestSeen {
     this.t = performance.now();
   }
 
-  /** Records an event at the last clock reading; a failing recorder is reported once and then left alone. */
-  emit<K extends EventType>(type: K, data: EventMap[K]): void {
-    try {
-      this.rec!.record(type, data, this.t);
-    } catch (error) {
-      this.recorderFailed(error);
-    }
-  }
+  // The recording seam. Each hook marks a step of the timeline of
+  // `server/recorder.ts`, where the exchange calls it; here they do nothing
+  // (an unrecorded exchange pays an empty call each, which V8 inlines away),
+  // and `RecordedExchange` (below) records. The clock is read again only
+  // where someone wants the time: the log at the end, the recorder after
+  // the application's code ran.
 
-  recorderFailed(error: unknown): void {
-    this.rec = undefined;
-    this.shared.sink.write(
-      `Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`,
-    );
+  /** Whether the end of the exchange needs a clock reading (for the log's duration). */
+  wantsEndTime(): boolean {
+    return this.shared.log !== undefined;
+  }
+  /** Reads the clock for the recorder, after the application's code ran (a streamed body's first chunk). */
+  stamp(): void {}
+  /** The `wsgi.errors` of this exchange: the shared one (it holds no state). */
+  errorStream(): Errors {
+    return this.shared.errors;
+  }
+  /** The options of this exchange's `wsgi.input`. */
+  inputOptions(): InputOptions {
+    return this.shared.input;
+  }
+  /** The environ was built (`request`, `environ` events; a lint when a GET's body was dropped). */
+  onEnviron(_dropped: string | undefined): void {}
+  /** The application is about to be called. */
+  onCall(): void {}
+  /** `start_response` was called (`error`: the rule the call broke). */
+  onStartResponse(_status: unknown, _headers: unknown, _excInfo: boolean, _error?: string): void {}
+  /** `write()` was called with valid bytes. */
+  onWrite(_index: number, _data: Uint8Array): void {}
+  /** An array body's first `count` chunks are valid bytes (all of them, or up to a bad one). */
+  onArrayBody(_body: Uint8Array[], _count: number): void {}
+  /** A streamed body yielded a chunk. */
+  onChunk(_index: number, _chunk: Uint8Array): void {}
+  /** `close()` was called on the body (`called`), or it had none. */
+  onClose(_called: boolean): void {}
+  /** The status and headers left for the client. */
+  onHeadersSent(): void {}
+  /** An exception was reported. */
+  onError(_where: ErrorSite, _error: unknown): void {}
+  /** A rule was broken (recorded once per rule: see `lint.ts`). */
+  onLint(_rule: string, _message: string): void {}
+  /** The exchange ended (`end`) or not (`aborted`, `cut`, `timeout`). */
+  onFinish(_outcome: LogEntry["outcome"], _reason: string | undefined): void {}
+  /** The deadline passed (`message` says which). */
+  onTimeout(_message: string): void {}
+  /** After a timeout: whatever the application does later is not recorded. */
+  stopRecording(): void {}
+  /** Lets the request body go, once the response is over (see `Input.finish`). */
+  finishInput(_outcome: LogEntry["outcome"]): void {
+    this.input.finish();
   }
 
   /** Reports an exception: to the recorder and, with its stack, to stderr. */
   report(where: ErrorSite, error: unknown): void {
     const e = error instanceof Error ? error : undefined;
-    if (this.rec) {
-      this.tick();
-      this.emit("error", {
-        where,
-        name: e?.name ?? typeof error,
-        message: e?.message ?? String(error),
-        stack: e?.stack,
-      });
-      if (error instanceof ProtocolError) this.lint(error.rule, error.message);
-    }
+    this.onError(where, error);
     // With its stack, except for a broken rule (the message says it all).
     const detail = e && !(error instanceof ProtocolError) && !(error instanceof RequestBodyTooLarge)
       ? describeForLog(e)
@@ -366,18 +383,7 @@ class Exchange implements RequestSeen {
     );
   }
 
-  /** Records a broken rule as a `lint` event, once per rule (see `lint.ts`). */
-  lint(rule: string, message: string): void {
-    if (!this.rec) return;
-    this.linted ??= new Set();
-    if (this.linted.has(rule)) return;
-    this.linted.add(rule);
-    this.tick();
-    this.emit("lint", { rule, message });
-  }
-
   start_response: StartResponse = (status, headers, exc_info) => {
-    if (this.rec) this.tick();
     const withExcInfo = exc_info !== undefined && exc_info !== null;
     try {
       if (withExcInfo) {
@@ -391,7 +397,7 @@ class Exchange implements RequestSeen {
       }
       const code = checkStatus(status);
       checkHeaders(headers);
-      if (this.rec) this.emit("start_response", { status, headers, exc_info: withExcInfo });
+      this.onStartResponse(status, headers, withExcInfo);
       this.status_set = status as string;
       this.code = code;
       this.headers = headers;
@@ -399,14 +405,7 @@ class Exchange implements RequestSeen {
       return this.write;
     } catch (error) {
       if (error instanceof ProtocolError) {
-        if (this.rec) {
-          this.emit("start_response", {
-            status,
-            headers,
-            exc_info: withExcInfo,
-            error: error.message,
-          });
-        }
+        this.onStartResponse(status, headers, withExcInfo, error.message);
         if (!this.headers_sent) this.broken ??= error;
       }
       throw error;
@@ -421,10 +420,7 @@ class Exchange implements RequestSeen {
       );
     }
     if (!(data instanceof Uint8Array)) throw chunkError(data, this.writes, "write() argument");
-    if (this.rec) {
-      this.tick();
-      this.emit("write", { index: this.writes, bytes: data });
-    }
+    this.onWrite(this.writes, data);
     this.writes++;
     // PEP 3333: the first write() sends the headers, and each sends its data
     // before it returns (here: queues it for the client at once). HEAD and
@@ -468,7 +464,7 @@ class Exchange implements RequestSeen {
       },
     });
     this.liveResponse = new Response(stream, { status: this.code, headers: this.headers });
-    if (this.rec) this.tick();
+    this.stamp();
     this.sent();
     this.early?.(this.liveResponse);
   }
@@ -550,13 +546,8 @@ class Exchange implements RequestSeen {
    */
   run(app: Application): Response | Promise<Response> {
     const request = this.request;
-    const rec = this.rec;
-    // buildEnviron collects the header pairs for the `request` event as it reads them.
-    if (rec) this.requestHeaders = [];
     const options = this.shared.environ;
-    options.errors = rec
-      ? new Errors(this.shared.sink, (text) => this.recordText(text))
-      : this.shared.errors;
+    options.errors = this.errorStream();
     options.remoteAddr = this.peer;
     options.method = this.method;
     const environ = buildEnviron(request, options, this);
@@ -579,41 +570,17 @@ class Exchange implements RequestSeen {
     const tooLarge = length !== undefined && length > this.shared.limit;
     // A refused body is not touched: Deno closes the connection after the 413.
     if (tooLarge) length = 0;
-    const input = new Input(
-      request,
-      length,
-      rec
-        ? {
-          onRead: (method, size, bytes) => this.recordInput(method, size, bytes),
-          limit: this.shared.limit,
-        }
-        : this.shared.input,
-    );
+    const input = new Input(request, length, this.inputOptions());
     this.input = input;
     environ["wsgi.input"] = input;
     this.environ = environ;
-    if (this.rec) {
-      // All at the arrival's reading: only the gateway's own code ran since.
-      this.emit("request", {
-        method: this.method,
-        target: this.target,
-        version: "HTTP/1.1",
-        peer: this.peer,
-        headers: this.requestHeaders!,
-      });
-      this.emit("environ", { environ });
-      // The seam for the validator's lint events, after the snapshot (it is no request data).
-      const lint: LintReport = (rule, message) => this.lint(String(rule), String(message));
-      environ[LINT_KEY] = lint;
-      if (dropped) {
-        this.emit("lint", {
-          rule: "request.body_dropped",
-          message: `The ${this.method} request carried a body (${
-            cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
-          }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`,
-        });
-      }
-    }
+    this.onEnviron(
+      dropped
+        ? `The ${this.method} request carried a body (${
+          cl !== undefined ? `Content-Length: ${cl}` : "Transfer-Encoding: chunked"
+        }) that Deno.serve does not pass on: wsgi.input is empty and CONTENT_LENGTH is left out; send such data with POST, or in the query string`
+        : undefined,
+    );
     if (tooLarge) {
       return this.fail(
         "gateway",
@@ -627,26 +594,12 @@ class Exchange implements RequestSeen {
     }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
-      if (this.rec) this.emit("call", { app: this.shared.options.appName ?? "application" });
+      this.onCall();
       result = app(environ, this.start_response);
     } catch (error) {
       return this.fail("application", error);
     }
     return isThenable(result) ? this.awaitBody(result) : this.respond(result);
-  }
-
-  /** Records text the app wrote to `wsgi.errors`. */
-  recordText(text: string): void {
-    if (!this.rec) return;
-    this.tick();
-    this.emit("errors", { text });
-  }
-
-  /** Records a read from `wsgi.input`. */
-  recordInput(method: EventMap["input"]["method"], size: number | undefined, bytes: Uint8Array) {
-    if (!this.rec) return;
-    this.tick();
-    this.emit("input", { method, size, bytes });
   }
 
   /**
@@ -671,35 +624,91 @@ class Exchange implements RequestSeen {
     });
   }
 
-  /** Answers with the application's body, once it has one. */
+  /**
+   * Answers with the application's body, once it has one: the spine's
+   * second half. A streamed body (any iterable but an array) is answered by
+   * {@linkcode Exchange.respondStream}, as the client reads it. Every other
+   * body (an array of chunks, the fast path, or a value of the wrong type) is
+   * checked, closed here, and then answered: its bytes, or a 500 page that
+   * names what was wrong.
+   *
+   * `close()` has one home for each kind of body: here for the others, the
+   * `finally` of `chunks()` for a streamed one. Both go through
+   * {@linkcode Exchange.close}, which calls it once, whatever happens after.
+   *
+   * Synchronous as long as nothing is: an array body with a plain (or no)
+   * `close()` is answered without a single `await`.
+   */
   respond(body: ResponseBody): Response | Promise<Response> {
     if (this.live !== undefined) {
+      // write() sent the headers already: the body carries on in the live stream.
       void this.pump(body);
       return this.liveResponse!;
     }
-    const wrong = bodyError(body);
-    if (wrong !== undefined) return this.closeAndFail(body, wrong);
-    if (Array.isArray(body)) return this.respondArray(body);
-    return body instanceof FileWrapper ? this.respondFile(body) : this.respondStream(body);
-  }
-
-  /** A body of the wrong type: close it (errors from `close()` propagate), then the 500 page. */
-  async closeAndFail(body: ResponseBody, wrong: ProtocolError): Promise<Response> {
-    await this.close(body);
-    return this.fail("application", wrong);
+    let problem = bodyError(body);
+    if (problem === undefined && !Array.isArray(body)) {
+      return body instanceof FileWrapper ? this.respondFile(body) : this.respondStream(body);
+    }
+    let total = 0;
+    let where: ErrorSite = "application";
+    if (problem === undefined) {
+      const chunks = body as unknown[];
+      let i = 0;
+      for (; i < chunks.length; i++) {
+        const chunk = chunks[i];
+        if (!(chunk instanceof Uint8Array)) break;
+        total += chunk.length;
+      }
+      this.onArrayBody(chunks as Uint8Array[], i);
+      if (i < chunks.length) {
+        problem = chunkError(chunks[i], i, "body chunk");
+        where = "iterable";
+      }
+    }
+    const wrong = problem;
+    return this.closeThen(
+      body,
+      wrong === undefined
+        ? () => this.sendArray(body as Uint8Array[], total)
+        : () => this.fail(where, wrong),
+      wrong !== undefined,
+    );
   }
 
   /**
-   * Calls the body's `close()`, once, and records it. Every path through the
-   * exchange ends here: arrays from `respondArray`'s `finally`, streamed
-   * bodies from the `finally` of `chunks()`, which runs on a normal end, on an
-   * error, and when the client goes away (the stream's `cancel` returns the
-   * generator). Keep it in those `finally` blocks, or a path will skip it.
-   *
-   * A client that goes away while the body's `next()` is pending cannot wait
-   * for that `finally` (JavaScript queues a generator's `return()` behind the
-   * pending `next()`): {@linkcode Exchange.abandon} calls this at once, and
-   * the `finally` that comes later finds it done.
+   * Closes a body that is answered at once (`close()` has no later home for
+   * it), then answers with `answer`. A `close()` that fails answers a 500
+   * page; when the body was already being refused (`refused`), its failure is
+   * reported and `answer` (the page that names the first problem) goes on.
+   */
+  closeThen(
+    body: ResponseBody,
+    answer: () => Response | Promise<Response>,
+    refused: boolean,
+  ): Response | Promise<Response> {
+    const closeFailed = (error: unknown) => {
+      if (!refused) return this.fail("close", error);
+      this.report("close", error);
+      return answer();
+    };
+    let closing: Promise<void> | undefined;
+    try {
+      closing = this.close(body);
+    } catch (error) {
+      return closeFailed(error);
+    }
+    return closing === undefined ? answer() : closing.then(answer, closeFailed);
+  }
+
+  /**
+   * Calls the body's `close()` (or notes that it has none), once per body,
+   * and records it. Its callers are `respond()` and the `finally` of
+   * `chunks()`, the homes of `close()` (see {@linkcode Exchange.respond}),
+   * and {@linkcode Exchange.abandon}: a client that goes away while a
+   * streamed body's `next()` is pending cannot wait for that `finally`
+   * (JavaScript queues a generator's `return()` behind the pending `next()`),
+   * so `close()` is called at once there, and the `finally` that comes later
+   * finds it done.
    *
    * Returns a Promise only when `close()` did (and records the event once it
    * settled); a synchronous `close()` that throws, throws here.
@@ -708,56 +717,23 @@ class Exchange implements RequestSeen {
     if (this.closed === body) return undefined;
     this.closed = body;
     const close = (body as { close?: unknown } | null | undefined)?.close;
-    if (typeof close === "function") {
-      const result = close.call(body);
-      if (isThenable(result)) {
-        return Promise.resolve(result).then(() => {
-          if (this.rec) {
-            this.tick();
-            this.emit("close", { called: true });
-          }
-        });
-      }
-      if (this.rec) this.tick();
+    if (typeof close !== "function") {
+      this.onClose(false);
+      return undefined;
     }
-    if (this.rec) this.emit("close", { called: typeof close === "function" });
+    const result = close.call(body);
+    if (isThenable(result)) return Promise.resolve(result).then(() => this.onClose(true));
+    this.onClose(true);
     return undefined;
   }
 
-  /** The fast path: every chunk is already here. */
-  respondArray(body: Uint8Array[]): Response | Promise<Response> {
-    let total = 0;
-    // One reading for every chunk: they are all here already.
-    if (this.rec) this.tick();
+  /** {@linkcode Exchange.close}, its failure reported rather than thrown. */
+  async closeQuietly(body: ResponseBody): Promise<void> {
     try {
-      for (let i = 0; i < body.length; i++) {
-        const chunk = body[i];
-        if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, i, "body chunk");
-        if (this.rec) this.emit("chunk", { index: i, bytes: chunk });
-        total += chunk.length;
-      }
+      await this.close(body);
     } catch (error) {
-      return this.closeQuietlyAndFail(body, error);
+      this.report("close", error);
     }
-    let closing: Promise<void> | undefined;
-    try {
-      closing = this.close(body);
-    } catch (error) {
-      return this.fail("close", error);
-    }
-    if (closing !== undefined) {
-      return closing.then(
-        () => this.sendArray(body, total),
-        (error) => this.fail("close", error),
-      );
-    }
-    return this.sendArray(body, total);
-  }
-
-  /** A chunk of the wrong type: close the body (reporting its errors), then the 500 page. */
-  async closeQuietlyAndFail(body: Uint8Array[], error: unknown): Promise<Response> {
-    await this.closeQuietly(body);
-    return this.fail("iterable", error);
   }
 
   /** Sends a complete body of `total` bytes, once `close()` was called. */
@@ -775,19 +751,11 @@ class Exchange implements RequestSeen {
       status: this.code,
       headers: this.headers,
     });
-    // When recording, respondArray() read the clock after the app's code last ran.
-    if (!this.rec && this.shared.log) this.tick();
+    // A recorded exchange read the clock when the body was checked, and after close().
+    if (this.wantsEndTime()) this.tick();
     this.sent();
     this.finish("end");
     return response;
-  }
-
-  async closeQuietly(body: ResponseBody): Promise<void> {
-    try {
-      await this.close(body);
-    } catch (error) {
-      this.report("close", error);
-    }
   }
 
   writtenBytes(): number {
@@ -835,13 +803,7 @@ class Exchange implements RequestSeen {
 
   sent(): void {
     this.headers_sent = true;
-    if (this.rec) {
-      this.emit("headers_sent", {
-        status: this.code,
-        status_line: this.status_set!,
-        headers: this.headers,
-      });
-    }
+    this.onHeadersSent();
   }
 
   /**
@@ -853,11 +815,8 @@ class Exchange implements RequestSeen {
     this.finished = true;
     this.shared.deadlines?.forget(this);
     // Let go of the request body: Deno holds the connection while it lives.
-    this.input.finish();
-    if (this.rec) {
-      if (outcome === "end") this.emit("end", { status: this.code, bytes: this.bytes });
-      else this.emit("abort", { reason: reason ?? outcome, bytes: this.bytes });
-    }
+    this.finishInput(outcome);
+    this.onFinish(outcome, reason);
     const log = this.shared.log;
     if (log) {
       log({
@@ -876,7 +835,7 @@ class Exchange implements RequestSeen {
   /** Reads the clock if anyone wants the time, then {@linkcode Exchange.finish}. */
   finishNow(outcome: LogEntry["outcome"], reason?: string): void {
     if (this.finished) return;
-    if (this.rec || this.shared.log) this.tick();
+    if (this.wantsEndTime()) this.tick();
     this.finish(outcome, reason);
   }
 
@@ -899,8 +858,9 @@ class Exchange implements RequestSeen {
     this.broken = undefined;
     this.headers = NONE;
     this.written = NONE;
+    // The page is itself an application; it answers an array, synchronously.
     const page = this.shared.errorPage(error, this.environ);
-    return this.respondArray(page(this.environ, this.start_response) as Uint8Array[]);
+    return this.respond(page(this.environ, this.start_response) as Uint8Array[]);
   }
 
   /**
@@ -913,10 +873,7 @@ class Exchange implements RequestSeen {
     if (this.finished) return undefined;
     const seconds = ms / 1000;
     const message = `The application did not answer within ${seconds} s (timeout)`;
-    if (this.rec) {
-      this.tick();
-      this.emit("error", { where: "gateway", name: "TimeoutError", message });
-    }
+    this.onTimeout(message);
     this.shared.sink.write(
       `Timed out (${this.method} ${this.environ?.PATH_INFO ?? this.request.url}): ${message}\n`,
     );
@@ -925,15 +882,15 @@ class Exchange implements RequestSeen {
       this.broken = undefined;
       this.headers = NONE;
       this.written = NONE;
-      const response = this.respondArray(
+      const response = this.respond(
         timeoutPage(seconds)(this.environ, this.start_response) as Uint8Array[],
       ) as Response;
-      this.rec = undefined;
+      this.stopRecording();
       return response;
     }
     const reason = `timed out after ${seconds} s; the response was cut`;
     this.finishNow("timeout", reason);
-    this.rec = undefined;
+    this.stopRecording();
     const cut = new Error(reason);
     cut.stack = `wsgi: ${reason}`;
     try {
@@ -948,10 +905,7 @@ class Exchange implements RequestSeen {
       let index = 0;
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         if (!(chunk instanceof Uint8Array)) throw chunkError(chunk, index, "body chunk");
-        if (this.rec) {
-          this.tick();
-          this.emit("chunk", { index, bytes: chunk });
-        }
+        this.onChunk(index, chunk);
         index++;
         yield chunk;
       }
@@ -968,8 +922,14 @@ class Exchange implements RequestSeen {
    */
   respondFile(body: FileWrapper): Response | Promise<Response> {
     const problem = this.checkReady(isNullBodyStatus(this.code) ? 1 : undefined);
-    if (problem) return this.closeAndFail(body, problem);
-    if (this.method === "HEAD") return this.closeAndSendEmpty(body);
+    if (problem) return this.closeThen(body, () => this.fail("application", problem), true);
+    if (this.method === "HEAD") {
+      // The file is never read: close it, then the headers alone.
+      return this.closeThen(body, () => {
+        this.stamp();
+        return this.sendArray([], 0);
+      }, true);
+    }
     const source = body.stream().getReader();
     const declared = this.declaredLength();
     const queue = this.written === NONE ? [] : this.written;
@@ -1003,10 +963,7 @@ class Exchange implements RequestSeen {
             this.finishNow("end");
             return;
           }
-          if (this.rec) {
-            this.tick();
-            this.emit("chunk", { index: index++, bytes: r.value });
-          }
+          this.onChunk(index++, r.value);
           this.enqueue(controller, r.value, declared);
           if (declared !== undefined && this.bytes === declared) {
             // All the announced bytes are out: Deno may not pull again to see the end.
@@ -1030,15 +987,9 @@ class Exchange implements RequestSeen {
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
-    if (this.rec) this.tick();
+    this.stamp();
     this.sent();
     return response;
-  }
-
-  /** A HEAD answer for a body that is never read: close it, then headers only. */
-  async closeAndSendEmpty(body: ResponseBody): Promise<Response> {
-    await this.closeQuietly(body);
-    return this.respondArray([]);
   }
 
   /** After the headers went out, the only honest signal is a cut connection. */
@@ -1093,8 +1044,10 @@ class Exchange implements RequestSeen {
       return this.fail("application", problem);
     }
     if (done || this.method === "HEAD") {
+      // The body is closed (its generator ended, or is stopped here): answer with no bytes.
       if (!done) await this.stop(gen);
-      return this.respondArray([]);
+      this.stamp();
+      return this.sendArray([], 0);
     }
     const queue = this.written === NONE ? [] : this.written;
     if (first !== undefined) queue.push(first);
@@ -1146,7 +1099,7 @@ class Exchange implements RequestSeen {
       },
     }, { highWaterMark: 0 });
     const response = new Response(stream, { status: this.code, headers: this.headers });
-    if (this.rec) this.tick();
+    this.stamp();
     this.sent();
     return response;
   }
@@ -1179,13 +1132,11 @@ class Exchange implements RequestSeen {
   abandon(body: ResponseBody, gen: AsyncGenerator<Uint8Array, void, undefined>): void {
     if (typeof (body as { close?: unknown }).close === "function") {
       this.closeQuietly(body);
-    } else if (this.rec) {
-      this.tick();
-      this.emit("lint", {
-        rule: "close.queued",
-        message:
-          "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
-      });
+    } else {
+      this.onLint(
+        "close.queued",
+        "The client went away while the body was waiting in an await; the body has no close(), and JavaScript queues return() on an async generator until its pending await settles, so its finally block runs only then. Give the body a close() to be told at once",
+      );
     }
     this.stop(gen);
   }
@@ -1198,6 +1149,286 @@ class Exchange implements RequestSeen {
       this.report("close", error);
     }
   }
+}
+
+/**
+ * The payload of each event, one object per event type reused for every
+ * event of that type: a recorder copies what it keeps before `record()`
+ * returns (`server/recorder.ts`), so one object serves them all, and a
+ * recorded exchange allocates none per event.
+ */
+const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
+  request: { method: "", target: "", version: "HTTP/1.1", peer: undefined, headers: NONE },
+  environ: { environ: {} },
+  call: { app: "" },
+  input: { method: "read", size: undefined, bytes: new Uint8Array(0) },
+  start_response: { status: "", headers: NONE, exc_info: false, error: undefined },
+  write: { index: 0, bytes: new Uint8Array(0) },
+  chunk: { index: 0, bytes: new Uint8Array(0) },
+  headers_sent: { status: 0, status_line: "", headers: NONE },
+  errors: { text: "" },
+  error: { where: "gateway", name: "", message: "", stack: undefined },
+  lint: { rule: "", message: "" },
+  close: { called: false },
+  end: { status: 0, bytes: 0 },
+  abort: { reason: "", bytes: 0 },
+  input_rest: { bytes: new Uint8Array(0), complete: false },
+};
+
+/** `wsgi.errors` of a recorded exchange: stderr, and an `errors` event for each text. */
+class RecordedErrors extends Errors {
+  readonly #exchange: RecordedExchange;
+
+  constructor(sink: TextSink, exchange: RecordedExchange) {
+    super(sink);
+    this.#exchange = exchange;
+  }
+
+  override write(text: string): void {
+    super.write(text);
+    this.#exchange.onErrorsText(text);
+  }
+}
+
+/**
+ * An exchange that is recorded: the other side of the recording seam. Each
+ * hook turns a step of the exchange into an event of `server/recorder.ts`
+ * for its {@linkcode ExchangeRecorder}, stamped with the last clock reading,
+ * read again where the application's code ran. A recorder that throws is
+ * reported once, and the exchange goes on unrecorded.
+ */
+class RecordedExchange extends Exchange implements InputOptions {
+  rec: ExchangeRecorder | undefined;
+  /** Rules already recorded as `lint` events (one event per rule per exchange). */
+  linted: Set<string> | undefined;
+  /** buildEnviron collects the header pairs for the `request` event as it reads them. */
+  override requestHeaders: [string, string][] | undefined = [];
+
+  constructor(
+    request: Request,
+    info: HandlerInfo | undefined,
+    shared: Shared,
+    started: number,
+    rec: ExchangeRecorder,
+  ) {
+    super(request, info, shared, started);
+    this.rec = rec;
+  }
+
+  /** Records an event at the last clock reading; a failing recorder is reported once and then left alone. */
+  emit<K extends EventType>(type: K, data: EventMap[K]): void {
+    const rec = this.rec;
+    if (rec === undefined) return;
+    try {
+      rec.record(type, data, this.t);
+    } catch (error) {
+      this.rec = undefined;
+      recorderFailed(this.shared.sink, error);
+    }
+  }
+
+  override wantsEndTime(): boolean {
+    return true;
+  }
+
+  override stamp(): void {
+    this.tick();
+  }
+
+  override errorStream(): Errors {
+    return new RecordedErrors(this.shared.sink, this);
+  }
+
+  /** Text written to `wsgi.errors` (from {@linkcode RecordedErrors}). */
+  onErrorsText(text: string): void {
+    this.tick();
+    const p = PAYLOAD.errors;
+    p.text = text;
+    this.emit("errors", p);
+  }
+
+  /** The upload limit, for `wsgi.input` ({@linkcode InputOptions}: this exchange is its input's options). */
+  get limit(): number {
+    return this.shared.limit;
+  }
+
+  /** A read from `wsgi.input` ({@linkcode InputOptions}). */
+  onRead(method: EventMap["input"]["method"], size: number | undefined, bytes: Uint8Array): void {
+    this.tick();
+    const p = PAYLOAD.input;
+    p.method = method;
+    p.size = size;
+    p.bytes = bytes;
+    this.emit("input", p);
+  }
+
+  override inputOptions(): InputOptions {
+    return this;
+  }
+
+  override onEnviron(dropped: string | undefined): void {
+    // All at the arrival's reading: only the gateway's own code ran since.
+    const request = PAYLOAD.request;
+    request.method = this.method;
+    request.target = this.target;
+    request.peer = this.peer;
+    request.headers = this.requestHeaders!;
+    this.emit("request", request);
+    const environ = PAYLOAD.environ;
+    environ.environ = this.environ;
+    this.emit("environ", environ);
+    // The seam for the validator's lint events, after the snapshot (it is no request data).
+    const lint: LintReport = (rule, message) => this.onLint(String(rule), String(message));
+    this.environ[LINT_KEY] = lint;
+    if (dropped !== undefined) this.onLint("request.body_dropped", dropped);
+  }
+
+  override onCall(): void {
+    const p = PAYLOAD.call;
+    p.app = this.shared.options.appName ?? "application";
+    this.emit("call", p);
+  }
+
+  override onStartResponse(
+    status: unknown,
+    headers: unknown,
+    excInfo: boolean,
+    error?: string,
+  ): void {
+    this.tick();
+    const p = PAYLOAD.start_response;
+    p.status = status;
+    p.headers = headers;
+    p.exc_info = excInfo;
+    p.error = error;
+    this.emit("start_response", p);
+  }
+
+  override onWrite(index: number, data: Uint8Array): void {
+    this.tick();
+    const p = PAYLOAD.write;
+    p.index = index;
+    p.bytes = data;
+    this.emit("write", p);
+  }
+
+  override onArrayBody(body: Uint8Array[], count: number): void {
+    // One reading for every chunk: they are all here already.
+    this.tick();
+    const p = PAYLOAD.chunk;
+    for (let i = 0; i < count; i++) {
+      p.index = i;
+      p.bytes = body[i]!;
+      this.emit("chunk", p);
+    }
+  }
+
+  override onChunk(index: number, chunk: Uint8Array): void {
+    this.tick();
+    const p = PAYLOAD.chunk;
+    p.index = index;
+    p.bytes = chunk;
+    this.emit("chunk", p);
+  }
+
+  override onClose(called: boolean): void {
+    // Only a close() the body had ran the application's code.
+    if (called) this.tick();
+    const p = PAYLOAD.close;
+    p.called = called;
+    this.emit("close", p);
+  }
+
+  override onHeadersSent(): void {
+    const p = PAYLOAD.headers_sent;
+    p.status = this.code;
+    p.status_line = this.status_set!;
+    p.headers = this.headers;
+    this.emit("headers_sent", p);
+  }
+
+  override onError(where: ErrorSite, error: unknown): void {
+    if (this.rec === undefined) return;
+    const e = error instanceof Error ? error : undefined;
+    this.tick();
+    const p = PAYLOAD.error;
+    p.where = where;
+    p.name = e?.name ?? typeof error;
+    p.message = e?.message ?? String(error);
+    p.stack = e?.stack;
+    this.emit("error", p);
+    if (error instanceof ProtocolError) this.onLint(error.rule, error.message);
+  }
+
+  override onLint(rule: string, message: string): void {
+    if (this.rec === undefined) return;
+    this.linted ??= new Set();
+    if (this.linted.has(rule)) return;
+    this.linted.add(rule);
+    this.tick();
+    const p = PAYLOAD.lint;
+    p.rule = rule;
+    p.message = message;
+    this.emit("lint", p);
+  }
+
+  override onTimeout(message: string): void {
+    this.tick();
+    const p = PAYLOAD.error;
+    p.where = "gateway";
+    p.name = "TimeoutError";
+    p.message = message;
+    p.stack = undefined;
+    this.emit("error", p);
+  }
+
+  override stopRecording(): void {
+    this.rec = undefined;
+  }
+
+  override onFinish(outcome: LogEntry["outcome"], reason: string | undefined): void {
+    if (outcome === "end") {
+      const p = PAYLOAD.end;
+      p.status = this.code;
+      p.bytes = this.bytes;
+      this.emit("end", p);
+    } else {
+      const p = PAYLOAD.abort;
+      p.reason = reason ?? outcome;
+      p.bytes = this.bytes;
+      this.emit("abort", p);
+    }
+  }
+
+  /**
+   * Lets the request body go, as an unrecorded exchange does, but after a
+   * complete response first drains what the application left unread, up to
+   * what the recorder still wants, for an `input_rest` event: the request as
+   * the client sent it (`Input.finish` says how, and why it never changes
+   * what the application reads).
+   */
+  override finishInput(outcome: LogEntry["outcome"]): void {
+    const want = outcome === "end" ? this.rec?.restWanted ?? 0 : 0;
+    if (!(want > 0)) {
+      this.input.finish();
+      return;
+    }
+    this.input.finish({
+      max: want,
+      done: (bytes, complete) => {
+        this.tick();
+        const p = PAYLOAD.input_rest;
+        p.bytes = bytes;
+        p.complete = complete;
+        this.emit("input_rest", p);
+      },
+    });
+  }
+}
+
+/** Says on `sink` that a recorder failed; the exchange goes on unrecorded. */
+function recorderFailed(sink: TextSink, error: unknown): void {
+  sink.write(`Recorder failed; this exchange is no longer recorded: ${describeForLog(error)}\n`);
 }
 
 /** `performance.timeOrigin`, read once: epoch time = TIME_ORIGIN + performance.now(). */
@@ -1258,9 +1489,21 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
       : (error) => errorPage(error, options.debug === true),
     deadlines: options.timeout ? new Deadlines(options.timeout) : undefined,
   };
+  const recorder = options.recorder;
   return (request, info) => {
     try {
-      const exchange = new Exchange(request, info, shared);
+      const started = performance.now();
+      let rec: ExchangeRecorder | undefined;
+      if (recorder !== undefined) {
+        try {
+          rec = recorder.begin(request, started);
+        } catch (error) {
+          recorderFailed(sink, error);
+        }
+      }
+      const exchange = rec === undefined
+        ? new Exchange(request, info, shared, started)
+        : new RecordedExchange(request, info, shared, started, rec);
       const response = exchange.run(app);
       if (!(response instanceof Promise)) return Promise.resolve(response);
       return shared.deadlines ? shared.deadlines.watch(exchange, response) : response;

@@ -73,6 +73,20 @@ export class RequestBodyTooLarge extends RangeError {
 export const RAISE_LIMIT =
   "raise the limit with --max-request-body N (maxRequestBody in code), or 0 for none";
 
+/**
+ * What the application left unread of the body, wanted after the response
+ * (by the recorder, to show the request as the client sent it).
+ */
+export interface Rest {
+  /** The most bytes to read. */
+  readonly max: number;
+  /**
+   * Told once, with a copy of what was read, and whether the body's end is in
+   * it (else the cap, or the connection's end, stopped the read). Must not throw.
+   */
+  done(bytes: Uint8Array, complete: boolean): void;
+}
+
 /** Options of {@linkcode Input}. */
 export interface InputOptions {
   /** Called with every read's result. */
@@ -104,11 +118,14 @@ export class Input implements InputStream {
   /** Bytes received from the body so far, against `#limit`. */
   #received = 0;
   #limit: number;
-  #onRead: OnRead | undefined;
+  /** The options, kept: `onRead` is called as their method (the recorder's exchange may be them). */
+  #hook: InputOptions | undefined;
   /** The body is over: ended, cancelled, or never there. */
   #done = false;
   /** The body ran past the limit (its bytes up to the limit can still be read). */
   #over = false;
+  /** The body's end was read (not just given up on). */
+  #ended = false;
 
   /**
    * @param source the request (its `body` is only touched on the first read)
@@ -125,7 +142,7 @@ export class Input implements InputStream {
     this.#remaining = contentLength === undefined || Number.isNaN(contentLength)
       ? Infinity
       : contentLength;
-    this.#onRead = options?.onRead;
+    this.#hook = options?.onRead === undefined ? undefined : options;
     const limit = options?.limit;
     this.#limit = limit === undefined || limit <= 0 ? Infinity : limit;
   }
@@ -155,6 +172,7 @@ export class Input implements InputStream {
       const { done, value } = await this.#reader.read();
       if (done) {
         this.#done = true;
+        this.#ended = true;
         return false;
       }
       if (value.length === 0) continue;
@@ -233,21 +251,61 @@ export class Input implements InputStream {
    * that the client gets the end of the response at once and the connection
    * stays open for the next request whenever Deno can keep it.
    *
-   * What the application left unread is dropped here, unseen: this is the
-   * one place where a drain of it (up to a cap, for the inspector to show the
-   * request as sent) would go.
+   * With `rest` (a recorder wants the request as the client sent it), what
+   * the application left unread is read first, up to `rest.max` bytes, while
+   * the response goes out: the reader is taken now, before Deno can drop the
+   * body with the finished response. The bytes read stay in this stream's
+   * buffer, so a read the application makes later still gets them: draining
+   * never changes what the application reads. Then the body is let go.
    */
-  finish(): void {
-    if (this.#done) return;
+  finish(rest?: Rest): void {
+    if (this.#done && this.#buffered === 0) return;
     if (this.#reader === undefined && this.#remaining === 0) {
       this.#done = true;
+      return;
+    }
+    if (rest !== undefined && rest.max > 0) {
+      if (this.#reader === undefined && this.#source.body !== null && !this.#done) {
+        this.#reader = this.#source.body.getReader();
+      }
+      this.#drain(rest);
       return;
     }
     this.#release();
   }
 
+  /** Reads the rest into the buffer, up to `rest.max`; tells `rest`; lets the body go. */
+  async #drain(rest: Rest): Promise<void> {
+    const want = Math.min(rest.max, this.#remaining);
+    try {
+      while (this.#buffered < want && await this.#fill());
+    } catch {
+      // The body ended badly, or Deno let it go with the response: keep what came.
+    }
+    const n = Math.min(this.#buffered, want);
+    const whole = this.#remaining !== Infinity
+      ? this.#buffered >= this.#remaining
+      : this.#ended && !this.#over;
+    const bytes = this.#peek(n);
+    this.#release();
+    rest.done(bytes, whole && n === this.#buffered);
+  }
+
+  /** A copy of the first `n` bytes of the buffer, which stay in it. */
+  #peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (let i = this.#head; at < n && i < this.#chunks.length; i++) {
+      const chunk = this.#chunks[i]!;
+      const part = Math.min(chunk.length, n - at);
+      out.set(part === chunk.length ? chunk : chunk.subarray(0, part), at);
+      at += part;
+    }
+    return out;
+  }
+
   #report(method: Parameters<OnRead>[0], size: number | undefined, bytes: Bytes): Bytes {
-    this.#onRead?.(method, size, bytes);
+    this.#hook?.onRead?.(method, size, bytes);
     return bytes;
   }
 

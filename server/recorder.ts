@@ -2,9 +2,12 @@
  * The recorder interface: how the gateway tells an observer what it does.
  *
  * This is the only thing `server/` and `inspector/` share. `server/` owns it
- * and never imports `inspector/`; the inspector implements it, and `mod.ts`
- * wires the two together. With no recorder the gateway skips building every
- * event, so recording costs nothing when it is off.
+ * and never imports `inspector/`; the inspector implements it (and imports
+ * nothing else of `server/`: `deno task lint:layers` checks both), and
+ * `mod.ts` wires the two together. With no recorder the gateway skips
+ * building every event, so recording costs nothing when it is off. The CLI's
+ * contract with the inspector, {@linkcode InspectorHandle}, is here too, with
+ * the dev loop's (`./dev/contract.ts`, re-exported).
  *
  * One exchange (a request and its response) gets one {@linkcode ExchangeRecorder}
  * from {@linkcode Recorder.begin}. The gateway then calls
@@ -24,8 +27,10 @@
  * recorder reads the clock itself.
  *
  * Payloads are live: `bytes` may be a view of a buffer that is reused or handed
- * on to the client, and `environ` is the object the application holds. A
- * recorder copies what it wants to keep before `record()` returns.
+ * on to the client, `environ` is the object the application holds, and the
+ * payload object itself is reused for the next event of its type (the
+ * gateway allocates none per event). A recorder copies what it wants to keep
+ * before `record()` returns.
  *
  * | event | when | example payload |
  * |---|---|---|
@@ -43,9 +48,12 @@
  * | `close` | the iterable's `close()` was called (also when it has none) | `{ called: true }` |
  * | `end` | the response finished | `{ status: 200, bytes: 18 }` |
  * | `abort` | the client went away, or the response was cut after an error | `{ reason: "client disconnected", bytes: 1024 }` |
+ * | `input_rest` | after the response: the request body the app left unread, drained up to the recorder's cap (only when there was some) | `{ bytes, complete: true }` |
  *
  * @module
  */
+
+import type { DevInspector } from "./dev/contract.ts";
 
 /** A `[name, value]` pair, as in a header list. */
 export type Pair = [name: string, value: string];
@@ -87,6 +95,12 @@ export interface EventMap {
   close: { called: boolean };
   end: { status: number; bytes: number };
   abort: { reason: string; bytes: number };
+  /**
+   * What the app left unread of the request body, read after the response
+   * (never before: the app's reads are never changed). `complete` when the
+   * body's end was reached, false when reading stopped at the cap.
+   */
+  input_rest: { bytes: Uint8Array; complete: boolean };
 }
 
 /** The name of a timeline event. */
@@ -100,6 +114,12 @@ export interface ExchangeRecorder {
    * recording this exchange.
    */
   record<K extends EventType>(type: K, data: EventMap[K], time?: number): void;
+  /**
+   * How many bytes of request body the app left unread this recorder still
+   * wants (the gateway drains at most that much after the response, for
+   * `input_rest`); absent or 0: none.
+   */
+  readonly restWanted?: number;
 }
 
 /** Creates one {@linkcode ExchangeRecorder} per exchange. */
@@ -111,3 +131,44 @@ export interface Recorder {
    */
   begin(request: Request, time?: number): ExchangeRecorder | undefined;
 }
+
+/** What the CLI passes to create an inspector (from its flags). */
+export interface InspectorSettings {
+  /** Interface of the side port. */
+  hostname: string;
+  /** Port of the side port (0: any free one). */
+  port: number;
+  /** Exchanges kept. */
+  maxExchanges: number;
+  /** Body bytes kept per exchange and stream. */
+  maxBodyBytes: number;
+  /** Bytes of records kept, for every exchange together. */
+  memory: number;
+}
+
+/**
+ * A running inspector, as the CLI sees it (`inspector/mod.ts` makes one):
+ * a side port to open and close, and what the dev loop's supervisor needs
+ * ({@linkcode DevInspector}: how its app processes record, a reader of their
+ * records, server-level events).
+ */
+export interface InspectorHandle extends DevInspector {
+  /** Opens the side port; `appUrl` is where replays are sent. Returns the URL to print. */
+  listen(appUrl: string): Promise<{ url: string }>;
+  /** Closes the side port. */
+  shutdown(): Promise<void>;
+}
+
+// The supervisor's contract with the inspector (the CLI's dev loop) lives
+// beside the dev loop's code; it is re-exported here, so that this file stays
+// the one thing `inspector/` imports from `server/`.
+export type {
+  AppRecorder,
+  AppRecorderOptions,
+  AppRecording,
+  CreateAppRecorder,
+  DevInspector,
+  RecordIntake,
+  ServerEvent,
+  StampedServerEvent,
+} from "./dev/contract.ts";

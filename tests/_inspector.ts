@@ -8,7 +8,8 @@
 import type { Application } from "../mod.ts";
 import { serve, type Server } from "../server/serve.ts";
 import { createInspector, type Inspector, type InspectorOptions } from "../inspector/mod.ts";
-import type { StreamMessage } from "../inspector/protocol.ts";
+import type { ExchangeDetail, StreamMessage } from "../inspector/protocol.ts";
+import { reduce, type TimelineState } from "../inspector/timeline.ts";
 import { MemorySink } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -32,6 +33,21 @@ export const echoApp: Application = async (environ, start_response) => {
   ]);
   return [body];
 };
+
+/** The reducer's state after every event of an exchange's detail. */
+export function stateOf(detail: ExchangeDetail): TimelineState {
+  return reduce(detail.events);
+}
+
+/** The environ recorded in an exchange's detail (`{}` when none was). */
+export function environOf(detail: ExchangeDetail): Record<string, unknown> {
+  return stateOf(detail).environ ?? {};
+}
+
+/** Decodes a detail's captured stream (base64) as UTF-8 text. */
+export function bodyText(body: { bytes: string }): string {
+  return new TextDecoder().decode(Uint8Array.fromBase64(body.bytes));
+}
 
 /** Deterministic pseudo-random bytes (not text), for byte-for-byte comparisons. */
 export function noise(size: number, seed = 1): Uint8Array<ArrayBuffer> {

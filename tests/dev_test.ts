@@ -32,12 +32,12 @@ export const application = (_e: unknown, start_response: (s: string, h: [string,
       async () => (await get(dev.url)).text === "app two, lib one",
       "the edit to be served",
     );
-    match(dev.output(), /reloaded \(app\.ts changed\) in \d+ ms/);
+    // The new process may answer a moment before the supervisor hears it is ready and says so.
+    await dev.waitFor(/reloaded \(app\.ts changed\) in \d+ ms/);
     // An imported module is watched too.
     await dev.write("lib.ts", `export const word = "lib two";\n`);
     await eventually(async () => (await get(dev.url)).text === "app two, lib two", "lib.ts's edit");
-    match(dev.output(), /reloaded \(lib\.ts changed\) in \d+ ms/);
-    await dev.waitFor(/reloaded \(lib\.ts changed\)/);
+    await dev.waitFor(/reloaded \(lib\.ts changed\) in \d+ ms/);
     const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges`);
     ok(list.total >= 3, `the history is kept across reloads (${list.total} exchanges)`);
     const oldest = list.exchanges.at(-1)!;
@@ -422,7 +422,7 @@ Deno.test("CLI: an app process that exits (Deno.exit in a request) is replaced w
   });
   try {
     const before = (await get(dev.url)).text;
-    // Events leave an app process at once only 1 ms after the last write (see server/dev/bridge.ts).
+    // Frames leave an app process at once only 1 ms after the last write (see server/dev/child.ts).
     await sleep(20);
     const cut = await fetch(`${dev.url}/exit`).then(
       (r) => r.text(),

@@ -1,16 +1,21 @@
 /**
- * The dev loop's parts in memory: the channel's framing, the event codec's
- * round trip, the debug page's loopback rule, load errors and code frames.
+ * The dev loop's parts in memory: the channel's framing, an app process's
+ * recorder and the supervisor's intake across it, the debug page's loopback
+ * rule, load errors and code frames.
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { toFetch } from "../server/gateway.ts";
-import { ChannelWriter, MessageSplitter, RECORD } from "../server/dev/channel.ts";
-import { decodeEvent, encodeEvent, type EventExtras } from "../server/dev/codec.ts";
+import { ChannelWriter, HEARTBEAT, MessageSplitter, RECORD } from "../server/dev/channel.ts";
 import { debugPage, isLoopback } from "../server/dev/debug_page.ts";
 import { fromImportError } from "../server/dev/load_error.ts";
 import { formatCodeFrame } from "../server/dev/code_frame.ts";
-import type { EventMap, EventType } from "../server/recorder.ts";
+import type { Application } from "../server/types.ts";
+import { createAppRecorder } from "../inspector/app_recorder.ts";
+import { ExchangeStore } from "../inspector/store.ts";
+import { REDACTED } from "../inspector/redact.ts";
+import type { ExchangeDetail } from "../inspector/protocol.ts";
+import { environOf, stateOf } from "./_inspector.ts";
 
 Deno.test("ChannelWriter and MessageSplitter: messages survive any split of the byte stream", async () => {
   const written: Uint8Array[] = [];
@@ -44,90 +49,190 @@ Deno.test("ChannelWriter and MessageSplitter: messages survive any split of the 
   }
 });
 
-Deno.test("encodeEvent() and decodeEvent() round-trip every event type, latin-1 and UTF-8 alike", () => {
-  const bytes = new Uint8Array([0, 1, 2, 255]);
-  const cases: [EventType, unknown][] = [
-    ["request", {
-      method: "GET",
-      target: "/caf\u00e9?q=\u2603",
-      version: "HTTP/1.1",
-      peer: { hostname: "127.0.0.1", port: 51234 },
-      headers: [["host", "x"], ["x-snow", "\u2603"]],
-    }],
-    ["environ", {
-      environ: {
-        REQUEST_METHOD: "GET",
-        PATH_INFO: "/caf\u00c3\u00a9",
-        "wsgi.version": [1, 0],
-        "wsgi.multiprocess": true,
-        "wsgi.run_once": false,
-        CONTENT_LENGTH: null,
-        "x.custom key": "a much longer value than twelve characters, ASCII only",
-        "wsgi.input": "<wsgi.input>",
-      },
-    }],
-    ["call", { app: "application" }],
-    ["input", { method: "readline", size: 10, bytes }],
-    ["start_response", {
-      status: "200 OK",
-      headers: [["Content-Type", "text/plain"]],
-      exc_info: true,
-    }],
-    ["start_response", {
-      status: 200,
-      headers: "nope",
-      exc_info: false,
-      error: "status must be...",
-    }],
-    ["write", { index: 2, bytes }],
-    ["chunk", { index: 0, bytes }],
-    ["headers_sent", { status: 404, status_line: "404 Not Found", headers: [["a", "b"]] }],
-    ["errors", { text: "warning: \u2603\n" }],
-    ["error", {
-      where: "application",
-      name: "TypeError",
-      message: "bad",
-      stack: "TypeError: bad\n  at x",
-    }],
-    ["error", { where: "gateway", name: "Error", message: "no stack" }],
-    ["lint", { rule: "start_response.once", message: "twice" }],
-    ["close", { called: true }],
-    ["end", { status: 200, bytes: 18 }],
-    ["abort", { reason: "client disconnected", bytes: 3 }],
-  ];
-  const extras: EventExtras = { arrival: 1_700_000_000_123.5, ref: "2.1.7", keep: -1 };
-  for (const [type, data] of cases) {
-    const buf = new Uint8Array(64);
-    const out = {
-      buf,
-      view: new DataView(buf.buffer),
-      at: 0,
-      need(n: number) {
-        if (this.at + n <= this.buf.length) return;
-        const next = new Uint8Array((this.at + n) * 2);
-        next.set(this.buf);
-        this.buf = next;
-        this.view = new DataView(next.buffer);
-      },
-    };
-    encodeEvent(out, 7, type, 12.25, data as EventMap[typeof type], extras);
-    const e = decodeEvent(out.buf.subarray(0, out.at));
-    equal(e.exchange, 7);
-    equal(e.type, type);
-    equal(e.t, 12.25);
-    const expected = type === "start_response" && (data as { error?: string }).error
-      ? { status: "200", headers: "nope", exc_info: false, error: "status must be..." }
-      : data;
-    deepEqual(
-      JSON.parse(JSON.stringify(e.data, (_k, v) => v instanceof Uint8Array ? [...v] : v)),
-      JSON.parse(JSON.stringify(expected, (_k, v) => v instanceof Uint8Array ? [...v] : v)),
-      type,
-    );
-    if (type === "request") {
-      equal(e.arrival, extras.arrival);
-      equal(e.ref, "2.1.7");
+Deno.test("ChannelWriter.record() joins small frames queued back to back into one RECORD message", async () => {
+  const written: Uint8Array[] = [];
+  const writer = new ChannelWriter({
+    write: (p) => {
+      written.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+  }, 0);
+  writer.record(Uint8Array.of(1, 2));
+  writer.record(Uint8Array.of(3));
+  writer.send(HEARTBEAT);
+  writer.record(Uint8Array.of(4, 5, 6));
+  writer.record(new Uint8Array(70 * 1024).fill(7));
+  writer.record(Uint8Array.of(8));
+  await writer.drain();
+  const got: [number, number[]][] = [];
+  const splitter = new MessageSplitter((kind, payload) => got.push([kind, [...payload]]));
+  for (const w of written) splitter.push(w);
+  deepEqual(got.map(([kind, payload]) => [kind, payload.length]), [
+    [RECORD, 3],
+    [HEARTBEAT, 0],
+    [RECORD, 3],
+    [RECORD, 70 * 1024],
+    [RECORD, 1],
+  ], "frames join a message while it stays under 64 KiB; one past it goes out");
+  deepEqual(got[0]![1], [1, 2, 3]);
+  deepEqual(got[4]![1], [8]);
+});
+
+/**
+ * An app process's recorder whose frames cross a channel (in memory) into
+ * `store`'s intake (which hides `secret`, if given).
+ */
+function appChannel(store: ExchangeStore, secret?: string) {
+  const intake = store.intake(secret);
+  const splitter = new MessageSplitter((kind, payload) => {
+    equal(kind, RECORD);
+    intake.ingest(payload);
+  });
+  const writer = new ChannelWriter({
+    write: (p) => {
+      splitter.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+  }, 0);
+  const recorder = createAppRecorder({
+    settings: { module: "unused", ...store.limits },
+    generation: 4,
+    worker: 2,
+    send(frame, urgent) {
+      writer.send(RECORD, frame);
+      if (urgent) writer.flushEager(1);
+    },
+    congested: () => false,
+  });
+  return { intake, writer, recorder };
+}
+
+/** A detail's events without what differs between two recordings of one exchange (times, names). */
+function comparable(detail: ExchangeDetail): unknown[] {
+  return JSON.parse(JSON.stringify(detail.events, (key, value) => {
+    if (key === "t" || key === "startedAt" || key === "generation" || key === "ref") {
+      return undefined;
     }
-  }
+    return value;
+  }));
+}
+
+Deno.test("an app process's frames cross the channel into the store as the store records in-process", async () => {
+  const encoder = new TextEncoder();
+  const app: Application = async (environ, start_response) => {
+    await environ["wsgi.input"].read(3);
+    environ["wsgi.errors"].write("warn \u2603\n");
+    start_response("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+    return (async function* () {
+      yield encoder.encode("caf\u00e9 ");
+      yield encoder.encode("\u2603");
+    })();
+  };
+  const drive = async (handler: (request: Request) => Promise<Response>) => {
+    const response = await handler(
+      new Request("http://localhost/p?q=\u00e9", { method: "POST", body: "0123456789" }),
+    );
+    equal(await response.text(), "caf\u00e9 \u2603");
+  };
+  const direct = new ExchangeStore();
+  await drive(toFetch(app, { recorder: direct, log: false }));
+  const store = new ExchangeStore();
+  const { intake, writer, recorder } = appChannel(store);
+  await drive(toFetch(app, { recorder, log: false }));
+  // The drain of the unread body comes after the response: let it finish.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await writer.drain();
+  const want = direct.get("1")!.detail();
+  const got = store.get("1")!.detail();
+  const events = comparable(got);
+  comparable(want).forEach((event, i) => deepEqual(events[i], event, `event ${i}`));
+  equal(events.length, want.events.length);
+  deepEqual(got.request, want.request);
+  deepEqual(got.response, want.response);
+  equal(new TextDecoder().decode(Uint8Array.fromBase64(got.request.body.bytes)), "0123456789");
+  equal(stateOf(got).input.read, 3);
+  equal(got.state, "complete");
+  equal(got.generation, 4);
+  equal(got.ref, "4.2.1");
+  equal(intake.open, 0);
+});
+
+Deno.test("an app process's recorder: refOf, a fault on the one open exchange, redaction, abortOpen", () => {
+  const store = new ExchangeStore();
+  const { intake, writer, recorder } = appChannel(store, "s3cret");
+  const request = (target: string) => ({
+    method: "GET",
+    target,
+    version: "HTTP/1.1",
+    peer: undefined,
+    headers: [["cookie", "t=s3cret"]] as [string, string][],
+  });
+  const a = recorder.begin(new Request("http://localhost/"))!;
+  a.record("request", request("/a?token=s3cret"));
+  const environ = { REQUEST_METHOD: "GET", QUERY_STRING: "token=s3cret" };
+  a.record("environ", { environ });
+  equal(recorder.refOf(environ), "4.2.1");
+  equal(Object.keys(environ).length, 2, "the reference is not an enumerable key");
+  equal(recorder.faultOnOpen({ name: "Error", message: "in a timer" }), "4.2.1");
+  const b = recorder.begin(new Request("http://localhost/"))!;
+  b.record("request", request("/b"));
+  equal(recorder.faultOnOpen({ name: "Error", message: "whose?" }), undefined, "two open");
+  writer.flush();
+  equal(intake.open, 2);
+  equal(intake.abortOpen("cut: the app process exited"), 2);
+  equal(intake.open, 0);
+  const first = store.get("1")!.detail();
+  equal(first.target, `/a?token=${REDACTED}`);
+  ok(!JSON.stringify(first).includes("s3cret"), JSON.stringify(first));
+  equal(environOf(first).QUERY_STRING, `token=${REDACTED}`);
+  equal(environ.QUERY_STRING, "token=s3cret", "the app's environ is left as it was");
+  const state = stateOf(first);
+  deepEqual(state.errors.map((e) => e.message), ["in a timer", "cut: the app process exited"]);
+  equal(state.finished?.kind, "abort");
+  equal(state.finished?.reason, "cut: the app process exited");
+  equal(store.get("2")!.detail().state, "error");
+});
+
+Deno.test("an app process's recorder: a reader far behind leaves new exchanges unrecorded, never part of one", async () => {
+  let release!: () => void;
+  const stuck = new Promise<void>((resolve) => (release = resolve));
+  const written: Uint8Array[] = [];
+  const writer = new ChannelWriter({
+    write: async (p) => {
+      await stuck;
+      written.push(p.slice());
+      return p.length;
+    },
+  }, 0);
+  const store = new ExchangeStore();
+  const recorder = createAppRecorder({
+    settings: { module: "unused", ...store.limits },
+    generation: 1,
+    worker: 1,
+    send: (frame) => writer.record(frame),
+    congested: () => writer.backlog > 200 * 1024,
+  });
+  const body = new Uint8Array(100 * 1024);
+  const handler = toFetch((_environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+    return [body];
+  }, { recorder, log: false });
+  for (let i = 0; i < 5; i++) await (await handler(new Request("http://localhost/"))).arrayBuffer();
+  equal(recorder.skipped, 3, "two exchanges fill the backlog; the next three are not recorded");
+  ok(writer.backlog < 300 * 1024, `the backlog stays near its limit (${writer.backlog})`);
+  release();
+  await writer.drain();
+  const intake = store.intake();
+  const splitter = new MessageSplitter((_kind, payload) => intake.ingest(payload));
+  for (const w of written) splitter.push(w);
+  deepEqual(store.list().exchanges.map((e) => [e.id, e.state]), [["2", "complete"], [
+    "1",
+    "complete",
+  ]]);
+  equal(recorder.skipped, 3);
+  // Once the reader caught up, exchanges are recorded again.
+  await (await handler(new Request("http://localhost/"))).arrayBuffer();
+  equal(recorder.skipped, 3);
 });
 
 Deno.test("debugPage() shows the debug page to a loopback client only, unless anyClient", async () => {
@@ -178,29 +283,4 @@ Deno.test("formatCodeFrame() marks the line and puts a caret under the column, t
   const text = formatCodeFrame("one\n\tconst x = 1 +;\nthree", 2, 15, 1);
   // The caret is under the ";" (column 15, the tab shown as two spaces).
   equal(text, "  1 | one\n> 2 |   const x = 1 +;\n    |                ^\n  3 | three");
-});
-
-Deno.test("decodeEvent() reuses a string that comes again at the same place, and never a stale one", () => {
-  const extras: EventExtras = { arrival: 0, ref: "1.1.1", keep: -1 };
-  const encode = (method: string, agent: string) => {
-    const buf = new Uint8Array(4096);
-    const out = { buf, view: new DataView(buf.buffer), at: 0, need() {} };
-    encodeEvent(out, 1, "request", 0, {
-      method,
-      target: "/",
-      version: "HTTP/1.1",
-      headers: [["user-agent", agent]],
-    }, extras);
-    return buf.slice(0, out.at);
-  };
-  const decode = (bytes: Uint8Array) => decodeEvent(bytes).data as EventMap["request"];
-  const a = decode(encode("GET", "curl/8"));
-  const b = decode(encode("GET", "curl/8"));
-  equal(b.method, "GET");
-  equal(b.headers[0]![1], "curl/8");
-  const c = decode(encode("PUT", "curl/9"));
-  equal(c.method, "PUT", "a new value at the place is read, not the memo");
-  equal(c.headers[0]![1], "curl/9");
-  equal(decode(encode("GET", "caf\u00e9")).headers[0]![1], "caf\u00e9");
-  equal(a.method, "GET");
 });

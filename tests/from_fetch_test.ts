@@ -10,12 +10,14 @@ import { toFetch } from "../server/gateway.ts";
 import { mount } from "../server/mount.ts";
 import honoApp from "../examples/hono.ts";
 import { EventLog, rawRequest, spawnDeno, text, waitFor, withServer } from "./_helpers.ts";
-import { withInspector } from "./_inspector.ts";
+import { environOf, stateOf, withInspector } from "./_inspector.ts";
+import type { ExchangeDetail } from "../inspector/protocol.ts";
 
 /**
  * What the inspector recorded for the newest exchange whose target is
  * `target`, read from its side-port API (`GET /api/exchanges`, then
- * `GET /api/exchanges/:id`). The one place this test knows the wire format.
+ * `GET /api/exchanges/:id`) and folded by the inspector's reducer. The one
+ * place this test knows the wire format.
  */
 async function recordedExchange(origin: string, target: string): Promise<{
   environ: Record<string, unknown>;
@@ -27,18 +29,19 @@ async function recordedExchange(origin: string, target: string): Promise<{
   const list = await (await fetch(`${origin}/api/exchanges?limit=100`)).json();
   const summary = list.exchanges.find((e: { target: string }) => e.target === target);
   ok(summary, `an exchange for ${target} in ${JSON.stringify(list.exchanges)}`);
-  const detail = await (await fetch(`${origin}/api/exchanges/${summary.id}`)).json();
-  const events = detail.events as { type: string; data: Record<string, unknown> }[];
-  const b64 = (s: string) =>
-    new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
+  const detail: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/${summary.id}`))
+    .json();
+  const state = stateOf(detail);
+  const response = Uint8Array.fromBase64(detail.response.body.bytes);
+  const decoder = new TextDecoder();
   return {
-    environ: detail.environ,
+    environ: environOf(detail),
     statusLine: detail.statusLine,
-    headers: detail.startResponse?.headers ?? [],
-    chunks: events.filter((e) => e.type === "chunk").map((e) =>
-      b64((e.data.bytes as { bytes: string }).bytes)
+    headers: state.startResponse?.headers ?? [],
+    chunks: state.response.parts.map((part) =>
+      decoder.decode(response.subarray(part.offset, part.offset + part.kept))
     ),
-    events: events.map((e) => e.type),
+    events: detail.events.map((e) => e.type),
   };
 }
 

@@ -20,6 +20,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import type { Application } from "../mod.ts";
 import { serve } from "../server/serve.ts";
 import { createInspector } from "../inspector/mod.ts";
+import { reduce } from "../inspector/timeline.ts";
 import { MemorySink, request, sleep } from "./_helpers.ts";
 import { latin1 } from "./_http.ts";
 
@@ -39,7 +40,8 @@ async function recordedEnvirons(origin: string): Promise<Env[]> {
     if (list.exchanges.length === 0) return environs;
     for (const { id } of list.exchanges) {
       const detail = await (await fetch(`${origin}/api/exchanges/${id}`)).json();
-      if (detail.environ) environs.push(detail.environ as Env);
+      const environ = reduce(detail.events).environ;
+      if (environ) environs.push(environ as Env);
     }
     before = `&before=${list.exchanges.at(-1)!.seq}`;
   }

@@ -14,7 +14,16 @@ import { serve } from "../server/serve.ts";
 import type { Recorder } from "../server/recorder.ts";
 import type { Application } from "../server/types.ts";
 import { MemorySink, rawRequest, waitFor } from "./_helpers.ts";
-import { echoApp, noise, SseReader, textApp, withInspector } from "./_inspector.ts";
+import {
+  bodyText,
+  echoApp,
+  environOf,
+  noise,
+  SseReader,
+  stateOf,
+  textApp,
+  withInspector,
+} from "./_inspector.ts";
 
 async function getJson<T>(url: string | URL, init?: RequestInit): Promise<T> {
   const response = await fetch(url, init);
@@ -64,15 +73,16 @@ Deno.test("GET /api/exchanges/:id answers one exchange with its events and bodie
     const detail = await getJson<ExchangeDetail>(`${origin}/api/exchanges/1`);
     equal(detail.method, "POST");
     equal(detail.target, "/echo?a=b");
-    equal(detail.environ?.PATH_INFO, "/echo");
-    equal(detail.environ?.CONTENT_TYPE, "text/plain");
-    equal(atob(detail.request.body.bytes), "hello body");
-    equal(atob(detail.response.body.bytes), "hello body");
-    equal(detail.startResponse?.status, "200 OK");
+    const state = stateOf(detail);
+    equal(state.environ?.PATH_INFO, "/echo");
+    equal(state.environ?.CONTENT_TYPE, "text/plain");
+    equal(bodyText(detail.request.body), "hello body");
+    equal(bodyText(detail.response.body), "hello body");
+    equal(state.statusSet?.status, "200 OK");
     ok(detail.events.some((e) => e.type === "input"));
     equal(detail.events.at(-1)?.type, "end");
     ok(
-      detail.request.headers.some(([name, value]) =>
+      state.request?.headers.some(([name, value]) =>
         name === "content-type" && value === "text/plain"
       ),
     );
@@ -122,11 +132,14 @@ Deno.test("GET /api/stream sends new exchanges and their events as they happen",
         "close",
         "end",
       ]);
-      const chunk = events.find((m) => m.event.type === "chunk")!;
-      deepEqual(chunk.event.data, {
-        index: 0,
-        bytes: { size: 1, bytes: "YQ==", truncated: false },
-      });
+      const chunks = events.filter((m) => m.event.type === "chunk");
+      deepEqual(chunks.map((m) => m.event.data), [
+        { index: 0, bytes: { stream: "response", offset: 0, size: 1, kept: 1 } },
+        { index: 1, bytes: { stream: "response", offset: 1, size: 1, kept: 1 } },
+      ]);
+      // Each byte once: with the event that added it.
+      deepEqual(chunks.map((m) => m.bytes), ["YQ==", "Yg=="]);
+      deepEqual(events.map((m) => m.index), events.map((_, i) => i));
 
       const [cleared] = await status(`${origin}/api/clear`, {
         method: "POST",
@@ -138,6 +151,27 @@ Deno.test("GET /api/stream sends new exchanges and their events as they happen",
       await sse.cancel();
     }
   });
+});
+
+Deno.test("GET /api/stream says what the store dropped, once per batch", async () => {
+  await withInspector(textApp, async ({ app, origin }) => {
+    const sse = new SseReader(await fetch(`${origin}/api/stream`));
+    try {
+      await sse.until((_, comments) => comments.includes("connected"), "the first comment");
+      for (let i = 1; i <= 5; i++) await (await fetch(`${app.url}/${i}`)).text();
+      await sse.until(
+        (messages) => messages.some((m) => m.kind === "evict" && m.before === 4),
+        "the eviction of exchanges 1 to 3",
+      );
+      const evictions = sse.messages.filter((m) => m.kind === "evict");
+      ok(evictions.length <= 3, `${evictions.length} evict messages for 3 evictions`);
+      const list = await getJson<ExchangeList>(`${origin}/api/exchanges`);
+      deepEqual(list.exchanges.map((e) => e.target), ["/5", "/4"]);
+      equal(list.maxExchanges, 2);
+    } finally {
+      await sse.cancel();
+    }
+  }, { maxExchanges: 2 });
 });
 
 Deno.test("GET /api/stream sends a keep-alive comment, and stops on disconnect", async () => {
@@ -201,9 +235,9 @@ Deno.test("POST /api/exchanges/:id/replay re-sends the request, edited, linked t
     equal(replayed.replayOf, "1");
     equal(replayed.method, "POST");
     equal(replayed.target, "/orig?x=1");
-    equal(atob(replayed.request.body.bytes), "original body");
-    equal(replayed.environ?.HTTP_X_CUSTOM, "kept");
-    match(String(replayed.environ?.HTTP_X_WSGI_INSPECTOR_REPLAY), /^1; /);
+    equal(bodyText(replayed.request.body), "original body");
+    equal(environOf(replayed).HTTP_X_CUSTOM, "kept");
+    match(String(environOf(replayed).HTTP_X_WSGI_INSPECTOR_REPLAY), /^1; /);
     equal(replayed.state, "complete");
 
     const edited = await getJson<ReplayResult>(
@@ -225,9 +259,9 @@ Deno.test("POST /api/exchanges/:id/replay re-sends the request, edited, linked t
     equal(third.replayOf, "1");
     equal(third.method, "PUT");
     equal(third.target, "/missing?y=2");
-    equal(third.environ?.CONTENT_TYPE, "application/json");
-    equal(third.environ?.HTTP_X_CUSTOM, undefined, "edited headers replace the original's");
-    equal(atob(third.response.body.bytes), '{"edited":true}');
+    equal(environOf(third).CONTENT_TYPE, "application/json");
+    equal(environOf(third).HTTP_X_CUSTOM, undefined, "edited headers replace the original's");
+    equal(bodyText(third.response.body), '{"edited":true}');
 
     const binary = await getJson<{ id: string }>(`${origin}/api/exchanges/3/replay`, {
       method: "POST",

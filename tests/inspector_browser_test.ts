@@ -75,6 +75,12 @@ const app: Application = async (environ, start_response) => {
     return [encoder.encode(JSON.stringify({ got: new TextDecoder().decode(body), n: [1, 2] }))];
   }
   if (path === "/boom") throw new Error("Boom from the test app");
+  if (path === "/partial") {
+    // Reads the first 5 bytes of the body and leaves the rest.
+    const head = await environ["wsgi.input"].read(5);
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return [head];
+  }
   start_response("200 OK", [["Content-Type", "text/html; charset=utf-8"], ["X-Test", "yes"]]);
   return [encoder.encode(`<!doctype html><h1>Hello, ${path}</h1>`)];
 };
@@ -276,6 +282,35 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "the Request tab shows the body as sent, and which part the app read",
+        async () => {
+          assert.equal(
+            (await get("/partial", { method: "POST", body: "first-then-the-rest" })).body,
+            "first",
+          );
+          await row(page, "/partial").click();
+          await until(
+            async () => (await text(byTestId(page, "detail-target"))) === "/partial",
+            "the partly read exchange opens",
+          );
+          await byTestId(page, "tab-request").click();
+          // The rest is drained after the response; the open exchange shows it when it comes.
+          await until(
+            async () =>
+              (await text(byTestId(page, "request-body").locator('[data-testid="body-text"]'))) ===
+                "first-then-the-rest",
+            "the whole body, as the client sent it",
+          );
+          assert.match(
+            await text(byTestId(page, "request-read")),
+            /The app read the first 5 B; the other 14 B were drained after the response\./,
+          );
+          await Deno.mkdir(ARTIFACTS, { recursive: true });
+          await page.screenshot({ path: new URL("inspector-request.png", ARTIFACTS).pathname });
+        },
+      );
+
       await t.step("copy as curl gives a command that sends the request again", async () => {
         await row(page, "/echo").click();
         await byTestId(page, "copy-curl").click();
@@ -400,13 +435,13 @@ Deno.test({
         );
 
         await byTestId(page, "filter").fill("POST");
-        assert.equal(await byTestId(page, "exchange-row").count(), 1);
+        assert.equal(await byTestId(page, "exchange-row").count(), 2); // /echo and /partial
         await byTestId(page, "filter").fill("5xx");
         assert.equal(await text(byTestId(page, "row-target")), "/boom");
         await byTestId(page, "filter").fill("/stream -delay");
         assert.equal(await byTestId(page, "exchange-row").count(), 1);
         await byTestId(page, "filter").fill("");
-        assert.equal(await byTestId(page, "exchange-row").count(), 5);
+        assert.equal(await byTestId(page, "exchange-row").count(), 6);
       });
 
       await t.step("replay sends the request again and opens the new exchange", async () => {

@@ -13,7 +13,7 @@ import { createApi } from "../inspector/api.ts";
 import { ExchangeStore } from "../inspector/store.ts";
 import { serve } from "../server/serve.ts";
 import { MemorySink, rawRequest, text } from "./_helpers.ts";
-import { echoApp, noise, textApp, withInspector } from "./_inspector.ts";
+import { echoApp, environOf, noise, stateOf, textApp, withInspector } from "./_inspector.ts";
 
 function latin1(bytes: Uint8Array): string {
   let out = "";
@@ -131,7 +131,7 @@ Deno.test("replay reaches only the app: every hostile target is refused or sent 
       equal(status, 200, body);
       const edited = await (await fetch(`${origin}/api/exchanges/${JSON.parse(body).id}`))
         .json() as ExchangeDetail;
-      equal(edited.environ?.HTTP_HOST, `127.0.0.1:${c}`);
+      equal(environOf(edited).HTTP_HOST, `127.0.0.1:${c}`);
       // Header injection by CR, LF or another control character is refused.
       for (
         const headers of [
@@ -301,7 +301,7 @@ Deno.test("replay sends exactly the recorded method, target, headers and body, p
       "x-zeta: last",
     ].join("\r\n");
     deepEqual(
-      recorded.request.headers.map(([n, v]) => `${n}: ${v}`),
+      stateOf(recorded).request!.headers.map(([n, v]) => `${n}: ${v}`),
       expected.split("\r\n").slice(1),
     );
     const m = sent.match(/^([\s\S]*)\r\nx-wsgi-inspector-replay: (1; [\w-]+)\r\n\r\n([\s\S]*)$/);

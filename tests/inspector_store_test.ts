@@ -1,13 +1,23 @@
+/**
+ * The store as a unit: what it keeps (count, memory budget, per-exchange
+ * caps), what it marks truncated, its list, its index's summaries against
+ * the reducer's, replay tickets, and HAR export from its details. Exchanges
+ * are recorded through the real gateway (`toFetch`) in memory.
+ *
+ * @module
+ */
+
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { toFetch } from "../server/gateway.ts";
 import type { Application } from "../server/types.ts";
-import { Capture, ExchangeStore, snapshotEnviron, type StoreMessage } from "../inspector/store.ts";
-import { harEntry, toHar } from "../inspector/har.ts";
-import { echoApp, noise, textApp } from "./_inspector.ts";
+import { ExchangeStore, type StoreMessage } from "../inspector/store.ts";
+import { detailFromHar, harEntry, toHar } from "../inspector/har.ts";
+import { reduce, summarize } from "../inspector/timeline.ts";
+import type { ExchangeDetail } from "../inspector/protocol.ts";
+import { bodyText, echoApp, environOf, noise, stateOf, textApp } from "./_inspector.ts";
 import { MemorySink } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
-const decode = (base64: string) => new TextDecoder().decode(Uint8Array.fromBase64(base64));
 
 /** Runs one request through the gateway with `store` recording, and reads the response. */
 async function exchange(
@@ -31,41 +41,17 @@ const streamApp = (n: number, size: number): Application => (_environ, start_res
   })();
 };
 
-Deno.test("Capture keeps the first cap bytes, counts the rest, and copies what it keeps", () => {
-  const capture = new Capture(5);
-  const buffer = encoder.encode("abc");
-  equal(capture.add(buffer), 0);
-  buffer.set(encoder.encode("XYZ")); // the caller reuses its buffer
-  equal(capture.add(encoder.encode("defg")), 3);
-  equal(capture.add(encoder.encode("hi")), 7);
-  equal(capture.size, 9);
-  equal(capture.length, 5);
-  ok(capture.truncated);
-  equal(new TextDecoder().decode(capture.slice(0)), "abcde");
-  deepEqual(capture.body(3, 7), { size: 4, bytes: btoa("de"), truncated: true });
-  deepEqual(new Capture(10).body(0), { size: 0, bytes: "", truncated: false });
-});
+/** Answers `size` bytes of noise seeded by the path. */
+const sizedApp = (size: number): Application => (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+  return [noise(size, Number(environ.PATH_INFO.slice(1)) || 1)];
+};
 
-Deno.test("Captures that share slabs keep their own bytes as they grow past a slab and a small buffer", () => {
-  // Interleaved captures growing from 1 byte to past 64 KiB: each must read back exactly what it got.
-  const captures = [new Capture(1 << 20), new Capture(1 << 20), new Capture(100_000)];
-  const expected: number[][] = captures.map(() => []);
-  for (let step = 0; step < 400; step++) {
-    const which = step % captures.length;
-    const size = [1, 7, 31, 33, 200, 1000, 5000][step % 7]!;
-    const bytes = new Uint8Array(size).map((_, i) => (step * 31 + i) % 251);
-    captures[which]!.add(bytes);
-    bytes.fill(0); // the caller reuses its buffer
-    for (const b of new Uint8Array(size).map((_, i) => (step * 31 + i) % 251)) {
-      if (expected[which]!.length < [1 << 20, 1 << 20, 100_000][which]!) expected[which]!.push(b);
-    }
-  }
-  for (const [i, capture] of captures.entries()) {
-    deepEqual([...capture.slice(0)], expected[i]);
-    equal(capture.length, expected[i]!.length);
-  }
-  ok(captures[2]!.truncated && !captures[0]!.truncated);
-});
+/** The summary the store's index gives, and the one the reducer computes from the events. */
+function bothSummaries(detail: ExchangeDetail) {
+  const { events: _e, request: _q, response: _r, ...indexed } = detail;
+  return [indexed, summarize(reduce(detail.events), detail)] as const;
+}
 
 Deno.test("ExchangeStore keeps the last maxExchanges exchanges, newest first", async () => {
   const store = new ExchangeStore({ maxExchanges: 3 });
@@ -77,7 +63,7 @@ Deno.test("ExchangeStore keeps the last maxExchanges exchanges, newest first", a
   deepEqual(exchanges.map((e) => e.id), ["5", "4", "3"]);
   equal(store.get("2"), undefined);
   equal(store.get("nope"), undefined);
-  equal(store.get("5")?.target, "/5");
+  equal(store.get("5")?.request.target, "/5");
 });
 
 Deno.test("ExchangeStore records the timeline of an exchange and its summary", async () => {
@@ -107,23 +93,25 @@ Deno.test("ExchangeStore records the timeline of an exchange and its summary", a
   equal(detail.truncated, false);
   ok(detail.duration !== null && detail.duration >= 0);
   ok(Math.abs(detail.startedAt - Date.now()) < 60_000);
-  deepEqual(detail.request.peer, { hostname: "127.0.0.1", port: 40000 });
-  equal(detail.startResponse?.status, "200 OK");
-  equal(detail.startResponse?.excInfo, false);
-  deepEqual(detail.response.headers, [
+  const state = stateOf(detail);
+  deepEqual(state.request?.peer, { hostname: "127.0.0.1", port: 40000 });
+  equal(state.statusSet?.status, "200 OK");
+  equal(state.statusSet?.excInfo, false);
+  deepEqual(state.headersSent?.headers, [
     ["Content-Type", "text/plain; charset=utf-8"],
     ["Set-Cookie", "seen=1; Path=/; HttpOnly"],
   ]);
-  equal(decode(detail.response.body.bytes), "GET /hi");
-  deepEqual(detail.response.chunkOffsets, [0]);
+  equal(bodyText(detail.response.body), "GET /hi");
   deepEqual(detail.events[4]!.data, {
     index: 0,
-    bytes: { size: 7, bytes: btoa("GET /hi"), truncated: false },
+    bytes: { stream: "response", offset: 0, size: 7, kept: 7 },
   });
-  deepEqual(detail.events[7]!.data, { status: 200, bytes: 7 });
+  deepEqual(detail.events[7]!.data, { status: 200, bytes: 7, dropped_events: 0 });
   deepEqual(detail.events[2]!.data, { app: "application" });
   // The whole detail is JSON.
   deepEqual(JSON.parse(JSON.stringify(detail)), detail);
+  const [indexed, reduced] = bothSummaries(detail);
+  deepEqual(indexed, reduced);
 });
 
 Deno.test("ExchangeStore snapshots the environ as built, describing objects", async () => {
@@ -133,7 +121,7 @@ Deno.test("ExchangeStore snapshots the environ as built, describing objects", as
     start_response("204 No Content", []);
     return [];
   }, "http://127.0.0.1:8000/a%20b?q=1");
-  const environ = store.get("1")!.detail().environ!;
+  const environ = environOf(store.get("1")!.detail());
   equal(environ.PATH_INFO, "/a b");
   equal(environ.QUERY_STRING, "q=1");
   deepEqual(environ["wsgi.version"], [1, 0]);
@@ -142,32 +130,45 @@ Deno.test("ExchangeStore snapshots the environ as built, describing objects", as
   equal(typeof environ["wsgi.errors"], "string");
 });
 
-Deno.test("snapshotEnviron() makes every value JSON-safe", () => {
-  const snap = snapshotEnviron({
-    a: "x",
-    n: 1,
-    inf: Infinity,
-    u: undefined,
-    bare: Object.create(null),
-    f: function named() {},
-    list: [1, "two", { toString: () => "three" }],
-    get broken(): string {
-      throw new Error("no");
+Deno.test("ExchangeStore records any environ value as JSON-safe data", () => {
+  const store = new ExchangeStore();
+  const rec = store.begin(new Request("http://127.0.0.1/"));
+  rec.record("environ", {
+    environ: {
+      a: "x",
+      n: 1,
+      inf: Infinity,
+      nan: NaN,
+      u: undefined,
+      bare: Object.create(null),
+      f: function named() {},
+      list: [1, "two", { toString: () => "three" }, [true, null]],
+      big: 10n,
+      get broken(): string {
+        throw new Error("no");
+      },
+      "": "empty key",
+      "ключ": "значение ✓",
     },
   });
-  deepEqual(snap, {
+  const environ = environOf(store.get("1")!.detail());
+  deepEqual(environ, {
     a: "x",
     n: 1,
     inf: "Infinity",
+    nan: "NaN",
     u: null,
     bare: "[object Object]",
     f: "[function named]",
-    list: [1, "two", "three"],
+    list: [1, "two", "three", [true, null]],
+    big: "10",
     broken: "<unreadable: Error: no>",
+    "": "empty key",
+    "ключ": "значение ✓",
   });
 });
 
-Deno.test("ExchangeStore caps captured bodies per direction and marks the exchange truncated", async () => {
+Deno.test("ExchangeStore caps captured bodies per stream and marks the exchange truncated", async () => {
   const store = new ExchangeStore({ maxBodyBytes: 1000 });
   const upload = noise(5000);
   const body = await exchange(store, echoApp, "http://127.0.0.1:8000/up", {
@@ -186,8 +187,16 @@ Deno.test("ExchangeStore caps captured bodies per direction and marks the exchan
   ok(detail.response.body.truncated);
   deepEqual(Uint8Array.fromBase64(detail.response.body.bytes), upload.subarray(0, 1000));
   const input = detail.events.find((e) => e.type === "input")!;
-  equal(input.data.method, "read");
-  deepEqual((input.data.bytes as { size: number }).size, 5000);
+  deepEqual(input.data, {
+    method: "read",
+    size: null,
+    bytes: { stream: "request", offset: 0, size: 5000, kept: 1000 },
+  });
+  const sent = store.get("1")!.requestBody();
+  equal(sent.complete, false);
+  equal(sent.size, 5000);
+  equal(sent.read, 5000);
+  equal(sent.bytes.length, 1000);
 });
 
 Deno.test("ExchangeStore records a streaming response chunk by chunk, with offsets", async () => {
@@ -195,19 +204,19 @@ Deno.test("ExchangeStore records a streaming response chunk by chunk, with offse
   const body = await exchange(store, streamApp(5, 100));
   equal(body.length, 500);
   const detail = store.get("1")!.detail();
-  deepEqual(detail.response.chunkOffsets, [0, 100, 200, 300, 400]);
-  const chunks = detail.events.filter((e) => e.type === "chunk").map((e) =>
-    e.data.bytes as { size: number; bytes: string; truncated: boolean }
-  );
-  deepEqual(chunks.map((c) => [c.size, Uint8Array.fromBase64(c.bytes).length, c.truncated]), [
-    [100, 100, false],
-    [100, 100, false],
-    [100, 50, true],
-    [100, 0, true],
-    [100, 0, true],
+  const chunks = detail.events.filter((e) => e.type === "chunk").map((e) => e.data.bytes);
+  deepEqual(chunks.map((c) => [c.offset, c.size, c.kept]), [
+    [0, 100, 100],
+    [100, 100, 100],
+    [200, 100, 50],
+    [300, 100, 0],
+    [400, 100, 0],
   ]);
   equal(detail.responseBytes, 500);
   ok(detail.truncated);
+  const kept = Uint8Array.fromBase64(detail.response.body.bytes);
+  equal(kept.length, 250);
+  ok(kept.subarray(200).every((b) => b === 2), "the third chunk's first half is there");
 });
 
 Deno.test("ExchangeStore keeps at most maxEvents events, and always the last steps", async () => {
@@ -217,11 +226,13 @@ Deno.test("ExchangeStore keeps at most maxEvents events, and always the last ste
   // request, environ, call, start_response, chunk 0, headers_sent, chunks 1-4; then close, end.
   equal(detail.events.length, 10 + 2);
   deepEqual(detail.events.slice(-2).map((e) => e.type), ["close", "end"]);
-  equal(detail.droppedEvents, 45);
-  ok(detail.droppedEvents! > 0);
+  const end = detail.events.at(-1)!;
+  equal(end.type === "end" && end.data.dropped_events, 45);
   ok(detail.truncated);
   equal(detail.state, "complete");
   equal(detail.responseBytes, 50);
+  const [indexed, reduced] = bothSummaries(detail);
+  deepEqual(indexed, reduced);
 });
 
 Deno.test("ExchangeStore records wsgi.errors text, errors and the 500 page that replaced the response", async () => {
@@ -232,16 +243,32 @@ Deno.test("ExchangeStore records wsgi.errors text, errors and the 500 page that 
     throw new TypeError("boom");
   });
   const detail = store.get("1")!.detail();
-  equal(detail.errorsText, "about to fail\n");
+  const state = stateOf(detail);
+  equal(state.errorsText, "about to fail\n");
   equal(detail.errors, 1);
   equal(detail.state, "error");
   equal(detail.status, 500);
-  equal(detail.startResponse?.status.slice(0, 3), "500");
-  const error = detail.events.find((e) => e.type === "error")!;
-  equal(error.data.where, "application");
-  equal(error.data.message, "boom");
-  match(String(error.data.stack), /TypeError: boom/);
-  equal(detail.response.body.size, detail.responseBytes);
+  equal(state.statusSet?.status.slice(0, 3), "500");
+  const error = state.errors[0]!;
+  equal(error.where, "application");
+  equal(error.message, "boom");
+  match(String(error.stack), /TypeError: boom/);
+  equal(detail.response.body.size - state.response.bodyStart, detail.responseBytes);
+  const [indexed, reduced] = bothSummaries(detail);
+  deepEqual(indexed, reduced);
+});
+
+Deno.test("ExchangeStore marks cut wsgi.errors text as truncated", async () => {
+  const store = new ExchangeStore({ maxBodyBytes: 10 });
+  await exchange(store, (environ, start_response) => {
+    environ["wsgi.errors"].write("0123456789abcdef");
+    start_response("204 No Content", []);
+    return [];
+  });
+  const detail = store.get("1")!.detail();
+  equal(stateOf(detail).errorsText, "0123456789");
+  equal(stateOf(detail).errorsSize, 16);
+  ok(detail.truncated);
 });
 
 Deno.test("ExchangeStore.list() filters by method, status and path text, and pages", async () => {
@@ -275,13 +302,15 @@ Deno.test("ExchangeStore.clear() drops everything, tells listeners, and ids stay
   const unsubscribe = store.subscribe((m) => messages.push(m));
   await exchange(store, textApp);
   await exchange(store, textApp);
-  ok(messages.some((m) => m.kind === "exchange" && m.exchange.id === "2"));
-  ok(messages.some((m) => m.kind === "event" && m.exchange.types[m.index] === "end"));
+  ok(messages.some((m) => m.kind === "exchange" && m.seq === 2));
+  const last = messages.filter((m) => m.kind === "event").at(-1)!;
+  ok(last.kind === "event" && store.eventMessageOf(last.seq, last.index, last.at));
   equal(store.clear(), 2);
   equal(messages.at(-1)?.kind, "clear");
   equal(store.size, 0);
   equal(store.list().total, 0);
   equal(store.get("1"), undefined);
+  ok(last.kind === "event" && !store.eventMessageOf(last.seq, last.index, last.at));
   await exchange(store, textApp);
   deepEqual(store.list().exchanges.map((e) => e.id), ["3"]);
   unsubscribe();
@@ -291,7 +320,7 @@ Deno.test("ExchangeStore.clear() drops everything, tells listeners, and ids stay
 Deno.test("ExchangeStore never throws from record(), whatever it is given", () => {
   const errors: unknown[] = [];
   const store = new ExchangeStore({ onError: (e) => errors.push(e) });
-  const rec = store.begin(new Request("http://127.0.0.1/"))!;
+  const rec = store.begin(new Request("http://127.0.0.1/"));
   rec.record("start_response", { status: 200, headers: "nope", exc_info: false, error: "bad" });
   rec.record("chunk", { index: 0, bytes: null as unknown as Uint8Array });
   rec.record("end", { status: 200, bytes: 0 }); // ignored: this exchange is no longer recorded
@@ -300,8 +329,8 @@ Deno.test("ExchangeStore never throws from record(), whatever it is given", () =
   const detail = store.get("1")!.detail();
   deepEqual(detail.events.map((e) => e.type), ["start_response"]);
   deepEqual(detail.events[0]!.data, {
-    status: 200,
-    headers: "nope",
+    status: "200",
+    headers: [],
     exc_info: false,
     error: "bad",
   });
@@ -328,9 +357,95 @@ Deno.test("ExchangeStore links a request carrying a replay ticket to its origina
   ]);
 });
 
-Deno.test("ExchangeStore rejects caps that are not positive integers", () => {
+Deno.test("ExchangeStore rejects caps that are not positive integers, or a body cap over a quarter of the memory", () => {
   throws(() => new ExchangeStore({ maxExchanges: 0 }), /maxExchanges must be an integer/);
   throws(() => new ExchangeStore({ maxBodyBytes: -1 }), RangeError);
+  throws(() => new ExchangeStore({ memory: 1000 }), /memory must be an integer of at least/);
+  throws(
+    () => new ExchangeStore({ memory: 1 << 20, maxBodyBytes: 300_000 }),
+    /maxBodyBytes \(300000\) must be at most a quarter of the memory budget \(1048576 bytes\)/,
+  );
+});
+
+Deno.test("ExchangeStore keeps within its memory budget: the oldest go first, the rest read back exactly", async () => {
+  const memory = 256 * 1024;
+  const store = new ExchangeStore({ memory, maxBodyBytes: 16 * 1024 });
+  const evicted: number[] = [];
+  store.subscribe((m) => m.kind === "evict" && evicted.push(m.before));
+  for (let i = 1; i <= 100; i++) await exchange(store, sizedApp(10_000), `http://x/${i}`);
+  ok(store.size < 100 && store.size > 10, `kept ${store.size} of 100`);
+  ok(store.used <= memory, `${store.used} bytes used of ${memory}`);
+  const list = store.list({ limit: 1000 });
+  deepEqual(list.memory, { budget: memory, used: store.used });
+  const seqs = list.exchanges.map((e) => e.seq);
+  deepEqual(seqs, Array.from({ length: store.size }, (_, i) => 100 - i), "the newest are kept");
+  equal(evicted.at(-1), seqs.at(-1), "listeners were told what went");
+  for (const summary of list.exchanges) {
+    const detail = store.get(summary.id)!.detail();
+    deepEqual(
+      Uint8Array.fromBase64(detail.response.body.bytes),
+      noise(10_000, summary.seq),
+      `exchange ${summary.seq} reads back byte for byte`,
+    );
+    equal(detail.truncated, false);
+  }
+});
+
+Deno.test("ExchangeStore grows its ring up to the budget before it evicts anything", async () => {
+  const store = new ExchangeStore({ memory: 4 << 20, maxExchanges: 100_000 });
+  for (let i = 1; i <= 300; i++) await exchange(store, sizedApp(8_000), `http://x/${i}`);
+  ok(store.used > 2 << 20, `the ring passed its first megabyte (${store.used} bytes)`);
+  equal(store.size, 300, "nothing was evicted");
+  for (const seq of [1, 150, 300]) {
+    const body = Uint8Array.fromBase64(store.get(String(seq))!.detail().response.body.bytes);
+    deepEqual(body, noise(8_000, seq));
+  }
+});
+
+Deno.test("ExchangeStore evicts a pending exchange that is older than the ring, and drops its later events", async () => {
+  const store = new ExchangeStore({ memory: 128 * 1024, maxBodyBytes: 8 * 1024 });
+  const pending = store.begin(new Request("http://x/slow"));
+  pending.record("request", {
+    method: "GET",
+    target: "/slow",
+    version: "HTTP/1.1",
+    headers: [],
+  });
+  equal(store.list().exchanges[0]?.state, "pending");
+  for (let i = 2; i <= 40; i++) await exchange(store, sizedApp(8_000), `http://x/${i}`);
+  equal(store.get("1"), undefined, "the pending exchange went first");
+  pending.record("end", { status: 200, bytes: 0 });
+  equal(store.get("1"), undefined);
+  ok(store.list().exchanges.every((e) => e.state === "complete"));
+});
+
+Deno.test("the store's summaries are the reducer's, for every kind of exchange", async (t) => {
+  const store = new ExchangeStore({ maxBodyBytes: 64 });
+  const cases: [string, Application, RequestInit?][] = [
+    ["complete", textApp],
+    ["echo past the cap", echoApp, { method: "POST", body: "x".repeat(200) }],
+    ["streamed", streamApp(3, 30)],
+    ["error", () => {
+      throw new Error("early");
+    }],
+    ["write()", (_environ, start_response) => {
+      const write = start_response("200 OK", [["Content-Type", "text/plain"]]);
+      write(encoder.encode("written "));
+      return [encoder.encode("and returned")];
+    }],
+    ["bad chunk, then the 500 page", (_environ, start_response) => {
+      start_response("200 OK", [["Content-Type", "text/plain"]]);
+      return [encoder.encode("ok"), "not bytes" as unknown as Uint8Array];
+    }],
+  ];
+  for (const [name, app, init] of cases) {
+    await t.step(name, async () => {
+      await exchange(store, app, "http://127.0.0.1:8000/case", init);
+      const detail = store.get(String(store.list().exchanges[0]!.seq))!.detail();
+      const [indexed, reduced] = bothSummaries(detail);
+      deepEqual(indexed, reduced);
+    });
+  }
 });
 
 Deno.test("toHar() holds every field HAR 1.2 requires", async () => {
@@ -374,6 +489,7 @@ Deno.test("toHar() holds every field HAR 1.2 requires", async () => {
     const { send, wait, receive } = entry.timings;
     ok(send >= 0 && wait >= 0 && receive >= 0);
     ok(Math.abs(send + wait + receive - entry.time) < 0.01, "timings add up to time");
+    ok(entry._timeline.length > 0, "the gateway's timeline rides along");
   }
   const [form, text] = har.log.entries;
   equal(form!.request.method, "POST");
@@ -393,7 +509,7 @@ Deno.test("toHar() holds every field HAR 1.2 requires", async () => {
   });
   equal(form!.request.bodySize, 16);
   equal(form!.response.content.text, "name=Ada&lang=en");
-  equal(text!.request.postData, undefined, "no postData when the app read no body");
+  equal(text!.request.postData, undefined, "no postData when there was no body");
   equal(text!.response.status, 200);
   equal(text!.response.statusText, "OK");
   equal(text!.response.content.text, "GET /text");
@@ -415,10 +531,39 @@ Deno.test("harEntry() sends binary and truncated bodies as base64, and marks pen
   equal(entry.request.postData?._encoding, "base64");
   equal(entry._truncated, true);
 
-  const rec = store.begin(new Request("http://127.0.0.1/"))!;
+  const rec = store.begin(new Request("http://127.0.0.1/"));
   rec.record("request", { method: "GET", target: "/slow", version: "HTTP/1.1", headers: [] });
   const pending = harEntry(store.get("2")!.detail());
   equal(pending.response.status, 0);
   equal(pending.comment, "pending");
   equal(pending.request.url, "http://localhost/slow");
+});
+
+Deno.test("HAR export is lossless: detailFromHar() rebuilds every exchange's detail", async (t) => {
+  const store = new ExchangeStore({ maxBodyBytes: 4096 });
+  const cases: [string, Application, RequestInit?][] = [
+    ["text", textApp],
+    ["binary echo", echoApp, { method: "PUT", body: noise(3000, 5) }],
+    ["past the cap", echoApp, { method: "POST", body: noise(6000, 6) }],
+    ["a replaced response", (_environ, start_response) => {
+      start_response("200 OK", [["Content-Type", "text/plain"]]);
+      return [encoder.encode("ok"), "not bytes" as unknown as Uint8Array];
+    }],
+    ["streamed, with wsgi.errors", (environ, start_response) => {
+      environ["wsgi.errors"].write("héllo ✓\n");
+      start_response("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+      return (async function* () {
+        yield encoder.encode("naïve ");
+        yield encoder.encode("🙂");
+      })();
+    }],
+  ];
+  for (const [name, app, init] of cases) {
+    await t.step(name, async () => {
+      await exchange(store, app, "http://127.0.0.1:8000/h?x=1", init);
+      const detail = store.get(String(store.list().exchanges[0]!.seq))!.detail();
+      const entry = JSON.parse(JSON.stringify(harEntry(detail)));
+      deepEqual(detailFromHar(entry), detail);
+    });
+  }
 });

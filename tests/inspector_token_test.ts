@@ -4,7 +4,9 @@
  * out of cookies (so the browser never sends it to the app's port) and
  * sends it as a header, the live stream included. Over HTTP: a token that
  * reaches the app anyway is redacted from every record, while the app still
- * gets its request unchanged.
+ * gets its request unchanged; under the CLI's supervisor too, where no app
+ * process is given the token and the error pages link to the inspector
+ * without it.
  *
  * Without Chromium the browser test is skipped with a warning, except on CI
  * (`CI=true`), where it fails.
@@ -19,9 +21,12 @@ import { createInspector } from "../inspector/mod.ts";
 import type { ExchangeDetail, ExchangeList } from "../inspector/protocol.ts";
 import { REDACTED } from "../inspector/redact.ts";
 import { curlCommand } from "../inspector/ui/curl.ts";
+import { openExchange } from "../inspector/ui/open_exchange.ts";
 import { serve } from "../server/serve.ts";
 import { MemorySink, sleep } from "./_helpers.ts";
-import { withInspector } from "./_inspector.ts";
+import { environOf, stateOf, withInspector } from "./_inspector.ts";
+import { eventually, get, helloApp, pidsWith } from "./_dev.ts";
+import { Supervisor } from "../server/dev/supervisor.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -89,7 +94,8 @@ async function everything(origin: string, token: string): Promise<Record<string,
     const detail = await get(`/api/exchanges/${id}`);
     out[`/api/exchanges/${id}`] = detail;
     out[`/api/exchanges/${id}/har`] = await get(`/api/exchanges/${id}/har`);
-    out[`curl of ${id}`] = curlCommand(JSON.parse(detail) as ExchangeDetail);
+    const open = openExchange(JSON.parse(detail) as ExchangeDetail);
+    out[`curl of ${id}`] = curlCommand({ state: open.state, body: open.request.bytes() });
   }
   return out;
 }
@@ -126,10 +132,10 @@ Deno.test("token mode: a token that reaches the app is redacted from every recor
     }
     const detail = JSON.parse(texts["/api/exchanges/1"]!) as ExchangeDetail;
     assert.equal(detail.target, `/pasted?token=${REDACTED}&x=1`);
-    assert.equal(detail.environ?.HTTP_COOKIE, `wsgi_inspector_8001=${REDACTED}; theme=dark`);
-    assert.equal(detail.environ?.QUERY_STRING, `token=${REDACTED}&x=1`);
+    assert.equal(environOf(detail).HTTP_COOKIE, `wsgi_inspector_8001=${REDACTED}; theme=dark`);
+    assert.equal(environOf(detail).QUERY_STRING, `token=${REDACTED}&x=1`);
     assert.deepEqual(
-      detail.request.headers.find(([name]) => name === "x-copied"),
+      stateOf(detail).request!.headers.find(([name]) => name === "x-copied"),
       ["x-copied", `a ${REDACTED} b ${REDACTED}`],
     );
   }, { token: true });
@@ -304,4 +310,51 @@ Deno.test({
       await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test("under the CLI's supervisor in token mode: no app process gets the token, records hide it, the load error page does not show it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wsgi-token-dev-" });
+  await Deno.writeTextFile(`${dir}/app.ts`, helloApp("hi"));
+  const inspector = createInspector({ port: 0, token: true });
+  const token = inspector.token!;
+  const supervisor = new Supervisor({
+    module: `file://${dir}/app.ts`,
+    shown: "app.ts",
+    hostname: "127.0.0.1",
+    port: 0,
+    reload: true,
+    timeout: 30,
+    workers: 1,
+    log: false,
+    inspector,
+    print: () => {},
+    printError: () => {},
+  });
+  try {
+    await supervisor.start();
+    assert.match(supervisor.inspectorUrl!, new RegExp(`\\?token=${token}$`));
+    assert.deepEqual(pidsWith(token), [], "no process's command line carries the token");
+    const answer = await get(`${supervisor.url}/?t=${token}`, { headers: { "x-t": `a ${token}` } });
+    assert.equal(answer.text, "hi");
+    await eventually(
+      () => inspector.store.get("1")?.detail().state === "complete",
+      "the exchange recorded",
+    );
+    const detail = inspector.store.get("1")!.detail();
+    assert.ok(!JSON.stringify(detail).includes(token), JSON.stringify(detail));
+    assert.equal(detail.target, `/?t=${REDACTED}`);
+    assert.equal(environOf(detail).HTTP_X_T, `a ${REDACTED}`);
+    // A broken module is served as an error page to any client: it links to the inspector, bare.
+    await Deno.writeTextFile(`${dir}/app.ts`, "export const application = (;\n");
+    await eventually(
+      async () => (await get(supervisor.url, { headers: { accept: "text/html" } })).status === 500,
+      "the load error page",
+    );
+    const page = (await get(supervisor.url, { headers: { accept: "text/html" } })).text;
+    assert.match(page, /The inspector: <a href="http:\/\/127\.0\.0\.1:\d+\/">/);
+    assert.ok(!page.includes(token), page);
+  } finally {
+    await supervisor.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,9 +1,9 @@
 /**
  * The inspector page's parts that run outside a browser: the bundler (built
  * from source, never stale) and the pure model the components draw (the
- * stepper's state so far, the filter, copy as curl, the hex dump), fed with
- * exchanges recorded by the real store. The page itself is driven in
- * `inspector_browser_test.ts`.
+ * stepper's state so far from the shared reducer, the filter, copy as curl,
+ * the hex dump), fed with exchanges recorded by the real store. The page
+ * itself is driven in `inspector_browser_test.ts`.
  *
  * @module
  */
@@ -12,14 +12,16 @@ import assert from "node:assert/strict";
 import type { Application } from "../mod.ts";
 import { createInspector } from "../inspector/mod.ts";
 import type { ExchangeDetail } from "../inspector/protocol.ts";
-import { bundleUi, createBundler, pageHtml } from "../inspector/ui/bundle.ts";
+import { bundleUi, createBundler, pageHtml } from "../inspector/page/bundle.ts";
 import { hexDumpText, utf8Text } from "../inspector/ui/bytes.ts";
 import { curlCommand } from "../inspector/ui/curl.ts";
 import { groupEnviron } from "../inspector/ui/environ_table.tsx";
 import { filterExchanges } from "../inspector/ui/filter.ts";
 import { describeChange } from "../inspector/ui/replay_form.tsx";
 import { parseSse } from "../inspector/ui/api_client.ts";
-import { describeStep, stateAt } from "../inspector/ui/timeline_state.ts";
+import { stateAt } from "../inspector/timeline.ts";
+import { describeStep } from "../inspector/ui/step_text.ts";
+import { openExchange } from "../inspector/ui/open_exchange.ts";
 import { withServer } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -96,16 +98,21 @@ Deno.test("stateAt() walks a recorded streaming response chunk by chunk", async 
   assert.equal(types[0], "request");
   assert.equal(types.filter((t) => t === "chunk").length, CHUNKS.length);
 
+  const body = openExchange(detail!).response.bytes();
   let chunks = 0;
   for (let i = 0; i < events.length; i++) {
     const before = stateAt(events, i - 1);
     const after = stateAt(events, i);
     const change = describeStep(events[i]!, before, after);
     if (events[i]!.type === "chunk") chunks++;
-    assert.equal(utf8Text(after.body), CHUNKS.slice(0, chunks).join(""), `body after step ${i}`);
-    assert.equal(after.chunkOffsets.length, chunks);
+    assert.equal(
+      utf8Text(body.subarray(0, after.response.kept)),
+      CHUNKS.slice(0, chunks).join(""),
+      `body after step ${i}`,
+    );
+    assert.equal(after.response.parts.length, chunks);
     if (events[i]!.type === "chunk") {
-      assert.deepEqual(change.bodyRange, [before.body.length, after.body.length]);
+      assert.deepEqual(change.bodyRange, [before.response.kept, after.response.kept]);
       assert.match(change.summary, /chunk #\d+: \d+ B/);
     }
     const started = types.indexOf("start_response");
@@ -116,7 +123,11 @@ Deno.test("stateAt() walks a recorded streaming response chunk by chunk", async 
   assert.equal(last.startResponse?.status, "200 OK");
   assert.equal(last.finished?.kind, "end");
   assert.ok(last.closed);
-  assert.deepEqual(last.chunkOffsets, detail!.response.chunkOffsets);
+  let offset = 0;
+  assert.deepEqual(
+    last.response.parts.map((p) => p.offset),
+    CHUNKS.map((c) => (offset += c.length) - c.length),
+  );
 });
 
 Deno.test("stateAt() shows the input read so far; curlCommand() sends the same body", async () => {
@@ -125,21 +136,23 @@ Deno.test("stateAt() shows the input read so far; curlCommand() sends the same b
     ["/echo?x=1", { method: "POST", body: "it's a body", headers: { "x-a": "b" } }],
     ["/bin", { method: "PUT", body: binary }],
   ]);
-  const state = stateAt(text!.events, text!.events.length - 1);
-  assert.equal(utf8Text(state.input), "it's a body");
+  const open = openExchange(text!);
+  const state = open.state;
+  assert.equal(utf8Text(open.request.bytes().subarray(0, state.input.read)), "it's a body");
   assert.equal(state.errorsText, "read it\n");
 
-  const curl = curlCommand(text!);
+  const curl = curlCommand({ state, body: open.request.bytes() });
   assert.match(curl, /^curl -X POST 'http:\/\/127\.0\.0\.1:\d+\/echo\?x=1'/);
   assert.match(curl, / -H 'x-a: b'/);
   assert.match(curl, / --data-raw 'it'\\''s a body'$/, "single quotes escaped for the shell");
   assert.doesNotMatch(curl, /-H 'host:|content-length/i);
+  const put = openExchange(bytes!);
   assert.match(
-    curlCommand(bytes!),
+    curlCommand({ state: put.state, body: put.request.bytes() }),
     /^printf %s AAEC\/w== \| base64 -d \| curl -X PUT .* --data-binary @-$/,
   );
 
-  const groups = groupEnviron(text!.environ!);
+  const groups = groupEnviron(state.environ!);
   assert.deepEqual(groups.map((g) => g.id), ["cgi", "http", "wsgi"]);
   assert.ok(groups[0]!.entries.some(([k, v]) => k === "QUERY_STRING" && v === "x=1"));
   assert.ok(groups[1]!.entries.some(([k]) => k === "HTTP_X_A"));

@@ -39,7 +39,7 @@ export function App() {
     () => filterExchanges(list.list, filterText),
     [list.list, filterText],
   );
-  const events = selected.detail?.events ?? [];
+  const events = selected.exchange?.events ?? [];
   const step = steps.current(events.length);
 
   useEffect(() => {
@@ -67,7 +67,7 @@ export function App() {
         if (e.key !== "ArrowDown" || (e.target as HTMLElement).id !== "filter") return;
       }
       const index = visible.findIndex((x) => x.id === selection.state.value.id);
-      const count = selection.state.value.detail?.events.length ?? 0;
+      const count = selection.state.value.exchange?.events.length ?? 0;
       switch (e.key) {
         case "ArrowDown":
         case "ArrowUp": {
@@ -195,27 +195,31 @@ export function App() {
             </div>
           )}
           {selected.error && <p class="note warn" data-testid="detail-error">{selected.error}</p>}
-          {selected.id !== null && !selected.detail && !selected.error && (
+          {selected.id !== null && !selected.exchange && !selected.error && (
             <p class="empty">Loading…</p>
           )}
-          {selected.detail && (
+          {selected.exchange && (
             <ExchangeView
-              key={selected.detail.id}
-              detail={selected.detail}
+              key={selected.exchange.summary.id}
+              exchange={selected.exchange}
               tab={tab}
               onTab={(t) => selection.tab.set(t)}
               step={step}
               onStep={(i) => steps.go(i, events.length)}
-              harUrl={client.harUrl(selected.detail.id)}
-              onHar={() =>
-                client.downloadHar(selected.detail!.id, `exchange-${selected.detail!.id}.har`)}
+              harUrl={client.harUrl(selected.exchange.summary.id)}
+              onHar={() => {
+                const id = selected.exchange!.summary.id;
+                return client.downloadHar(id, `exchange-${id}.har`);
+              }}
               onOpen={(id) => selection.select(id)}
               onReplay={async (edit) => {
-                const result = await client.replay(selected.detail!.id, edit);
+                const result = await client.replay(selected.exchange!.summary.id, edit);
                 setLastReplay(result);
                 selection.select(result.id);
               }}
-              replayChanges={lastReplay?.id === selected.detail.id ? lastReplay.changes : undefined}
+              replayChanges={lastReplay?.id === selected.exchange.summary.id
+                ? lastReplay.changes
+                : undefined}
             />
           )}
         </section>

@@ -200,6 +200,8 @@ export interface BodyPanelProps extends Omit<BodyViewProps, "mode"> {
   truncated?: boolean;
   /** Distinguishes test ids when a page shows two bodies. */
   name: string;
+  /** What the size line calls the parts `chunkOffsets` marks ("chunks" by default). */
+  partsWord?: string;
 }
 
 /** A body with its mode switch and size line. */
@@ -236,7 +238,7 @@ export function BodyPanel(props: BodyPanelProps) {
         </div>
         <span class="muted" data-testid={`${name}-size`}>
           {formatBytes(size)}
-          {parts > 1 ? ` in ${parts} chunks` : ""}
+          {parts > 1 ? ` in ${parts} ${props.partsWord ?? "chunks"}` : ""}
           {props.truncated || bytes.length < size
             ? ` · first ${formatBytes(bytes.length)} kept`
             : ""}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Base64, CapturedBody } from "../protocol.ts";
+import type { Base64 } from "../protocol.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -24,25 +24,6 @@ export function fromBase64(text: Base64 | undefined | null): Uint8Array {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
-}
-
-/**
- * Reads the `{ size, bytes, truncated }` shape the side port gives a
- * `Uint8Array` payload field (also accepts bare base64), so the page never
- * trips over a field it does not expect.
- */
-export function capturedOf(value: unknown): CapturedBody {
-  if (typeof value === "string") {
-    const bytes = fromBase64(value);
-    return { size: bytes.length, bytes: value, truncated: false };
-  }
-  if (value && typeof value === "object") {
-    const v = value as Partial<CapturedBody>;
-    const bytes = typeof v.bytes === "string" ? v.bytes : "";
-    const size = typeof v.size === "number" ? v.size : fromBase64(bytes).length;
-    return { size, bytes, truncated: v.truncated === true };
-  }
-  return { size: 0, bytes: "", truncated: false };
 }
 
 /** Joins byte arrays into one. */

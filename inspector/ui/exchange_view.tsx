@@ -1,28 +1,29 @@
 /**
  * The open exchange: its headline and actions (copy as curl, replay, HAR),
  * and its tabs: the timeline stepper, the response (start_response call,
- * headers sent, body), the request (line, headers, body as the app read it),
- * the environ, and errors (`wsgi.errors`, exceptions with stacks, rules
- * broken).
+ * headers sent, body), the request (line, headers, and the body as the
+ * client sent it, with the part the app read), the environ, and errors
+ * (`wsgi.errors`, exceptions with stacks, rules broken). Everything comes
+ * from the shared reducer's state and the exchange's two byte streams.
  *
  * @module
  */
 
 import { useState } from "preact/hooks";
-import type { ExchangeDetail, ReplayChange, ReplayRequest } from "../protocol.ts";
+import type { ReplayChange, ReplayRequest } from "../protocol.ts";
+import { sentPartOffsets, summarize } from "../timeline.ts";
 import { BodyPanel } from "./body_view.tsx";
-import { fromBase64 } from "./bytes.ts";
 import { curlCommand } from "./curl.ts";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
 import { formatBytes, formatClock, formatMs, headerValue, statusClass } from "./format.ts";
+import type { OpenExchange } from "./open_exchange.ts";
 import { ReplayChanges, ReplayForm } from "./replay_form.tsx";
 import type { Tab } from "./selection_store.ts";
 import { StepDetail, Timeline } from "./timeline.tsx";
-import { stateAt } from "./timeline_state.ts";
 
 /** Props of {@linkcode ExchangeView}. */
 export interface ExchangeViewProps {
-  detail: ExchangeDetail;
+  exchange: OpenExchange;
   tab: Tab;
   onTab: (tab: Tab) => void;
   /** The stepper's index. */
@@ -57,10 +58,13 @@ async function copyText(text: string): Promise<boolean> {
   }
 }
 
-function ResponseTab({ detail }: { detail: ExchangeDetail }) {
-  const sr = detail.startResponse;
-  const contentType = headerValue(detail.response.headers, "content-type") ??
+function ResponseTab({ exchange }: { exchange: OpenExchange }) {
+  const { state } = exchange;
+  const sr = state.statusSet;
+  const sent = state.headersSent?.headers ?? [];
+  const contentType = headerValue(sent, "content-type") ??
     (sr ? headerValue(sr.headers, "content-type") : undefined);
+  const start = state.response.bodyStart;
   return (
     <div class="tab-body" data-testid="response-tab">
       <section class="card" data-testid="start-response">
@@ -83,16 +87,16 @@ function ResponseTab({ detail }: { detail: ExchangeDetail }) {
       </section>
       <section>
         <h4>Headers sent</h4>
-        <HeadersTable headers={detail.response.headers} testid="sent-headers" />
+        <HeadersTable headers={sent} testid="sent-headers" />
       </section>
       <section>
         <h4>Body</h4>
         <BodyPanel
           name="response"
-          bytes={fromBase64(detail.response.body.bytes)}
-          size={detail.response.body.size}
-          truncated={detail.response.body.truncated}
-          chunkOffsets={detail.response.chunkOffsets}
+          bytes={exchange.response.bytes().subarray(start)}
+          size={state.response.size - start}
+          truncated={state.response.kept < state.response.size}
+          chunkOffsets={sentPartOffsets(state)}
           contentType={contentType}
         />
       </section>
@@ -100,49 +104,71 @@ function ResponseTab({ detail }: { detail: ExchangeDetail }) {
   );
 }
 
-function RequestTab({ detail }: { detail: ExchangeDetail }) {
-  const { request } = detail;
+/** Which part of the request body the app read, in words. */
+function readNote(read: number, size: number, rest: number, complete: boolean | null): string {
+  if (size === 0) return "";
+  if (rest === 0) return `The app read all ${formatBytes(read)}.`;
+  const drained = complete === false ? " (up to the cap; more may have followed)" : "";
+  return read === 0
+    ? `The app read none of it; the body was drained after the response${drained}.`
+    : `The app read the first ${formatBytes(read)}; the other ${
+      formatBytes(rest)
+    } were drained after the response${drained}.`;
+}
+
+function RequestTab({ exchange }: { exchange: OpenExchange }) {
+  const { state, summary } = exchange;
+  const request = state.request;
+  const { read, rest, size, restComplete } = state.input;
+  const bytes = exchange.request.bytes();
   return (
     <div class="tab-body" data-testid="request-tab">
       <section>
         <h4>Request line</h4>
         <p class="mono">
-          {detail.method} {detail.target} {request.version}
-          {request.peer && (
+          {request?.method ?? summary.method} {request?.target ?? summary.target} {request?.version}
+          {request?.peer && (
             <span class="muted">&nbsp;· from {request.peer.hostname}:{request.peer.port}</span>
           )}
         </p>
       </section>
       <section>
         <h4>Headers</h4>
-        <HeadersTable headers={request.headers} testid="request-headers" />
+        <HeadersTable headers={request?.headers ?? []} testid="request-headers" />
       </section>
       <section>
         <h4>
-          Body as the app read it <span class="muted">(wsgi.input)</span>
+          Body as the client sent it <span class="muted">(wsgi.input)</span>
         </h4>
+        {size > 0 && (
+          <p class="muted" data-testid="request-read" data-read={read} data-size={size}>
+            {readNote(read, size, rest, restComplete)}
+          </p>
+        )}
         <BodyPanel
           name="request"
-          bytes={fromBase64(request.body.bytes)}
-          size={request.body.size}
-          truncated={request.body.truncated}
-          contentType={headerValue(request.headers, "content-type")}
+          bytes={bytes}
+          size={size}
+          truncated={bytes.length < size || restComplete === false}
+          chunkOffsets={rest > 0 && read > 0 ? [0, read] : undefined}
+          partsWord="parts: read by the app, then drained"
+          contentType={headerValue(request?.headers ?? [], "content-type")}
         />
       </section>
     </div>
   );
 }
 
-function ErrorsTab({ detail }: { detail: ExchangeDetail }) {
-  const state = stateAt(detail.events, detail.events.length - 1);
+function ErrorsTab({ exchange }: { exchange: OpenExchange }) {
+  const { state } = exchange;
   return (
     <div class="tab-body" data-testid="errors-tab">
       <section>
         <h4>
           <code>wsgi.errors</code>
         </h4>
-        {detail.errorsText
-          ? <pre class="mono errors-text" data-testid="errors-text">{detail.errorsText}</pre>
+        {state.errorsText
+          ? <pre class="mono errors-text" data-testid="errors-text">{state.errorsText}</pre>
           : <p class="empty">Nothing was written to wsgi.errors.</p>}
       </section>
       <section>
@@ -178,12 +204,15 @@ function ErrorsTab({ detail }: { detail: ExchangeDetail }) {
 
 /** The open exchange, with its tabs. */
 export function ExchangeView(props: ExchangeViewProps) {
-  const { detail, tab, step } = props;
+  const { exchange, tab, step } = props;
+  const { state } = exchange;
+  // The summary, kept live by the same reducer as the events that stream in.
+  const summary = summarize(state, exchange.summary);
   const [curl, setCurl] = useState<{ text: string; copied: boolean } | null>(null);
   const [editing, setEditing] = useState(false);
   const [replaying, setReplaying] = useState(false);
   const [replayError, setReplayError] = useState<string | null>(null);
-  const errorCount = detail.errors + (detail.errorsText ? 1 : 0);
+  const errorCount = summary.errors + (state.errorsText ? 1 : 0);
 
   const replay = async (edit: ReplayRequest) => {
     setReplaying(true);
@@ -199,19 +228,19 @@ export function ExchangeView(props: ExchangeViewProps) {
   };
 
   return (
-    <div class="exchange" data-testid="exchange-view" data-id={detail.id}>
+    <div class="exchange" data-testid="exchange-view" data-id={summary.id}>
       <header class="exchange-head">
         <div class="head-row">
           <div class="title">
-            <span class={`method m-${detail.method.toLowerCase()}`}>{detail.method}</span>
-            <span class="mono target" data-testid="detail-target">{detail.target}</span>
+            <span class={`method m-${summary.method.toLowerCase()}`}>{summary.method}</span>
+            <span class="mono target" data-testid="detail-target">{summary.target}</span>
           </div>
           <div class="actions">
             <button
               type="button"
               data-testid="copy-curl"
               onClick={async () => {
-                const text = curlCommand(detail);
+                const text = curlCommand({ state, body: exchange.request.bytes() });
                 setCurl({ text, copied: await copyText(text) });
               }}
             >
@@ -232,7 +261,7 @@ export function ExchangeView(props: ExchangeViewProps) {
             <a
               class="button"
               href={props.harUrl}
-              download={`exchange-${detail.id}.har`}
+              download={`exchange-${summary.id}.har`}
               data-testid="exchange-har"
               onClick={(e) => {
                 e.preventDefault();
@@ -244,22 +273,22 @@ export function ExchangeView(props: ExchangeViewProps) {
           </div>
         </div>
         <div class="facts">
-          <span class={`status ${statusClass(detail.status)}`} data-testid="detail-status">
-            {detail.statusLine ?? detail.status ?? detail.state}
+          <span class={`status ${statusClass(summary.status)}`} data-testid="detail-status">
+            {summary.statusLine ?? summary.status ?? summary.state}
           </span>
-          <span>{formatMs(detail.duration)}</span>
-          <span>{formatBytes(detail.responseBytes)}</span>
-          <span class="muted">{formatClock(detail.startedAt)}</span>
-          {detail.state !== "complete" && <span class="pill">{detail.state}</span>}
-          {detail.truncated && <span class="pill warn">truncated</span>}
-          {detail.replayOf !== undefined && (
+          <span>{formatMs(summary.duration)}</span>
+          <span>{formatBytes(summary.responseBytes)}</span>
+          <span class="muted">{formatClock(summary.startedAt)}</span>
+          {summary.state !== "complete" && <span class="pill">{summary.state}</span>}
+          {summary.truncated && <span class="pill warn">truncated</span>}
+          {summary.replayOf !== undefined && (
             <button
               type="button"
               class="link"
               data-testid="replay-of"
-              onClick={() => props.onOpen(detail.replayOf!)}
+              onClick={() => props.onOpen(summary.replayOf!)}
             >
-              replay of #{detail.replayOf}
+              replay of #{summary.replayOf}
             </button>
           )}
         </div>
@@ -275,7 +304,7 @@ export function ExchangeView(props: ExchangeViewProps) {
       {replayError && <p class="note warn">Replay failed: {replayError}</p>}
       {editing && (
         <ReplayForm
-          detail={detail}
+          exchange={exchange}
           busy={replaying}
           onSubmit={replay}
           onCancel={() => setEditing(false)}
@@ -294,24 +323,24 @@ export function ExchangeView(props: ExchangeViewProps) {
           >
             {label}
             {id === "errors" && errorCount > 0 && <span class="count bad">{errorCount}</span>}
-            {id === "timeline" && <span class="count">{detail.events.length}</span>}
+            {id === "timeline" && <span class="count">{exchange.events.length}</span>}
           </button>
         ))}
       </nav>
       {tab === "timeline" && (
         <div class="timeline-tab" data-testid="timeline-tab">
-          <Timeline steps={detail.events} selected={step} onChange={props.onStep} />
-          <StepDetail events={detail.events} index={step} />
+          <Timeline steps={exchange.events} selected={step} onChange={props.onStep} />
+          <StepDetail exchange={exchange} index={step} />
         </div>
       )}
-      {tab === "response" && <ResponseTab detail={detail} />}
-      {tab === "request" && <RequestTab detail={detail} />}
+      {tab === "response" && <ResponseTab exchange={exchange} />}
+      {tab === "request" && <RequestTab exchange={exchange} />}
       {tab === "environ" && (
         <div class="tab-body" data-testid="environ-tab">
-          <EnvironTable environ={detail.environ} />
+          <EnvironTable environ={state.environ} />
         </div>
       )}
-      {tab === "errors" && <ErrorsTab detail={detail} />}
+      {tab === "errors" && <ErrorsTab exchange={exchange} />}
     </div>
   );
 }

@@ -1,6 +1,8 @@
 /**
  * The exchanges store: the list of kept exchanges (newest first), kept live
- * from the side port's stream, plus the filter text.
+ * from the side port's stream, plus the filter text. The stream's `exchange`
+ * messages carry each summary as it changes; its `event` messages go on to
+ * whoever listens (the open exchange appends them).
  *
  * Stream messages can come by the thousand; the store applies them to a map
  * at once but publishes a new list at most once per frame, so the page
@@ -10,10 +12,11 @@
  */
 
 import type {
+  Base64,
   ExchangeSummary,
   ServerEventWire,
   StreamMessage,
-  TimelineEvent,
+  WireEvent,
 } from "../protocol.ts";
 import type { ApiClient, StreamStatus } from "./api_client.ts";
 import { type Observable, observable } from "./observable.ts";
@@ -43,44 +46,25 @@ export interface ExchangesStore {
   apply(message: StreamMessage): void;
   /** Asks the side port to forget every exchange. */
   clear(): Promise<void>;
-  /** Calls `fn` for each timeline event that streams in. */
-  onEvent(fn: (id: string, event: TimelineEvent) => void): () => void;
+  /** Calls `fn` for each timeline event that streams in (`index`: its place in its exchange). */
+  onEvent(fn: EventListener): () => void;
+  /** Calls `fn` each time the stream reconnects (what it sent meanwhile was missed). */
+  onReconnect(fn: () => void): () => void;
   /** Calls `fn` for each server-level event that streams in. */
   onServer(fn: (event: ServerEventWire) => void): () => void;
 }
 
+/** A listener of streamed events: the exchange, the event's place, the event, its bytes. */
+export type EventListener = (
+  id: string,
+  index: number,
+  event: WireEvent,
+  bytes: Base64 | undefined,
+) => void;
+
 const FRAME_MS = 16;
 /** How many exchanges the page keeps when the side port does not say how many it keeps. */
 const DEFAULT_CAPACITY = 10_000;
-
-/**
- * Updates a summary from one of its events, for the fields an event decides
- * on its own; the side port's `exchange` messages stay authoritative.
- */
-function patch(summary: ExchangeSummary, event: TimelineEvent): ExchangeSummary {
-  const data = event.data;
-  switch (event.type) {
-    case "headers_sent":
-      return typeof data.status === "number" ? { ...summary, status: data.status } : summary;
-    case "end":
-      return {
-        ...summary,
-        state: summary.state === "error" ? "error" : "complete",
-        duration: summary.duration ?? event.t,
-        status: typeof data.status === "number" ? data.status : summary.status,
-        responseBytes: typeof data.bytes === "number" ? data.bytes : summary.responseBytes,
-      };
-    case "abort":
-      return {
-        ...summary,
-        state: "aborted",
-        duration: summary.duration ?? event.t,
-        responseBytes: typeof data.bytes === "number" ? data.bytes : summary.responseBytes,
-      };
-    default:
-      return summary;
-  }
-}
 
 /** Creates the exchanges store over an {@linkcode ApiClient}. */
 export function createExchangesStore(client: ApiClient): ExchangesStore {
@@ -92,7 +76,8 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
   });
   const filter = observable("");
   const byId = new Map<string, ExchangeSummary>();
-  const eventListeners = new Set<(id: string, event: TimelineEvent) => void>();
+  const eventListeners = new Set<EventListener>();
+  const reconnectListeners = new Set<() => void>();
   const serverListeners = new Set<(event: ServerEventWire) => void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let loading: Promise<void> | undefined;
@@ -142,7 +127,10 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
         onStatus: (status) => state.set({ ...state.value, status }),
         // Reconnected: messages sent while the stream was down are lost, so reload.
         onOpen: () => {
-          if (opened) store.load();
+          if (opened) {
+            store.load();
+            for (const fn of reconnectListeners) fn();
+          }
           opened = true;
         },
       });
@@ -152,15 +140,16 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
         case "exchange":
           byId.set(message.exchange.id, message.exchange);
           break;
-        case "event": {
-          const summary = byId.get(message.id);
-          if (summary) {
-            const next = patch(summary, message.event);
-            if (next !== summary) byId.set(message.id, next);
+        case "event":
+          for (const fn of eventListeners) {
+            fn(message.id, message.index, message.event, message.bytes);
           }
-          for (const fn of eventListeners) fn(message.id, message.event);
+          return;
+        case "evict":
+          for (const summary of byId.values()) {
+            if (summary.seq < message.before) byId.delete(summary.id);
+          }
           break;
-        }
         case "clear":
           byId.clear();
           break;
@@ -181,6 +170,10 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
     onEvent(fn) {
       eventListeners.add(fn);
       return () => eventListeners.delete(fn);
+    },
+    onReconnect(fn) {
+      reconnectListeners.add(fn);
+      return () => reconnectListeners.delete(fn);
     },
     onServer(fn) {
       serverListeners.add(fn);

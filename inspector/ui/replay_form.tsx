@@ -9,13 +9,14 @@
  */
 
 import { useState } from "preact/hooks";
-import type { ExchangeDetail, ReplayChange, ReplayRequest } from "../protocol.ts";
-import { fromBase64, strictUtf8 } from "./bytes.ts";
+import type { ReplayChange, ReplayRequest } from "../protocol.ts";
+import { strictUtf8 } from "./bytes.ts";
 import { formatBytes } from "./format.ts";
+import type { OpenExchange } from "./open_exchange.ts";
 
 /** Props of {@linkcode ReplayForm}. */
 export interface ReplayFormProps {
-  detail: ExchangeDetail;
+  exchange: OpenExchange;
   onSubmit: (edit: ReplayRequest) => void;
   onCancel: () => void;
   busy?: boolean;
@@ -35,20 +36,25 @@ export function parseHeaderLines(text: string): [string, string][] {
 }
 
 /** The form that edits a request before replaying it. */
-export function ReplayForm({ detail, onSubmit, onCancel, busy }: ReplayFormProps) {
-  const originalBody = strictUtf8(fromBase64(detail.request.body.bytes));
+export function ReplayForm({ exchange, onSubmit, onCancel, busy }: ReplayFormProps) {
+  const request = exchange.state.request;
+  const originalMethod = request?.method ?? exchange.summary.method;
+  const originalTarget = request?.target ?? exchange.summary.target;
+  const originalHeaders = headersText(request?.headers ?? []);
+  // The body as the client sent it (what the app read, and what was drained).
+  const originalBody = strictUtf8(exchange.request.bytes());
   const binary = originalBody === undefined;
-  const [method, setMethod] = useState(detail.method);
-  const [target, setTarget] = useState(detail.target);
-  const [headers, setHeaders] = useState(headersText(detail.request.headers));
+  const [method, setMethod] = useState(originalMethod);
+  const [target, setTarget] = useState(originalTarget);
+  const [headers, setHeaders] = useState(originalHeaders);
   const [body, setBody] = useState(originalBody ?? "");
 
   const submit = (e: Event) => {
     e.preventDefault();
     const edit: ReplayRequest = {};
-    if (method !== detail.method) edit.method = method;
-    if (target !== detail.target) edit.target = target;
-    if (headers !== headersText(detail.request.headers)) edit.headers = parseHeaderLines(headers);
+    if (method !== originalMethod) edit.method = method;
+    if (target !== originalTarget) edit.target = target;
+    if (headers !== originalHeaders) edit.headers = parseHeaderLines(headers);
     if (!binary && body !== originalBody) edit.body = body;
     onSubmit(edit);
   };

@@ -1,14 +1,19 @@
 /**
- * The selection store: which exchange is open, its full record, and which
- * tab of it is shown. While the open exchange is still streaming, each of its
- * events schedules a (throttled) reload, so the detail follows it live.
+ * The selection store: which exchange is open, its record (an
+ * {@linkcode OpenExchange}), and which tab of it is shown. The record is
+ * fetched once when the exchange opens; after that the events the live
+ * stream brings are appended to it with the shared reducer (and the bytes
+ * they added), published at most once per frame. Events that come while the
+ * record loads are applied after it; a gap (a missed event) fetches it again.
  *
  * @module
  */
 
-import type { ExchangeDetail } from "../protocol.ts";
+import type { Base64, WireEvent } from "../protocol.ts";
 import { type ApiClient, ApiError } from "./api_client.ts";
+import { fromBase64 } from "./bytes.ts";
 import { type Observable, observable } from "./observable.ts";
+import { appendEvent, type OpenExchange, openExchange } from "./open_exchange.ts";
 
 /** The tabs of an open exchange. */
 export type Tab = "timeline" | "response" | "request" | "environ" | "errors";
@@ -17,8 +22,8 @@ export type Tab = "timeline" | "response" | "request" | "environ" | "errors";
 export interface SelectionState {
   /** Its id, or null when none is open. */
   id: string | null;
-  /** Its record, once loaded (the last one loaded while a reload runs). */
-  detail: ExchangeDetail | null;
+  /** Its record, once loaded. */
+  exchange: OpenExchange | null;
   /** A load is running. */
   loading: boolean;
   /** Why the last load failed (for example: no longer kept). */
@@ -31,47 +36,68 @@ export interface SelectionStore {
   tab: Observable<Tab>;
   /** Opens an exchange (or closes it, with null). */
   select(id: string | null): void;
-  /** Reloads the open exchange soon (at most a few times a second). */
-  refreshSoon(): void;
+  /** Appends an event the stream brought (ignored unless it is the open exchange's). */
+  apply(id: string, index: number, event: WireEvent, bytes: Base64 | undefined): void;
+  /** Fetches the open exchange again (after the stream missed messages). */
+  reload(): void;
 }
 
-const THROTTLE_MS = 120;
+const FRAME_MS = 16;
 
 /** Creates the selection store over an {@linkcode ApiClient}. */
 export function createSelectionStore(client: ApiClient): SelectionStore {
-  const state = observable<SelectionState>({ id: null, detail: null, loading: false, error: null });
+  const state = observable<SelectionState>({
+    id: null,
+    exchange: null,
+    loading: false,
+    error: null,
+  });
   const tab = observable<Tab>("timeline");
   let generation = 0;
+  /** Events that came while the record was loading. */
+  let waiting: { index: number; event: WireEvent; bytes: Base64 | undefined }[] = [];
+  /** The record with the events appended since the last publish. */
+  let latest: OpenExchange | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let inFlight = false;
-  let again = false;
+
+  const publish = () => {
+    timer = undefined;
+    if (latest && state.value.exchange !== latest) state.set({ ...state.value, exchange: latest });
+  };
+
+  /** Appends an event to `latest`; false when one is missing before it. */
+  const append = (index: number, event: WireEvent, bytes: Base64 | undefined): boolean => {
+    if (!latest || index < latest.events.length) return true; // already there
+    if (index > latest.events.length) return false;
+    latest = appendEvent(latest, event, bytes === undefined ? undefined : fromBase64(bytes));
+    return true;
+  };
 
   async function load() {
     const id = state.value.id;
     if (id === null) return;
-    if (inFlight) {
-      again = true;
-      return;
-    }
-    inFlight = true;
-    const mine = generation;
+    const mine = ++generation;
+    waiting = [];
+    clearTimeout(timer);
+    timer = undefined;
     state.set({ ...state.value, loading: true });
     try {
       const detail = await client.get(id);
-      if (mine === generation) state.set({ id, detail, loading: false, error: null });
+      if (mine !== generation) return;
+      latest = openExchange(detail);
+      const queued = waiting;
+      waiting = [];
+      for (const { index, event, bytes } of queued) {
+        if (!append(index, event, bytes)) return load();
+      }
+      state.set({ id, exchange: latest, loading: false, error: null });
     } catch (error) {
-      if (mine === generation) {
-        const message = error instanceof ApiError && error.status === 404
-          ? "This exchange is no longer kept (the inspector keeps the most recent ones)."
-          : (error as Error).message;
-        state.set({ id, detail: null, loading: false, error: message });
-      }
-    } finally {
-      inFlight = false;
-      if (again) {
-        again = false;
-        load();
-      }
+      if (mine !== generation) return;
+      const message = error instanceof ApiError && error.status === 404
+        ? "This exchange is no longer kept (the inspector keeps the most recent ones)."
+        : (error as Error).message;
+      latest = null;
+      state.set({ id, exchange: null, loading: false, error: message });
     }
   }
 
@@ -81,20 +107,27 @@ export function createSelectionStore(client: ApiClient): SelectionStore {
     select(id) {
       if (id === state.value.id) return;
       generation++;
+      latest = null;
+      waiting = [];
       clearTimeout(timer);
       timer = undefined;
-      again = false;
-      state.set({ id, detail: null, loading: id !== null, error: null });
-      if (id !== null) {
-        if (inFlight) again = true;
-        else load();
-      }
+      state.set({ id, exchange: null, loading: id !== null, error: null });
+      if (id !== null) load();
     },
-    refreshSoon() {
-      timer ??= setTimeout(() => {
-        timer = undefined;
+    apply(id, index, event, bytes) {
+      if (id !== state.value.id) return;
+      if (state.value.loading) {
+        waiting.push({ index, event, bytes });
+        return;
+      }
+      if (!append(index, event, bytes)) {
         load();
-      }, THROTTLE_MS);
+        return;
+      }
+      timer ??= setTimeout(publish, FRAME_MS);
+    },
+    reload() {
+      if (state.value.id !== null) load();
     },
   };
 }

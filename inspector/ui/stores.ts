@@ -25,7 +25,8 @@ export interface Stores {
 
 /**
  * Creates the stores and wires them together: a newly opened exchange starts
- * the stepper at its end, and events of the open exchange reload it.
+ * the stepper at its end, and events that stream in are appended to the open
+ * exchange (which is fetched again when the stream reconnects).
  */
 export function createStores(client: ApiClient): Stores {
   const exchanges = createExchangesStore(client);
@@ -38,9 +39,8 @@ export function createStores(client: ApiClient): Stores {
     if (id !== lastId) steps.reset();
     lastId = id;
   });
-  exchanges.onEvent((id) => {
-    if (id === selection.state.value.id) selection.refreshSoon();
-  });
+  exchanges.onEvent((id, index, event, bytes) => selection.apply(id, index, event, bytes));
+  exchanges.onReconnect(() => selection.reload());
   exchanges.state.subscribe(({ list }) => {
     // Cleared: the open exchange is gone.
     if (list.length === 0 && selection.state.value.id !== null) selection.select(null);

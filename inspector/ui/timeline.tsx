@@ -1,23 +1,26 @@
 /**
  * The timeline stepper. `Timeline` is the controlled walker (previous / next
  * and the list of steps, each with its time); `StepDetail` shows, for one
- * step, what it changed and the state of the exchange so far: the environ,
- * status and headers once `start_response` was called, the body bytes so far
- * with chunk boundaries, and the input read so far.
+ * step, what it changed and the state of the exchange so far (the shared
+ * reducer's `stateAt`): the environ, status and headers once
+ * `start_response` was called, the body bytes so far with chunk boundaries,
+ * and the input read so far.
  *
  * @module
  */
 
 import { useEffect, useMemo, useRef } from "preact/hooks";
-import type { TimelineEvent } from "../protocol.ts";
+import type { WireEvent } from "../protocol.ts";
+import { stateAt } from "../timeline.ts";
 import { BodyPanel } from "./body_view.tsx";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
 import { formatBytes, formatMs, headerValue } from "./format.ts";
-import { describeStep, stateAt, stepLabel } from "./timeline_state.ts";
+import type { OpenExchange } from "./open_exchange.ts";
+import { describeStep, stepLabel } from "./step_text.ts";
 
 /** Props of {@linkcode Timeline}. */
 export interface TimelineProps {
-  steps: TimelineEvent[];
+  steps: WireEvent[];
   /** Index of the shown step (-1 when there are none). */
   selected: number;
   onChange: (index: number) => void;
@@ -86,16 +89,21 @@ export function Timeline({ steps, selected, onChange }: TimelineProps) {
 
 /** Props of {@linkcode StepDetail}. */
 export interface StepDetailProps {
-  events: TimelineEvent[];
+  exchange: OpenExchange;
   index: number;
 }
 
 /** What the step at `index` changed, and the state so far. */
-export function StepDetail({ events, index }: StepDetailProps) {
+export function StepDetail({ exchange, index }: StepDetailProps) {
+  const events = exchange.events;
   const { before, after } = useMemo(
     () => ({ before: stateAt(events, index - 1), after: stateAt(events, index) }),
     [events, index],
   );
+  const parts = after.response.parts;
+  const body = exchange.response.bytes().subarray(0, after.response.kept);
+  const read = Math.min(after.input.read, after.input.kept);
+  const input = exchange.request.bytes().subarray(0, read);
   const event = events[index];
   if (!event) return <p class="empty">No events recorded.</p>;
   const change = describeStep(event, before, after);
@@ -142,16 +150,15 @@ export function StepDetail({ events, index }: StepDetailProps) {
         <h4>
           Response body so far{" "}
           <span class="muted" data-testid="state-body-size">
-            {formatBytes(after.bodySize)}, {after.chunkOffsets.length}{" "}
-            chunk{after.chunkOffsets.length === 1 ? "" : "s"}
+            {formatBytes(after.response.size)}, {parts.length} chunk{parts.length === 1 ? "" : "s"}
           </span>
         </h4>
         <BodyPanel
           name="step"
-          bytes={after.body}
-          size={after.bodySize}
-          truncated={after.bodyTruncated}
-          chunkOffsets={after.chunkOffsets}
+          bytes={body}
+          size={after.response.size}
+          truncated={after.response.kept < after.response.size}
+          chunkOffsets={parts.map((p) => p.offset)}
           highlight={change.bodyRange}
           contentType={contentType}
         />
@@ -159,11 +166,17 @@ export function StepDetail({ events, index }: StepDetailProps) {
 
       <section data-testid="state-input">
         <h4>
-          Input read so far <span class="muted">{formatBytes(after.inputSize)}</span>
+          Input read so far <span class="muted">{formatBytes(after.input.read)}</span>
         </h4>
-        {after.inputSize > 0
-          ? <BodyPanel name="step-input" bytes={after.input} size={after.inputSize} />
+        {after.input.read > 0
+          ? <BodyPanel name="step-input" bytes={input} size={after.input.read} />
           : <p class="empty">Nothing read from wsgi.input yet.</p>}
+        {after.input.rest > 0 && (
+          <p class="muted" data-testid="state-input-rest">
+            After the response, {formatBytes(after.input.rest)}{" "}
+            the app left unread were drained{after.input.restComplete ? "" : " (up to the cap)"}.
+          </p>
+        )}
       </section>
 
       {(after.errorsText || after.errors.length > 0) && (

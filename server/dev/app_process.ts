@@ -7,9 +7,8 @@
  * @module
  */
 
-import type { Recorder } from "../recorder.ts";
 import { ChannelWriter, type Fault, type ToChild } from "./channel.ts";
-import { RecordIngest } from "./bridge.ts";
+import type { RecordIntake } from "./contract.ts";
 import type { ChildConfig } from "./child.ts";
 import type { LoadError } from "./load_error.ts";
 
@@ -41,8 +40,8 @@ export class AppProcess {
   endedBy: string | undefined;
   /** The module failed to load: it serves the error page. */
   loadError: LoadError | undefined;
-  /** Replays its recorded events into the inspector. */
-  ingest: RecordIngest | undefined;
+  /** Takes its records into the inspector. */
+  ingest: RecordIntake | undefined;
   /** Whether it connected to the channel. */
   connected = false;
   /** Resolves when its channel has been read to the end. */
@@ -60,11 +59,11 @@ export class AppProcess {
 
   /**
    * Spawns an app process for `config`, or a standby that waits for
-   * {@linkcode AppProcess.load} when `recorder` is `"standby"`.
+   * {@linkcode AppProcess.load} when `intake` is `"standby"`.
    */
   constructor(
     config: ChildConfig,
-    recorder: Recorder | undefined | "standby",
+    intake: RecordIntake | undefined | "standby",
     events: ProcessEvents,
   ) {
     this.generation = config.generation;
@@ -72,9 +71,9 @@ export class AppProcess {
     this.#events = events;
     this.channelDone = new Promise((resolve) => (this.endChannel = resolve));
     this.unlistened = new Promise((resolve) => (this.#unlistened = resolve));
-    const standby = recorder === "standby";
+    const standby = intake === "standby";
     this.state = standby ? "standby" : "starting";
-    this.ingest = recorder && !standby ? new RecordIngest(recorder) : undefined;
+    this.ingest = standby ? undefined : intake;
     this.process = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -114,10 +113,10 @@ export class AppProcess {
   }
 
   /** Tells a standby to load the module and serve with `config`. */
-  load(config: ChildConfig, recorder: Recorder | undefined): void {
+  load(config: ChildConfig, intake: RecordIntake | undefined): void {
     this.generation = config.generation;
     this.worker = config.worker;
-    this.ingest = recorder ? new RecordIngest(recorder) : undefined;
+    this.ingest = intake;
     this.state = "starting";
     this.tell({ type: "load", config });
   }

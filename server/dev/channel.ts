@@ -8,7 +8,7 @@
  *
  * | kind | direction | payload |
  * |---|---|---|
- * | `RECORD` (1) | app → supervisor | one recorded event, as `./bridge.ts` encodes it |
+ * | `RECORD` (1) | app → supervisor | whole frames of the record format (`docs/record.md`), back to back, as the inspector's app recorder writes them |
  * | `CONTROL` (2) | both | one JSON object, a {@linkcode ToSupervisor} or {@linkcode ToChild} |
  * | `HEARTBEAT` (3) | app → supervisor | none: the app process's event loop is alive |
  *
@@ -21,9 +21,8 @@
 
 import type { LoadError } from "./load_error.ts";
 import type { ChildConfig } from "./child.ts";
-import type { Out } from "./codec.ts";
 
-/** A recorded event. */
+/** Recorded frames (`docs/record.md`). */
 export const RECORD = 1;
 /** A JSON control message. */
 export const CONTROL = 2;
@@ -43,7 +42,8 @@ export type ToSupervisor =
   | { type: "hello"; worker: number; generation: number; pid: number }
   | { type: "ready"; port: number }
   | { type: "load_error"; error: LoadError }
-  | { type: "fault"; fault: Fault; exchange?: number }
+  /** `exchange`: the reference of the exchange it was recorded on, if any. */
+  | { type: "fault"; fault: Fault; exchange?: string }
   /** It was told to retire and no longer accepts connections. */
   | { type: "unlistened" };
 
@@ -65,42 +65,51 @@ export interface Writable {
 }
 
 /**
- * Batches messages into one buffer and writes them out in order.
+ * Batches messages into a buffer and writes them out in order.
  *
- * While a write is under way new messages go to a second buffer; a buffer
- * past `limit` bytes (the reader is far behind) drops further RECORD
- * messages and counts them, so a stuck supervisor cannot make the app
- * process grow without bound.
+ * While a write is under way new messages go to the next buffer; a buffer
+ * that reaches 64 KiB joins a queue of buffers written one after the other
+ * (buffers of one size, reused: a reader far behind costs the writer the
+ * bytes queued, never a buffer that doubles and is copied).
+ * {@linkcode ChannelWriter.backlog} says how far behind the reader is: the
+ * recorder stops starting new exchanges when it is too far
+ * (`server/dev/child.ts`), so that a stuck supervisor cannot make the app
+ * process grow without bound, and no exchange is recorded in part.
  */
 export class ChannelWriter {
   #sink: Writable;
-  #buf = new Uint8Array(2 * FLUSH_AT);
+  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(2 * FLUSH_AT);
   #view = new DataView(this.#buf.buffer);
   #used = 0;
   #writing = false;
   /** When the last write began (`performance.now()`). */
   #lastFlush = 0;
-  /** The buffer last written out, ready to be filled again. */
-  #spare: { buf: Uint8Array<ArrayBuffer>; view: DataView<ArrayBuffer> } | undefined;
+  /** Filled buffers waiting for the write under way, in order. */
+  readonly #queue: Uint8Array<ArrayBuffer>[] = [];
+  /** Their bytes, the one being written included. */
+  #queued = 0;
+  /** Buffers of the usual size, written out and ready to be filled again. */
+  readonly #spares: Uint8Array<ArrayBuffer>[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Where the last message queued begins when it is a RECORD one that frames may join (-1: none). */
+  #recordAt = -1;
   readonly #delay: number;
-  readonly #limit: number;
-  /** RECORD messages dropped because the reader fell too far behind. */
-  dropped = 0;
 
-  /**
-   * @param delay at most how long a message waits, in milliseconds
-   * @param limit bytes queued past which RECORD messages are dropped
-   */
-  constructor(out: Writable, delay = 2, limit = 64 * 1024 * 1024) {
+  /** @param delay at most how long a message waits, in milliseconds */
+  constructor(out: Writable, delay = 2) {
     this.#sink = out;
     this.#delay = delay;
-    this.#limit = limit;
   }
 
-  /** Makes room for `n` more bytes after `at` (a message under way ends there). */
-  #reserve(n: number, at = this.#used): void {
+  /** Bytes queued and not yet written: how far behind the reader is. */
+  get backlog(): number {
+    return this.#queued + this.#used;
+  }
+
+  /** Makes room for `n` more bytes after the messages queued. */
+  #reserve(n: number): void {
+    const at = this.#used;
     if (at + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
     while (size < at + n) size *= 2;
@@ -108,49 +117,16 @@ export class ChannelWriter {
     next.set(this.#buf.subarray(0, at));
     this.#buf = next;
     this.#view = new DataView(next.buffer);
-    this.#out.buf = next;
-    this.#out.view = this.#view;
-  }
-
-  /** The output handed to the codec: one object, reused for every message. */
-  readonly #out: Out = {
-    buf: new Uint8Array(0),
-    view: new DataView(new ArrayBuffer(0)),
-    at: 0,
-    need: (n: number) => this.#reserve(n, this.#out.at),
-  };
-
-  /**
-   * Starts a message of `kind` and returns the output to write its payload
-   * into (growing as needed); finish it with `end(out.at)`. `undefined` when
-   * a RECORD message is dropped (the reader is too far behind).
-   */
-  open(kind: number): Out | undefined {
-    if (this.#closed) return undefined;
-    if (kind === RECORD && this.#used > this.#limit) {
-      this.dropped++;
-      return undefined;
-    }
-    this.#reserve(5);
-    const out = this.#out;
-    out.buf = this.#buf;
-    out.view = this.#view;
-    this.#view.setUint8(this.#used + 4, kind);
-    out.at = this.#used + 5;
-    return out;
   }
 
   /**
    * Starts a message of `kind` whose payload is at most `max` bytes; returns
-   * the buffer and the offset where the payload goes, or `undefined` when a
-   * RECORD message is dropped. Finish it with {@linkcode ChannelWriter.end}.
+   * the buffer and the offset where the payload goes (`undefined` once the
+   * channel is closed). Finish it with {@linkcode ChannelWriter.end}.
    */
   begin(kind: number, max: number): { buf: Uint8Array; view: DataView; at: number } | undefined {
+    this.#recordAt = -1;
     if (this.#closed) return undefined;
-    if (kind === RECORD && this.#used > this.#limit) {
-      this.dropped++;
-      return undefined;
-    }
     this.#reserve(5 + max);
     this.#view.setUint8(this.#used + 4, kind);
     return { buf: this.#buf, view: this.#view, at: this.#used + 5 };
@@ -164,6 +140,27 @@ export class ChannelWriter {
     else if (this.#timer === undefined && !this.#writing) {
       this.#timer = setTimeout(() => this.flush(), this.#delay);
     }
+  }
+
+  /**
+   * Queues recorded frames: they join the RECORD message queued last when
+   * nothing else was queued since and it is still small (so that the reader
+   * takes a batch of frames at once), else they start a new one.
+   */
+  record(frames: Uint8Array): void {
+    const at = this.#recordAt;
+    if (at < 0 || this.#used - at + frames.length > FLUSH_AT) {
+      const start = this.#used;
+      this.send(RECORD, frames);
+      // Unless the message went out at once (a full buffer), frames may join it.
+      if (this.#used === start + 5 + frames.length) this.#recordAt = start;
+      return;
+    }
+    this.#reserve(frames.length);
+    this.#buf.set(frames, this.#used);
+    this.#used += frames.length;
+    this.#view.setUint32(at, this.#used - at, true);
+    if (this.#used >= FLUSH_AT) this.flush();
   }
 
   /** Sends one message with a byte payload. */
@@ -191,43 +188,54 @@ export class ChannelWriter {
     if (performance.now() - this.#lastFlush >= gapMs) this.flush();
   }
 
-  /** Writes out what is queued (in the background); a no-op while a write is under way. */
+  /**
+   * Writes out what is queued (in the background). While a write is under
+   * way, a buffer of 64 KiB or more joins the queue; a smaller one waits for
+   * the write to end.
+   */
   flush(): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#writing || this.#used === 0 || this.#closed) return;
-    this.#writing = true;
-    this.#lastFlush = performance.now();
-    const full = this.#buf;
-    const fullView = this.#view;
-    const bytes = full.subarray(0, this.#used);
-    // Two buffers, swapped: the next messages go to the other while this one is written.
-    if (this.#spare !== undefined) {
-      this.#buf = this.#spare.buf;
-      this.#view = this.#spare.view;
-      this.#spare = undefined;
-    } else {
-      this.#buf = new Uint8Array(2 * FLUSH_AT);
-      this.#view = new DataView(this.#buf.buffer);
-    }
+    if (this.#used === 0 || this.#closed) return;
+    if (this.#writing && this.#used < FLUSH_AT) return;
+    // The buffer joins the queue; the next messages go to another.
+    this.#queue.push(this.#buf.subarray(0, this.#used));
+    this.#queued += this.#used;
+    const spare = this.#spares.pop();
+    this.#buf = spare ?? new Uint8Array(2 * FLUSH_AT);
+    this.#view = new DataView(this.#buf.buffer);
     this.#used = 0;
-    this.#writeAll(bytes).then(() => {
-      this.#writing = false;
-      // A buffer that grew far past the threshold is not kept.
-      if (full.length <= 4 * FLUSH_AT) this.#spare = { buf: full, view: fullView };
-      if (this.#used >= FLUSH_AT) this.flush();
-      else if (this.#used > 0 && this.#timer === undefined) {
-        this.#timer = setTimeout(() => this.flush(), this.#delay);
-      }
-    }, () => {
-      this.#closed = true;
-    });
+    this.#recordAt = -1;
+    if (!this.#writing) this.#pump();
   }
 
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    while (bytes.length > 0) bytes = bytes.subarray(await this.#sink.write(bytes));
+  /** Writes the queue out, buffer by buffer, then what was queued meanwhile. */
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      for (let bytes = this.#queue.shift(); bytes !== undefined; bytes = this.#queue.shift()) {
+        this.#lastFlush = performance.now();
+        for (let rest = bytes; rest.length > 0;) rest = rest.subarray(await this.#sink.write(rest));
+        this.#queued -= bytes.length;
+        // Buffers of the usual size are filled again (a few: the rest go to the collector).
+        if (bytes.buffer.byteLength === 2 * FLUSH_AT && this.#spares.length < 4) {
+          this.#spares.push(new Uint8Array(bytes.buffer));
+        }
+      }
+    } catch {
+      this.#closed = true;
+      this.#queue.length = 0;
+      this.#queued = 0;
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#used >= FLUSH_AT) this.flush();
+    else if (this.#used > 0 && this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.flush(), this.#delay);
+    }
   }
 
   /** Resolves once everything queued so far was written. */

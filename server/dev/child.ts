@@ -6,9 +6,11 @@
  * app's port, shared with its sibling workers and the next generation
  * through `SO_REUSEPORT`: the kernel hands each new connection to one of the
  * listeners, and the process that accepts a connection answers it itself,
- * so nothing is proxied. Its recorder sends every event to the supervisor
- * over the private channel (`./channel.ts`), never over stdout or stderr,
- * which stay the application's (and the request log's).
+ * so nothing is proxied. Its recorder, made by the inspector's module
+ * (`./contract.ts`), writes each exchange's frames of the record format
+ * (`docs/record.md`) to the supervisor over the private channel
+ * (`./channel.ts`), never over stdout or stderr, which stay the
+ * application's (and the request log's).
  *
  * A module that fails to load does not end it: it serves the error page
  * (`./load_error.ts`) on the same port until the supervisor replaces it.
@@ -32,7 +34,7 @@ import {
   readChannel,
   type ToChild,
 } from "./channel.ts";
-import { ChannelRecorder } from "./bridge.ts";
+import type { AppRecorder, AppRecording, CreateAppRecorder } from "./contract.ts";
 import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
 import { debugPage, loadStackParser } from "./debug_page.ts";
 import {
@@ -60,9 +62,8 @@ export interface ChildConfig {
   timeout: number;
   /** Whether several processes serve the app (`wsgi.multiprocess`). */
   multiprocess: boolean;
-  /** Record exchanges for the inspector. */
-  record: boolean;
-  maxBodyBytes: number;
+  /** How to record exchanges for the inspector; not at all when absent. */
+  recording?: AppRecording;
   /** The largest request body the gateway takes; its default when absent. */
   maxRequestBody?: number;
   /** The toolkit's pieces around the app; none when absent. */
@@ -79,6 +80,13 @@ export interface ChildConfig {
 
 /** Milliseconds between heartbeats. */
 export const HEARTBEAT_MS = 200;
+
+/**
+ * Bytes of records queued for the supervisor past which new exchanges are
+ * left unrecorded (those begun are recorded whole): what a supervisor far
+ * behind may cost this process.
+ */
+export const RECORD_BACKLOG = 16 * 1024 * 1024;
 
 /** This process's own files: a frame or location in them is not the user's. */
 const OWN = new URL("../", import.meta.url).href;
@@ -124,7 +132,7 @@ function asFault(kind: Fault["kind"], value: unknown): Fault {
 async function serveApp(
   config: ChildConfig,
   out: ChannelWriter,
-  recorder: ChannelRecorder | undefined,
+  recorder: AppRecorder | undefined,
 ): Promise<Deno.HttpServer<Deno.NetAddr>> {
   const loaded = config.failed ? { error: config.failed } : await importApplication(config);
   let app: Application;
@@ -163,7 +171,7 @@ async function serveApp(
 }
 
 /** Logs a fault no exchange caught, puts it on the one open exchange if there is one, and reports it. */
-function faultHandler(out: ChannelWriter, recorder: () => ChannelRecorder | undefined) {
+function faultHandler(out: ChannelWriter, recorder: () => AppRecorder | undefined) {
   return (kind: Fault["kind"], value: unknown) => {
     const fault = asFault(kind, value);
     const what = kind === "unhandledrejection"
@@ -173,20 +181,52 @@ function faultHandler(out: ChannelWriter, recorder: () => ChannelRecorder | unde
       `${what} in the application (the server goes on): ${fault.stack ?? fault.message}\n`,
     );
     // With one exchange open, it is the one the fault belongs to (or the only one that can tell).
-    let exchange: number | undefined;
-    const rec = recorder();
-    if (rec && rec.open.size === 1) {
-      const [open] = rec.open;
-      exchange = open!.id;
-      open!.record("error", {
-        where: "application",
-        name: fault.name,
-        message: `${what}: ${fault.message}`,
-        stack: fault.stack,
-      });
-    }
+    const exchange = recorder()?.faultOnOpen({
+      name: fault.name,
+      message: `${what}: ${fault.message}`,
+      stack: fault.stack,
+    });
     out.control({ type: "fault", fault, exchange });
   };
+}
+
+/**
+ * The inspector's recorder for this process: its module (imported once,
+ * ahead, by {@linkcode runChild}) makes it; its frames go out in RECORD
+ * messages, as many to a message as were written between other messages. `undefined` (and a line on stderr) when the module cannot
+ * be loaded: the app is served unrecorded.
+ */
+async function appRecorder(
+  config: ChildConfig,
+  module: Promise<unknown> | undefined,
+  out: ChannelWriter,
+): Promise<AppRecorder | undefined> {
+  if (!config.recording || !module) return undefined;
+  try {
+    const { createAppRecorder } = await module as { createAppRecorder: CreateAppRecorder };
+    return createAppRecorder({
+      settings: config.recording,
+      generation: config.generation,
+      worker: config.worker,
+      send(frame, urgent) {
+        out.record(frame);
+        // Out before the application runs: if it never returns (a CPU-bound
+        // loop), the supervisor still knows which request it was (Deno starts
+        // the write at once). At most one such write a millisecond: under load
+        // the batches of the timer carry the frames, and a request that spins
+        // within a millisecond of the last write goes unrecorded.
+        if (urgent) out.flushEager(1);
+      },
+      congested: () => out.backlog > RECORD_BACKLOG,
+    });
+  } catch (error) {
+    stderrSink.write(
+      `Cannot load the inspector's recorder; this app process is not recorded: ${
+        error instanceof Error ? error.message : error
+      }\n`,
+    );
+    return undefined;
+  }
 }
 
 /**
@@ -195,11 +235,29 @@ function faultHandler(out: ChannelWriter, recorder: () => ChannelRecorder | unde
  * waits for a `load` message with its real configuration.
  */
 export async function runChild(first: ChildConfig & { standby?: boolean }): Promise<void> {
+  // The recorder's module loads while the channel connects and the app module imports (a
+  // standby's configuration names it too, so that it is loaded before the standby is used).
+  let recorderModule = first.recording ? import(first.recording.module) : undefined;
+  recorderModule?.catch(() => {/* reported when it is used */});
   const conn = await Deno.connect({ transport: "unix", path: first.channel });
   const out = new ChannelWriter(conn);
   out.control({ type: "hello", worker: first.worker, generation: first.generation, pid: Deno.pid });
-  const heartbeat = setInterval(() => out.send(HEARTBEAT), HEARTBEAT_MS);
-  let recorder: ChannelRecorder | undefined;
+  let recorder: AppRecorder | undefined;
+  let skipped = 0;
+  const heartbeat = setInterval(() => {
+    out.send(HEARTBEAT);
+    // Said at most once a heartbeat.
+    if (recorder !== undefined && recorder.skipped > skipped) {
+      stderrSink.write(
+        `Inspector: ${
+          recorder.skipped - skipped
+        } exchange(s) not recorded: the inspector was more than ${
+          RECORD_BACKLOG / 1024 / 1024
+        } MiB of records behind (the app goes on)\n`,
+      );
+      skipped = recorder.skipped;
+    }
+  }, HEARTBEAT_MS);
   const onFault = faultHandler(out, () => recorder);
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
@@ -212,9 +270,8 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
 
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   const start = async (config: ChildConfig) => {
-    recorder = config.record
-      ? new ChannelRecorder(out, config.maxBodyBytes, `${config.generation}.${config.worker}`)
-      : undefined;
+    if (config.recording) recorderModule ??= import(config.recording.module);
+    recorder = await appRecorder(config, recorderModule, out);
     try {
       server = await serveApp(config, out, recorder);
     } catch (error) {

@@ -1,11 +1,19 @@
 /**
- * What the supervisor needs from an inspector beyond a `Recorder`: a recorder
- * per app generation (so that each exchange knows which generation served
- * it), and server-level events (reloads, modules that failed to load, faults
- * no exchange caught, app processes that had to be restarted).
+ * What the supervisor needs from an inspector: how its app processes record
+ * (a recorder module they load, and its settings), a reader for what each
+ * one writes, and server-level events (reloads, modules that failed to load,
+ * faults no exchange caught, app processes that had to be restarted).
  *
- * `server/` owns this contract, as it owns `server/recorder.ts`; the
- * inspector implements it (`inspector/mod.ts`), and `mod.ts` wires the two.
+ * What crosses from an app process to the supervisor is the inspector's
+ * record format (`docs/record.md`): each exchange's frames, written in the
+ * app process by the recorder that the inspector's module makes
+ * ({@linkcode CreateAppRecorder}), carried as RECORD messages of the private
+ * channel (`./channel.ts`), and taken as they are by the inspector's store
+ * ({@linkcode RecordIntake}). Nothing in `server/` reads or writes a frame.
+ *
+ * `server/` owns this contract, as it owns `server/recorder.ts` (which
+ * re-exports it); the inspector implements it (`inspector/mod.ts`,
+ * `inspector/app_recorder.ts`), and `mod.ts` wires the two.
  *
  * @module
  */
@@ -39,10 +47,81 @@ export type ServerEvent =
 /** A server-level event with the time it happened (epoch milliseconds). */
 export type StampedServerEvent = ServerEvent & { time: number };
 
+/**
+ * How app processes record: plain data, sent to each app process in its
+ * configuration (on its command line: so never a secret; the inspector
+ * hides its token as it takes the records in).
+ */
+export interface AppRecording {
+  /**
+   * The URL of the module that makes an app process's recorder: it exports
+   * `createAppRecorder`, a {@linkcode CreateAppRecorder}.
+   */
+  module: string;
+  /** Body bytes kept per exchange and stream. */
+  maxBodyBytes: number;
+  /** Events kept per exchange. */
+  maxEvents: number;
+  /** Characters kept of an error's texts, a lint's, an abort's reason. */
+  maxText: number;
+}
+
+/** What an app process gives `createAppRecorder`. */
+export interface AppRecorderOptions {
+  settings: AppRecording;
+  /** The app generation this process serves. */
+  generation: number;
+  /** Its worker number in the generation. */
+  worker: number;
+  /**
+   * Takes one frame (a view, valid during the call: copy it). `urgent`: it
+   * must leave before the application runs (the `call` event: an app that
+   * never yields would otherwise keep it).
+   */
+  send(frame: Uint8Array, urgent: boolean): void;
+  /**
+   * Whether the supervisor is too far behind: while it is, no new exchange
+   * is recorded (those begun are recorded whole).
+   */
+  congested(): boolean;
+}
+
+/** An app process's recorder. */
+export interface AppRecorder extends Recorder {
+  /** Exchanges left unrecorded so far because the supervisor was too far behind. */
+  readonly skipped: number;
+  /**
+   * The reference of the exchange `environ` belongs to, while it is open:
+   * `generation.worker.id`, which the inspector's page finds it by (the debug
+   * page links to it).
+   */
+  refOf(environ: object): string | undefined;
+  /**
+   * Records `error` (a fault no exchange caught) on the one exchange open,
+   * when exactly one is, and returns its reference.
+   */
+  faultOnOpen(error: { name: string; message: string; stack?: string }): string | undefined;
+}
+
+/** The export of {@linkcode AppRecording.module}. */
+export type CreateAppRecorder = (options: AppRecorderOptions) => AppRecorder;
+
+/** The supervisor's reader of one app process's records. */
+export interface RecordIntake {
+  /** Takes one RECORD payload: whole frames. Throws on bytes that are not frames. */
+  ingest(payload: Uint8Array): void;
+  /** Ends every exchange still open with an `abort` (`reason` says why); returns how many. */
+  abortOpen(reason: string): number;
+  /** Exchanges begun and not yet ended. */
+  readonly open: number;
+}
+
 /** The inspector as the supervisor sees it. */
 export interface DevInspector {
-  /** The recorder for exchanges served by `generation`. */
-  recorderFor(generation: number): Recorder;
+  /** How app processes record. */
+  readonly appRecording: AppRecording;
+  /** A reader for one app process's records (one per process: each numbers its exchanges). */
+  intake(): RecordIntake;
   /** Records a server-level event. */
   serverEvent(event: ServerEvent): void;
 }

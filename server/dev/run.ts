@@ -21,7 +21,6 @@ export interface DevRunOptions {
   timeout: number;
   workers: number;
   quiet: boolean;
-  maxBodyBytes: number;
   /** The largest request body the gateway takes (`--max-request-body`). */
   maxRequestBody: number;
   /** The toolkit's pieces around the app (validator, `--script-name`, `--static`). */
@@ -64,7 +63,6 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
     timeout: options.timeout,
     workers: options.workers,
     log: !options.quiet,
-    maxBodyBytes: options.maxBodyBytes,
     maxRequestBody: options.maxRequestBody,
     toolkit: options.toolkit,
     inspector: options.inspector,

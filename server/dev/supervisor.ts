@@ -28,7 +28,7 @@
  */
 
 import type { ToolkitOptions } from "./compose.ts";
-import type { Recorder } from "../recorder.ts";
+import type { InspectorHandle } from "../recorder.ts";
 import { addressUrl } from "../serve.ts";
 import {
   CONTROL,
@@ -40,7 +40,7 @@ import {
 } from "./channel.ts";
 import { AppProcess } from "./app_process.ts";
 import type { ChildConfig } from "./child.ts";
-import type { DevInspector, ServerEvent } from "./contract.ts";
+import type { RecordIntake, ServerEvent } from "./contract.ts";
 import { formatLoadError, type LoadError, shortPath } from "./load_error.ts";
 import { ModuleWatcher } from "./watcher.ts";
 
@@ -83,12 +83,8 @@ function portError(
   return error;
 }
 
-/** The inspector as the supervisor uses it. */
-export interface SupervisedInspector extends Partial<DevInspector> {
-  recorder: Recorder;
-  listen(appUrl: string): Promise<{ url: string }>;
-  shutdown(): Promise<void>;
-}
+/** The inspector as the supervisor uses it: the CLI's (`server/recorder.ts`). */
+export type SupervisedInspector = InspectorHandle;
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -108,7 +104,6 @@ export interface SupervisorOptions {
   workers: number;
   /** The request log. */
   log: boolean;
-  maxBodyBytes: number;
   /** The largest request body the gateway takes; the gateway's default when absent. */
   maxRequestBody?: number;
   /** The toolkit's pieces around the app (validator, `--script-name`, `--static`). */
@@ -296,21 +291,20 @@ export class Supervisor {
     p?.endChannel();
   }
 
-  #recorderFor(generation: number): Recorder | undefined {
-    const inspector = this.#o.inspector;
-    if (!inspector) return undefined;
-    return inspector.recorderFor?.(generation) ?? inspector.recorder;
+  /** A reader for one app process's records; none without an inspector. */
+  #intake(): RecordIntake | undefined {
+    return this.#o.inspector?.intake();
   }
 
   #event(event: ServerEvent): void {
     try {
-      this.#o.inspector?.serverEvent?.(event);
+      this.#o.inspector?.serverEvent(event);
     } catch (error) {
       this.#printError(`The inspector could not record a server event: ${error}\n`);
     }
   }
 
-  #config(generation: number, worker: number, record: boolean, failed?: LoadError): ChildConfig {
+  #config(generation: number, worker: number, failed?: LoadError): ChildConfig {
     return {
       channel: `${this.#dir}/channel.sock`,
       generation,
@@ -322,18 +316,19 @@ export class Supervisor {
       port: this.#port,
       timeout: this.#o.timeout,
       multiprocess: this.#o.workers > 1,
-      record,
-      maxBodyBytes: this.#o.maxBodyBytes,
+      recording: this.#o.inspector?.appRecording,
       maxRequestBody: this.#o.maxRequestBody,
       toolkit: this.#o.toolkit,
       log: this.#o.log,
-      inspectorUrl: this.#inspectorUrl,
+      // Without its token (`?token=`): the load error page is shown to any client, and an app
+      // process's command line, which carries this, is readable by other users of the machine.
+      inspectorUrl: this.#inspectorUrl?.replace(/\?.*$/, ""),
       failed,
     };
   }
 
-  #spawn(config: ChildConfig, recorder: Recorder | undefined | "standby"): AppProcess {
-    const p = new AppProcess(config, recorder, {
+  #spawn(config: ChildConfig, intake: RecordIntake | undefined | "standby"): AppProcess {
+    const p = new AppProcess(config, intake, {
       ready: (p) => this.#processReady(p),
       loadError: (p, error) => {
         const g = this.#generationOf(p);
@@ -351,7 +346,7 @@ export class Supervisor {
   #spawnStandbys(): void {
     if (!this.#o.reload || this.#stopping) return;
     while (this.#standbys.length < this.#o.workers) {
-      this.#standbys.push(this.#spawn(this.#config(0, 0, false), "standby"));
+      this.#standbys.push(this.#spawn(this.#config(0, 0), "standby"));
     }
   }
 
@@ -377,17 +372,18 @@ export class Supervisor {
       settle: (ok) => settle(ok),
     };
     this.#starting = g;
-    const recorder = this.#recorderFor(n);
     const warm = this.#standbys.filter((p) => p.connected && p.state === "standby");
     const useStandbys = warm.length >= this.#o.workers;
     for (let worker = 1; worker <= this.#o.workers; worker++) {
-      const config = this.#config(n, worker, recorder !== undefined, failed);
+      const config = this.#config(n, worker, failed);
+      // One reader per process: each numbers its exchanges from 1.
+      const intake = this.#intake();
       let p: AppProcess;
       if (useStandbys) {
         p = warm[worker - 1]!;
         this.#standbys.splice(this.#standbys.indexOf(p), 1);
-        p.load(config, recorder);
-      } else p = this.#spawn(config, recorder);
+        p.load(config, intake);
+      } else p = this.#spawn(config, intake);
       g.processes.push(p);
     }
     return g;

@@ -4,19 +4,31 @@
  *
  * Starts `deno run -A mod.ts --port 0 --inspector-port 0` (the inspector on,
  * its defaults: the last 1000 exchanges, 1 MiB of body per exchange and
- * direction), sends `--requests` hello-world requests (100,000 by default)
- * over keep-alive connections, `--batches` times (2 by default: after
- * 100,000 and after 200,000), and prints the server's `VmRSS` (from
+ * stream, 64 MiB of records in all), and prints the server's `VmRSS` (from
  * `/proc/PID/status`, summed over the CLI's process tree: the supervisor,
  * which holds the inspector's store, its app process and the standby that
  * waits for a reload) after startup, after a warm-up, and after each batch,
- * with how many exchanges the inspector holds. Once the ring is full the
- * figure should stay flat.
+ * with the supervisor's own, how many exchanges the inspector holds, how many
+ * it recorded in all (an app process leaves new exchanges unrecorded while
+ * the supervisor is far behind: `server/dev/child.ts`) and the bytes of
+ * records it keeps (each read a second after the batch, when the records
+ * have arrived). Two scenarios:
+ *
+ * - `hello` (the default): `--requests` hello-world requests (100,000 by
+ *   default) over keep-alive connections, `--batches` times (2 by default:
+ *   after 100,000 and after 200,000). Once the store is full the figure
+ *   should stay flat.
+ * - `bodies`: `examples`-style echo app (`echo_app.ts`), `--requests` POSTs
+ *   (1000 by default) of `--body-kib` KiB (100) each, answered back: 200 KiB
+ *   of body per exchange, far past the memory budget, so the store keeps
+ *   what fits and drops the oldest. The issue's goal: RSS within the budget
+ *   plus 60 MiB.
  *
  * ```
  * deno run -A tests/bench/memory.ts
  * deno run -A tests/bench/memory.ts --requests 100000 --batches 4 --connections 32
  * deno run -A tests/bench/memory.ts --no-inspector     # the same without recording
+ * deno run -A tests/bench/memory.ts --scenario bodies  # 1000 exchanges of 100 KiB each way
  * ```
  *
  * @module
@@ -35,8 +47,10 @@ async function treeRssKiB(pid: number): Promise<number> {
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    requests: { type: "string", default: "100000" },
-    batches: { type: "string", default: "2" },
+    scenario: { type: "string", default: "hello" },
+    requests: { type: "string" },
+    batches: { type: "string" },
+    "body-kib": { type: "string", default: "100" },
     connections: { type: "string", default: "32" },
     "no-inspector": { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
@@ -44,7 +58,8 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "Usage: deno run -A tests/bench/memory.ts [--requests N] [--batches N] [--connections N] [--no-inspector]",
+    "Usage: deno run -A tests/bench/memory.ts [--scenario hello|bodies] [--requests N] [--batches N]\n" +
+      "  [--body-kib N] [--connections N] [--no-inspector]",
   );
   Deno.exit(0);
 }
@@ -56,9 +71,16 @@ function positive(flag: string, value: string): number {
   }
   return n;
 }
-const requests = positive("requests", values.requests);
-const batches = positive("batches", values.batches);
+const scenario = values.scenario;
+if (scenario !== "hello" && scenario !== "bodies") {
+  console.error(`error: --scenario must be hello or bodies (got ${JSON.stringify(scenario)})`);
+  Deno.exit(2);
+}
+const bodies = scenario === "bodies";
+const requests = positive("requests", values.requests ?? (bodies ? "1000" : "100000"));
+const batches = positive("batches", values.batches ?? (bodies ? "1" : "2"));
 const connections = positive("connections", values.connections);
+const bodyBytes = positive("body-kib", values["body-kib"]) * 1024;
 
 const pin = await haveTaskset();
 
@@ -70,10 +92,11 @@ const pin = await haveTaskset();
 async function send(url: string, n: number): Promise<number> {
   let next = 0;
   let ok = 0;
+  const body = bodies ? new Uint8Array(bodyBytes).map((_, i) => (i * 7919) & 0xff) : undefined;
   await Promise.all(Array.from({ length: Math.min(connections, n) }, async () => {
     while (next < n) {
       next++;
-      const response = await fetch(url);
+      const response = await fetch(url, body && { method: "POST", body });
       await response.arrayBuffer();
       if (response.status === 200) ok++;
     }
@@ -84,6 +107,7 @@ async function send(url: string, n: number): Promise<number> {
 
 const inspector = !values["no-inspector"];
 const args = ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"];
+if (bodies) args.splice(3, 0, "tests/bench/echo_app.ts");
 if (!inspector) args.push("--no-inspector");
 const server = await startServer({ name: "cli", args }, {
   core: pin ? 0 : undefined,
@@ -92,27 +116,51 @@ const server = await startServer({ name: "cli", args }, {
 });
 const inspectorUrl = server.stdout().match(/Inspector on (http:\/\/\S+)/)?.[1];
 
-async function kept(): Promise<string> {
-  if (!inspectorUrl) return "-";
+/** Exchanges kept, exchanges recorded in all (the newest one's id), and the bytes of records kept. */
+async function kept(): Promise<[string, string, string]> {
+  if (!inspectorUrl) return ["-", "-", "-"];
+  // Records reach the supervisor a moment after the answers: let them.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const url = new URL("/api/exchanges?limit=1", inspectorUrl);
   const response = await fetch(url, { headers: { origin: url.origin } });
   if (!response.ok) {
     await response.body?.cancel();
-    return `? (${response.status})`;
+    return [`? (${response.status})`, "?", "?"];
   }
-  const list = await response.json() as { total?: number };
-  return String(list.total ?? "?");
+  const list = await response.json() as {
+    total?: number;
+    exchanges?: { id: string }[];
+    memory?: { used: number };
+  };
+  return [
+    String(list.total ?? "?"),
+    list.exchanges?.[0]?.id ?? "0",
+    list.memory ? `${(list.memory.used / 1024 / 1024).toFixed(1)} MiB` : "?",
+  ];
 }
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
-const rows: string[][] = [["after", "requests", "VmRSS", "kept"]];
+/** The process tree's resident memory, and the supervisor's alone. */
+async function rss(): Promise<[string, string]> {
+  return [mib(await treeRssKiB(server.denoPid)), mib(await rssKiB(server.denoPid))];
+}
+const rows: string[][] = [[
+  "after",
+  "requests",
+  "VmRSS",
+  "supervisor",
+  "kept",
+  "recorded",
+  "records",
+]];
 try {
-  rows.push(["startup", "0", mib(await treeRssKiB(server.denoPid)), await kept()]);
-  let total = await send(server.url, 5000);
-  rows.push(["warm-up", String(total), mib(await treeRssKiB(server.denoPid)), await kept()]);
+  rows.push(["startup", "0", ...await rss(), ...await kept()]);
+  let total = await send(server.url, bodies ? 50 : 5000);
+  rows.push(["warm-up", String(total), ...await rss(), ...await kept()]);
   for (let b = 1; b <= batches; b++) {
     total += await send(server.url, requests);
-    rows.push([`batch ${b}`, String(total), mib(await treeRssKiB(server.denoPid)), await kept()]);
+    const recorded = await kept();
+    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded]);
     console.log(rows.at(-1)!.join("  "));
   }
 } finally {

@@ -43,7 +43,6 @@ const supervisor = new Supervisor({
   timeout: 30,
   workers: 1,
   log: false,
-  maxBodyBytes: 1 << 20,
   inspector,
   print: () => {},
   printError: () => {},

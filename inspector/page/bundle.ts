@@ -1,5 +1,5 @@
 /**
- * Builds the inspector's page from source: {@linkcode bundleUi} bundles the
+ * The Deno side of the inspector's page: {@linkcode bundleUi} bundles the
  * TSX under `inspector/ui/` (entry `main.tsx`) into one browser script, and
  * {@linkcode pageHtml} is the HTML shell that loads it. The side port serves
  * them at `GET /app.js` and `GET /`.
@@ -13,7 +13,7 @@
  * Why it is never stale: the bundle is made from the sources as they are when
  * it is asked for, and kept only under a fingerprint of those sources (path,
  * size and modification time of every file under `inspector/ui/`, plus
- * `protocol.ts` and `deno.json`). Each call re-checks the fingerprint (a few
+ * `protocol.ts`, `timeline.ts` and `deno.json`). Each call re-checks the fingerprint (a few
  * `stat`s) and bundles again when any file changed, so serving the result of
  * `bundleUi()` on every request always serves the current source.
  *
@@ -27,7 +27,7 @@
 import { fileURLToPath } from "node:url";
 import { STYLES } from "./styles.ts";
 
-const UI_DIR = new URL("./", import.meta.url);
+const UI_DIR = new URL("../ui/", import.meta.url);
 
 /** What a bundler builds, and which sources decide whether its last bundle is current. */
 export interface BundlerOptions {
@@ -108,8 +108,8 @@ async function runBundler(entry: URL, config: URL | undefined): Promise<string> 
  * @example
  * ```ts ignore
  * import { createBundler } from "./bundle.ts";
- * const entry = new URL("./main.tsx", import.meta.url);
- * const bundle = createBundler({ entry, sources: [new URL("./", import.meta.url)] });
+ * const entry = new URL("../ui/main.tsx", import.meta.url);
+ * const bundle = createBundler({ entry, sources: [new URL("../ui/", import.meta.url)] });
  * const js = await bundle();
  * ```
  */
@@ -141,17 +141,18 @@ export function createBundler(options: BundlerOptions): () => Promise<string> {
  *
  * @example
  * ```ts ignore
- * import { bundleUi } from "./inspector/ui/bundle.ts";
+ * import { bundleUi } from "./inspector/page/bundle.ts";
  * const js = await bundleUi();
  * new Response(js, { headers: { "content-type": "text/javascript; charset=utf-8" } });
  * ```
  */
 export const bundleUi: () => Promise<string> = createBundler({
-  entry: new URL("./main.tsx", import.meta.url),
+  entry: new URL("../ui/main.tsx", import.meta.url),
   config: UI_DIR.protocol === "file:" ? new URL("../../deno.json", import.meta.url) : undefined,
   sources: [
     UI_DIR,
     new URL("../protocol.ts", import.meta.url),
+    new URL("../timeline.ts", import.meta.url),
     new URL("../../deno.json", import.meta.url),
   ],
 });

@@ -21,7 +21,8 @@
  * @module
  */
 
-import { FrameEncoder, type FrameSink, PAD } from "./record.ts";
+import { FrameEncoder, type FrameSink } from "./record.ts";
+import { PAD } from "./record_format.ts";
 
 /** What the ring needs from the store that owns its records. */
 export interface RingOwner {

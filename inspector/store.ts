@@ -56,19 +56,9 @@ import type {
   Pair,
   StreamMessage,
 } from "./protocol.ts";
-import {
-  AT,
-  decodeFrame,
-  FLAG,
-  FORMAT_VERSION,
-  type FrameEncoder,
-  HEADER_SIZE,
-  latin1,
-  requestGeneration,
-  TYPE_CODE,
-  writeEnviron,
-  writeRequest,
-} from "./record.ts";
+import { type FrameEncoder, writeEnviron, writeRequest } from "./record.ts";
+import { AT, FLAG, FORMAT_VERSION, HEADER_SIZE, TYPE_CODE } from "./record_format.ts";
+import { decodeFrame, latin1, requestGeneration } from "./record_read.ts";
 import { type Redaction, redaction } from "./redact.ts";
 import { FrameRing } from "./ring.ts";
 import { detailOf, eventMessage, ExchangeReader } from "./wire.ts";

@@ -18,7 +18,13 @@
  * ```
  *
  * With `--old PATH` (an older `inspector/store.ts`, e.g. in a worktree of an
- * older commit), that store is a third contender.
+ * older commit), that store is one more contender. With `--base DIR` (a
+ * copy of an older commit, e.g. `git archive HEAD~3 | tar -x -C DIR`), its
+ * gateway alone and with its store are two more, so that a change to either
+ * side of the seam is measured in the same run.
+ *
+ * `nothing` is the recording seam alone: the gateway with a recorder whose
+ * exchanges record nothing, the ceiling of any recorder.
  *
  * @module
  */
@@ -38,6 +44,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "9" },
     requests: { type: "string", default: "100000" },
     old: { type: "string" },
+    base: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
@@ -54,8 +61,12 @@ const peers: Info[] = Array.from(
   (_, i) => ({ remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 + i } }),
 );
 
+/** The recording seam alone: a recorder whose exchanges record nothing (the ceiling of any recorder). */
+const nothing: Recorder = { begin: () => ({ record() {} }) };
+
 const contenders: [string, (r: Request, i: Info) => Promise<Response>][] = [
   ["gateway", toFetch(application, { errors: quiet, log: () => {} })],
+  ["nothing", toFetch(application, { errors: quiet, log: () => {}, recorder: nothing })],
   [
     "inspector",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new ExchangeStore() }),
@@ -67,6 +78,19 @@ if (values.old) {
     "old store",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new Old() as Recorder }),
   ]);
+}
+
+if (values.base) {
+  const root = new URL(values.base.replace(/\/?$/, "/"), `file://${Deno.cwd()}/`).href;
+  const { toFetch: baseToFetch } = await import(new URL("server/gateway.ts", root).href);
+  const { ExchangeStore: BaseStore } = await import(new URL("inspector/store.ts", root).href);
+  contenders.push(
+    ["base gw", baseToFetch(application, { errors: quiet, log: () => {} })],
+    [
+      "base insp",
+      baseToFetch(application, { errors: quiet, log: () => {}, recorder: new BaseStore() }),
+    ],
+  );
 }
 
 let sink = 0;

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { ChannelWriter, type Fault, type ToChild } from "./channel.ts";
-import type { RecordIntake } from "./contract.ts";
-import type { ChildConfig } from "./child.ts";
+import { ChannelWriter, type ToChild } from "./channel.ts";
+import type { Fault, RecordIntake } from "./contract.ts";
+import type { ChildConfig } from "./child_config.ts";
 import type { LoadError } from "./load_error.ts";
 
 /** The app process entry point. */

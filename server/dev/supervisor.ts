@@ -39,7 +39,7 @@ import {
   type ToSupervisor,
 } from "./channel.ts";
 import { AppProcess } from "./app_process.ts";
-import type { ChildConfig } from "./child.ts";
+import type { ChildConfig } from "./child_config.ts";
 import type { RecordIntake, ServerEvent } from "./contract.ts";
 import { formatLoadError, type LoadError, shortPath } from "./load_error.ts";
 import { ModuleWatcher } from "./watcher.ts";

@@ -34,6 +34,9 @@ Options:
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
   --no-reload         do not reload the app when its files change
+  --reload-grace SECONDS
+                      how long a reload lets requests in flight finish on the
+                      old code before it cuts them (default 5; 0.5 is fine)
   --timeout SECONDS   answer 504 (or cut) an exchange running longer (default 30;
                       0 = none); a CPU-bound app is restarted
   --workers N         app processes serving the one port (default 1)
@@ -51,6 +54,10 @@ Options:
                       holds the whole body in memory; 100 MiB passes any upload
                       a dev usually tries and matches common production limits
   --quiet             no request log
+  --debug-any-client  show the error pages (the debug page of a runtime error,
+                      the page of a module that does not load: your source
+                      code and stacks) to every client, not only to this
+                      machine's; only on a network you trust
   --no-validate       do not check the app against PEP 3333 (wsgiref's validator,
                       on by default: each broken rule is a warning in the log and
                       a lint event in the inspector)
@@ -93,10 +100,14 @@ export interface CliOptions {
   help: boolean;
   /** Reload when the module's files change. */
   reload: boolean;
+  /** Seconds a reload lets exchanges in flight run on the old code before they are cut. */
+  reloadGrace: number;
   /** Seconds an exchange may run; 0 for no limit. */
   timeout: number;
   /** App processes on the one port. */
   workers: number;
+  /** Show the error pages to clients off loopback too. */
+  debugAnyClient: boolean;
 }
 
 /** A mistake on the command line, or in what it names: a one-line message, exit code 2. */
@@ -119,6 +130,24 @@ function integer(
   if (!Number.isInteger(n) || n < min || n > max || value.trim() === "") {
     throw new UsageError(
       `${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return n;
+}
+
+/** A number of seconds, fractions allowed (`0.5`). */
+function seconds(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max || value.trim() === "") {
+    throw new UsageError(
+      `${flag} must be a number of seconds from ${min} to ${max} (got ${JSON.stringify(value)})`,
     );
   }
   return n;
@@ -173,8 +202,10 @@ export function parseCli(args: string[]): CliOptions {
         "script-name": { type: "string" },
         help: { type: "boolean", short: "h" },
         "no-reload": { type: "boolean" },
+        "reload-grace": { type: "string" },
         timeout: { type: "string" },
         workers: { type: "string" },
+        "debug-any-client": { type: "boolean" },
       },
     });
   } catch (error) {
@@ -236,8 +267,10 @@ export function parseCli(args: string[]): CliOptions {
     scriptName: scriptNameFlag(values["script-name"]),
     help: values.help ?? false,
     reload: !values["no-reload"],
+    reloadGrace: seconds("--reload-grace", values["reload-grace"], 5, 0, 3600),
     timeout: integer("--timeout", values.timeout, 30, 0, 86_400),
     workers: integer("--workers", values.workers, 1, 1, 64),
+    debugAnyClient: values["debug-any-client"] ?? false,
   };
 }
 
@@ -386,6 +419,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       host: options.host,
       port: options.port,
       reload: options.reload,
+      reloadGrace: options.reloadGrace,
       timeout: options.timeout,
       workers: options.workers,
       quiet: options.quiet,
@@ -396,6 +430,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
         static: statics,
         scriptName: options.scriptName,
       },
+      debugAnyClient: options.debugAnyClient,
       inspector,
       inspectorHost: options.inspectorHost,
       inspectorPort: options.inspectorPort,

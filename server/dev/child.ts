@@ -23,7 +23,7 @@
  */
 
 import type { Application } from "../types.ts";
-import { toFetch } from "../gateway.ts";
+import { type FetchHandler, toFetch } from "../gateway.ts";
 import { stderrSink } from "../log.ts";
 import type { AppRecorder, CreateAppRecorder } from "../recorder.ts";
 import {
@@ -90,21 +90,26 @@ function asFault(kind: Fault["kind"], value: unknown): Fault {
   return { kind, name: typeof value, message: String(value) };
 }
 
-/** Serves the app (or its load error page) on the shared port; returns the server. */
-async function serveApp(
+/**
+ * The fetch handler an app process serves: the application (with the
+ * toolkit's pieces around it), or the page of its load error, through the
+ * gateway, with the CLI's debug page for runtime errors. The two error
+ * pages show internals to loopback clients only, unless `debugAnyClient`.
+ */
+export function appHandler(
   config: ChildConfig,
-  out: ChannelWriter,
-  recorder: AppRecorder | undefined,
-): Promise<Deno.HttpServer<Deno.NetAddr>> {
-  const loaded = config.failed ? { error: config.failed } : await importApplication(config);
-  let app: Application;
-  if ("error" in loaded) {
-    out.control({ type: "load_error", error: withFrame(loaded.error) });
-    app = loadErrorPage(loaded.error, config.inspectorUrl);
-  } else {
-    app = config.toolkit ? composeApplication(loaded.app, config.toolkit) : loaded.app;
-  }
-  const handler = toFetch(app, {
+  loaded: { app: Application } | { error: LoadError },
+  recorder?: AppRecorder,
+): FetchHandler {
+  const app = "error" in loaded
+    ? loadErrorPage(loaded.error, {
+      inspectorUrl: config.inspectorUrl,
+      anyClient: config.debugAnyClient,
+    })
+    : config.toolkit
+    ? composeApplication(loaded.app, config.toolkit)
+    : loaded.app;
+  return toFetch(app, {
     recorder,
     log: config.log,
     timeout: config.timeout > 0 ? config.timeout * 1000 : undefined,
@@ -119,6 +124,17 @@ async function serveApp(
       refOf: (environ) => recorder?.refOf(environ),
     }),
   });
+}
+
+/** Serves the app (or its load error page) on the shared port; returns the server. */
+async function serveApp(
+  config: ChildConfig,
+  out: ChannelWriter,
+  recorder: AppRecorder | undefined,
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const loaded = config.failed ? { error: config.failed } : await importApplication(config);
+  if ("error" in loaded) out.control({ type: "load_error", error: withFrame(loaded.error) });
+  const handler = appHandler(config, loaded, recorder);
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,

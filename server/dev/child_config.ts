@@ -36,7 +36,7 @@ export interface ChildConfig {
   log: boolean;
   /** The inspector's URL, for links from the error pages. */
   inspectorUrl?: string;
-  /** Show the debug page to clients off loopback too. */
+  /** Show the debug page and the load-error page to clients off loopback too (`--debug-any-client`). */
   debugAnyClient?: boolean;
   /** Serve this error page and do not load the module (the supervisor's fallback). */
   failed?: LoadError;

@@ -319,7 +319,7 @@ export function sentPartOffsets(state: TimelineState): number[] {
  */
 export function summarize(
   state: TimelineState,
-  base: { seq: number; id?: string; replayOf?: string },
+  base: { seq: number; id?: string; replayOf?: string; imported?: boolean },
 ): ExchangeSummary {
   const finished = state.finished;
   const sent = state.headersSent;
@@ -341,5 +341,6 @@ export function summarize(
   if (base.replayOf !== undefined) summary.replayOf = base.replayOf;
   if (state.request?.generation !== undefined) summary.generation = state.request.generation;
   if (state.request?.ref !== undefined) summary.ref = state.request.ref;
+  if (base.imported) summary.imported = true;
   return summary;
 }

@@ -144,6 +144,8 @@ export interface InspectorSettings {
   maxBodyBytes: number;
   /** Bytes of records kept, for every exchange together. */
   memory: number;
+  /** The app module served (a URL) and the export named on the command line, if any. */
+  app?: { module: string; name?: string };
 }
 
 /**

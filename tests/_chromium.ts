@@ -145,7 +145,7 @@ const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export function row(page: Page, target: string): Locator {
   return byTestId(page, "exchange-row").filter({
     has: page.locator(`[data-testid="row-target"]`, {
-      hasText: new RegExp(`^↻?${escapeRe(target)}$`),
+      hasText: new RegExp(`^[↻⤓]*${escapeRe(target)}$`),
     }),
   });
 }

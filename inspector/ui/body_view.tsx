@@ -260,8 +260,7 @@ export function SseView(
                   {e.partial && <span class="pill warn">unfinished</span>}
                 </td>
                 <td class="mono" data-testid="sse-event-id">
-                  {e.id ?? ""}
-                  {e.id !== null && !e.ownId && <span class="muted">{" (last)"}</span>}
+                  {e.id === null ? "" : e.ownId ? e.id : `${e.id} (last)`}
                 </td>
                 <td class="mono" data-testid="sse-event-retry">{e.retry ?? ""}</td>
                 <td>

@@ -61,6 +61,15 @@ export interface GatewayOptions {
   /** Receives every exchange's events (the inspector); none by default. */
   recorder?: Recorder;
   /**
+   * Tells the recorder at once when a client goes away before the response's
+   * headers went out, while the application still runs (a `client.left`
+   * lint), by listening to `request.signal` of a recorded exchange that went
+   * asynchronous. Run Deno with `--unstable-no-legacy-abort` (the CLI's app
+   * processes do), or Deno 2.9 prints a one-time warning about the signal's
+   * legacy behaviour. Off by default.
+   */
+  watchClient?: boolean;
+  /**
    * The request log: `true` for one line per request on stderr, or a function
    * that receives each finished exchange. Off by default, so that `toFetch`
    * is a quiet in-process client in tests; `serve()` turns it on.
@@ -1229,6 +1238,30 @@ class RecordedExchange extends Exchange implements InputOptions {
 
   override wantsEndTime(): boolean {
     return true;
+  }
+
+  /** Watches the client (`watchClient`) while the app makes its answer: a Promise of a body. */
+  override awaitBody(result: PromiseLike<ResponseBody>): Promise<Response> {
+    if (this.shared.options.watchClient) this.watchClient();
+    return super.awaitBody(result);
+  }
+
+  /** ... or a streamed body, until its first chunk. */
+  override respondStream(body: ResponseBody): Promise<Response> {
+    if (this.shared.options.watchClient) this.watchClient();
+    return super.respondStream(body);
+  }
+
+  /** A client that leaves before the headers went out is a `client.left` lint, at that moment. */
+  watchClient(): void {
+    this.request.signal.addEventListener("abort", () => {
+      // Also fired after a complete response under Deno's legacy behaviour: then it is no news.
+      if (this.finished || this.headers_sent) return;
+      this.onLint(
+        "client.left",
+        "The client went away before the response's headers went out, while the application was still running; what it answers now reaches no one",
+      );
+    }, { once: true });
   }
 
   override stamp(): void {

@@ -112,6 +112,8 @@ export interface ListFilter {
   limit?: number;
   /** Only exchanges whose `seq` is below this, for paging. */
   before?: number;
+  /** Only exchanges this test keeps (the body search of `search.ts`), after the other filters. */
+  match?: (exchange: KeptExchange) => boolean;
 }
 
 /**
@@ -189,6 +191,12 @@ export class KeptExchange {
   requestBody(): RequestBody {
     return this.#store.requestBodyOf(this.seq);
   }
+
+  /** The kept bytes of its two streams (views of a fresh decoding), for searching. */
+  bodies(): { request: Uint8Array; response: Uint8Array } {
+    const reader = this.#store.readerOf(this.seq);
+    return { request: reader.request.bytes(), response: reader.response.bytes() };
+  }
 }
 
 /** A pending replay: its header value, and the exchange it became once it arrived. */
@@ -259,6 +267,8 @@ class Index {
   readonly generation: Uint32Array;
   /** The key of an ingested exchange in the store's map of other writers' ids (NaN: none). */
   readonly ingestKey: Float64Array;
+  /** 1: loaded from a HAR file (`har_import.ts`), not recorded here. */
+  readonly imported: Uint8Array;
 
   constructor(slots: number) {
     this.slots = slots;
@@ -283,6 +293,7 @@ class Index {
     this.replayOf = new Float64Array(slots);
     this.generation = new Uint32Array(slots);
     this.ingestKey = new Float64Array(slots);
+    this.imported = new Uint8Array(slots);
   }
 
   /** Every column (typed array) of the index. */
@@ -479,6 +490,7 @@ export class ExchangeStore implements Recorder, WriterSink {
     ix.replayOf[slot] = replayOf;
     ix.generation[slot] = 0;
     ix.ingestKey[slot] = NaN;
+    ix.imported[slot] = 0;
     return seq;
   }
 
@@ -501,6 +513,11 @@ export class ExchangeStore implements Recorder, WriterSink {
   /** Whether exchange `seq` is still kept ({@linkcode WriterSink}). */
   alive(seq: number): boolean {
     return this.#index.seq[seq % this.#index.slots] === seq;
+  }
+
+  /** Marks exchange `seq` as loaded from a HAR file (before its first frame: summaries say so). */
+  markImported(seq: number): void {
+    if (this.alive(seq)) this.#index.imported[seq % this.#index.slots] = 1;
   }
 
   /** Whether exchange `seq` is still kept. */
@@ -875,6 +892,7 @@ export class ExchangeStore implements Recorder, WriterSink {
     if (replayOf > 0) summary.replayOf = String(replayOf);
     const generation = ix.generation[slot]!;
     if (generation > 0) summary.generation = generation;
+    if (ix.imported[slot] === 1) summary.imported = true;
     if (requestAt >= 0 && (ring.buf[ring.at(requestAt) + 5]! & FLAG.REF) !== 0) {
       const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
       if (frame.event.type === "request" && frame.event.data.ref !== undefined) {
@@ -895,6 +913,11 @@ export class ExchangeStore implements Recorder, WriterSink {
     this.#ring.walk(ix.first[slot]!, last, (at) => {
       if (view.getUint32(at + 8, true) === id) fn(at);
     });
+  }
+
+  /** Decodes every frame of a kept exchange (see {@linkcode KeptExchange.bodies}). */
+  readerOf(seq: number): ExchangeReader {
+    return this.#read(seq);
   }
 
   /** Decodes every frame of exchange `seq`. */
@@ -969,6 +992,7 @@ export class ExchangeStore implements Recorder, WriterSink {
         if (method !== undefined && line.method.toUpperCase() !== method) continue;
         if (q !== undefined && !line.target.toLowerCase().includes(q)) continue;
       }
+      if (filter.match !== undefined && !filter.match(new KeptExchange(this, seq))) continue;
       total++;
       if (seq < before && exchanges.length < limit) exchanges.push(this.summaryOf(seq)!);
     }

@@ -407,6 +407,12 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       maxExchanges: options.maxExchanges,
       maxBodyBytes: options.maxBodyBytes,
       memory: options.inspectorMemory,
+      app: {
+        module: options.module === undefined
+          ? DEFAULT_MODULE.href
+          : new URL(options.module, `file://${Deno.cwd()}/`).href,
+        name: options.name,
+      },
     })
     : undefined;
   try {

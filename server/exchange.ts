@@ -164,6 +164,11 @@ export class Exchange implements RequestSeen, BodyOwner {
   onEnviron(_dropped: string | undefined): void {}
   /** The application is about to be called. */
   onCall(): void {}
+  /**
+   * The answer is not ready yet: the application returned a Promise of its
+   * body, or a streamed body is awaited until its first chunk.
+   */
+  onPending(): void {}
   /** `start_response` was called (`error`: the rule the call broke). */
   onStartResponse(_status: unknown, _headers: unknown, _excInfo: boolean, _error?: string): void {}
   /** `write()` was called with valid bytes. */

@@ -97,6 +97,7 @@ function respond(ex: Exchange, body: ResponseBody): Response | Promise<Response>
  * answers early, with the live stream, if it calls `write()` meanwhile.
  */
 function awaitBody(ex: Exchange, result: PromiseLike<ResponseBody>): Promise<Response> {
+  ex.onPending();
   return new Promise<Response>((resolve, reject) => {
     if (ex.liveResponse !== undefined) resolve(ex.liveResponse);
     else ex.early = resolve;

@@ -28,6 +28,15 @@ export interface GatewayOptions {
   /** Receives every exchange's events (the inspector); none by default. */
   recorder?: Recorder;
   /**
+   * Tells the recorder at once when a client goes away before the response's
+   * headers went out, while the application still runs (a `client.left`
+   * lint), by listening to `request.signal` of a recorded exchange that went
+   * asynchronous. Run Deno with `--unstable-no-legacy-abort` (the CLI's app
+   * processes do), or Deno 2.9 prints a one-time warning about the signal's
+   * legacy behaviour. Off by default.
+   */
+  watchClient?: boolean;
+  /**
    * The request log: `true` for one line per request on stderr, or a function
    * that receives each finished exchange. Off by default, so that `toFetch`
    * is a quiet in-process client in tests; `serve()` turns it on.

@@ -96,6 +96,23 @@ export class RecordedExchange extends Exchange implements InputOptions {
     return true;
   }
 
+  /** Watches the client (`watchClient`) while the app makes its answer. */
+  override onPending(): void {
+    if (this.shared.options.watchClient) this.watchClient();
+  }
+
+  /** A client that leaves before the headers went out is a `client.left` lint, at that moment. */
+  watchClient(): void {
+    this.request.signal.addEventListener("abort", () => {
+      // Also fired after a complete response under Deno's legacy behaviour: then it is no news.
+      if (this.finished || this.headers_sent) return;
+      this.onLint(
+        "client.left",
+        "The client went away before the response's headers went out, while the application was still running; what it answers now reaches no one",
+      );
+    }, { once: true });
+  }
+
   override stamp(): void {
     this.tick();
   }

@@ -45,7 +45,7 @@
  * | `headers_sent` | status and headers left for the client | `{ status: 200, status_line: "200 OK", headers: [["Content-Type", "text/html"]] }` |
  * | `errors` | text written to `wsgi.errors` | `{ text: "warning: ...\n" }` |
  * | `error` | an exception, from the app, its iterable or the gateway | `{ where: "application", name: "TypeError", message: "...", stack: "..." }` |
- * | `lint` | a rule of the spec was broken (validator), or the gateway warns (`request.body_dropped`: a GET/HEAD body Deno dropped; `close.queued`: the client left while a body without `close()` was stuck in an await) | `{ rule: "start_response.once", message: "..." }` |
+ * | `lint` | a rule of the spec was broken (validator), or the gateway warns (`request.body_dropped`: a GET/HEAD body Deno dropped; `close.queued`: the client left while a body without `close()` was stuck in an await; `client.left`: with `watchClient`, the client left before the headers went out, the app still running) | `{ rule: "start_response.once", message: "..." }` |
  * | `close` | the iterable's `close()` was called (also when it has none) | `{ called: true }` |
  * | `end` | the response finished | `{ status: 200, bytes: 18 }` |
  * | `abort` | the client went away, or the response was cut after an error | `{ reason: "client disconnected", bytes: 1024 }` |
@@ -145,6 +145,8 @@ export interface InspectorSettings {
   maxBodyBytes: number;
   /** Bytes of records kept, for every exchange together. */
   memory: number;
+  /** The app module served (a URL) and the export named on the command line, if any. */
+  app?: { module: string; name?: string };
 }
 
 /**

@@ -20,6 +20,7 @@ import { pump } from "./write_stream.ts";
 
 /** Answers a streamed body: waits for its first chunk, then streams it as the client reads. */
 export async function respondStream(ex: Exchange, body: ResponseBody): Promise<Response> {
+  ex.onPending();
   const gen = chunks(ex, body);
   let first: Uint8Array | undefined;
   try {

@@ -79,6 +79,8 @@ export class AppProcess {
         "run",
         "-A",
         "--unstable-net",
+        // request.signal says only that a client left (the gateway's watchClient), with no warning.
+        "--unstable-no-legacy-abort",
         ...EXTRA_FLAGS,
         CHILD,
         JSON.stringify({ ...config, standby }),

@@ -1,6 +1,6 @@
 /**
  * The app process: one per generation and worker, started by the supervisor
- * (`./supervisor.ts`) as `deno run -A --unstable-net child.ts CONFIG`.
+ * (`./supervisor.ts`) as `deno run -A --unstable-net --unstable-no-legacy-abort child.ts CONFIG`.
  *
  * It loads the application module, and serves it with the gateway on the
  * app's port, shared with its sibling workers and the next generation
@@ -111,6 +111,8 @@ export function appHandler(
     : loaded.app;
   return toFetch(app, {
     recorder,
+    // This process runs with --unstable-no-legacy-abort (./app_process.ts): no warning.
+    watchClient: recorder !== undefined,
     log: config.log,
     timeout: config.timeout > 0 ? config.timeout * 1000 : undefined,
     multiprocess: config.multiprocess,

@@ -118,36 +118,25 @@ export class UsageError extends Error {
   }
 }
 
-function integer(
+/**
+ * A flag's number, from `min` to `max`, or `fallback` when the flag is
+ * absent: a whole number, unless `fractions` (seconds like `0.5`).
+ */
+function numberFlag(
   flag: string,
   value: string | undefined,
   fallback: number,
-  min: number,
-  max: number,
+  [min, max]: [min: number, max: number],
+  fractions = false,
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max || value.trim() === "") {
+  const ok = fractions ? Number.isFinite(n) : Number.isInteger(n);
+  if (!ok || n < min || n > max || value.trim() === "") {
     throw new UsageError(
-      `${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return n;
-}
-
-/** A number of seconds, fractions allowed (`0.5`). */
-function seconds(
-  flag: string,
-  value: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max || value.trim() === "") {
-    throw new UsageError(
-      `${flag} must be a number of seconds from ${min} to ${max} (got ${JSON.stringify(value)})`,
+      `${flag} must be ${fractions ? "a number" : "an integer"} from ${min} to ${max} (got ${
+        JSON.stringify(value)
+      })`,
     );
   }
   return n;
@@ -246,19 +235,18 @@ export function parseCli(args: string[]): CliOptions {
     module,
     name,
     host: values.host ?? "127.0.0.1",
-    port: integer("--port", values.port, 8000, 0, 65535),
+    port: numberFlag("--port", values.port, 8000, [0, 65535]),
     inspector: !values["no-inspector"],
     inspectorHost: values["inspector-host"] ?? "127.0.0.1",
-    inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
-    maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
+    inspectorPort: numberFlag("--inspector-port", values["inspector-port"], 8001, [0, 65535]),
+    maxExchanges: numberFlag("--max-exchanges", values["max-exchanges"], 1000, [1, 10_000_000]),
     maxBodyBytes,
     inspectorMemory,
-    maxRequestBody: integer(
+    maxRequestBody: numberFlag(
       "--max-request-body",
       values["max-request-body"],
       DEFAULT_MAX_REQUEST_BODY,
-      0,
-      Number.MAX_SAFE_INTEGER,
+      [0, Number.MAX_SAFE_INTEGER],
     ),
     quiet: values.quiet ?? false,
     validate: !values["no-validate"],
@@ -267,9 +255,9 @@ export function parseCli(args: string[]): CliOptions {
     scriptName: scriptNameFlag(values["script-name"]),
     help: values.help ?? false,
     reload: !values["no-reload"],
-    reloadGrace: seconds("--reload-grace", values["reload-grace"], 5, 0, 3600),
-    timeout: integer("--timeout", values.timeout, 30, 0, 86_400),
-    workers: integer("--workers", values.workers, 1, 1, 64),
+    reloadGrace: numberFlag("--reload-grace", values["reload-grace"], 5, [0, 3600], true),
+    timeout: numberFlag("--timeout", values.timeout, 30, [0, 86_400]),
+    workers: numberFlag("--workers", values.workers, 1, [1, 64]),
     debugAnyClient: values["debug-any-client"] ?? false,
   };
 }

@@ -9,9 +9,11 @@
  *
  * This file is the spine, to be read as wsgiref's `BaseHandler.run()`:
  * {@linkcode run} sets up the environ, calls the application and hands its
- * body to {@linkcode respond}, which picks the way of answering it. Each way
- * ends in the exchange's `finish()`, or in `fail()` (the 500 page), or in
- * {@linkcode expire} (the 504). The ways, and what they share:
+ * body to {@linkcode respond}, which picks the way of answering it. Every
+ * way ends in the exchange's `finish()` (the log line, the recorder's last
+ * event). A failure before the headers went out is answered by `fail()`
+ * with the 500 page, which goes the same way as any body; a deadline that
+ * passed, by {@linkcode expire} with the 504. The files:
  *
  * | file | concern |
  * |---|---|

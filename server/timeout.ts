@@ -13,7 +13,7 @@
  * given to {@linkcode Deadlines}): a `504` while nothing was sent, a cut
  * connection after. A CPU-bound loop
  * never lets the timer run: only another process can stop that one (the
- * CLI's supervisor does, see `server/dev/supervisor.ts`).
+ * CLI's supervisor does, see `server/dev/watchdog.ts`).
  *
  * @module
  */

@@ -98,7 +98,7 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
       [
         "a bad --reload-grace",
         ["--reload-grace", "soon"],
-        /--reload-grace must be a number of seconds from 0 to 3600 \(got "soon"\)/,
+        /--reload-grace must be a number from 0 to 3600 \(got "soon"\)/,
       ],
       ["an unknown flag", ["--frobnicate"], /Unknown option '--frobnicate'/],
       ["two modules", ["a.ts", "b.ts"], /expected at most one MODULE/],

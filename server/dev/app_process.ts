@@ -36,7 +36,11 @@ export class AppProcess {
   state: ProcessState;
   /** When it last said anything (a `performance.now()` reading): its heartbeat. */
   lastSeen = performance.now();
-  /** Why the supervisor ended it (retired, killed), if it did: an exit without one is a crash. */
+  /**
+   * Why the supervisor ended it, if it did (`retired`, `grace`: cut after a
+   * reload's grace period, `timeout`, `shutdown`, `failed`, `dropped`,
+   * `killed`): an exit without one is a crash.
+   */
   endedBy: string | undefined;
   /** The module failed to load: it serves the error page. */
   loadError: LoadError | undefined;

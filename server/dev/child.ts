@@ -7,13 +7,15 @@
  * through `SO_REUSEPORT`: the kernel hands each new connection to one of the
  * listeners, and the process that accepts a connection answers it itself,
  * so nothing is proxied. Its recorder, made by the inspector's module
- * (`./contract.ts`), writes each exchange's frames of the record format
+ * (`AppRecording` in `./contract.ts`, `CreateAppRecorder` in
+ * `../recorder.ts`), writes each exchange's frames of the record format
  * (`docs/record.md`) to the supervisor over the private channel
  * (`./channel.ts`), never over stdout or stderr, which stay the
  * application's (and the request log's).
  *
  * A module that fails to load does not end it: it serves the error page
- * (`./load_error.ts`) on the same port until the supervisor replaces it.
+ * (`./load_error.ts`, to loopback clients) on the same port until the
+ * supervisor replaces it.
  * Faults no exchange caught (an unhandled rejection, an exception in a
  * timer) are logged with their stack, reported, and the process goes on.
  * It exits when told to retire (after its open exchanges finish), and at

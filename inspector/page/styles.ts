@@ -106,8 +106,8 @@ button.link { border: none; background: none; color: var(--accent); padding: 0 4
 .vrow:has(.gen-start) { z-index: 1; }
 .row.gen-start { position: relative; border-bottom: 2px solid var(--accent); overflow: visible; }
 .row .reload-divider {
-  position: absolute; right: 12px; bottom: -9px; font-size: 10.5px; line-height: 16px; padding: 0 8px;
-  border-radius: 8px; background: var(--accent); color: #fff; overflow: visible;
+  position: absolute; right: 12px; bottom: -6px; font-size: 10px; line-height: 12px; padding: 0 8px;
+  border-radius: 6px; background: var(--accent); color: #fff; overflow: visible;
 }
 .banner {
   margin: 0; padding: 8px 14px; border-bottom: 1px solid var(--line); background: #fdecea; color: #8a1c1c;

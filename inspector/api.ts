@@ -32,6 +32,9 @@ import { matchRoute, type ReplayResult, type RouteName } from "./protocol.ts";
 import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
 import { sendRequest } from "./raw_http.ts";
 import { toHar } from "./har.ts";
+import { importHar } from "./har_import.ts";
+import { bodyFilter } from "./search.ts";
+import { testFile, type TestImports } from "./test_export.ts";
 import type { ServerLog } from "./server_log.ts";
 import { contentSecurityPolicy } from "./csp.ts";
 import { SECURITY_HEADERS, StreamHub } from "./stream.ts";
@@ -63,6 +66,10 @@ export interface ApiOptions {
   replayTimeoutMs?: number;
   /** Server-level events (the CLI's supervisor): `GET /api/server` and `server` stream messages. */
   server?: ServerLog;
+  /** How an exported test file imports the app and `mod.ts` (`GET /api/exchanges/:id/test`). */
+  testImports?: TestImports;
+  /** The largest HAR file `POST /api/import` takes, in bytes; 256 MiB by default. */
+  maxImportBytes?: number;
 }
 
 /** The side port's handler. */
@@ -93,14 +100,38 @@ const PLACEHOLDER = `<!doctype html>
 <h1>WSGI inspector</h1>
 <p>The page is not built into this inspector. The JSON API is here:</p>
 <ul>
-<li><a href="/api/exchanges">/api/exchanges</a> (newest first; <code>?method=&amp;status=&amp;q=&amp;limit=&amp;before=</code>)</li>
-<li><code>/api/exchanges/:id</code>, <code>/api/exchanges/:id/har</code></li>
+<li><a href="/api/exchanges">/api/exchanges</a> (newest first; <code>?method=&amp;status=&amp;q=&amp;body=&amp;limit=&amp;before=</code>)</li>
+<li><code>/api/exchanges/:id</code>, <code>/api/exchanges/:id/har</code>, <code>/api/exchanges/:id/test</code></li>
 <li><a href="/api/har">/api/har</a> (HAR 1.2 of every exchange)</li>
 <li><a href="/api/stream">/api/stream</a> (Server-Sent Events)</li>
 </ul>
 </body>
 </html>
 `;
+
+/** Where an exported test finds the app and `mod.ts` when the inspector was not told. */
+const DEFAULT_TEST_IMPORTS: TestImports = { app: "./app.ts", mod: "./mod.ts" };
+
+/** The request's body, or undefined when it runs past `max` bytes. */
+async function readCapped(request: Request, max: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get("content-length"));
+  if (declared > max) return undefined;
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  if (request.body === null) return new Uint8Array(0);
+  for await (const part of request.body) {
+    size += part.length;
+    if (size > max) return undefined;
+    parts.push(part);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
 
 /** An integer query parameter of at least 1, or undefined when absent. */
 function integerParam(params: URLSearchParams, name: string): number | undefined {
@@ -193,7 +224,9 @@ export function createApi(options: ApiOptions): InspectorApi {
 
   function list(params: URLSearchParams): Response {
     try {
+      const bodies = params.getAll("body");
       return json(store.list({
+        match: bodies.length > 0 ? bodyFilter(bodies) : undefined,
         method: params.get("method") ?? undefined,
         status: params.get("status") ?? undefined,
         q: params.get("q") ?? undefined,
@@ -211,6 +244,54 @@ export function createApi(options: ApiOptions): InspectorApi {
     return json(document, 200, {
       "content-disposition": `attachment; filename="${filename}"`,
     });
+  }
+
+  function exportTest(exchange: KeptExchange): Response {
+    let text: string;
+    try {
+      text = testFile(exchange.detail(), options.testImports ?? DEFAULT_TEST_IMPORTS);
+    } catch (error) {
+      if (error instanceof RangeError) return fail(409, error.message);
+      throw error;
+    }
+    return new Response(text, {
+      headers: {
+        "content-type": "text/typescript; charset=utf-8",
+        "content-disposition": `attachment; filename="exchange_${exchange.id}_test.ts"`,
+        ...SECURITY_HEADERS,
+      },
+    });
+  }
+
+  async function importFile(request: Request): Promise<Response> {
+    const max = options.maxImportBytes ?? 256 * 1024 * 1024;
+    const bytes = await readCapped(request, max);
+    if (bytes === undefined) {
+      return fail(
+        413,
+        `Cannot import: the HAR file is larger than ${max} bytes; split it, or import fewer entries`,
+      );
+    }
+    let har: unknown;
+    try {
+      har = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      return fail(
+        400,
+        `Cannot import: the file is not JSON (${(error as Error).message}); a HAR file is JSON`,
+      );
+    }
+    let result;
+    try {
+      result = importHar(store, har);
+    } catch (error) {
+      if (error instanceof TypeError) return fail(400, error.message);
+      throw error;
+    }
+    if (result.ids.length === 0 && result.skipped.length > 0) {
+      return json({ error: `Cannot import: no entry could be loaded`, ...result }, 400);
+    }
+    return json(result);
   }
 
   async function replay(request: Request, original: KeptExchange): Promise<Response> {
@@ -308,6 +389,8 @@ export function createApi(options: ApiOptions): InspectorApi {
     detail: (_request, { id }) => withExchange(id, (e) => json(e.detail())),
     exchangeHar: (_request, { id }) =>
       withExchange(id, (e) => har([e], `wsgi-exchange-${e.id}.har`)),
+    exchangeTest: (_request, { id }) => withExchange(id, exportTest),
+    import: (request) => importFile(request),
     har: () => har([...store.exchanges()].reverse(), "wsgi-exchanges.har"),
     stream: () => hub.open(),
     server: () => json(options.server?.state() ?? { generation: 0, loadError: null, events: [] }),

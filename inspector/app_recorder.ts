@@ -143,7 +143,7 @@ class AppFrameRecorder implements AppRecorder {
 }
 
 /**
- * Makes an app process's recorder (`server/dev/contract.ts`'s
+ * Makes an app process's recorder (`server/recorder.ts`'s
  * `CreateAppRecorder`): frames of each exchange, handed to `options.send`.
  */
 export function createAppRecorder(options: AppRecorderOptions): AppRecorder {

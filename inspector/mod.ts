@@ -38,6 +38,8 @@ import { ExchangeStore } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
 import { redactingRecorder } from "./redact.ts";
+import { relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { bundleUi, pageHtml } from "./page/bundle.ts";
 import { ServerLog } from "./server_log.ts";
 
@@ -71,6 +73,14 @@ export interface InspectorOptions {
   /** Told when recording an event failed; stderr by default. */
   onError?: (error: unknown) => void;
   /**
+   * The app the server runs (the CLI's `MODULE[:NAME]`): an exported test
+   * file (`GET /api/exchanges/:id/test`) imports it, by a path relative to
+   * the current folder. Unknown, the file imports `./app.ts` and says to fix it.
+   */
+  app?: { module: string | URL; name?: string };
+  /** The largest HAR file `POST /api/import` takes, in bytes; 256 MiB by default. */
+  maxImportBytes?: number;
+  /**
    * Prints the one-line warning given at start when the side port is bound
    * beyond loopback (see `bindWarning()` in `./guard.ts`); stderr by default.
    */
@@ -97,6 +107,17 @@ export interface Inspector extends InspectorHandle {
 function addressUrl(hostname: string, port: number): string {
   const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * How a file saved in the current folder imports `target`: a relative path
+ * (`./app.ts`, `../lib/mod.ts`) for a local file, else the URL itself.
+ */
+export function importFromCwd(target: string | URL): string {
+  const url = new URL(target, `file://${Deno.cwd()}/`);
+  if (url.protocol !== "file:") return url.href;
+  const path = relative(Deno.cwd(), fileURLToPath(url)).split(sep).join("/");
+  return path.startsWith("../") ? path : `./${path}`;
 }
 
 /** The page of the UI in `./ui/`: its HTML shell and its script, bundled from the TSX. */
@@ -183,6 +204,12 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
         page: options.page ?? defaultPage,
         heartbeatMs: options.heartbeatMs,
         server: serverLog,
+        maxImportBytes: options.maxImportBytes,
+        testImports: {
+          app: options.app ? importFromCwd(options.app.module) : "./app.ts",
+          name: options.app?.name,
+          mod: importFromCwd(new URL("../mod.ts", import.meta.url)),
+        },
       });
       server = http;
       url = `${addressUrl(hostname, port)}/${token === undefined ? "" : `?token=${token}`}`;

@@ -63,6 +63,8 @@ export interface ExchangeSummary {
   generation?: number;
   /** How the app process named it (`generation.worker.n`): the debug page links with `#ref=`. */
   ref?: string;
+  /** Loaded from a HAR file (`POST /api/import`), not recorded by this inspector. */
+  imported?: boolean;
 }
 
 /** One page of the list. */
@@ -312,6 +314,14 @@ export interface ReplayResult {
   changes: ReplayChange[];
 }
 
+/** What `POST /api/import` answers. */
+export interface ImportResult {
+  /** Ids of the exchanges loaded, in the file's order. */
+  ids: string[];
+  /** Entries left out, with why (the file's entry index, from 0). */
+  skipped: { entry: number; error: string }[];
+}
+
 /** One route of the side port. */
 export interface Route {
   /** The handler's name in `api.ts`. */
@@ -334,13 +344,15 @@ export interface Route {
  * |---|---|
  * | `GET /` | the page (HTML), loading `/app.js` |
  * | `GET /app.js` | the page's script, bundled from `inspector/ui/` |
- * | `GET /api/exchanges?method=&status=&q=&limit=&before=` | {@linkcode ExchangeList}, newest first; `status` exact (`404`) or a class (`4xx`); `q` matches the path and query; `before` is a `seq`, for paging |
+ * | `GET /api/exchanges?method=&status=&q=&body=&limit=&before=` | {@linkcode ExchangeList}, newest first; `status` exact (`404`) or a class (`4xx`); `q` matches the path and query; `body` (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange (`search.ts`); `before` is a `seq`, for paging |
  * | `GET /api/exchanges/:id` | {@linkcode ExchangeDetail} |
  * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
+ * | `GET /api/exchanges/:id/test` | a `deno test` file that sends the recorded request to the app in-process and checks the recorded answer (a download; `test_export.ts`) |
  * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
  * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
  * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
  * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
+ * | `POST /api/import` | body: a HAR file (JSON); loads its entries into the store as imported exchanges, to view and replay; answers {@linkcode ImportResult} (needs the inspector's own Origin) |
  * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; sends it byte for byte to the app's own address; answers {@linkcode ReplayResult}, with how it differs from the recorded request (needs the inspector's own Origin) |
  *
  * Errors are JSON `{ "error": "..." }`. In token mode every `/api/` route
@@ -353,7 +365,7 @@ export const ROUTES = [
     name: "list",
     method: "GET",
     path: "/api/exchanges",
-    query: "method, status, q, limit, before",
+    query: "method, status, q, body, limit, before",
     answer: "ExchangeList, newest first",
   },
   { name: "detail", method: "GET", path: "/api/exchanges/:id", answer: "ExchangeDetail" },
@@ -362,6 +374,12 @@ export const ROUTES = [
     method: "GET",
     path: "/api/exchanges/:id/har",
     answer: "HAR 1.2 of one exchange",
+  },
+  {
+    name: "exchangeTest",
+    method: "GET",
+    path: "/api/exchanges/:id/test",
+    answer: "a deno test file of one exchange",
   },
   { name: "har", method: "GET", path: "/api/har", answer: "HAR 1.2 of every kept exchange" },
   {
@@ -378,6 +396,7 @@ export const ROUTES = [
     answer: "ServerState: the app's generation, its load error, server-level events",
   },
   { name: "clear", method: "POST", path: "/api/clear", answer: '{ "cleared": n }' },
+  { name: "import", method: "POST", path: "/api/import", answer: "ImportResult" },
   {
     name: "replay",
     method: "POST",

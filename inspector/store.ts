@@ -104,6 +104,8 @@ export interface ListFilter {
   limit?: number;
   /** Only exchanges whose `seq` is below this, for paging. */
   before?: number;
+  /** Only exchanges this test keeps (the body search of `search.ts`), after the other filters. */
+  match?: (exchange: KeptExchange) => boolean;
 }
 
 /**
@@ -173,6 +175,12 @@ export class KeptExchange {
   /** The request body as the client sent it (see {@linkcode RequestBody}). */
   requestBody(): RequestBody {
     return this.#store.requestBodyOf(this.seq);
+  }
+
+  /** The kept bytes of its two streams (views of a fresh decoding), for searching. */
+  bodies(): { request: Uint8Array; response: Uint8Array } {
+    const reader = this.#store.readerOf(this.seq);
+    return { request: reader.request.bytes(), response: reader.response.bytes() };
   }
 }
 
@@ -332,6 +340,11 @@ export class ExchangeStore implements Recorder, WriterSink {
   /** Whether exchange `seq` is still kept ({@linkcode WriterSink}). */
   alive(seq: number): boolean {
     return this.#index.has(seq);
+  }
+
+  /** Marks exchange `seq` as loaded from a HAR file (before its first frame: summaries say so). */
+  markImported(seq: number): void {
+    if (this.alive(seq)) this.#index.setImported(seq);
   }
 
   /** Whether exchange `seq` is still kept. */
@@ -534,6 +547,7 @@ export class ExchangeStore implements Recorder, WriterSink {
     if (replayOf > 0) summary.replayOf = String(replayOf);
     const generation = ix.generation(seq);
     if (generation > 0) summary.generation = generation;
+    if (ix.imported(seq)) summary.imported = true;
     if (requestAt >= 0 && (ring.buf[ring.at(requestAt) + 5]! & FLAG.REF) !== 0) {
       const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
       if (frame.event.type === "request" && frame.event.data.ref !== undefined) {
@@ -553,6 +567,11 @@ export class ExchangeStore implements Recorder, WriterSink {
     this.#ring.walk(ix.first(seq), last, (at) => {
       if (view.getUint32(at + 8, true) === id) fn(at);
     });
+  }
+
+  /** Decodes every frame of a kept exchange (see {@linkcode KeptExchange.bodies}). */
+  readerOf(seq: number): ExchangeReader {
+    return this.#read(seq);
   }
 
   /** Decodes every frame of exchange `seq`. */
@@ -625,6 +644,7 @@ export class ExchangeStore implements Recorder, WriterSink {
         if (method !== undefined && line.method.toUpperCase() !== method) continue;
         if (q !== undefined && !line.target.toLowerCase().includes(q)) continue;
       }
+      if (filter.match !== undefined && !filter.match(new KeptExchange(this, seq))) continue;
       total++;
       if (seq < before && exchanges.length < limit) exchanges.push(this.summaryOf(seq)!);
     }

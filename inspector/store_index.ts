@@ -61,6 +61,8 @@ const GENERATION = 31;
 /** Flags in the top byte of `STATUS`. */
 const TRUNCATED = 1 << 24;
 const REQUEST_COMPLETE = 2 << 24;
+/** Loaded from a HAR file (`har_import.ts`), not recorded here. */
+const IMPORTED = 4 << 24;
 
 /** The states, by their number in the index. */
 export const STATE_NAMES: readonly ExchangeState[] = ["pending", "complete", "aborted", "error"];
@@ -276,6 +278,14 @@ export class ExchangeIndex {
   /** Whether the request body's end was seen (by the app's reads or the drain). */
   requestComplete(seq: number): boolean {
     return (this.u[2 * this.#s(seq) + STATUS]! & REQUEST_COMPLETE) !== 0;
+  }
+  /** Whether it was loaded from a HAR file rather than recorded here. */
+  imported(seq: number): boolean {
+    return (this.u[2 * this.#s(seq) + STATUS]! & IMPORTED) !== 0;
+  }
+  setImported(seq: number): void {
+    const w = 2 * this.#s(seq) + STATUS;
+    this.u[w] = this.u[w]! | IMPORTED;
   }
   errors(seq: number): number {
     return this.u[2 * this.#s(seq) + ERRORS]!;

@@ -133,7 +133,16 @@ export interface TimelineState {
   } | null;
   /** Some bytes, text or events were dropped by a cap. */
   truncated: boolean;
+  /**
+   * When the client went away while the exchange was not done (an `abort`
+   * "client disconnected", or the gateway's `client.left` or `close.queued`
+   * lint), and what told: the app may go on after it (its events follow).
+   */
+  clientLeft: { t: number; by: "abort" | "client.left" | "close.queued" } | null;
 }
+
+/** The `abort` reason of a client that went away mid-response (`server/gateway.ts`). */
+export const CLIENT_DISCONNECTED = "client disconnected";
 
 /** The state before any event. */
 export function initialState(): TimelineState {
@@ -155,6 +164,7 @@ export function initialState(): TimelineState {
     closed: null,
     finished: null,
     truncated: false,
+    clientLeft: null,
   };
 }
 
@@ -250,9 +260,14 @@ function apply(s: TimelineState, event: WireEvent, copy: boolean): TimelineState
       s.errors = push(s.errors, info, copy);
       break;
     }
-    case "lint":
-      s.lints = push(s.lints, { rule: event.data.rule, message: event.data.message, t }, copy);
+    case "lint": {
+      const rule = event.data.rule;
+      s.lints = push(s.lints, { rule, message: event.data.message, t }, copy);
+      if ((rule === "client.left" || rule === "close.queued") && s.clientLeft === null) {
+        s.clientLeft = { t, by: rule };
+      }
       break;
+    }
     case "close":
       s.closed = { called: event.data.called, t };
       break;
@@ -270,6 +285,11 @@ function apply(s: TimelineState, event: WireEvent, copy: boolean): TimelineState
         state: s.errors.length > 0 ? "error" : end ? "complete" : "aborted",
       };
       if (d.dropped_events > 0) s.truncated = true;
+      if (
+        !end && (d as WireData["abort"]).reason === CLIENT_DISCONNECTED && s.clientLeft === null
+      ) {
+        s.clientLeft = { t, by: "abort" };
+      }
       break;
     }
   }
@@ -319,7 +339,7 @@ export function sentPartOffsets(state: TimelineState): number[] {
  */
 export function summarize(
   state: TimelineState,
-  base: { seq: number; id?: string; replayOf?: string },
+  base: { seq: number; id?: string; replayOf?: string; imported?: boolean },
 ): ExchangeSummary {
   const finished = state.finished;
   const sent = state.headersSent;
@@ -341,5 +361,6 @@ export function summarize(
   if (base.replayOf !== undefined) summary.replayOf = base.replayOf;
   if (state.request?.generation !== undefined) summary.generation = state.request.generation;
   if (state.request?.ref !== undefined) summary.ref = state.request.ref;
+  if (base.imported) summary.imported = true;
   return summary;
 }

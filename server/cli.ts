@@ -34,6 +34,9 @@ Options:
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
   --no-reload         do not reload the app when its files change
+  --reload-grace SECONDS
+                      how long a reload lets requests in flight finish on the
+                      old code before it cuts them (default 5; 0.5 is fine)
   --timeout SECONDS   answer 504 (or cut) an exchange running longer (default 30;
                       0 = none); a CPU-bound app is restarted
   --workers N         app processes serving the one port (default 1)
@@ -51,6 +54,10 @@ Options:
                       holds the whole body in memory; 100 MiB passes any upload
                       a dev usually tries and matches common production limits
   --quiet             no request log
+  --debug-any-client  show the error pages (the debug page of a runtime error,
+                      the page of a module that does not load: your source
+                      code and stacks) to every client, not only to this
+                      machine's; only on a network you trust
   --no-validate       do not check the app against PEP 3333 (wsgiref's validator,
                       on by default: each broken rule is a warning in the log and
                       a lint event in the inspector)
@@ -93,10 +100,14 @@ export interface CliOptions {
   help: boolean;
   /** Reload when the module's files change. */
   reload: boolean;
+  /** Seconds a reload lets exchanges in flight run on the old code before they are cut. */
+  reloadGrace: number;
   /** Seconds an exchange may run; 0 for no limit. */
   timeout: number;
   /** App processes on the one port. */
   workers: number;
+  /** Show the error pages to clients off loopback too. */
+  debugAnyClient: boolean;
 }
 
 /** A mistake on the command line, or in what it names: a one-line message, exit code 2. */
@@ -107,18 +118,25 @@ export class UsageError extends Error {
   }
 }
 
-function integer(
+/**
+ * A flag's number, from `min` to `max`, or `fallback` when the flag is
+ * absent: a whole number, unless `fractions` (seconds like `0.5`).
+ */
+function numberFlag(
   flag: string,
   value: string | undefined,
   fallback: number,
-  min: number,
-  max: number,
+  [min, max]: [min: number, max: number],
+  fractions = false,
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max || value.trim() === "") {
+  const ok = fractions ? Number.isFinite(n) : Number.isInteger(n);
+  if (!ok || n < min || n > max || value.trim() === "") {
     throw new UsageError(
-      `${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`,
+      `${flag} must be ${fractions ? "a number" : "an integer"} from ${min} to ${max} (got ${
+        JSON.stringify(value)
+      })`,
     );
   }
   return n;
@@ -173,8 +191,10 @@ export function parseCli(args: string[]): CliOptions {
         "script-name": { type: "string" },
         help: { type: "boolean", short: "h" },
         "no-reload": { type: "boolean" },
+        "reload-grace": { type: "string" },
         timeout: { type: "string" },
         workers: { type: "string" },
+        "debug-any-client": { type: "boolean" },
       },
     });
   } catch (error) {
@@ -215,19 +235,18 @@ export function parseCli(args: string[]): CliOptions {
     module,
     name,
     host: values.host ?? "127.0.0.1",
-    port: integer("--port", values.port, 8000, 0, 65535),
+    port: numberFlag("--port", values.port, 8000, [0, 65535]),
     inspector: !values["no-inspector"],
     inspectorHost: values["inspector-host"] ?? "127.0.0.1",
-    inspectorPort: integer("--inspector-port", values["inspector-port"], 8001, 0, 65535),
-    maxExchanges: integer("--max-exchanges", values["max-exchanges"], 1000, 1, 10_000_000),
+    inspectorPort: numberFlag("--inspector-port", values["inspector-port"], 8001, [0, 65535]),
+    maxExchanges: numberFlag("--max-exchanges", values["max-exchanges"], 1000, [1, 10_000_000]),
     maxBodyBytes,
     inspectorMemory,
-    maxRequestBody: integer(
+    maxRequestBody: numberFlag(
       "--max-request-body",
       values["max-request-body"],
       DEFAULT_MAX_REQUEST_BODY,
-      0,
-      Number.MAX_SAFE_INTEGER,
+      [0, Number.MAX_SAFE_INTEGER],
     ),
     quiet: values.quiet ?? false,
     validate: !values["no-validate"],
@@ -236,8 +255,10 @@ export function parseCli(args: string[]): CliOptions {
     scriptName: scriptNameFlag(values["script-name"]),
     help: values.help ?? false,
     reload: !values["no-reload"],
-    timeout: integer("--timeout", values.timeout, 30, 0, 86_400),
-    workers: integer("--workers", values.workers, 1, 1, 64),
+    reloadGrace: numberFlag("--reload-grace", values["reload-grace"], 5, [0, 3600], true),
+    timeout: numberFlag("--timeout", values.timeout, 30, [0, 86_400]),
+    workers: numberFlag("--workers", values.workers, 1, [1, 64]),
+    debugAnyClient: values["debug-any-client"] ?? false,
   };
 }
 
@@ -374,6 +395,12 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       maxExchanges: options.maxExchanges,
       maxBodyBytes: options.maxBodyBytes,
       memory: options.inspectorMemory,
+      app: {
+        module: options.module === undefined
+          ? DEFAULT_MODULE.href
+          : new URL(options.module, `file://${Deno.cwd()}/`).href,
+        name: options.name,
+      },
     })
     : undefined;
   try {
@@ -386,6 +413,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       host: options.host,
       port: options.port,
       reload: options.reload,
+      reloadGrace: options.reloadGrace,
       timeout: options.timeout,
       workers: options.workers,
       quiet: options.quiet,
@@ -396,6 +424,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
         static: statics,
         scriptName: options.scriptName,
       },
+      debugAnyClient: options.debugAnyClient,
       inspector,
       inspectorHost: options.inspectorHost,
       inspectorPort: options.inspectorPort,

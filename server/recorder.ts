@@ -7,7 +7,8 @@
  * `mod.ts` wires the two together. With no recorder the gateway skips
  * building every event, so recording costs nothing when it is off. The CLI's
  * contract with the inspector, {@linkcode InspectorHandle}, is here too, with
- * the dev loop's (`./dev/contract.ts`, re-exported).
+ * an app process's recorder ({@linkcode AppRecorder}) and the rest of the dev
+ * loop's contract (`./dev/contract.ts`, re-exported).
  *
  * One exchange (a request and its response) gets one {@linkcode ExchangeRecorder}
  * from {@linkcode Recorder.begin}. The gateway then calls
@@ -44,7 +45,7 @@
  * | `headers_sent` | status and headers left for the client | `{ status: 200, status_line: "200 OK", headers: [["Content-Type", "text/html"]] }` |
  * | `errors` | text written to `wsgi.errors` | `{ text: "warning: ...\n" }` |
  * | `error` | an exception, from the app, its iterable or the gateway | `{ where: "application", name: "TypeError", message: "...", stack: "..." }` |
- * | `lint` | a rule of the spec was broken (validator), or the gateway warns (`request.body_dropped`: a GET/HEAD body Deno dropped; `close.queued`: the client left while a body without `close()` was stuck in an await) | `{ rule: "start_response.once", message: "..." }` |
+ * | `lint` | a rule of the spec was broken (validator), or the gateway warns (`request.body_dropped`: a GET/HEAD body Deno dropped; `close.queued`: the client left while a body without `close()` was stuck in an await; `client.left`: with `watchClient`, the client left before the headers went out, the app still running) | `{ rule: "start_response.once", message: "..." }` |
  * | `close` | the iterable's `close()` was called (also when it has none) | `{ called: true }` |
  * | `end` | the response finished | `{ status: 200, bytes: 18 }` |
  * | `abort` | the client went away, or the response was cut after an error | `{ reason: "client disconnected", bytes: 1024 }` |
@@ -53,7 +54,7 @@
  * @module
  */
 
-import type { DevInspector } from "./dev/contract.ts";
+import type { AppRecorderOptions, DevInspector } from "./dev/contract.ts";
 
 /** A `[name, value]` pair, as in a header list. */
 export type Pair = [name: string, value: string];
@@ -144,6 +145,8 @@ export interface InspectorSettings {
   maxBodyBytes: number;
   /** Bytes of records kept, for every exchange together. */
   memory: number;
+  /** The app module served (a URL) and the export named on the command line, if any. */
+  app?: { module: string; name?: string };
 }
 
 /**
@@ -159,15 +162,34 @@ export interface InspectorHandle extends DevInspector {
   shutdown(): Promise<void>;
 }
 
+/** An app process's recorder. */
+export interface AppRecorder extends Recorder {
+  /** Exchanges left unrecorded so far because the supervisor was too far behind. */
+  readonly skipped: number;
+  /**
+   * The reference of the exchange `environ` belongs to, while it is open:
+   * `generation.worker.id`, which the inspector's page finds it by (the debug
+   * page links to it).
+   */
+  refOf(environ: object): string | undefined;
+  /**
+   * Records `error` (a fault no exchange caught) on the one exchange open,
+   * when exactly one is, and returns its reference.
+   */
+  faultOnOpen(error: { name: string; message: string; stack?: string }): string | undefined;
+}
+
+/** What the module named by `AppRecording.module` exports as `createAppRecorder`. */
+export type CreateAppRecorder = (options: AppRecorderOptions) => AppRecorder;
+
 // The supervisor's contract with the inspector (the CLI's dev loop) lives
 // beside the dev loop's code; it is re-exported here, so that this file stays
 // the one thing `inspector/` imports from `server/`.
 export type {
-  AppRecorder,
   AppRecorderOptions,
   AppRecording,
-  CreateAppRecorder,
   DevInspector,
+  Fault,
   RecordIntake,
   ServerEvent,
   StampedServerEvent,

@@ -4,7 +4,8 @@
  *
  * The checks and their order follow `wsgiref.handlers` and
  * `wsgiref.validate`: status shape, header list shape, header names and
- * values, hop-by-hop headers. Each failure is a {@linkcode ProtocolError} whose
+ * values, hop-by-hop headers; then the body's shape (an iterable of
+ * `Uint8Array` chunks). Each failure is a {@linkcode ProtocolError} whose
  * message names the rule and the fix.
  *
  * @module
@@ -188,4 +189,47 @@ export function checkHeaders(headers: unknown): asserts headers is Header[] {
 /** Statuses whose response carries no body at all. */
 export function isNullBodyStatus(code: number): boolean {
   return code === 204 || code === 205 || code === 304;
+}
+
+/**
+ * The error for a chunk that is not bytes: `source` says where it came from
+ * (`"body chunk"`, `"write() argument"`), `index` which one it was.
+ */
+export function chunkError(chunk: unknown, index: number, source: string): ProtocolError {
+  const hint = typeof chunk === "string"
+    ? " (encode text with new TextEncoder().encode(text))"
+    : "";
+  return new ProtocolError(
+    "body.chunk_type",
+    `Cannot send body: ${source} ${index} must be a Uint8Array (got ${show(chunk)})${hint}`,
+  );
+}
+
+/** The error for a body that is not an iterable of chunks; `undefined` when it is one. */
+export function bodyError(body: unknown): ProtocolError | undefined {
+  if (typeof body === "string") {
+    return new ProtocolError(
+      "body.type",
+      "Cannot send body: the application returned a string; return [new TextEncoder().encode(text)]",
+    );
+  }
+  if (body instanceof Uint8Array) {
+    return new ProtocolError(
+      "body.type",
+      "Cannot send body: the application returned a Uint8Array; return [bytes], an iterable of chunks",
+    );
+  }
+  const b = body as Record<symbol, unknown> | null | undefined;
+  if (
+    b === null || b === undefined ||
+    (typeof b[Symbol.iterator] !== "function" && typeof b[Symbol.asyncIterator] !== "function")
+  ) {
+    return new ProtocolError(
+      "body.type",
+      `Cannot send body: the application must return an iterable of Uint8Array chunks (got ${
+        show(body)
+      })`,
+    );
+  }
+  return undefined;
 }

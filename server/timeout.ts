@@ -9,10 +9,11 @@
  * second, and runs only while there are any (so it keeps a process alive only
  * while an answer is owed).
  *
- * What a late exchange gets is up to it ({@linkcode Expirable.expire}): a
- * `504` while nothing was sent, a cut connection after. A CPU-bound loop
+ * What a late exchange gets is up to the gateway (the `expire` function
+ * given to {@linkcode Deadlines}): a `504` while nothing was sent, a cut
+ * connection after. A CPU-bound loop
  * never lets the timer run: only another process can stop that one (the
- * CLI's supervisor does, see `server/dev/supervisor.ts`).
+ * CLI's supervisor does, see `server/dev/watchdog.ts`).
  *
  * @module
  */
@@ -21,25 +22,31 @@
 export interface Expirable {
   /** Arrival, a `performance.now()` reading. */
   readonly started: number;
-  /**
-   * Called once the deadline passed: returns the response to answer with
-   * (a 504) when none went out yet, or `undefined` after cutting what did.
-   */
-  expire(ms: number): Response | undefined;
 }
 
+/**
+ * Called once an exchange's deadline passed: returns the response to answer
+ * with (a 504) when none went out yet, or `undefined` after cutting what did.
+ */
+export type Expire<T extends Expirable> = (exchange: T, ms: number) => Response | undefined;
+
 /** The watched exchanges of one handler, and the timer that expires them. */
-export class Deadlines {
+export class Deadlines<T extends Expirable> {
   readonly #ms: number;
-  readonly #watched = new Map<Expirable, (response: Response) => void>();
+  readonly #expire: Expire<T>;
+  readonly #watched = new Map<T, (response: Response) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  /** @param ms how long an exchange may run, in milliseconds (more than 0) */
-  constructor(ms: number) {
+  /**
+   * @param ms how long an exchange may run, in milliseconds (more than 0)
+   * @param expire what a late exchange gets
+   */
+  constructor(ms: number, expire: Expire<T>) {
     if (!(ms > 0) || !Number.isFinite(ms)) {
       throw new RangeError(`Cannot set a timeout: it must be a positive number of ms (got ${ms})`);
     }
     this.#ms = ms;
+    this.#expire = expire;
   }
 
   /** Milliseconds an exchange may run. */
@@ -53,7 +60,7 @@ export class Deadlines {
    * deadline comes first. The exchange stays watched (for a cut) until
    * {@linkcode Deadlines.forget} says it finished.
    */
-  watch(exchange: Expirable, response: Promise<Response>): Promise<Response> {
+  watch(exchange: T, response: Promise<Response>): Promise<Response> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const answer = (r: Response) => {
@@ -71,7 +78,7 @@ export class Deadlines {
   }
 
   /** Stops watching an exchange (it finished). */
-  forget(exchange: Expirable): void {
+  forget(exchange: T): void {
     if (!this.#watched.delete(exchange) || this.#watched.size > 0) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
@@ -95,7 +102,7 @@ export class Deadlines {
       this.forget(exchange);
       let response: Response | undefined;
       try {
-        response = exchange.expire(this.#ms);
+        response = this.#expire(exchange, this.#ms);
       } catch {
         response = new Response("504 Gateway Timeout\n", { status: 504 });
       }

@@ -95,6 +95,11 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
         ["--port", "http"],
         /--port must be an integer from 0 to 65535 \(got "http"\)/,
       ],
+      [
+        "a bad --reload-grace",
+        ["--reload-grace", "soon"],
+        /--reload-grace must be a number from 0 to 3600 \(got "soon"\)/,
+      ],
       ["an unknown flag", ["--frobnicate"], /Unknown option '--frobnicate'/],
       ["two modules", ["a.ts", "b.ts"], /expected at most one MODULE/],
     ];
@@ -137,8 +142,10 @@ Deno.test("--help documents every flag", async () => {
       "--static",
       "--script-name",
       "--no-reload",
+      "--reload-grace",
       "--timeout",
       "--workers",
+      "--debug-any-client",
     ]
   ) {
     ok(stdout.includes(flag), `--help mentions ${flag}`);

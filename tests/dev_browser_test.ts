@@ -13,25 +13,17 @@
  */
 
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium } from "playwright-core";
+import {
+  ARTIFACTS,
+  type Browser,
+  launchChromium,
+  requireChromium,
+  skipWithoutChromium,
+} from "./_chromium.ts";
 import { eventually, get, helloApp, startDev } from "./_dev.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const ARTIFACTS = new URL("./artifacts/", import.meta.url);
-const missing = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile ? undefined : `${CHROMIUM} is not a file`;
-  } catch {
-    return `${CHROMIUM} does not exist`;
-  }
-})();
-const onCi = Deno.env.get("CI") === "true";
-if (missing && !onCi) {
-  console.warn(
-    `\n!!! SKIPPING the dev loop's browser test: Chromium not found (${missing}).\n` +
-      `!!! Install it (apt-get install chromium) or set CHROMIUM_PATH. On CI (CI=true) this fails.\n`,
-  );
-}
+const WHAT = "the dev loop's browser test";
+const skip = skipWithoutChromium(WHAT);
 
 const BROKEN =
   `export const application = (_e: unknown, start_response: (s: string, h: [string, string][]) => void) => {
@@ -60,26 +52,19 @@ export const application = (_environ: unknown, _start_response: unknown) => {
 Deno.test({
   name:
     "dev loop in Chromium: reload divider, broken-module banner, error page code frame, debug page",
-  ignore: missing !== undefined && !onCi,
+  ignore: skip,
   async fn(t) {
-    if (missing) throw new Error(`Chromium is required on CI: ${missing}`);
+    requireChromium(WHAT);
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     const dev = await startDev({ "app.ts": helloApp("first version") });
-    const userDataDir = await Deno.makeTempDir({ prefix: "dev-chromium-" });
-    let context: BrowserContext | undefined;
+    let browser: Browser | undefined;
     try {
       for (const path of ["/", "/about", "/items?page=2"]) await get(dev.url + path);
       await dev.write("app.ts", helloApp("second version"));
       await eventually(async () => (await get(dev.url)).text === "second version", "the reload");
       for (const path of ["/", "/items?page=3"]) await get(dev.url + path);
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        viewport: { width: 1280, height: 720 },
-        colorScheme: "light",
-      });
-      const page = context.pages()[0] ?? await context.newPage();
+      browser = await launchChromium({ viewport: { width: 1280, height: 720 } });
+      const { context, page } = browser;
       const errors: string[] = [];
       page.on("pageerror", (error) => errors.push(error.message));
 
@@ -107,7 +92,7 @@ Deno.test({
       });
 
       await t.step("the browser gets the error page with the code frame and a caret", async () => {
-        const app = await context!.newPage();
+        const app = await context.newPage();
         const response = await app.goto(dev.url + "/");
         assert.equal(response?.status(), 500);
         const frame = app.getByTestId("code-frame");
@@ -153,7 +138,7 @@ Deno.test({
 
       await t.step("a runtime error is the debug page", async () => {
         await dev.write("app.ts", FAILING);
-        const app = await context!.newPage();
+        const app = await context.newPage();
         await eventually(async () => {
           const response = await app.goto(dev.url + "/");
           return response?.status() === 500 &&
@@ -178,9 +163,8 @@ Deno.test({
       });
       assert.deepEqual(errors, []);
     } finally {
-      await context?.close();
+      await browser?.close();
       await dev.cleanup();
-      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -117,6 +117,36 @@ export const application = () => [];
   }
 });
 
+Deno.test("CLI: a module that does not load is an error page for this machine; --debug-any-client reaches every app process", async () => {
+  /** The configuration each app process got on its command line. */
+  const childConfigs = (pids: number[]) =>
+    pids.flatMap((pid) => {
+      try {
+        const args = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter(Boolean);
+        if (!args.some((a) => a.endsWith("/server/dev/child.ts"))) return [];
+        return [JSON.parse(args.at(-1)!) as { debugAnyClient?: boolean }];
+      } catch {
+        return []; // gone
+      }
+    });
+  for (const args of [[], ["--debug-any-client"]]) {
+    const dev = await startDev({ "app.ts": `export const application = [1 +];\n` }, args);
+    try {
+      const page = await get(dev.url);
+      equal(page.status, 500);
+      match(page.text, /app\.ts:1:\d+: SyntaxError/, "its place, to a loopback client");
+      match(page.text, /\[1 \+\]/, "its code frame, to a loopback client");
+      const configs = childConfigs(dev.appPids());
+      ok(configs.length > 0, "the app processes are found");
+      for (const config of configs) {
+        equal(config.debugAnyClient, args.length > 0, JSON.stringify(args));
+      }
+    } finally {
+      await dev.cleanup();
+    }
+  }
+});
+
 Deno.test("CLI: an unhandled rejection and a throw in a timer are logged and recorded; the server goes on", async () => {
   const dev = await startDev({
     "app.ts":
@@ -405,6 +435,48 @@ Deno.test("CLI reload: a request in flight finishes on the old generation while 
       const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=slow`);
       return list.exchanges[0]?.state === "complete" && list.exchanges[0].generation === 1;
     }, "the slow exchange recorded complete, on generation 1");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI reload --reload-grace 0.5: a request still running on the old generation after the grace period is cut, and recorded so", async () => {
+  const app = (word: string) =>
+    `export const application = async (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/stuck") await new Promise((r) => setTimeout(r, 60_000));
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode(${JSON.stringify(word)})];
+};
+`;
+  const dev = await startDev({ "app.ts": app("old") }, ["--reload-grace", "0.5"]);
+  const stuckList = async () =>
+    (await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=stuck`)).exchanges[0];
+  try {
+    const stuck = fetch(`${dev.url}/stuck`).then(
+      async (r) => `answered ${r.status}: ${await r.text()}`,
+      (error: Error) => `cut: ${error.message}`,
+    );
+    await eventually(async () => (await stuckList())?.state === "pending", "the stuck request");
+    await dev.write("app.ts", app("new"));
+    await eventually(async () => (await get(dev.url)).text === "new", "the new generation");
+    const served = Date.now();
+    match(await stuck, /^cut: /);
+    const cutAfter = Date.now() - served;
+    ok(cutAfter < 4500, `cut ${cutAfter} ms after the new code served (the default grace is 5 s)`);
+    await eventually(
+      async () => ((await stuckList())?.state ?? "pending") !== "pending",
+      "the stuck exchange ended in the record",
+    );
+    const x = (await stuckList())!;
+    equal(x.generation, 1);
+    const detail = await json<ExchangeDetail>(`${dev.inspector}/api/exchanges/${x.id}`);
+    const abort = detail.events.find((e) => e.type === "abort");
+    match(
+      String(abort?.data.reason),
+      /^cut: the app was reloaded and this exchange was still running 0\.5 s later$/,
+      JSON.stringify(detail.events.map((e) => e.type)),
+    );
+    await dev.waitFor(/reloaded \(app\.ts changed\)/);
   } finally {
     await dev.cleanup();
   }

@@ -1,16 +1,19 @@
 /**
  * The dev loop's parts in memory: the channel's framing, an app process's
- * recorder and the supervisor's intake across it, the debug page's loopback
+ * recorder and the supervisor's intake across it, the error pages' loopback
  * rule, load errors and code frames.
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { toFetch } from "../server/gateway.ts";
 import { ChannelWriter, HEARTBEAT, MessageSplitter, RECORD } from "../server/dev/channel.ts";
-import { debugPage, isLoopback } from "../server/dev/debug_page.ts";
-import { fromImportError } from "../server/dev/load_error.ts";
+import { debugPage } from "../server/dev/debug_page.ts";
+import { isLoopback, showsInternals } from "../server/dev/internals.ts";
+import { appHandler } from "../server/dev/child.ts";
+import type { ChildConfig } from "../server/dev/child_config.ts";
+import { fromImportError, type LoadError } from "../server/dev/load_error.ts";
 import { formatCodeFrame } from "../server/dev/code_frame.ts";
-import type { Application } from "../server/types.ts";
+import type { Application, Environ } from "../server/types.ts";
 import { createAppRecorder } from "../inspector/app_recorder.ts";
 import { ExchangeStore } from "../inspector/store.ts";
 import { REDACTED } from "../inspector/redact.ts";
@@ -257,6 +260,81 @@ Deno.test("debugPage() shows the debug page to a loopback client only, unless an
   equal(remote.text, "500 Internal Server Error\n", "no internals off loopback");
   match((await ask("192.0.2.9", true)).text, /secret internals/);
   ok(isLoopback("::1") && isLoopback("127.8.0.1") && !isLoopback("10.0.0.1"));
+});
+
+Deno.test("showsInternals() lets a loopback client see the internals, anyone with anyClient, no one without an environ", async (t) => {
+  const environ = (REMOTE_ADDR: string) => ({ REMOTE_ADDR }) as unknown as Environ;
+  const cases: [string, Environ | undefined, boolean, boolean][] = [
+    ["IPv4 loopback", environ("127.0.0.1"), false, true],
+    ["elsewhere in 127.0.0.0/8", environ("127.8.0.1"), false, true],
+    ["IPv6 loopback", environ("::1"), false, true],
+    ["IPv4-mapped loopback", environ("::ffff:127.0.0.1"), false, true],
+    ["a LAN peer", environ("192.168.1.20"), false, false],
+    ["an IPv6 peer", environ("2001:db8::1"), false, false],
+    ["a peer that only looks like loopback", environ("1127.0.0.1"), false, false],
+    ["a LAN peer, with anyClient", environ("192.168.1.20"), true, true],
+    ["no environ", undefined, false, false],
+    ["no environ, with anyClient", undefined, true, false],
+  ];
+  for (const [name, env, anyClient, expected] of cases) {
+    await t.step(name, () => equal(showsInternals(env, anyClient), expected));
+  }
+});
+
+Deno.test("appHandler() of an app process whose module does not load: the error page (source, path) for loopback clients only, unless debugAnyClient", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wsgi-loaderror-" });
+  try {
+    const file = `${dir}/app.ts`;
+    await Deno.writeTextFile(
+      file,
+      "const secret = 'hunter2';\nexport const application = [1 +];\n",
+    );
+    const error: LoadError = {
+      kind: "syntax error",
+      module: "app.ts",
+      message: "SyntaxError: Expression expected",
+      file,
+      line: 2,
+      column: 33,
+    };
+    const config: ChildConfig = {
+      channel: `${dir}/channel.sock`,
+      generation: 1,
+      worker: 1,
+      module: `file://${file}`,
+      shown: "app.ts",
+      hostname: "127.0.0.1",
+      port: 8000,
+      timeout: 0,
+      multiprocess: false,
+      log: false,
+      failed: error,
+    };
+    const ask = async (hostname: string, accept: string, debugAnyClient = false) => {
+      const handler = appHandler({ ...config, debugAnyClient }, { error });
+      const response = await handler(
+        new Request("http://127.0.0.1:8000/", { headers: { accept } }),
+        {
+          remoteAddr: { transport: "tcp", hostname, port: 5000 },
+        },
+      );
+      return { status: response.status, text: await response.text() };
+    };
+    for (const accept of ["text/html", "*/*"]) {
+      const local = await ask("127.0.0.1", accept);
+      equal(local.status, 500);
+      match(local.text, /export const application = \[1 \+\];/, "the code frame, to this machine");
+      match(local.text, /app\.ts:2:33/, "its place");
+      for (const peer of ["192.0.2.9", "2001:db8::1"]) {
+        const remote = await ask(peer, accept);
+        equal(remote.status, 500);
+        equal(remote.text, "500 Internal Server Error\n", `nothing of the module for ${peer}`);
+      }
+      match((await ask("192.0.2.9", accept, true)).text, /\[1 \+\]/, "debugAnyClient: shown");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("fromImportError() finds the place of a syntax error and of a throw at import", () => {

@@ -15,41 +15,26 @@
  */
 
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
 import { createInspector } from "../inspector/mod.ts";
 import { serve } from "../server/serve.ts";
 import { MemorySink, sleep } from "./_helpers.ts";
+import {
+  ARTIFACTS,
+  type Browser,
+  byTestId,
+  launchChromium,
+  requireChromium,
+  row,
+  skipWithoutChromium,
+  text,
+  until,
+  watchPage,
+} from "./_chromium.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const ARTIFACTS = new URL("./artifacts/", import.meta.url);
-
-function chromiumMissing(): string | undefined {
-  try {
-    return Deno.statSync(CHROMIUM).isFile ? undefined : `${CHROMIUM} is not a file`;
-  } catch {
-    return `${CHROMIUM} does not exist`;
-  }
-}
-
-const missing = chromiumMissing();
-const onCi = Deno.env.get("CI") === "true";
-if (missing && !onCi) {
-  console.warn(
-    `\n!!! SKIPPING the inspector's browser test: Chromium not found (${missing}).\n` +
-      `!!! Install it (apt-get install chromium) or set CHROMIUM_PATH. On CI (CI=true) this fails.\n`,
-  );
-}
+const WHAT = "the inspector's browser test";
+const skip = skipWithoutChromium(WHAT);
 
 const encoder = new TextEncoder();
 /** The streaming route's chunks, in order. */
@@ -85,32 +70,6 @@ const app: Application = async (environ, start_response) => {
   return [encoder.encode(`<!doctype html><h1>Hello, ${path}</h1>`)];
 };
 
-/** Polls `check` until it returns true, or fails saying what it waited for. */
-async function until(check: () => Promise<boolean>, what: string, timeout = 10_000) {
-  const end = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
-    await sleep(25);
-  }
-}
-
-const byTestId = (page: Page | Locator, id: string) => page.locator(`[data-testid="${id}"]`);
-
-/** The exchange row whose path and query is exactly `target`. */
-function row(page: Page, target: string): Locator {
-  return byTestId(page, "exchange-row").filter({
-    has: page.locator(`[data-testid="row-target"]`, {
-      hasText: new RegExp(`^↻?${escapeRe(target)}$`),
-    }),
-  });
-}
-
-const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-async function text(locator: Locator): Promise<string> {
-  return (await locator.textContent()) ?? "";
-}
-
 /** The stepper's "Step i of n", as numbers. */
 async function position(page: Page): Promise<[number, number]> {
   const m = (await text(byTestId(page, "step-position"))).match(/Step (\d+) of (\d+)/);
@@ -120,47 +79,22 @@ async function position(page: Page): Promise<[number, number]> {
 
 Deno.test({
   name: "inspector page: live list, exchange detail and timeline stepper in headless Chromium",
-  ignore: missing !== undefined && !onCi,
+  ignore: skip,
   async fn(t) {
-    if (missing) {
-      throw new Error(
-        `Chromium is required on CI for the inspector's browser test: ${missing}; install it (apt-get install chromium)`,
-      );
-    }
+    requireChromium(WHAT);
     const inspector = createInspector({ port: 0, maxExchanges: 5000 });
     const sink = new MemorySink();
     const server = serve(app, { port: 0, log: false, errors: sink, recorder: inspector.recorder });
     const { url } = await inspector.listen(server.url);
-    const userDataDir = await Deno.makeTempDir({ prefix: "inspector-chromium-" });
-    let context: BrowserContext | undefined;
+    let browser: Browser | undefined;
     const get = async (path: string, init?: RequestInit) => {
       const response = await fetch(server.url + path, init);
       return { status: response.status, body: await response.text() };
     };
     try {
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1440, height: 900 },
-        colorScheme: "light",
-      });
-      const page = context.pages()[0] ?? await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (error) => pageErrors.push(error.message));
-      page.on("console", (message) => {
-        if (message.type() === "error") pageErrors.push(message.text());
-      });
-      page.setDefaultTimeout(10_000);
-
-      // Every Content-Security-Policy violation, however the page would hide it.
-      await page.addInitScript(() => {
-        const seen: string[] = [];
-        (globalThis as unknown as { cspViolations: string[] }).cspViolations = seen;
-        document.addEventListener("securitypolicyviolation", (e) => {
-          seen.push(`${e.effectiveDirective} ${e.blockedURI}`);
-        });
-      });
+      browser = await launchChromium({ viewport: { width: 1440, height: 900 } });
+      const page = browser.page;
+      const { errors: pageErrors } = await watchPage(page);
       const visit = await page.goto(url);
       await byTestId(page, "stream-status").and(page.locator('[data-status="live"]')).waitFor();
       await byTestId(page, "list-empty").waitFor();
@@ -541,10 +475,9 @@ Deno.test({
         "the page logged no errors",
       );
     } finally {
-      await context?.close();
+      await browser?.close();
       await server.shutdown();
       await inspector.shutdown();
-      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -15,7 +15,6 @@
  */
 
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import type { Application } from "../mod.ts";
 import { createInspector } from "../inspector/mod.ts";
 import type { ExchangeDetail, ExchangeList } from "../inspector/protocol.ts";
@@ -23,39 +22,23 @@ import { REDACTED } from "../inspector/redact.ts";
 import { curlCommand } from "../inspector/ui/curl.ts";
 import { openExchange } from "../inspector/ui/open_exchange.ts";
 import { serve } from "../server/serve.ts";
-import { MemorySink, sleep } from "./_helpers.ts";
+import { MemorySink } from "./_helpers.ts";
+import {
+  ARTIFACTS,
+  type Browser,
+  byTestId,
+  launchChromium,
+  requireChromium,
+  skipWithoutChromium,
+  until,
+  watchPage,
+} from "./_chromium.ts";
 import { environOf, stateOf, withInspector } from "./_inspector.ts";
 import { eventually, get, helloApp, pidsWith } from "./_dev.ts";
 import { Supervisor } from "../server/dev/supervisor.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const ARTIFACTS = new URL("./artifacts/", import.meta.url);
-
-function chromiumMissing(): string | undefined {
-  try {
-    return Deno.statSync(CHROMIUM).isFile ? undefined : `${CHROMIUM} is not a file`;
-  } catch {
-    return `${CHROMIUM} does not exist`;
-  }
-}
-const missing = chromiumMissing();
-const onCi = Deno.env.get("CI") === "true";
-if (missing && !onCi) {
-  console.warn(
-    `\n!!! SKIPPING the token-mode browser test: Chromium not found (${missing}).\n` +
-      `!!! Install it (apt-get install chromium) or set CHROMIUM_PATH. On CI (CI=true) this fails.\n`,
-  );
-}
+const WHAT = "the token-mode browser test";
+const skip = skipWithoutChromium(WHAT);
 
 const encoder = new TextEncoder();
 
@@ -144,25 +127,11 @@ Deno.test("token mode: a token that reaches the app is redacted from every recor
   assert.equal(plain.recorder, plain.store);
 });
 
-const byTestId = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
-
-async function until(check: () => Promise<boolean>, what: string, timeout = 10_000) {
-  const end = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`Timed out waiting until ${what}`);
-    await sleep(25);
-  }
-}
-
 Deno.test({
   name: "token mode in Chromium: the page sends its token as a header, never to the app's port",
-  ignore: missing !== undefined && !onCi,
+  ignore: skip,
   async fn(t) {
-    if (missing) {
-      throw new Error(
-        `Chromium is required on CI for the token-mode browser test: ${missing}; install it (apt-get install chromium)`,
-      );
-    }
+    requireChromium(WHAT);
     const inspector = createInspector({ port: 0, token: true });
     const server = serve(echoHeaders, {
       port: 0,
@@ -173,23 +142,11 @@ Deno.test({
     const { url } = await inspector.listen(server.url);
     const token = inspector.token!;
     const origin = new URL(url).origin;
-    const userDataDir = await Deno.makeTempDir({ prefix: "inspector-token-chromium-" });
-    let context: BrowserContext | undefined;
+    let browser: Browser | undefined;
     try {
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1280, height: 800 },
-        acceptDownloads: true,
-      });
-      const page = context.pages()[0] ?? await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (error) => pageErrors.push(error.message));
-      page.on("console", (message) => {
-        if (message.type() === "error") pageErrors.push(message.text());
-      });
-      page.setDefaultTimeout(10_000);
+      browser = await launchChromium({ viewport: { width: 1280, height: 800 } });
+      const { context, page } = browser;
+      const { errors: pageErrors } = await watchPage(page);
 
       await t.step("logging in through the page shows the live list", async () => {
         await page.goto(url);
@@ -199,7 +156,7 @@ Deno.test({
 
       const echoed: string[] = [];
       await t.step("requests to the app from the same browser appear live", async () => {
-        const appPage = await context!.newPage();
+        const appPage = await context.newPage();
         await appPage.goto(`${server.url}/visit?x=1`);
         echoed.push((await appPage.locator("body").textContent()) ?? "");
         echoed.push(
@@ -253,7 +210,7 @@ Deno.test({
         "the token is in no cookie and no address, and the app never saw it",
         async () => {
           assert.equal(page.url(), `${origin}/`, "the token left the address bar");
-          assert.deepEqual(await context!.cookies(), [], "no cookie at all");
+          assert.deepEqual(await context.cookies(), [], "no cookie at all");
           assert.equal(
             await page.evaluate(() => sessionStorage.getItem("wsgi-inspector-token")),
             token,
@@ -292,7 +249,7 @@ Deno.test({
       });
 
       await t.step("a new tab without the token is refused, and says why", async () => {
-        const other = await context!.newPage();
+        const other = await context.newPage();
         await other.goto(`${origin}/`);
         await other.locator(".note.warn").filter({ hasText: /access token/ }).first().waitFor();
         await other.close();
@@ -304,10 +261,9 @@ Deno.test({
         "the page logged no errors but the CSP refusal this test asked for",
       );
     } finally {
-      await context?.close();
+      await browser?.close();
       await server.shutdown();
       await inspector.shutdown();
-      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -56,12 +56,12 @@ body { background: var(--bg); color: var(--fg); font: 14px/1.45 var(--sans); }
 .mono, pre, code, .filter, textarea, input.mono { font-family: var(--mono); font-size: 12.5px; }
 .muted { color: var(--muted); }
 .bad { color: var(--bad); }
-button, a.button {
+button, a.button, label.button {
   font: inherit; font-size: 13px; color: var(--fg); background: var(--bg);
   border: 1px solid var(--line); border-radius: 6px; padding: 3px 10px; cursor: pointer;
   text-decoration: none; display: inline-flex; align-items: center; gap: 4px; line-height: 1.5;
 }
-button:hover:not(:disabled), a.button:hover { background: var(--bg-hover); }
+button:hover:not(:disabled), a.button:hover, label.button:hover { background: var(--bg-hover); }
 button:disabled { opacity: .45; cursor: default; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button.link { border: none; background: none; color: var(--accent); padding: 0 4px; }
@@ -106,8 +106,8 @@ button.link { border: none; background: none; color: var(--accent); padding: 0 4
 .vrow:has(.gen-start) { z-index: 1; }
 .row.gen-start { position: relative; border-bottom: 2px solid var(--accent); overflow: visible; }
 .row .reload-divider {
-  position: absolute; right: 12px; bottom: -9px; font-size: 10.5px; line-height: 16px; padding: 0 8px;
-  border-radius: 8px; background: var(--accent); color: #fff; overflow: visible;
+  position: absolute; right: 12px; bottom: -6px; font-size: 10px; line-height: 12px; padding: 0 8px;
+  border-radius: 6px; background: var(--accent); color: #fff; overflow: visible;
 }
 .banner {
   margin: 0; padding: 8px 14px; border-bottom: 1px solid var(--line); background: #fdecea; color: #8a1c1c;
@@ -194,7 +194,8 @@ pre.body-text { margin: 0; padding: 8px 10px; background: var(--bg-soft); border
 .seg.odd { background: var(--seg-b); }
 .seg.new { background: var(--new); }
 .html-preview { width: 100%; height: 360px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
-.hexdump .vspace { min-width: 580px; }
+.hexbox { position: relative; min-width: 0; }
+.hexline.hexprobe { position: absolute; visibility: hidden; padding: 0; pointer-events: none; }
 .hexdump { max-height: 430px; overflow-x: auto; background: var(--bg-soft); border-radius: 6px; flex: none; }
 .hexline { padding: 0 10px; line-height: 20px; white-space: pre; font-family: var(--mono); font-size: 12px; }
 .hexline .off { color: var(--muted); }
@@ -234,6 +235,42 @@ pre.stack { color: var(--bad); }
 .error-item { border-left: 3px solid var(--bad); padding-left: 10px; margin-bottom: 12px; }
 .error-item p { margin: 2px 0; }
 ul.lints { margin: 0; padding-left: 18px; }
+.hidden-input { display: none; }
+.drop-zone {
+  position: fixed; inset: 0; z-index: 10; display: flex; align-items: center; justify-content: center;
+  background: color-mix(in srgb, var(--bg) 80%, transparent); border: 3px dashed var(--accent);
+  font-size: 18px; font-weight: 600; color: var(--accent); pointer-events: none;
+}
+.import-note { display: flex; gap: 8px; align-items: baseline; }
+.search-state { font-size: 12px; white-space: nowrap; }
+.elapsed { color: var(--warn); font-variant-numeric: tabular-nums; }
+.elapsed::before { content: "◷ "; }
+.import-mark { color: var(--accent); margin-right: 4px; }
+.note.client-left { margin: 8px 16px; }
+table.sse th, table.sse td { padding: 3px 6px; }
+table.sse thead th { width: auto; color: var(--muted); font-weight: 600; font-size: 12px; }
+table.sse td:nth-child(1), table.sse th:nth-child(1) { width: 36px; }
+table.sse td:nth-child(2), table.sse th:nth-child(2) { width: 72px; }
+table.sse td:nth-child(3), table.sse th:nth-child(3) { width: 110px; }
+table.sse td:nth-child(4), table.sse th:nth-child(4) { width: 80px; }
+table.sse td:nth-child(5), table.sse th:nth-child(5) { width: 56px; }
+pre.sse-data { margin: 0; white-space: pre-wrap; word-break: break-word; }
+.multipart .part { border: 1px solid var(--line); border-radius: 8px; padding: 4px 10px 10px; margin-bottom: 10px; }
+.multipart .part h4 { margin: 6px 0; color: var(--fg); }
+.multipart .part-headers { margin-bottom: 6px; }
+.compare-sides { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.compare-side { border: 1px solid var(--line); border-radius: 8px; padding: 6px 10px; min-width: 0; word-break: break-all; }
+.compare-side .facts { margin-top: 4px; }
+table.diff th { width: 24%; }
+table.diff tr.changed td { background: color-mix(in srgb, var(--new) 60%, transparent); }
+table.diff td.absent { color: var(--muted); font-style: italic; }
+table.steps-diff th { width: 48px; }
+.compare-section h4 .link { font-size: 12px; margin-left: 6px; }
+pre.body-diff { margin: 0; padding: 8px 0; background: var(--bg-soft); border-radius: 6px; max-height: 480px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
+pre.body-diff > span { display: block; padding: 0 10px; }
+pre.body-diff .d-removed { background: color-mix(in srgb, var(--bad) 16%, transparent); }
+pre.body-diff .d-added { background: color-mix(in srgb, var(--ok) 16%, transparent); }
+button.on { background: var(--bg-sel); }
 @media (max-width: 1180px) {
   .panes { grid-template-columns: minmax(340px, 36%) minmax(0, 1fr); }
   .row { grid-template-columns: 56px minmax(0, 1fr) 48px 60px 60px; gap: 6px; }

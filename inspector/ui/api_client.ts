@@ -21,6 +21,7 @@ import type {
   ExchangeDetail,
   ExchangeList,
   ExchangeSummary,
+  ImportResult,
   ReplayRequest,
   ReplayResult,
   ServerState,
@@ -32,6 +33,8 @@ export interface ListQuery {
   method?: string;
   status?: string;
   q?: string;
+  /** Texts the request or response body must hold (each one). */
+  body?: string[];
   limit?: number;
   /** Only exchanges with a smaller `seq`: the next page. */
   before?: number;
@@ -75,6 +78,10 @@ export interface ApiClient {
   harUrl(id?: string): string;
   /** Downloads that HAR as a file named `filename` (fetched with the token). */
   downloadHar(id: string | undefined, filename: string): Promise<void>;
+  /** Downloads an exchange as a `deno test` file (`exchange_ID_test.ts`). */
+  downloadTest(id: string): Promise<void>;
+  /** Loads a HAR file's entries into the store (`POST /api/import`). */
+  importHar(file: Blob): Promise<ImportResult>;
   /** Opens the live stream; returns the function that closes it. */
   stream(handlers: StreamHandlers): () => void;
   /** The server's state under the CLI: generation, load error, server-level events. */
@@ -133,10 +140,14 @@ export function createApiClient(
   base: string = location.origin,
   token: string | null = pageToken(),
 ): ApiClient {
-  const url = (path: string, params: Record<string, string | number | undefined> = {}) => {
+  const url = (
+    path: string,
+    params: Record<string, string | number | string[] | undefined> = {},
+  ) => {
     const u = new URL(path, base);
     for (const [k, v] of Object.entries(params)) {
-      if (v !== undefined && v !== "") u.searchParams.set(k, String(v));
+      if (Array.isArray(v)) { for (const item of v) u.searchParams.append(k, item); }
+      else if (v !== undefined && v !== "") u.searchParams.set(k, String(v));
     }
     return u.href;
   };
@@ -177,6 +188,19 @@ export function createApiClient(
   const harPath = (id?: string) =>
     id === undefined ? "/api/har" : `/api/exchanges/${encodeURIComponent(id)}/har`;
 
+  /** Fetches `path` with the token and hands it to the browser as a download named `filename`. */
+  async function download(path: string, filename: string) {
+    const blob = await (await request(path)).blob();
+    const href = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = href;
+    link.download = filename;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  }
+
   return {
     list: (query = {}) => json<ExchangeList>("/api/exchanges", undefined, query),
     server: () => json<ServerState>("/api/server"),
@@ -201,17 +225,15 @@ export function createApiClient(
     replay: (id, edit = {}) =>
       json<ReplayResult>(`/api/exchanges/${encodeURIComponent(id)}/replay`, post(edit)),
     harUrl: (id) => url(harPath(id)),
-    async downloadHar(id, filename) {
-      const blob = await (await request(harPath(id))).blob();
-      const href = URL.createObjectURL(blob);
-      const link = document.createElement("a");
-      link.href = href;
-      link.download = filename;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(href), 60_000);
-    },
+    downloadHar: (id, filename) => download(harPath(id), filename),
+    downloadTest: (id) =>
+      download(`/api/exchanges/${encodeURIComponent(id)}/test`, `exchange_${id}_test.ts`),
+    importHar: (file) =>
+      json<ImportResult>("/api/import", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: file,
+      }),
     stream(handlers) {
       let closed = false;
       let controller: AbortController | undefined;

@@ -1,6 +1,8 @@
 /**
- * The page: a toolbar (filter, live indicator, HAR export, clear) over two
- * panes, the exchange list and the open exchange. Owns the keyboard: ↑/↓
+ * The page: a toolbar (filter, live indicator, HAR import and export, clear)
+ * over two panes, the exchange list and the open exchange (or two exchanges
+ * compared). A `.har` file dropped anywhere on the page is imported. Owns
+ * the keyboard: ↑/↓
  * move through the (filtered) list, ←/→ walk the timeline, Home/End jump to
  * its first or last step, `/` focuses the filter, Escape leaves it.
  *
@@ -9,6 +11,9 @@
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { ReplayResult } from "../protocol.ts";
+import { CompareView } from "./compare_view.tsx";
+import { picking } from "./compare_store.ts";
+import { passesSearch } from "./search_store.ts";
 import { ExchangeView } from "./exchange_view.tsx";
 import { filterExchanges } from "./filter.ts";
 import { useObservable } from "./observable.ts";
@@ -25,7 +30,12 @@ function isTyping(target: EventTarget | null): boolean {
 
 /** The whole inspector page. */
 export function App() {
-  const { client, exchanges, selection, steps, server } = useStores();
+  const { client, exchanges, selection, steps, server, clock, search, compare } = useStores();
+  const now = useObservable(clock.now);
+  const found = useObservable(search.state);
+  const comparison = useObservable(compare.state);
+  const [dragging, setDragging] = useState(false);
+  const [importNote, setImportNote] = useState<{ text: string; warn: boolean } | null>(null);
   const serverState = useObservable(server.state);
   const [faultsSince, setFaultsSince] = useState(0);
   const list = useObservable(exchanges.state);
@@ -36,9 +46,42 @@ export function App() {
   useObservable(steps.state);
 
   const visible = useMemo(
-    () => filterExchanges(list.list, filterText),
-    [list.list, filterText],
+    () => filterExchanges(list.list, filterText).filter((e) => passesSearch(found, e.id)),
+    [list.list, filterText, found],
   );
+  const searching = found.terms.include.length + found.terms.exclude.length > 0;
+
+  const importFiles = async (files: File[]) => {
+    const notes: string[] = [];
+    let warn = false;
+    let newest: string | undefined;
+    for (const file of files) {
+      try {
+        const result = await exchanges.importHar(file);
+        newest = result.ids.at(-1) ?? newest;
+        notes.push(
+          `Imported ${result.ids.length} exchange${
+            result.ids.length === 1 ? "" : "s"
+          } from ${file.name}` +
+            (result.skipped.length > 0
+              ? `; skipped ${result.skipped.length}: ${
+                result.skipped.map((s) => s.error).join("; ")
+              }`
+              : ""),
+        );
+        if (result.skipped.length > 0) warn = true;
+      } catch (error) {
+        warn = true;
+        notes.push(`${file.name}: ${(error as Error).message}`);
+      }
+    }
+    setImportNote({ text: notes.join(" "), warn });
+    if (newest !== undefined) selection.select(newest);
+  };
+  const pick = (id: string) => {
+    if (picking(compare.state.value)) compare.pick(id);
+    else selection.select(id);
+  };
   const events = selected.exchange?.events ?? [];
   const step = steps.current(events.length);
 
@@ -75,7 +118,7 @@ export function App() {
           const next = index === -1
             ? 0
             : Math.min(Math.max(index + (e.key === "ArrowDown" ? 1 : -1), 0), visible.length - 1);
-          selection.select(visible[next]!.id);
+          pick(visible[next]!.id);
           if (isTyping(e.target)) (e.target as HTMLElement).blur();
           break;
         }
@@ -98,6 +141,10 @@ export function App() {
         case "/":
           document.getElementById("filter")?.focus();
           break;
+        case "Escape":
+          if (compare.state.value.leftId === null) return;
+          compare.close();
+          break;
         default:
           return;
       }
@@ -108,8 +155,31 @@ export function App() {
   }, [visible]);
 
   const total = list.list.length;
+  const hasFiles = (e: DragEvent) => [...(e.dataTransfer?.types ?? [])].includes("Files");
   return (
-    <div class="app">
+    <div
+      class="app"
+      onDragOver={(e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault();
+        if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (e.relatedTarget === null) setDragging(false);
+      }}
+      onDrop={(e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault();
+        setDragging(false);
+        importFiles([...(e.dataTransfer?.files ?? [])]);
+      }}
+    >
+      {dragging && (
+        <div class="drop-zone" data-testid="drop-zone">
+          <p>Drop a .har file to import its exchanges</p>
+        </div>
+      )}
       <header class="toolbar">
         <h1>
           WSGI inspector
@@ -128,7 +198,7 @@ export function App() {
           id="filter"
           class="filter"
           type="search"
-          placeholder="Filter: GET  2xx  /path  -static"
+          placeholder='Filter: GET  2xx  /path  -static  body:"text"'
           aria-label="Filter exchanges"
           data-testid="filter"
           value={filterText}
@@ -138,7 +208,36 @@ export function App() {
           {visible.length === total ? `${total}` : `${visible.length} of ${total}`} exchange
           {total === 1 ? "" : "s"}
         </span>
+        {searching && (
+          <span
+            class={`muted search-state ${found.error ? "bad" : ""}`}
+            data-testid="search-state"
+            data-busy={found.busy ? "true" : "false"}
+            title="body: words are searched by the inspector in every kept exchange's bodies"
+          >
+            {found.error
+              ? `Body search failed: ${found.error}`
+              : found.busy
+              ? "searching bodies…"
+              : "bodies searched"}
+          </span>
+        )}
         <span class="spacer" />
+        <label class="button" title="Import the exchanges of a HAR file (or drop it on the page)">
+          Import HAR
+          <input
+            type="file"
+            accept=".har,application/json"
+            class="hidden-input"
+            data-testid="import-har-input"
+            onChange={(e) => {
+              const input = e.currentTarget;
+              const files = [...(input.files ?? [])];
+              input.value = "";
+              if (files.length > 0) importFiles(files);
+            }}
+          />
+        </label>
         <a
           class="button"
           href={client.harUrl()}
@@ -168,6 +267,19 @@ export function App() {
         since={faultsSince}
         onDismiss={() => setFaultsSince(Date.now() + 1)}
       />
+      {importNote && (
+        <p class={`note import-note ${importNote.warn ? "warn" : ""}`} data-testid="import-result">
+          {importNote.text}
+          <button
+            type="button"
+            class="link"
+            onClick={() =>
+              setImportNote(null)}
+          >
+            Dismiss
+          </button>
+        </p>
+      )}
       <main class="panes">
         <section class="left">
           {list.error && <p class="note warn">{list.error}</p>}
@@ -180,13 +292,34 @@ export function App() {
           <RequestList
             exchanges={visible}
             selectedId={selected.id}
-            onSelect={(id) => selection.select(id)}
+            onSelect={pick}
             reason={server.reason}
+            now={now}
           />
           <footer class="hint muted">↑ ↓ select · ← → step · / filter</footer>
         </section>
         <section class="right" data-testid="detail-pane">
-          {selected.id === null && (
+          {comparison.rightId !== null && (
+            comparison.left && comparison.right
+              ? (
+                <CompareView
+                  left={comparison.left}
+                  right={comparison.right}
+                  onSwap={() => compare.swap()}
+                  onClose={() => compare.close()}
+                  onOpen={(id) => {
+                    compare.close();
+                    selection.select(id);
+                  }}
+                />
+              )
+              : (
+                <p class={comparison.error ? "note warn" : "empty"}>
+                  {comparison.error ?? "Loading both…"}
+                </p>
+              )
+          )}
+          {comparison.rightId === null && selected.id === null && (
             <div class="empty big">
               <p>Select an exchange.</p>
               <p class="muted">
@@ -194,11 +327,12 @@ export function App() {
               </p>
             </div>
           )}
-          {selected.error && <p class="note warn" data-testid="detail-error">{selected.error}</p>}
-          {selected.id !== null && !selected.exchange && !selected.error && (
-            <p class="empty">Loading…</p>
+          {comparison.rightId === null && selected.error && (
+            <p class="note warn" data-testid="detail-error">{selected.error}</p>
           )}
-          {selected.exchange && (
+          {comparison.rightId === null && selected.id !== null && !selected.exchange &&
+            !selected.error && <p class="empty">Loading…</p>}
+          {comparison.rightId === null && selected.exchange && (
             <ExchangeView
               key={selected.exchange.summary.id}
               exchange={selected.exchange}
@@ -220,6 +354,15 @@ export function App() {
               replayChanges={lastReplay?.id === selected.exchange.summary.id
                 ? lastReplay.changes
                 : undefined}
+              now={now}
+              onExportTest={() => client.downloadTest(selected.exchange!.summary.id)}
+              onCompare={() => {
+                const id = selected.exchange!.summary.id;
+                if (comparison.leftId === id && picking(comparison)) compare.close();
+                else compare.start(id);
+              }}
+              comparing={comparison.leftId === selected.exchange.summary.id &&
+                picking(comparison)}
             />
           )}
         </section>

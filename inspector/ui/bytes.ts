@@ -73,15 +73,15 @@ export interface HexLine {
 /** Bytes per hex dump line. */
 export const HEX_WIDTH = 16;
 
-/** Splits bytes into hex dump lines of {@linkcode HEX_WIDTH} bytes. */
-export function hexLineCount(size: number): number {
-  return Math.ceil(size / HEX_WIDTH);
+/** How many hex dump lines of `width` bytes (16 by default) `size` bytes take. */
+export function hexLineCount(size: number, width: number = HEX_WIDTH): number {
+  return Math.ceil(size / width);
 }
 
-/** The `index`th hex dump line of `bytes`. */
-export function hexLine(bytes: Uint8Array, index: number): HexLine {
-  const offset = index * HEX_WIDTH;
-  return { offset, bytes: bytes.subarray(offset, offset + HEX_WIDTH) };
+/** The `index`th hex dump line of `bytes`, `width` bytes a line (16 by default). */
+export function hexLine(bytes: Uint8Array, index: number, width: number = HEX_WIDTH): HexLine {
+  const offset = index * width;
+  return { offset, bytes: bytes.subarray(offset, offset + width) };
 }
 
 /** A byte as two lowercase hex digits. */

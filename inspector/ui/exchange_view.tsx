@@ -1,17 +1,22 @@
 /**
- * The open exchange: its headline and actions (copy as curl, replay, HAR),
+ * The open exchange: its headline and actions (copy as curl, replay, HAR,
+ * export as a test, compare),
  * and its tabs: the timeline stepper, the response (start_response call,
  * headers sent, body), the request (line, headers, and the body as the
  * client sent it, with the part the app read), the environ, and errors
- * (`wsgi.errors`, exceptions with stacks, rules broken). Everything comes
- * from the shared reducer's state and the exchange's two byte streams.
+ * (`wsgi.errors`, exceptions with stacks, rules broken; its badge counts
+ * the exceptions). A pending exchange shows how long it has run; a client
+ * that went away before the end is said above the tabs, with how long the
+ * app went on. Everything comes from the shared reducer's state and the
+ * exchange's two byte streams.
  *
  * @module
  */
 
 import { useState } from "preact/hooks";
-import type { ReplayChange, ReplayRequest } from "../protocol.ts";
-import { sentPartOffsets, summarize } from "../timeline.ts";
+import type { ReplayChange, ReplayRequest, WireEvent } from "../protocol.ts";
+import { sentPartOffsets, summarize, type TimelineState } from "../timeline.ts";
+import { elapsed } from "./clock_store.ts";
 import { BodyPanel } from "./body_view.tsx";
 import { curlCommand } from "./curl.ts";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
@@ -39,6 +44,14 @@ export interface ExchangeViewProps {
   onOpen: (id: string) => void;
   /** When this exchange is the replay just sent from the page: how it differed from its original. */
   replayChanges?: ReplayChange[];
+  /** The time now (epoch ms), for a pending exchange's elapsed time. */
+  now: number;
+  /** Downloads this exchange as a `deno test` file. */
+  onExportTest: () => Promise<void>;
+  /** Starts comparing this exchange with one picked next. */
+  onCompare: () => void;
+  /** This exchange waits, on the left, for the one to compare it with. */
+  comparing?: boolean;
 }
 
 const TABS: [Tab, string][] = [
@@ -56,6 +69,42 @@ async function copyText(text: string): Promise<boolean> {
   } catch {
     return false; // not a secure context, or no permission: the text is shown to copy by hand
   }
+}
+
+/** Steps that are the app's own doing (not the gateway's notes about the end). */
+const APP_STEPS = new Set([
+  "input",
+  "start_response",
+  "write",
+  "chunk",
+  "errors",
+  "error",
+  "close",
+]);
+
+/**
+ * Where the client went away, and how long the app went on after it (its
+ * own steps that came later): a sentence, or undefined.
+ */
+export function clientLeftNote(state: TimelineState, events: WireEvent[]): string | undefined {
+  const left = state.clientLeft;
+  if (left === null) return undefined;
+  const when = left.by === "client.left"
+    ? "before the response's headers went out"
+    : "while the response was being sent";
+  let last: number | undefined;
+  for (const event of events) {
+    if (event.t > left.t && APP_STEPS.has(event.type)) last = event.t;
+  }
+  const still = state.closed === null
+    ? " The app has not finished yet (its body was not closed)."
+    : "";
+  const went = last === undefined
+    ? still
+    : ` The app went on for ${
+      formatMs(last - left.t)
+    } after it; what it produced then reached no one.${still}`;
+  return `The client went away at ${formatMs(left.t)}, ${when}.${went}`;
 }
 
 function ResponseTab({ exchange }: { exchange: OpenExchange }) {
@@ -97,6 +146,9 @@ function ResponseTab({ exchange }: { exchange: OpenExchange }) {
           size={state.response.size - start}
           truncated={state.response.kept < state.response.size}
           chunkOffsets={sentPartOffsets(state)}
+          chunkTimes={state.response.parts.filter((p) => p.offset >= start && p.size > 0).map((
+            p,
+          ) => p.t)}
           contentType={contentType}
         />
       </section>
@@ -212,7 +264,9 @@ export function ExchangeView(props: ExchangeViewProps) {
   const [editing, setEditing] = useState(false);
   const [replaying, setReplaying] = useState(false);
   const [replayError, setReplayError] = useState<string | null>(null);
-  const errorCount = summary.errors + (state.errorsText ? 1 : 0);
+  // Exceptions (error events); wsgi.errors text is the app's own log, not an error.
+  const errorCount = summary.errors;
+  const leftNote = clientLeftNote(state, exchange.events);
 
   const replay = async (edit: ReplayRequest) => {
     setReplaying(true);
@@ -258,6 +312,26 @@ export function ExchangeView(props: ExchangeViewProps) {
             <button type="button" data-testid="replay-edit" onClick={() => setEditing(!editing)}>
               Edit and replay
             </button>
+            <button
+              type="button"
+              data-testid="export-test"
+              title="Download a deno test file that sends this request to the app in-process and checks this answer"
+              onClick={() =>
+                props.onExportTest().catch((error: Error) =>
+                  alert(`Export as a test failed: ${error.message}`)
+                )}
+            >
+              Export test
+            </button>
+            <button
+              type="button"
+              data-testid="compare"
+              class={props.comparing ? "on" : ""}
+              title="Compare with another exchange: pick it in the list"
+              onClick={props.onCompare}
+            >
+              Compare…
+            </button>
             <a
               class="button"
               href={props.harUrl}
@@ -276,11 +350,20 @@ export function ExchangeView(props: ExchangeViewProps) {
           <span class={`status ${statusClass(summary.status)}`} data-testid="detail-status">
             {summary.statusLine ?? summary.status ?? summary.state}
           </span>
-          <span>{formatMs(summary.duration)}</span>
+          {summary.state === "pending"
+            ? (
+              <span class="elapsed" data-testid="detail-elapsed" title="running">
+                {formatMs(elapsed(summary.startedAt, props.now))}
+              </span>
+            )
+            : <span>{formatMs(summary.duration)}</span>}
           <span>{formatBytes(summary.responseBytes)}</span>
           <span class="muted">{formatClock(summary.startedAt)}</span>
           {summary.state !== "complete" && <span class="pill">{summary.state}</span>}
           {summary.truncated && <span class="pill warn">truncated</span>}
+          {exchange.summary.imported && (
+            <span class="pill" data-testid="imported" title="loaded from a HAR file">imported</span>
+          )}
           {summary.replayOf !== undefined && (
             <button
               type="button"
@@ -299,6 +382,12 @@ export function ExchangeView(props: ExchangeViewProps) {
           <span class="muted">{curl.copied ? "Copied." : "Select and copy."}</span>
           <button type="button" class="link" onClick={() => setCurl(null)}>Close</button>
         </div>
+      )}
+      {leftNote && <p class="note warn client-left" data-testid="client-left">{leftNote}</p>}
+      {props.comparing && (
+        <p class="note" data-testid="compare-picking">
+          Pick another exchange in the list to compare this one with.
+        </p>
       )}
       {props.replayChanges && <ReplayChanges changes={props.replayChanges} />}
       {replayError && <p class="note warn">Replay failed: {replayError}</p>}

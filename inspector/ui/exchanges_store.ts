@@ -14,6 +14,7 @@
 import type {
   Base64,
   ExchangeSummary,
+  ImportResult,
   ServerEventWire,
   StreamMessage,
   WireEvent,
@@ -46,6 +47,8 @@ export interface ExchangesStore {
   apply(message: StreamMessage): void;
   /** Asks the side port to forget every exchange. */
   clear(): Promise<void>;
+  /** Loads a HAR file's entries into the side port's store; they are listed as they come. */
+  importHar(file: Blob): Promise<ImportResult>;
   /** Calls `fn` for each timeline event that streams in (`index`: its place in its exchange). */
   onEvent(fn: EventListener): () => void;
   /** Calls `fn` each time the stream reconnects (what it sent meanwhile was missed). */
@@ -160,6 +163,11 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
           return;
       }
       schedule();
+    },
+    async importHar(file) {
+      const result = await client.importHar(file);
+      await store.load();
+      return result;
     },
     async clear() {
       await client.clear();

@@ -1,12 +1,15 @@
 /**
  * The exchange list: one row per exchange (method, path and query, status,
- * duration, size, time), windowed so thousands of rows stay cheap.
+ * duration, size, time), windowed so thousands of rows stay cheap. A pending
+ * exchange shows how long it has run so far, from the clock the caller
+ * passes (`now`); an imported one (from a HAR file) is marked.
  * Controlled: the caller owns the selection.
  *
  * @module
  */
 
 import type { ExchangeSummary } from "../protocol.ts";
+import { elapsed } from "./clock_store.ts";
 import { formatBytes, formatClock, formatMs, statusClass } from "./format.ts";
 import { VirtualList } from "./virtual_list.tsx";
 
@@ -20,6 +23,8 @@ export interface RequestListProps {
   onSelect: (id: string) => void;
   /** Why generation `n` of the app started (`app.ts changed`), for the reload dividers. */
   reason?: (generation: number) => string | undefined;
+  /** The time now (epoch ms), for pending exchanges. */
+  now: number;
 }
 
 /**
@@ -51,10 +56,12 @@ function StatusCell({ exchange }: { exchange: ExchangeSummary }) {
 
 /** One row of the list. */
 export function RequestRow(
-  { exchange, selected, onSelect, divider }: {
+  { exchange, selected, onSelect, divider, now }: {
     exchange: ExchangeSummary;
     selected: boolean;
     onSelect: (id: string) => void;
+    /** The time now (epoch ms), for a pending exchange. */
+    now: number;
     /** Shown under the row: the first exchange of a new generation of the app. */
     divider?: { generation: number; reason?: string };
   },
@@ -76,10 +83,21 @@ export function RequestRow(
       </span>
       <span class="target" data-testid="row-target" title={exchange.target}>
         {exchange.replayOf !== undefined && <span class="replay-mark" title="replay">↻</span>}
+        {exchange.imported && (
+          <span class="import-mark" title="imported from a HAR file" data-testid="row-imported">
+            ⤓
+          </span>
+        )}
         {exchange.target}
       </span>
       <StatusCell exchange={exchange} />
-      <span class="num" data-testid="row-duration">{formatMs(exchange.duration)}</span>
+      {exchange.state === "pending"
+        ? (
+          <span class="num elapsed" data-testid="row-elapsed" title="running">
+            {formatMs(elapsed(exchange.startedAt, now))}
+          </span>
+        )
+        : <span class="num" data-testid="row-duration">{formatMs(exchange.duration)}</span>}
       <span class="num" data-testid="row-size">{formatBytes(exchange.responseBytes)}</span>
       <span class="num time">{formatClock(exchange.startedAt)}</span>
       {divider && <ReloadDivider {...divider} />}
@@ -88,7 +106,9 @@ export function RequestRow(
 }
 
 /** The windowed list of exchanges. */
-export function RequestList({ exchanges, selectedId, onSelect, reason }: RequestListProps) {
+export function RequestList(
+  { exchanges, selectedId, onSelect, reason, now }: RequestListProps,
+) {
   const selectedIndex = selectedId === null ? -1 : exchanges.findIndex((e) => e.id === selectedId);
   return (
     <div class="list-pane">
@@ -124,6 +144,7 @@ export function RequestList({ exchanges, selectedId, onSelect, reason }: Request
               selected={exchange.id === selectedId}
               onSelect={onSelect}
               divider={divider}
+              now={now}
             />
           );
         }}

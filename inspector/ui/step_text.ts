@@ -119,7 +119,9 @@ export function describeStep(
       break;
     }
     case "lint":
-      change.summary = `Rule broken (${event.data.rule}): ${event.data.message}`;
+      change.summary = event.data.rule === "client.left"
+        ? `The client went away while the app was still running: ${event.data.message}`
+        : `Rule broken (${event.data.rule}): ${event.data.message}`;
       break;
     case "close":
       change.summary = event.data.called

@@ -12,6 +12,9 @@ import { createExchangesStore, type ExchangesStore } from "./exchanges_store.ts"
 import { createSelectionStore, type SelectionStore } from "./selection_store.ts";
 import { createStepStore, type StepStore } from "./step_store.ts";
 import { createServerStore, type ServerStore } from "./server_store.ts";
+import { type ClockStore, createClockStore } from "./clock_store.ts";
+import { createSearchStore, type SearchStore } from "./search_store.ts";
+import { type CompareStore, createCompareStore } from "./compare_store.ts";
 
 /** Every store of the page, and the client they talk through. */
 export interface Stores {
@@ -21,6 +24,12 @@ export interface Stores {
   steps: StepStore;
   /** The CLI's server state: generation, load error, server events. */
   server: ServerStore;
+  /** The time now, ticking while an exchange is pending. */
+  clock: ClockStore;
+  /** The filter's `body:` words, searched by the side port. */
+  search: SearchStore;
+  /** Two exchanges side by side. */
+  compare: CompareStore;
 }
 
 /**
@@ -41,11 +50,15 @@ export function createStores(client: ApiClient): Stores {
   });
   exchanges.onEvent((id, index, event, bytes) => selection.apply(id, index, event, bytes));
   exchanges.onReconnect(() => selection.reload());
+  const clock = createClockStore();
   exchanges.state.subscribe(({ list }) => {
     // Cleared: the open exchange is gone.
     if (list.length === 0 && selection.state.value.id !== null) selection.select(null);
+    clock.run(list.some((e) => e.state === "pending"));
   });
-  return { client, exchanges, selection, steps, server };
+  const search = createSearchStore(client, exchanges);
+  const compare = createCompareStore(client);
+  return { client, exchanges, selection, steps, server, clock, search, compare };
 }
 
 /** The context that carries the {@linkcode Stores}. */

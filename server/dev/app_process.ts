@@ -7,9 +7,9 @@
  * @module
  */
 
-import { ChannelWriter, type Fault, type ToChild } from "./channel.ts";
-import type { RecordIntake } from "./contract.ts";
-import type { ChildConfig } from "./child.ts";
+import { ChannelWriter, type ToChild } from "./channel.ts";
+import type { Fault, RecordIntake } from "./contract.ts";
+import type { ChildConfig } from "./child_config.ts";
 import type { LoadError } from "./load_error.ts";
 
 /** The app process entry point. */
@@ -36,7 +36,11 @@ export class AppProcess {
   state: ProcessState;
   /** When it last said anything (a `performance.now()` reading): its heartbeat. */
   lastSeen = performance.now();
-  /** Why the supervisor ended it (retired, killed), if it did: an exit without one is a crash. */
+  /**
+   * Why the supervisor ended it, if it did (`retired`, `grace`: cut after a
+   * reload's grace period, `timeout`, `shutdown`, `failed`, `dropped`,
+   * `killed`): an exit without one is a crash.
+   */
   endedBy: string | undefined;
   /** The module failed to load: it serves the error page. */
   loadError: LoadError | undefined;
@@ -79,6 +83,8 @@ export class AppProcess {
         "run",
         "-A",
         "--unstable-net",
+        // request.signal says only that a client left (the gateway's watchClient), with no warning.
+        "--unstable-no-legacy-abort",
         ...EXTRA_FLAGS,
         CHILD,
         JSON.stringify({ ...config, standby }),

@@ -20,7 +20,8 @@
  */
 
 import type { LoadError } from "./load_error.ts";
-import type { ChildConfig } from "./child.ts";
+import type { Fault } from "./contract.ts";
+import type { ChildConfig } from "./child_config.ts";
 
 /** Recorded frames (`docs/record.md`). */
 export const RECORD = 1;
@@ -28,14 +29,6 @@ export const RECORD = 1;
 export const CONTROL = 2;
 /** The app process is alive (no payload). */
 export const HEARTBEAT = 3;
-
-/** A fault in the app process that no exchange caught. */
-export interface Fault {
-  kind: "unhandledrejection" | "error";
-  name: string;
-  message: string;
-  stack?: string;
-}
 
 /** Control messages from an app process. */
 export type ToSupervisor =

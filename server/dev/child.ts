@@ -1,19 +1,21 @@
 /**
  * The app process: one per generation and worker, started by the supervisor
- * (`./supervisor.ts`) as `deno run -A --unstable-net child.ts CONFIG`.
+ * (`./supervisor.ts`) as `deno run -A --unstable-net --unstable-no-legacy-abort child.ts CONFIG`.
  *
  * It loads the application module, and serves it with the gateway on the
  * app's port, shared with its sibling workers and the next generation
  * through `SO_REUSEPORT`: the kernel hands each new connection to one of the
  * listeners, and the process that accepts a connection answers it itself,
  * so nothing is proxied. Its recorder, made by the inspector's module
- * (`./contract.ts`), writes each exchange's frames of the record format
+ * (`AppRecording` in `./contract.ts`, `CreateAppRecorder` in
+ * `../recorder.ts`), writes each exchange's frames of the record format
  * (`docs/record.md`) to the supervisor over the private channel
  * (`./channel.ts`), never over stdout or stderr, which stay the
  * application's (and the request log's).
  *
  * A module that fails to load does not end it: it serves the error page
- * (`./load_error.ts`) on the same port until the supervisor replaces it.
+ * (`./load_error.ts`, to loopback clients) on the same port until the
+ * supervisor replaces it.
  * Faults no exchange caught (an unhandled rejection, an exception in a
  * timer) are logged with their stack, reported, and the process goes on.
  * It exits when told to retire (after its open exchanges finish), and at
@@ -23,60 +25,22 @@
  */
 
 import type { Application } from "../types.ts";
-import { toFetch } from "../gateway.ts";
+import { type FetchHandler, toFetch } from "../gateway.ts";
 import { stderrSink } from "../log.ts";
+import type { AppRecorder, CreateAppRecorder } from "../recorder.ts";
 import {
   ChannelWriter,
   CONTROL,
-  type Fault,
   HEARTBEAT,
   parseControl,
   readChannel,
   type ToChild,
 } from "./channel.ts";
-import type { AppRecorder, AppRecording, CreateAppRecorder } from "./contract.ts";
+import type { Fault } from "./contract.ts";
+import type { ChildConfig } from "./child_config.ts";
 import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
 import { debugPage, loadStackParser } from "./debug_page.ts";
-import {
-  composeApplication,
-  exportedApplication,
-  exportKey,
-  missingExport,
-  type ToolkitOptions,
-} from "./compose.ts";
-
-/** What the supervisor tells an app process, as its one argument (JSON). */
-export interface ChildConfig {
-  /** The channel's Unix socket. */
-  channel: string;
-  generation: number;
-  worker: number;
-  /** The module's URL, and the name it is shown by. */
-  module: string;
-  shown: string;
-  /** The export to serve; `application`, else the default export, else `fetch`, when absent. */
-  name?: string;
-  hostname: string;
-  port: number;
-  /** Seconds an exchange may run (0: no limit). */
-  timeout: number;
-  /** Whether several processes serve the app (`wsgi.multiprocess`). */
-  multiprocess: boolean;
-  /** How to record exchanges for the inspector; not at all when absent. */
-  recording?: AppRecording;
-  /** The largest request body the gateway takes; its default when absent. */
-  maxRequestBody?: number;
-  /** The toolkit's pieces around the app; none when absent. */
-  toolkit?: ToolkitOptions;
-  /** The request log on stderr. */
-  log: boolean;
-  /** The inspector's URL, for links from the error pages. */
-  inspectorUrl?: string;
-  /** Show the debug page to clients off loopback too. */
-  debugAnyClient?: boolean;
-  /** Serve this error page and do not load the module (the supervisor's fallback). */
-  failed?: LoadError;
-}
+import { composeApplication, exportedApplication, exportKey, missingExport } from "./compose.ts";
 
 /** Milliseconds between heartbeats. */
 export const HEARTBEAT_MS = 200;
@@ -128,22 +92,29 @@ function asFault(kind: Fault["kind"], value: unknown): Fault {
   return { kind, name: typeof value, message: String(value) };
 }
 
-/** Serves the app (or its load error page) on the shared port; returns the server. */
-async function serveApp(
+/**
+ * The fetch handler an app process serves: the application (with the
+ * toolkit's pieces around it), or the page of its load error, through the
+ * gateway, with the CLI's debug page for runtime errors. The two error
+ * pages show internals to loopback clients only, unless `debugAnyClient`.
+ */
+export function appHandler(
   config: ChildConfig,
-  out: ChannelWriter,
-  recorder: AppRecorder | undefined,
-): Promise<Deno.HttpServer<Deno.NetAddr>> {
-  const loaded = config.failed ? { error: config.failed } : await importApplication(config);
-  let app: Application;
-  if ("error" in loaded) {
-    out.control({ type: "load_error", error: withFrame(loaded.error) });
-    app = loadErrorPage(loaded.error, config.inspectorUrl);
-  } else {
-    app = config.toolkit ? composeApplication(loaded.app, config.toolkit) : loaded.app;
-  }
-  const handler = toFetch(app, {
+  loaded: { app: Application } | { error: LoadError },
+  recorder?: AppRecorder,
+): FetchHandler {
+  const app = "error" in loaded
+    ? loadErrorPage(loaded.error, {
+      inspectorUrl: config.inspectorUrl,
+      anyClient: config.debugAnyClient,
+    })
+    : config.toolkit
+    ? composeApplication(loaded.app, config.toolkit)
+    : loaded.app;
+  return toFetch(app, {
     recorder,
+    // This process runs with --unstable-no-legacy-abort (./app_process.ts): no warning.
+    watchClient: recorder !== undefined,
     log: config.log,
     timeout: config.timeout > 0 ? config.timeout * 1000 : undefined,
     multiprocess: config.multiprocess,
@@ -157,6 +128,17 @@ async function serveApp(
       refOf: (environ) => recorder?.refOf(environ),
     }),
   });
+}
+
+/** Serves the app (or its load error page) on the shared port; returns the server. */
+async function serveApp(
+  config: ChildConfig,
+  out: ChannelWriter,
+  recorder: AppRecorder | undefined,
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const loaded = config.failed ? { error: config.failed } : await importApplication(config);
+  if ("error" in loaded) out.control({ type: "load_error", error: withFrame(loaded.error) });
+  const handler = appHandler(config, loaded, recorder);
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,

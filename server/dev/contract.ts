@@ -7,7 +7,8 @@
  * What crosses from an app process to the supervisor is the inspector's
  * record format (`docs/record.md`): each exchange's frames, written in the
  * app process by the recorder that the inspector's module makes
- * ({@linkcode CreateAppRecorder}), carried as RECORD messages of the private
+ * (`CreateAppRecorder`, in `../recorder.ts` with the other recorders),
+ * carried as RECORD messages of the private
  * channel (`./channel.ts`), and taken as they are by the inspector's store
  * ({@linkcode RecordIntake}). Nothing in `server/` reads or writes a frame.
  *
@@ -18,9 +19,15 @@
  * @module
  */
 
-import type { Recorder } from "../recorder.ts";
 import type { LoadError } from "./load_error.ts";
-import type { Fault } from "./channel.ts";
+
+/** A fault in an app process that no exchange caught. */
+export interface Fault {
+  kind: "unhandledrejection" | "error";
+  name: string;
+  message: string;
+  stack?: string;
+}
 
 /** A server-level event, as the inspector shows it. */
 export type ServerEvent =
@@ -55,7 +62,7 @@ export type StampedServerEvent = ServerEvent & { time: number };
 export interface AppRecording {
   /**
    * The URL of the module that makes an app process's recorder: it exports
-   * `createAppRecorder`, a {@linkcode CreateAppRecorder}.
+   * `createAppRecorder`, a `CreateAppRecorder` (`../recorder.ts`).
    */
   module: string;
   /** Body bytes kept per exchange and stream. */
@@ -85,26 +92,6 @@ export interface AppRecorderOptions {
    */
   congested(): boolean;
 }
-
-/** An app process's recorder. */
-export interface AppRecorder extends Recorder {
-  /** Exchanges left unrecorded so far because the supervisor was too far behind. */
-  readonly skipped: number;
-  /**
-   * The reference of the exchange `environ` belongs to, while it is open:
-   * `generation.worker.id`, which the inspector's page finds it by (the debug
-   * page links to it).
-   */
-  refOf(environ: object): string | undefined;
-  /**
-   * Records `error` (a fault no exchange caught) on the one exchange open,
-   * when exactly one is, and returns its reference.
-   */
-  faultOnOpen(error: { name: string; message: string; stack?: string }): string | undefined;
-}
-
-/** The export of {@linkcode AppRecording.module}. */
-export type CreateAppRecorder = (options: AppRecorderOptions) => AppRecorder;
 
 /** The supervisor's reader of one app process's records. */
 export interface RecordIntake {

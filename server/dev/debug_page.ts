@@ -10,9 +10,8 @@
  * folded away; a link to the exchange in the inspector. Plain text for a
  * client that does not ask for HTML.
  *
- * It is shown only to a loopback client (`REMOTE_ADDR` 127.0.0.0/8 or ::1):
- * anyone else gets the bare 500, unless `anyClient` says otherwise (as
- * Werkzeug's debugger, which is for the developer's own browser).
+ * It is shown only to a loopback client; anyone else gets the bare 500,
+ * unless `anyClient` says otherwise (`./internals.ts` says why).
  *
  * @module
  */
@@ -31,6 +30,7 @@ import {
   wantsHtml,
 } from "./code_frame.ts";
 import { shortPath } from "./load_error.ts";
+import { showsInternals } from "./internals.ts";
 
 /** One frame of a parsed stack. */
 export interface StackFrame {
@@ -126,12 +126,6 @@ export function frameLocation(frame: StackFrame, cwd = Deno.cwd()): string {
   return `${where}${frame.line ? `:${frame.line}:${frame.column ?? 0}` : ""}`;
 }
 
-/** Whether the client is this machine. */
-export function isLoopback(address: unknown): boolean {
-  return typeof address === "string" &&
-    (address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127."));
-}
-
 /** The debug page as plain text. */
 export function debugText(error: unknown, frames: StackFrame[], link?: string): string {
   const cwd = Deno.cwd();
@@ -224,10 +218,7 @@ export interface DebugPageOptions {
 /** Makes the gateway's `debug` option for the CLI: the debug page for loopback clients. */
 export function debugPage(options: DebugPageOptions = {}): ErrorPage {
   return (error, environ): Application => {
-    if (
-      !environ || error instanceof RequestBodyTooLarge ||
-      (!options.anyClient && !isLoopback(environ.REMOTE_ADDR))
-    ) {
+    if (!showsInternals(environ, options.anyClient) || error instanceof RequestBodyTooLarge) {
       return errorPage(error, false);
     }
     return (_environ, start_response) => {

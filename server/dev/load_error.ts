@@ -3,13 +3,16 @@
  * an import that fails, a missing or wrong export. The app process that
  * fails to load it keeps the port and answers every request with the page
  * made here (status 500; HTML with a code frame for browsers, plain text for
- * other clients); the supervisor prints the same on the terminal and the
- * inspector shows it as a banner, until a fixed file is loaded.
+ * other clients; a bare 500 for clients off loopback); the supervisor prints
+ * the same on the terminal and the inspector shows it as a banner, until a
+ * fixed file is loaded.
  *
  * @module
  */
 
 import type { Application } from "../types.ts";
+import { errorPage } from "../error_page.ts";
+import { showsInternals } from "./internals.ts";
 import {
   escapeHtml,
   formatCodeFrame,
@@ -122,12 +125,25 @@ export function formatLoadError(error: LoadError, cwd = Deno.cwd()): string {
   return text;
 }
 
+/** Options of {@linkcode loadErrorPage}. */
+export interface LoadErrorPageOptions {
+  /** The inspector's URL, for a link. */
+  inspectorUrl?: string;
+  /** Show the page to clients off loopback too (`--debug-any-client`). */
+  anyClient?: boolean;
+}
+
 /**
  * The application that answers every request while the module is broken:
  * 500, an HTML page with the code frame for a browser, plain text otherwise.
+ * Only for a loopback client: it shows source code and paths, so anyone
+ * else gets the bare 500, unless `anyClient` (see `./internals.ts`).
  */
-export function loadErrorPage(error: LoadError, inspectorUrl?: string): Application {
+export function loadErrorPage(error: LoadError, options: LoadErrorPageOptions = {}): Application {
+  const { inspectorUrl, anyClient } = options;
+  const bare = errorPage(error, false);
   return (environ, start_response) => {
+    if (!showsInternals(environ, anyClient)) return bare(environ, start_response);
     const cwd = Deno.cwd();
     let body: string;
     let type: string;

@@ -18,6 +18,8 @@ export interface DevRunOptions {
   host: string;
   port: number;
   reload: boolean;
+  /** Seconds a reload lets the old code's exchanges run before they are cut (`--reload-grace`). */
+  reloadGrace: number;
   timeout: number;
   workers: number;
   quiet: boolean;
@@ -25,6 +27,8 @@ export interface DevRunOptions {
   maxRequestBody: number;
   /** The toolkit's pieces around the app (validator, `--script-name`, `--static`). */
   toolkit?: ToolkitOptions;
+  /** Show the error pages to clients off loopback too (`--debug-any-client`). */
+  debugAnyClient: boolean;
   inspector?: SupervisedInspector;
   /** Where the inspector listens, for messages. */
   inspectorHost: string;
@@ -60,11 +64,13 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
     hostname: options.host,
     port: options.port,
     reload: options.reload,
+    graceMs: options.reloadGrace * 1000,
     timeout: options.timeout,
     workers: options.workers,
     log: !options.quiet,
     maxRequestBody: options.maxRequestBody,
     toolkit: options.toolkit,
+    debugAnyClient: options.debugAnyClient,
     inspector: options.inspector,
   });
   let started;

@@ -1,0 +1,119 @@
+/**
+ * The watchdog: app processes that stop answering, and app processes that
+ * die.
+ *
+ * Each app process sends a heartbeat every 200 ms (`./child.ts`). One whose
+ * heartbeat stops for longer than `--timeout` (a CPU-bound loop: no timer of
+ * its own can run) is stopped at once (SIGSTOP), its generation is replaced,
+ * and it is killed, with everything it started (SIGKILL to its process
+ * group), once the next one listens or two seconds later. A process that
+ * exits by itself is replaced within a second; one that crashes again and
+ * again waits a little longer each time.
+ *
+ * @module
+ */
+
+import type { AppProcess } from "./app_process.ts";
+import type { Generations } from "./generations.ts";
+
+/** Milliseconds between checks of the heartbeats. */
+const CHECK_MS = 100;
+/** Milliseconds a stuck process may keep the port while the next generation starts. */
+const STUCK_KILL_MS = 2000;
+/** Milliseconds of crashes remembered for the delay before a restart. */
+const CRASH_WINDOW_MS = 10_000;
+
+/** A fault the watchdog reports (`kind`: the process was stuck, or exited). */
+export interface ProcessFault {
+  kind: "timeout" | "exit";
+  name: string;
+  message: string;
+}
+
+/** What the {@linkcode Watchdog} needs of the supervisor. */
+export interface WatchdogHost {
+  /** Seconds an exchange may run; 0 for no limit (and no heartbeat checks). */
+  readonly timeout: number;
+  /** The app processes alive. */
+  readonly processes: Iterable<AppProcess>;
+  /** Whether the supervisor is stopping. */
+  stopping(): boolean;
+  /** Records a fault of `p` as a server-level event. */
+  fault(p: AppProcess, fault: ProcessFault): void;
+  /** Prints an error. */
+  printError(text: string): void;
+}
+
+/** Watches the heartbeats of the app processes, and replaces those that die. */
+export class Watchdog {
+  readonly #host: WatchdogHost;
+  readonly #generations: Generations;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  /** When the last crashes happened (`performance.now()`), for the restart's delay. */
+  #crashes: number[] = [];
+
+  constructor(host: WatchdogHost, generations: Generations) {
+    this.#host = host;
+    this.#generations = generations;
+  }
+
+  /** Starts checking the heartbeats, when there is a timeout. */
+  start(): void {
+    if (this.#host.timeout > 0) this.#timer = setInterval(() => this.#check(), CHECK_MS);
+  }
+
+  /** Stops checking. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** A process exited that the supervisor did not end: report it, and replace its generation. */
+  crashed(p: AppProcess, status: Deno.CommandStatus): void {
+    const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+    const message = `The app process (pid ${p.pid}) exited with ${how}`;
+    this.#host.fault(p, { kind: "exit", name: "Exit", message });
+    const g = this.#generations.of(p);
+    if (!g) return;
+    // Crashing again and again: wait a little longer each time, never more than a second.
+    const now = performance.now();
+    this.#crashes = this.#crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.#crashes.push(now);
+    const delay = Math.min(1000, 125 * 2 ** (this.#crashes.length - 1)) - 125;
+    this.#host.printError(`${message}; restarting it${delay > 0 ? ` in ${delay} ms` : ""}\n`);
+    setTimeout(() => {
+      if (this.#host.stopping()) return;
+      this.#generations.replace(
+        g,
+        "restart after the app process exited",
+        `${message} while loading the module`,
+      );
+    }, delay);
+  }
+
+  /** Checks heartbeats: a process silent for longer than the timeout is stuck. */
+  #check(): void {
+    const limit = this.#host.timeout * 1000 + 300;
+    const now = performance.now();
+    for (const p of this.#host.processes) {
+      if (p.endedBy !== undefined || p.state === "gone" || p.state === "standby") continue;
+      if (now - p.lastSeen <= limit) continue;
+      this.#stuck(p, now - p.lastSeen);
+    }
+  }
+
+  #stuck(p: AppProcess, silentMs: number): void {
+    // Stop it burning a core at once; killed when the next generation listens.
+    p.signal("SIGSTOP");
+    p.endedBy = "timeout";
+    const seconds = (silentMs / 1000).toFixed(1);
+    const message = p.state === "starting"
+      ? `The module did not finish loading within ${seconds} s (a loop at its top level?)`
+      : `The app process (pid ${p.pid}) did not answer for ${seconds} s (a CPU-bound loop?); it is restarted`;
+    this.#host.printError(`${message}\n`);
+    this.#host.fault(p, { kind: "timeout", name: "TimeoutError", message });
+    setTimeout(() => p.kill(), STUCK_KILL_MS);
+    const g = this.#generations.of(p);
+    if (!g || this.#host.stopping()) return;
+    this.#generations.replace(g, "restart after a timeout", message);
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * The side port's search in bodies, HAR import and test export, over HTTP
+ * against a real app server recording into a real inspector.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Application } from "../mod.ts";
+import type { ExchangeDetail, ExchangeList, ImportResult } from "../inspector/protocol.ts";
+import { bytesContain } from "../inspector/search.ts";
+import { sleep } from "./_helpers.ts";
+import { bodyText, noise, withInspector } from "./_inspector.ts";
+
+const encoder = new TextEncoder();
+const BINARY = noise(300, 7);
+
+/** Routes that give each kind of exchange: text, JSON, binary, streamed, partly read, failing. */
+const app: Application = async (environ, start_response) => {
+  switch (environ.PATH_INFO) {
+    case "/json": {
+      const body = new TextDecoder().decode(await environ["wsgi.input"].read());
+      start_response("201 Created", [["Content-Type", "application/json"], ["X-App", "yes"]]);
+      return [encoder.encode(JSON.stringify({ echoed: body, Needle: "Haystack" }))];
+    }
+    case "/binary":
+      start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+      return [BINARY];
+    case "/stream":
+      start_response("200 OK", [["Content-Type", "text/event-stream"]]);
+      return (async function* () {
+        yield encoder.encode("id: 1\ndata: one\n\n");
+        await sleep(5);
+        yield encoder.encode("event: tick\ndata: two\n\n");
+      })();
+    case "/partial": {
+      const head = await environ["wsgi.input"].read(4);
+      environ["wsgi.errors"].write("read four bytes\n");
+      start_response("200 OK", [["Content-Type", "text/plain"], ["Set-Cookie", "a=1"], [
+        "Set-Cookie",
+        "b=2",
+      ]]);
+      return [head];
+    }
+    case "/boom":
+      throw new Error("kaboom");
+    default:
+      start_response("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+      return [encoder.encode(`plain page at ${environ.PATH_INFO}`)];
+  }
+};
+
+async function send(url: string, init?: RequestInit): Promise<number> {
+  const response = await fetch(url, init);
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** The detail without what an import changes: its place in the store and its mark. */
+function comparable(detail: ExchangeDetail): Omit<ExchangeDetail, "id" | "seq"> {
+  const { id: _id, seq: _seq, imported: _imported, replayOf: _replayOf, ...rest } = detail;
+  return rest;
+}
+
+async function recordEveryKind(base: string): Promise<void> {
+  assert.equal(await send(`${base}/json`, { method: "POST", body: '{"a": [1, 2]}' }), 201);
+  assert.equal(await send(`${base}/binary`), 200);
+  assert.equal(await send(`${base}/stream`), 200);
+  assert.equal(
+    await send(`${base}/partial?x=1`, { method: "PUT", body: "abcdefghij".repeat(50) }),
+    200,
+  );
+  assert.equal(await send(`${base}/boom`), 500);
+  assert.equal(await send(`${base}/plain?q=needle`), 200);
+}
+
+Deno.test("bytesContain() finds UTF-8 text, ASCII letters in any case", () => {
+  const hay = encoder.encode('{"Greeting":"Grüße, WEB"}');
+  assert.ok(bytesContain("greeting")(hay));
+  assert.ok(bytesContain("grüße, web")(hay));
+  assert.ok(!bytesContain("GRÜSSE")(hay));
+  assert.ok(bytesContain("")(hay));
+  assert.ok(!bytesContain("x")(new Uint8Array(0)));
+});
+
+Deno.test("GET /api/exchanges?body= searches request and response bodies of every kept exchange", async () => {
+  await withInspector(app, async ({ app: server, origin }) => {
+    await recordEveryKind(server.url);
+    const list = async (query: string) => {
+      const response = await fetch(`${origin}/api/exchanges?${query}`);
+      const body = await response.json();
+      return { status: response.status, body };
+    };
+    const targets = async (query: string) =>
+      ((await list(query)).body as ExchangeList).exchanges.map((e) => e.target);
+
+    // In a response body (any case), in a request body, in both.
+    assert.deepEqual(await targets("body=haystack"), ["/json"]);
+    assert.deepEqual(await targets("body=ABCDEFGHIJ"), ["/partial?x=1"]);
+    assert.deepEqual(await targets("body=data%3A%20two"), ["/stream"]);
+    // The part the app left unread was drained, and is searched too.
+    assert.deepEqual(await targets("body=hijabcdefghij"), ["/partial?x=1"]);
+    // Every body word must match; other filters still apply.
+    assert.deepEqual(await targets("body=echoed&body=needle"), ["/json"]);
+    assert.deepEqual(await targets("body=echoed&body=nothing-like-this"), []);
+    assert.deepEqual(await targets("body=plain%20page&method=GET"), ["/plain?q=needle"]);
+    assert.equal((await list("body=plain&limit=1")).body.total, 1);
+    // The 500 page's text is a body like any other.
+    assert.deepEqual(await targets("body=internal%20server%20error"), ["/boom"]);
+    const empty = await list("body=");
+    assert.equal(empty.status, 400);
+    assert.match(empty.body.error, /body must be some text to look for/);
+  });
+});
+
+Deno.test("HAR export then POST /api/import gives the same detail, marked imported, and replays", async () => {
+  await withInspector(app, async ({ app: server, origin, inspector }) => {
+    await recordEveryKind(server.url);
+    const har = await (await fetch(`${origin}/api/har`)).json();
+    const originals: ExchangeDetail[] = [];
+    for (const entry of har.log.entries) {
+      originals.push(await (await fetch(`${origin}/api/exchanges/${entry._id}`)).json());
+    }
+    assert.equal(originals.length, 6);
+
+    const refused = await fetch(`${origin}/api/import`, {
+      method: "POST",
+      body: JSON.stringify(har),
+    });
+    assert.equal(refused.status, 403, "a state change needs the inspector's own Origin");
+    await refused.body?.cancel();
+
+    const response = await fetch(`${origin}/api/import`, {
+      method: "POST",
+      headers: { origin, "content-type": "application/json" },
+      body: JSON.stringify(har),
+    });
+    assert.equal(response.status, 200);
+    const result: ImportResult = await response.json();
+    assert.deepEqual(result.skipped, []);
+    assert.equal(result.ids.length, 6);
+    assert.equal(inspector.store.size, 12);
+
+    for (const [i, id] of result.ids.entries()) {
+      const imported: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/${id}`)).json();
+      assert.equal(imported.imported, true);
+      assert.equal(imported.id, id);
+      assert.deepEqual(comparable(imported), comparable(originals[i]!), `entry ${i}`);
+    }
+    // The list says so too, and the search finds imported bodies.
+    const listed: ExchangeList = await (await fetch(`${origin}/api/exchanges?body=haystack`))
+      .json();
+    assert.deepEqual(listed.exchanges.map((e) => [e.target, e.imported ?? false]), [
+      ["/json", true],
+      ["/json", false],
+    ]);
+    // Exported again, the imported exchanges give the same HAR (ids aside).
+    const again = await (await fetch(`${origin}/api/har`)).json();
+    const strip = (entry: Record<string, unknown>) => ({ ...entry, _id: "" });
+    assert.deepEqual(again.log.entries.slice(6).map(strip), har.log.entries.map(strip));
+
+    // An imported exchange replays like a recorded one: the whole body as the client sent it.
+    const partial = result.ids[3]!;
+    const replayed = await fetch(`${origin}/api/exchanges/${partial}/replay`, {
+      method: "POST",
+      headers: { origin, "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(replayed.status, 200);
+    const replay = await replayed.json();
+    assert.deepEqual(replay.changes, []);
+    const detail: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/${replay.id}`))
+      .json();
+    assert.equal(detail.replayOf, partial);
+    assert.equal(bodyText(detail.request.body), "abcdefghij".repeat(50));
+  });
+});
+
+Deno.test("POST /api/import takes another tool's HAR, and says which entries it skipped and why", async () => {
+  await withInspector(app, async ({ origin }) => {
+    const post = (body: string) =>
+      fetch(`${origin}/api/import`, { method: "POST", headers: { origin }, body });
+    const browserHar = {
+      log: {
+        version: "1.2",
+        creator: { name: "a browser", version: "1" },
+        entries: [
+          {
+            startedDateTime: "2026-01-02T03:04:05.678Z",
+            time: 42.5,
+            request: {
+              method: "POST",
+              url: "https://example.test/api/items?page=2",
+              httpVersion: "http/2.0",
+              headers: [
+                { name: ":authority", value: "example.test" },
+                { name: "content-type", value: "application/json" },
+              ],
+              postData: { mimeType: "application/json", text: '{"name":"cup"}' },
+            },
+            response: {
+              status: 201,
+              statusText: "Created",
+              headers: [{ name: "content-type", value: "application/json" }],
+              content: {
+                size: 12,
+                mimeType: "application/json",
+                text: "eyJpZCI6IDd9",
+                encoding: "base64",
+              },
+            },
+            timings: { send: 1, wait: 30, receive: 11.5 },
+          },
+          { startedDateTime: "2026-01-02T03:04:06Z", request: { method: 7 }, response: {} },
+          {
+            startedDateTime: "2026-01-02T03:04:07Z",
+            time: 5,
+            request: { method: "GET", url: "http://example.test/gone", headers: [] },
+            response: { status: 0, statusText: "", headers: [], content: {} },
+          },
+        ],
+      },
+    };
+    const response = await post(JSON.stringify(browserHar));
+    assert.equal(response.status, 200);
+    const result: ImportResult = await response.json();
+    assert.equal(result.ids.length, 2);
+    assert.deepEqual(result.skipped, [
+      { entry: 1, error: "Entry 1: request.method must be a string (got 7)" },
+    ]);
+    const detail: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/${result.ids[0]}`))
+      .json();
+    assert.equal(detail.method, "POST");
+    assert.equal(detail.target, "/api/items?page=2");
+    assert.equal(detail.status, 201);
+    assert.equal(detail.statusLine, "201 Created");
+    assert.equal(detail.startedAt, Date.parse("2026-01-02T03:04:05.678Z"));
+    assert.equal(detail.duration, 42.5);
+    assert.equal(bodyText(detail.request.body), '{"name":"cup"}');
+    assert.equal(bodyText(detail.response.body), '{"id": 7}');
+    const request = detail.events[0]!;
+    assert.ok(request.type === "request");
+    assert.deepEqual(request.data.headers, [
+      ["host", "example.test"],
+      ["content-type", "application/json"],
+    ]);
+    const gone: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/${result.ids[1]}`))
+      .json();
+    assert.equal(gone.state, "aborted");
+    assert.equal(gone.status, null);
+
+    const notJson = await post("not json at all");
+    assert.equal(notJson.status, 400);
+    assert.match((await notJson.json()).error, /^Cannot import: the file is not JSON/);
+    const notHar = await post('{"log": {}}');
+    assert.equal(notHar.status, 400);
+    assert.match((await notHar.json()).error, /not a HAR document \(no log\.entries\)/);
+    const badTimeline = await post(JSON.stringify({
+      log: {
+        entries: [{
+          _timeline: [{ type: "request", t: 0, data: { method: "GET" } }],
+          request: {},
+          response: { content: {} },
+        }],
+      },
+    }));
+    assert.equal(badTimeline.status, 400);
+    const answer = await badTimeline.json();
+    assert.deepEqual(answer.skipped, [
+      { entry: 0, error: "Entry 0: _timeline[0].data.target must be a string (got undefined)" },
+    ]);
+  });
+});
+
+Deno.test("POST /api/import refuses a file over its size limit", async () => {
+  await withInspector(app, async ({ origin }) => {
+    const response = await fetch(`${origin}/api/import`, {
+      method: "POST",
+      headers: { origin },
+      body: JSON.stringify({ log: { entries: [], pad: "x".repeat(2048) } }),
+    });
+    assert.equal(response.status, 413);
+    assert.match((await response.json()).error, /larger than 1024 bytes/);
+  }, { maxImportBytes: 1024 });
+});

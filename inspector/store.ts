@@ -9,7 +9,7 @@
  * frames are, its status, its byte counts: what the list needs without
  * decoding), and no JavaScript object per kept exchange, so a kept exchange
  * costs the garbage collector nothing. Frames are decoded only when the API
- * or the live stream asks (`wire.ts`).
+ * or the live stream asks (`store_read.ts`, `wire.ts`).
  *
  * What is kept: the last `maxExchanges` exchanges (1000 by default), as long
  * as their frames fit the memory budget; the oldest go first, when the count
@@ -56,14 +56,27 @@ import type {
   StreamMessage,
 } from "./protocol.ts";
 import type { FrameEncoder } from "./record.ts";
-import { FLAG, HEADER_SIZE } from "./record_format.ts";
-import { decodeFrame, latin1 } from "./record_read.ts";
 import { FrameRing } from "./ring.ts";
 import { CHANGES_SUMMARY, ExchangeIndex } from "./store_index.ts";
 import { Intake, Secret } from "./store_intake.ts";
-import { detailOf, eventMessage, ExchangeReader } from "./wire.ts";
+import {
+  detailFrom,
+  eventMessageFrom,
+  KeptExchange,
+  type KeptSource,
+  type ListFilter,
+  readExchange,
+  type RequestBody,
+  requestBodyFrom,
+  requestFrom,
+  requestLine,
+  statusFilter,
+  summaryOf,
+} from "./store_read.ts";
+import type { ExchangeReader } from "./wire.ts";
 
 export { Secret } from "./store_intake.ts";
+export { KeptExchange, type ListFilter, type RequestBody } from "./store_read.ts";
 
 /** Exchanges kept by default. */
 export const DEFAULT_MAX_EXCHANGES = 1000;
@@ -92,22 +105,6 @@ export interface StoreOptions {
   onError?: (error: unknown) => void;
 }
 
-/** A filter for {@linkcode ExchangeStore.list}; every field is optional. */
-export interface ListFilter {
-  /** Request method, any case. */
-  method?: string;
-  /** Status sent: exact (`"404"`) or a class (`"4xx"`). */
-  status?: string;
-  /** Text the target (path and query) contains, any case. */
-  q?: string;
-  /** At most this many exchanges (100 by default). */
-  limit?: number;
-  /** Only exchanges whose `seq` is below this, for paging. */
-  before?: number;
-  /** Only exchanges this test keeps (the body search of `search.ts`), after the other filters. */
-  match?: (exchange: KeptExchange) => boolean;
-}
-
 /**
  * What {@linkcode ExchangeStore.subscribe} listeners get: positions, to be
  * decoded lazily (a listener runs on the app server's hot path).
@@ -121,69 +118,6 @@ export type StoreMessage =
 /** A live-stream listener. */
 export type StoreListener = (message: StoreMessage) => void;
 
-/** The request body as the client sent it: what the app read, then what was drained. */
-export interface RequestBody {
-  /** The captured bytes (a copy). */
-  bytes: Uint8Array<ArrayBuffer>;
-  /** The true size, as far as it was read. */
-  size: number;
-  /** Bytes the application itself read (the rest was drained after the response). */
-  read: number;
-  /** Whether `bytes` is the whole body: nothing cut by the cap, and its end was reached. */
-  complete: boolean;
-}
-
-/**
- * A kept exchange, as the API reads it: a handle made on demand (the store
- * keeps none), valid while the exchange is kept.
- */
-export class KeptExchange {
-  readonly #store: ExchangeStore;
-  /** Arrival order, 1-based. */
-  readonly seq: number;
-
-  constructor(store: ExchangeStore, seq: number) {
-    this.#store = store;
-    this.seq = seq;
-  }
-
-  /** Stable id, unique for the process. */
-  get id(): string {
-    return String(this.seq);
-  }
-
-  /** Whether the store still keeps it. */
-  get kept(): boolean {
-    return this.#store.keeps(this.seq);
-  }
-
-  /** Its list line. */
-  summary(): ExchangeSummary {
-    return this.#store.summaryOf(this.seq)!;
-  }
-
-  /** Everything recorded, in the wire format. */
-  detail(): ExchangeDetail {
-    return this.#store.detailOf(this.seq)!;
-  }
-
-  /** The request line and headers, as recorded. */
-  get request(): { method: string; target: string; headers: Pair[] } {
-    return this.#store.requestOf(this.seq);
-  }
-
-  /** The request body as the client sent it (see {@linkcode RequestBody}). */
-  requestBody(): RequestBody {
-    return this.#store.requestBodyOf(this.seq);
-  }
-
-  /** The kept bytes of its two streams (views of a fresh decoding), for searching. */
-  bodies(): { request: Uint8Array; response: Uint8Array } {
-    const reader = this.#store.readerOf(this.seq);
-    return { request: reader.request.bytes(), response: reader.response.bytes() };
-  }
-}
-
 /** A pending replay: its header value, and the exchange it became once it arrived. */
 export interface ReplayTicket {
   /** The header to send with the replayed request. */
@@ -193,25 +127,6 @@ export interface ReplayTicket {
   /** Forgets the ticket (call it when the replay is over). */
   release(): void;
 }
-
-function parseStatusFilter(status: string): (code: number) => boolean {
-  const s = status.trim().toLowerCase();
-  if (/^[1-5]xx$/.test(s)) {
-    const hundred = Number(s[0]) * 100;
-    return (code) => code >= hundred && code < hundred + 100;
-  }
-  if (/^\d{3}$/.test(s)) {
-    const exact = Number(s);
-    return (code) => code === exact;
-  }
-  throw new RangeError(
-    `Cannot filter by status: use a code like "404" or a class like "4xx" (got ${
-      JSON.stringify(status)
-    })`,
-  );
-}
-
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
  * The bounded store of recorded exchanges, and the {@linkcode Recorder} the
@@ -232,7 +147,7 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
  * console.assert(store.list({ status: "2xx" }).total === 1);
  * ```
  */
-export class ExchangeStore implements Recorder, WriterSink {
+export class ExchangeStore implements Recorder, WriterSink, KeptSource {
   /** Exchanges kept at most. */
   readonly maxExchanges: number;
   /** Body bytes kept per exchange and stream. */
@@ -492,133 +407,37 @@ export class ExchangeStore implements Recorder, WriterSink {
     }
   }
 
-  /** Reads `method` and `target` from a request frame at physical `at`. */
-  #requestLine(at: number): { method: string; target: string } {
-    const view = this.#ring.view;
-    const buf = this.#ring.buf;
-    let p = at + HEADER_SIZE + 8;
-    const read = () => {
-      const word = view.getUint32(p, true);
-      const n = word & 0x7fffffff;
-      const s = word & 0x80000000
-        ? new TextDecoder().decode(buf.subarray(p + 4, p + 4 + n))
-        : latin1(buf, p + 4, p + 4 + n);
-      p += 4 + n;
-      return s;
-    };
-    const method = read();
-    return { method, target: read() };
-  }
-
   /** The list line of a kept exchange, from the index (and its request line). */
   summaryOf(seq: number): ExchangeSummary | undefined {
-    if (!this.keeps(seq)) return undefined;
-    const ix = this.#index;
-    const ring = this.#ring;
-    const requestAt = ix.request(seq);
-    const { method, target } = requestAt < 0
-      ? { method: "", target: "" }
-      : this.#requestLine(ring.at(requestAt));
-    const sentAt = ix.sent(seq);
-    let statusLine: string | null = null;
-    if (sentAt >= 0) {
-      const frame = decodeFrame(ring.buf, ring.view, ring.at(sentAt));
-      if (frame.event.type === "headers_sent") statusLine = frame.event.data.status_line;
-    }
-    const duration = ix.duration(seq);
-    const status = ix.status(seq);
-    const startedAt = ix.startedAt(seq);
-    const summary: ExchangeSummary = {
-      id: String(seq),
-      seq,
-      startedAt: Number.isNaN(startedAt) ? 0 : Math.round(startedAt),
-      method,
-      target,
-      status: status === 0 ? null : status,
-      statusLine,
-      duration: Number.isNaN(duration) ? null : round(duration),
-      requestBytes: ix.read(seq),
-      responseBytes: ix.responseBytes(seq),
-      state: ix.state(seq),
-      truncated: ix.truncated(seq),
-      errors: ix.errors(seq),
-    };
-    const replayOf = ix.replayOf(seq);
-    if (replayOf > 0) summary.replayOf = String(replayOf);
-    const generation = ix.generation(seq);
-    if (generation > 0) summary.generation = generation;
-    if (ix.imported(seq)) summary.imported = true;
-    if (requestAt >= 0 && (ring.buf[ring.at(requestAt) + 5]! & FLAG.REF) !== 0) {
-      const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
-      if (frame.event.type === "request" && frame.event.data.ref !== undefined) {
-        summary.ref = frame.event.data.ref;
-      }
-    }
-    return summary;
-  }
-
-  /** Calls `fn` with the physical position of each kept frame of exchange `seq`, in order. */
-  #frames(seq: number, fn: (at: number) => void): void {
-    const ix = this.#index;
-    const last = ix.last(seq);
-    if (last < 0) return;
-    const view = this.#ring.view;
-    const id = seq >>> 0;
-    this.#ring.walk(ix.first(seq), last, (at) => {
-      if (view.getUint32(at + 8, true) === id) fn(at);
-    });
+    return this.keeps(seq) ? summaryOf(this.#ring, this.#index, seq) : undefined;
   }
 
   /** Decodes every frame of a kept exchange (see {@linkcode KeptExchange.bodies}). */
   readerOf(seq: number): ExchangeReader {
-    return this.#read(seq);
-  }
-
-  /** Decodes every frame of exchange `seq`. */
-  #read(seq: number): ExchangeReader {
-    const reader = new ExchangeReader();
-    const ring = this.#ring;
-    this.#frames(seq, (at) => reader.add(decodeFrame(ring.buf, ring.view, at), ring.buf));
-    return reader;
+    return readExchange(this.#ring, this.#index, seq);
   }
 
   /** Everything recorded about a kept exchange, in the wire format. */
   detailOf(seq: number): ExchangeDetail | undefined {
-    const summary = this.summaryOf(seq);
-    return summary && detailOf(summary, this.#read(seq));
+    return this.keeps(seq) ? detailFrom(this.#ring, this.#index, seq) : undefined;
   }
 
   /** The request line and headers of a kept exchange. */
   requestOf(seq: number): { method: string; target: string; headers: Pair[] } {
     if (!this.keeps(seq)) return { method: "", target: "", headers: [] };
-    const at = this.#index.request(seq);
-    if (at < 0) return { method: "", target: "", headers: [] };
-    const frame = decodeFrame(this.#ring.buf, this.#ring.view, this.#ring.at(at));
-    if (frame.event.type !== "request") return { method: "", target: "", headers: [] };
-    const { method, target, headers } = frame.event.data;
-    return { method, target, headers };
+    return requestFrom(this.#ring, this.#index, seq);
   }
 
   /** The request body of a kept exchange as the client sent it. */
   requestBodyOf(seq: number): RequestBody {
-    const ix = this.#index;
     if (!this.keeps(seq)) return { bytes: new Uint8Array(0), size: 0, read: 0, complete: false };
-    const reader = this.#read(seq);
-    const bytes = reader.request.bytes().slice();
-    const size = ix.requestSize(seq);
-    const read = ix.read(seq);
-    // Complete: nothing cut, and either the drain reached the end, or nothing was left to drain.
-    const cut = bytes.length < size;
-    const complete = !cut && (ix.requestComplete(seq) || !reader.drained);
-    return { bytes, size, read, complete };
+    return requestBodyFrom(this.#ring, this.#index, seq);
   }
 
   /** The live-stream message of one event (`at`: its frame's logical position), if it is still kept. */
   eventMessageOf(seq: number, index: number, at: number): StreamMessage | undefined {
     if (!this.keeps(seq) || at < this.#ring.tail) return undefined;
-    const ring = this.#ring;
-    const frame = decodeFrame(ring.buf, ring.view, ring.at(at));
-    return eventMessage(String(seq), index, frame, ring.buf);
+    return eventMessageFrom(this.#ring, seq, index, at);
   }
 
   /**
@@ -629,7 +448,7 @@ export class ExchangeStore implements Recorder, WriterSink {
   list(filter: ListFilter = {}): ExchangeList {
     const method = filter.method?.toUpperCase() || undefined;
     const q = filter.q?.toLowerCase() || undefined;
-    const status = filter.status ? parseStatusFilter(filter.status) : undefined;
+    const status = filter.status ? statusFilter(filter.status) : undefined;
     const limit = filter.limit ?? 100;
     const before = filter.before ?? Infinity;
     const ix = this.#index;
@@ -639,14 +458,13 @@ export class ExchangeStore implements Recorder, WriterSink {
       if (!ix.has(seq)) continue;
       if (status !== undefined && !status(ix.status(seq))) continue;
       if (method !== undefined || q !== undefined) {
-        const at = ix.request(seq);
-        const line = at < 0 ? { method: "", target: "" } : this.#requestLine(this.#ring.at(at));
+        const line = requestLine(this.#ring, ix, seq);
         if (method !== undefined && line.method.toUpperCase() !== method) continue;
         if (q !== undefined && !line.target.toLowerCase().includes(q)) continue;
       }
       if (filter.match !== undefined && !filter.match(new KeptExchange(this, seq))) continue;
       total++;
-      if (seq < before && exchanges.length < limit) exchanges.push(this.summaryOf(seq)!);
+      if (seq < before && exchanges.length < limit) exchanges.push(summaryOf(this.#ring, ix, seq));
     }
     return {
       total,

@@ -23,8 +23,10 @@
  * gateway alone and with its store are two more, so that a change to either
  * side of the seam is measured in the same run.
  *
- * `nothing` is the recording seam alone: the gateway with a recorder whose
- * exchanges record nothing, the ceiling of any recorder.
+ * `seam` and `copy` are the ceiling recorders of `ceiling_recorders.ts`:
+ * the recording seam alone (a recorder that records nothing), and a recorder
+ * that only copies the heads and bodies into a preallocated ring (no
+ * recorder that keeps the exchange can be cheaper).
  *
  * @module
  */
@@ -37,6 +39,7 @@ import type { Recorder } from "../../server/recorder.ts";
 import { ExchangeStore } from "../../inspector/store.ts";
 import { application } from "../../examples/hello.ts";
 import { median } from "./_bench.ts";
+import { CopyRecorder, seamRecorder } from "./ceiling_recorders.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -61,12 +64,21 @@ const peers: Info[] = Array.from(
   (_, i) => ({ remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 + i } }),
 );
 
-/** The recording seam alone: a recorder whose exchanges record nothing (the ceiling of any recorder). */
-const nothing: Recorder = { begin: () => ({ record() {} }) };
-
 const contenders: [string, (r: Request, i: Info) => Promise<Response>][] = [
   ["gateway", toFetch(application, { errors: quiet, log: () => {} })],
-  ["nothing", toFetch(application, { errors: quiet, log: () => {}, recorder: nothing })],
+  ["seam", toFetch(application, { errors: quiet, log: () => {}, recorder: seamRecorder })],
+  [
+    "copy",
+    toFetch(application, { errors: quiet, log: () => {}, recorder: new CopyRecorder() }),
+  ],
+  [
+    "copy-env",
+    toFetch(application, {
+      errors: quiet,
+      log: () => {},
+      recorder: new CopyRecorder(1 << 20, true),
+    }),
+  ],
   [
     "inspector",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new ExchangeStore() }),

@@ -168,6 +168,10 @@ export class FrameRing implements FrameSink {
     enc.start = at;
     enc.pos = at + length;
     enc.limit = at; // recomputed by more()
+    // Frees the old bytes now (detached, nothing refers to them), not when the
+    // collector gets to them: growing to a 64 MiB budget otherwise left the
+    // 32 MiB ring before it resident beside the new one for seconds.
+    (old.buffer as ArrayBuffer).transfer(0);
     return true;
   }
 

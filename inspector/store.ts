@@ -821,7 +821,8 @@ export class ExchangeStore implements Recorder, WriterSink {
   /**
    * Ends open exchange `id` of `source` with an answer the supervisor sent
    * in its writer's stead (see {@linkcode SupervisorAnswer}): recorded as
-   * the gateway records its own 504, an `error` then the response. False
+   * the gateway records its own 504 (`error`, `start_response`, `chunk`,
+   * `close`, `headers_sent`, `end`). False
    * when it is no longer open.
    */
   answerIngested(
@@ -843,6 +844,8 @@ export class ExchangeStore implements Recorder, WriterSink {
     writer.record("error", { where: "gateway", ...error, stack: undefined }, time);
     writer.record("start_response", { status: statusLine, headers, exc_info: false }, time);
     writer.record("chunk", { index: 0, bytes: body }, time);
+    // As the gateway's own 504 page, an array with no close().
+    writer.record("close", { called: false }, time);
     writer.record("headers_sent", { status, status_line: statusLine, headers }, time);
     writer.record("end", { status, bytes: body.length }, time);
     return true;

@@ -133,7 +133,8 @@ export interface RecordIntake {
   openExchanges(): OpenExchange[];
   /**
    * Ends open exchange `id` with `answer`, sent by the supervisor: its
-   * `error`, `start_response`, `chunk`, `headers_sent` and `end` events.
+   * `error`, `start_response`, `chunk`, `close`, `headers_sent` and `end`
+   * events, as the gateway records its own 504.
    * False when it is no longer open.
    */
   answerOpen(id: number, answer: SupervisorAnswer): boolean;

@@ -24,6 +24,8 @@
  * When a socket cannot be taken (not Linux, no FFI permission, an old
  * kernel, no record of the exchange: `--no-inspector`), its connection is
  * cut when the process is killed, as before, and the reason is logged once.
+ * Without records (`--no-inspector`) only the listener's queue is answered:
+ * unread bytes on a connection may be the body of the request in flight.
  *
  * @module
  */
@@ -115,7 +117,7 @@ function fallback(host: StuckHost, reason: string): void {
   if (logged.has(reason)) return;
   logged.add(reason);
   host.printError(
-    `Cannot answer the clients of a stuck app process (${reason}); their connections are cut\n`,
+    `Cannot answer the clients of a stuck app process: ${reason}; their connections are cut\n`,
   );
 }
 
@@ -154,7 +156,9 @@ export function answerStuckClients(p: AppProcess, host: StuckHost): void {
     const failure = answerTimeout(stuck, socket, exchange, p, host.timeout);
     if (failure) fallback(host, failure.reason);
   }
-  if (!unseen(stuck, sockets, taken, host, false)) return stuck.close();
+  // Without records, unread bytes may be the body of the request in flight: only the listener's.
+  const unreadOnes = p.ingest ? sockets : sockets.filter((s) => s.state === TCP_LISTEN);
+  if (!unseen(stuck, unreadOnes, taken, host, false)) return stuck.close();
   // Meanwhile only the listener (reading the sockets again takes milliseconds: a machine's
   // /proc/net/tcp may be long); a request on a kept-alive connection is answered at the kill.
   const listener = sockets.filter((s) => s.state === TCP_LISTEN);
@@ -168,7 +172,15 @@ export function answerStuckClients(p: AppProcess, host: StuckHost): void {
   };
   p.beforeKill = () => {
     const now = ownSockets(stuck, host);
-    if (now) unseen(stuck, now, taken, host, true);
+    if (now) {
+      unseen(
+        stuck,
+        p.ingest ? now : now.filter((s) => s.state === TCP_LISTEN),
+        taken,
+        host,
+        true,
+      );
+    }
     end();
   };
   p.exited.then(end);

@@ -64,6 +64,7 @@ const SYS_PIDFD_GETFD = 438n;
 const SHUT_WR = 1;
 const SHUT_RD = 0;
 const MSG_DONTWAIT = 0x40;
+const POLLIN = 0x1;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const ERRNO: Record<number, string> = {
@@ -82,6 +83,7 @@ const SYMBOLS = {
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -142,6 +144,7 @@ export function warmUp(): void {
   c.send(-1, none, 0n, MSG_DONTWAIT);
   c.recv(-1, none, 0n, MSG_DONTWAIT);
   c.accept4(-1, null, null, 0);
+  readable(c, -1);
   c.shutdown(-1, SHUT_WR);
   c.close(-1);
   errno(c);
@@ -353,7 +356,8 @@ export class StoppedProcess {
     const c = this.#c;
     let n = 0;
     try {
-      for (;;) {
+      // Accepts only what is queued: poll(2) says so first, whether the listener blocks or not.
+      while (readable(c, fd)) {
         const conn = c.accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (conn < 0) break;
         if (answerOn(c, conn, answer) === undefined) n++;
@@ -371,6 +375,16 @@ export class StoppedProcess {
     this.#c.close(this.#pidfd);
     this.#pidfd = -1;
   }
+}
+
+/** Whether descriptor `fd` can be read (or accepted from) now, without waiting. */
+function readable(c: Libc, fd: number): boolean {
+  // struct pollfd { int fd; short events; short revents; }
+  const pollfd = new Uint8Array(8);
+  const view = new DataView(pollfd.buffer);
+  view.setInt32(0, fd, LITTLE_ENDIAN);
+  view.setInt16(4, POLLIN, LITTLE_ENDIAN);
+  return c.poll(pollfd, 1n, 0) > 0 && (view.getInt16(6, LITTLE_ENDIAN) & POLLIN) !== 0;
 }
 
 /** Sends `answer` on our descriptor `fd`, shuts it for writing, and closes it a moment later. */

@@ -380,6 +380,44 @@ Deno.test("CLI --timeout 1 --workers 1: requests the spinning process never read
   }
 });
 
+Deno.test("CLI --timeout 1 --workers 2: once one worker is stuck, new connections go to its sibling while the next generation starts", async () => {
+  const dev = await startDev({
+    "app.ts": `// The next generation starts slowly once the file "slow" exists.
+let slow = false;
+try {
+  Deno.statSync(new URL("./slow", import.meta.url));
+  slow = true;
+} catch { /* the first generation */ }
+if (slow) await new Promise((resolve) => setTimeout(resolve, 3000));
+export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/spin") while (true) { /* a CPU-bound loop */ }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok")];
+};
+`,
+  }, ["--timeout", "1", "--workers", "2"]);
+  try {
+    const port = Number(new URL(dev.url).port);
+    await dev.write("slow", "");
+    await sleep(RECORDS_OUT_MS);
+    const spin = await rawRequest(
+      port,
+      "GET /spin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    equal(spin.status, 504);
+    // The next generation takes 3 s to load: meanwhile the sibling answers every new connection.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      statuses.push(
+        (await rawRequest(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
+      );
+    }
+    deepEqual(statuses, Array(8).fill(200), `${statuses}\n${dev.output()}`);
+  } finally {
+    await dev.cleanup();
+  }
+});
+
 Deno.test("CLI --timeout 1 without the FFI permission: a CPU spin is cut as before, recorded as timed out, and the log says why once", async () => {
   const dev = await startDev(
     {

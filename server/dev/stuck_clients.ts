@@ -19,7 +19,8 @@
  *   did nothing with it, so a retry is safe; it reaches no record (the
  *   gateway never saw it). The listener is emptied again every 50 ms
  *   until the process is killed, and shut just before, so that no client
- *   of the port sees a reset.
+ *   of the port sees a reset; at once when another app process (a sibling
+ *   worker) listens on the port, so that new connections go to it.
  *
  * When a socket cannot be taken (not Linux, no FFI permission, an old
  * kernel, no record of the exchange: `--no-inspector`), its connection is
@@ -108,6 +109,8 @@ export interface StuckHost {
   readonly timeout: number;
   /** Prints an error. */
   printError(text: string): void;
+  /** Whether another app process listens on the port and answers (a sibling worker). */
+  othersListen(p: AppProcess): boolean;
 }
 
 /** Reasons already logged: each once. */
@@ -148,20 +151,27 @@ export function answerStuckClients(p: AppProcess, host: StuckHost): void {
   // Sockets of the exchanges the app began (inodes): answered 504 now, or cut at the kill.
   const taken = new Set<number>();
   if (!p.ingest) fallback(host, "without the inspector, the requests in flight are not known");
+  const timedOut: [OpenExchange, ProcSocket][] = [];
   for (const exchange of p.ingest?.openExchanges() ?? []) {
     const socket = exchange.peer && findConnection(sockets, host.port, exchange.peer);
     if (!socket) continue;
     taken.add(socket.inode);
-    if (exchange.headersSent) continue;
-    const failure = answerTimeout(stuck, socket, exchange, p, host.timeout);
-    if (failure) fallback(host, failure.reason);
+    if (!exchange.headersSent) timedOut.push([exchange, socket]);
   }
   // Without records, unread bytes may be the body of the request in flight: only the listener's.
   const unreadOnes = p.ingest ? sockets : sockets.filter((s) => s.state === TCP_LISTEN);
-  if (!unseen(stuck, unreadOnes, taken, host, false)) return stuck.close();
+  // A sibling worker answers: the listener is shut at once (before a 504 makes a client come
+  // back), and new connections go to the sibling.
+  const shut = host.othersListen(p);
+  const lifted = unseen(stuck, unreadOnes, taken, host, shut);
+  for (const [exchange, socket] of timedOut) {
+    const failure = answerTimeout(stuck, socket, exchange, p, host.timeout);
+    if (failure) fallback(host, failure.reason);
+  }
+  if (!lifted) return stuck.close();
   // Meanwhile only the listener (reading the sockets again takes milliseconds: a machine's
   // /proc/net/tcp may be long); a request on a kept-alive connection is answered at the kill.
-  const listener = sockets.filter((s) => s.state === TCP_LISTEN);
+  const listener = shut ? [] : sockets.filter((s) => s.state === TCP_LISTEN);
   const timer = setInterval(() => {
     if (p.state === "gone" || !unseen(stuck, listener, taken, host, false)) end();
   }, DRAIN_MS);

@@ -53,6 +53,14 @@ export interface WatchdogHost {
   printError(text: string): void;
 }
 
+/** Whether a process other than `p` of `processes` serves the port. */
+function othersListen(processes: Iterable<AppProcess>, p: AppProcess): boolean {
+  for (const q of processes) {
+    if (q !== p && q.state === "ready" && q.endedBy === undefined) return true;
+  }
+  return false;
+}
+
 /** Watches the heartbeats of the app processes, and replaces those that die. */
 export class Watchdog {
   readonly #host: WatchdogHost;
@@ -130,7 +138,13 @@ export class Watchdog {
     // Answered before anything can kill it (the kill closes their sockets); a module still loading has none.
     if (p.state !== "starting") {
       try {
-        answerStuckClients(p, this.#host);
+        const host = this.#host;
+        answerStuckClients(p, {
+          port: host.port,
+          timeout: host.timeout,
+          printError: (text) => host.printError(text),
+          othersListen: (p) => othersListen(host.processes, p),
+        });
       } catch (error) {
         this.#host.printError(`Cannot answer the clients of a stuck app process: ${error}\n`);
       }

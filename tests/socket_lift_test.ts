@@ -1,5 +1,5 @@
 /**
- * `server/dev/socket_lift.ts` against a real child process: a `Deno.serve`
+ * `server/dev/socket_lift.ts` (and `proc_sockets.ts`) against a real child process: a `Deno.serve`
  * that spins in a request, stopped with SIGSTOP, whose client is answered
  * by this process through the lifted socket, over IPv4 and IPv6; a
  * connection it never accepted, answered from its listener; failures that
@@ -7,15 +7,13 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { answerConnection, liftUnsupported, StoppedProcess } from "../server/dev/socket_lift.ts";
 import {
   addressBytes,
-  answerConnection,
-  liftUnsupported,
   parseProcAddress,
   processSockets,
-  StoppedProcess,
   TCP_LISTEN,
-} from "../server/dev/socket_lift.ts";
+} from "../server/dev/proc_sockets.ts";
 import { sleep } from "./_helpers.ts";
 
 const encoder = new TextEncoder();

@@ -33,13 +33,8 @@
 
 import type { AppProcess } from "./app_process.ts";
 import type { OpenExchange } from "./contract.ts";
-import {
-  findConnection,
-  type LiftFailure,
-  type ProcSocket,
-  StoppedProcess,
-  TCP_LISTEN,
-} from "./socket_lift.ts";
+import { findConnection, type ProcSocket, TCP_LISTEN } from "./proc_sockets.ts";
+import { type LiftFailure, StoppedProcess } from "./socket_lift.ts";
 
 /** Milliseconds between two emptyings of a stuck process's listener. */
 const DRAIN_MS = 50;

@@ -46,7 +46,7 @@
  * @module
  */
 
-import type { Recorder, RecordIntake } from "../server/recorder.ts";
+import type { OpenExchange, Recorder, RecordIntake, SupervisorAnswer } from "../server/recorder.ts";
 import { type CaptureLimits, ExchangeWriter, type WriterSink } from "./capture.ts";
 import type {
   ExchangeDetail,
@@ -324,6 +324,14 @@ class StoreIntake implements RecordIntake {
 
   get open(): number {
     return this.#store.openIngested(this.#source);
+  }
+
+  openExchanges(): OpenExchange[] {
+    return this.#store.openIngestedExchanges(this.#source);
+  }
+
+  answerOpen(id: number, answer: SupervisorAnswer): boolean {
+    return this.#store.answerIngested(this.#source, id, answer);
   }
 }
 
@@ -775,6 +783,72 @@ export class ExchangeStore implements Recorder, WriterSink {
       if (seq > 0 && Math.floor(key / 2 ** 32) === source) n++;
     }
     return n;
+  }
+
+  /**
+   * The exchanges of `source` begun and not ended, still kept, oldest
+   * first: their client (from the `request` frame) and whether their
+   * headers went out.
+   */
+  openIngestedExchanges(source: number): OpenExchange[] {
+    const open: OpenExchange[] = [];
+    const ix = this.#index;
+    const ring = this.#ring;
+    for (const [key, seq] of this.#ingesting) {
+      if (seq < 0 || Math.floor(key / 2 ** 32) !== source || !this.alive(seq)) continue;
+      const slot = seq % ix.slots;
+      const requestAt = ix.request[slot]!;
+      let peer: OpenExchange["peer"];
+      let method = "";
+      if (requestAt >= 0) {
+        const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
+        if (frame.event.type === "request") {
+          peer = frame.event.data.peer ?? undefined;
+          method = frame.event.data.method;
+        }
+      }
+      open.push({
+        id: key,
+        method,
+        peer,
+        headersSent: ix.sent[slot]! >= 0,
+        startedAt: ix.startedAt[slot]!,
+      });
+    }
+    return open.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * Ends open exchange `id` of `source` with an answer the supervisor sent
+   * in its writer's stead (see {@linkcode SupervisorAnswer}): recorded as
+   * the gateway records its own 504 (`error`, `start_response`, `chunk`,
+   * `close`, `headers_sent`, `end`). False
+   * when it is no longer open.
+   */
+  answerIngested(
+    source: number,
+    id: number,
+    answer: SupervisorAnswer,
+    time = performance.now(),
+  ): boolean {
+    const seq = this.#ingesting.get(id);
+    if (seq === undefined || seq < 0 || Math.floor(id / 2 ** 32) !== source) return false;
+    this.#ingesting.delete(id);
+    if (!this.alive(seq)) return false;
+    const slot = seq % this.#index.slots;
+    this.#index.ingestKey[slot] = NaN;
+    const t0 = this.#index.startedAt[slot]! - performance.timeOrigin;
+    const writer = new ExchangeWriter(this, seq, Number.isNaN(t0) ? time : t0, this.#limits);
+    const { error, headers, body, statusLine } = answer;
+    const status = Number(statusLine.slice(0, 3));
+    writer.record("error", { where: "gateway", ...error, stack: undefined }, time);
+    writer.record("start_response", { status: statusLine, headers, exc_info: false }, time);
+    writer.record("chunk", { index: 0, bytes: body }, time);
+    // As the gateway's own 504 page, an array with no close().
+    writer.record("close", { called: false }, time);
+    writer.record("headers_sent", { status, status_line: statusLine, headers }, time);
+    writer.record("end", { status, bytes: body.length }, time);
+    return true;
   }
 
   /**

@@ -46,7 +46,7 @@
  * @module
  */
 
-import type { Recorder, RecordIntake } from "../server/recorder.ts";
+import type { OpenExchange, Recorder, RecordIntake, SupervisorAnswer } from "../server/recorder.ts";
 import { type CaptureLimits, ExchangeWriter, type WriterSink } from "./capture.ts";
 import type {
   ExchangeDetail,
@@ -56,6 +56,7 @@ import type {
   StreamMessage,
 } from "./protocol.ts";
 import type { FrameEncoder } from "./record.ts";
+import { decodeFrame } from "./record_read.ts";
 import { FrameRing } from "./ring.ts";
 import { CHANGES_SUMMARY, ExchangeIndex } from "./store_index.ts";
 import { Intake, Secret } from "./store_intake.ts";
@@ -213,6 +214,8 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
       failed: (error) => this.failed(error),
       replayHeader: REPLAY_HEADER,
       abortIngested: (source, reason) => this.abortIngested(source, reason),
+      openIngestedExchanges: (source) => this.openIngestedExchanges(source),
+      answerIngested: (source, id, answer) => this.answerIngested(source, id, answer),
     });
     this.#onError = options.onError ??
       ((error) =>
@@ -348,6 +351,68 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
   /** Exchanges of `source` begun ({@linkcode ExchangeStore.ingest}) and not ended, still kept. */
   openIngested(source: number): number {
     return this.#intake.open(source);
+  }
+
+  /**
+   * The exchanges of `source` begun and not ended, still kept, oldest
+   * first: their client (from the `request` frame) and whether their
+   * headers went out.
+   */
+  openIngestedExchanges(source: number): OpenExchange[] {
+    const open: OpenExchange[] = [];
+    const ix = this.#index;
+    const ring = this.#ring;
+    for (const [key, seq] of this.#intake.openEntries(source)) {
+      if (!this.alive(seq)) continue;
+      const requestAt = ix.request(seq);
+      let peer: OpenExchange["peer"];
+      let method = "";
+      if (requestAt >= 0) {
+        const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
+        if (frame.event.type === "request") {
+          peer = frame.event.data.peer ?? undefined;
+          method = frame.event.data.method;
+        }
+      }
+      open.push({
+        id: key,
+        method,
+        peer,
+        headersSent: ix.sent(seq) >= 0,
+        startedAt: ix.startedAt(seq),
+      });
+    }
+    return open.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * Ends open exchange `id` of `source` with an answer the supervisor sent
+   * in its writer's stead (see {@linkcode SupervisorAnswer}): recorded as
+   * the gateway records its own 504 (`error`, `start_response`, `chunk`,
+   * `close`, `headers_sent`, `end`). False
+   * when it is no longer open.
+   */
+  answerIngested(
+    source: number,
+    id: number,
+    answer: SupervisorAnswer,
+    time = performance.now(),
+  ): boolean {
+    const seq = this.#intake.takeOne(source, id);
+    if (seq === undefined || !this.alive(seq)) return false;
+    this.#index.setIngestKey(seq, NaN);
+    const t0 = this.#index.startedAt(seq) - performance.timeOrigin;
+    const writer = new ExchangeWriter(this, seq, Number.isNaN(t0) ? time : t0, this.#limits);
+    const { error, headers, body, statusLine } = answer;
+    const status = Number(statusLine.slice(0, 3));
+    writer.record("error", { where: "gateway", ...error, stack: undefined }, time);
+    writer.record("start_response", { status: statusLine, headers, exc_info: false }, time);
+    writer.record("chunk", { index: 0, bytes: body }, time);
+    // As the gateway's own 504 page, an array with no close().
+    writer.record("close", { called: false }, time);
+    writer.record("headers_sent", { status, status_line: statusLine, headers }, time);
+    writer.record("end", { status, bytes: body.length }, time);
+    return true;
   }
 
   /**

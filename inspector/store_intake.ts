@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { RecordIntake } from "../server/recorder.ts";
+import type { OpenExchange, RecordIntake, SupervisorAnswer } from "../server/recorder.ts";
 import { FORMAT_VERSION, HEADER_SIZE, TYPE_CODE } from "./record_format.ts";
 import { decodeFrame, requestGeneration } from "./record_read.ts";
 import { type FrameEncoder, writeEnviron, writeRequest } from "./record.ts";
@@ -86,6 +86,10 @@ export interface IntakeHost {
   readonly replayHeader: string;
   /** Ends the exchanges `source` left open (`ExchangeStore.abortIngested`); how many. */
   abortIngested(source: number, reason: string): number;
+  /** The exchanges `source` left open, as the supervisor sees them (`ExchangeStore.openIngestedExchanges`). */
+  openIngestedExchanges(source: number): OpenExchange[];
+  /** Ends open exchange `id` of `source` with the supervisor's answer (`ExchangeStore.answerIngested`). */
+  answerIngested(source: number, id: number, answer: SupervisorAnswer): boolean;
 }
 
 /**
@@ -235,6 +239,33 @@ export class Intake {
   }
 
   /**
+   * The exchanges of `source` begun and not ended: each one's key
+   * (`source * 2^32 + id`, the id `RecordIntake.answerOpen` takes) and seq.
+   */
+  openEntries(source: number): [key: number, seq: number][] {
+    const entries: [number, number][] = [];
+    for (const [id, seq] of this.#sources.get(source) ?? []) {
+      if (seq > 0) entries.push([source * 2 ** 32 + id, seq]);
+    }
+    return entries;
+  }
+
+  /**
+   * Takes out the exchange of `source` whose key is `key` (see
+   * {@linkcode Intake.openEntries}) if it is still open, and returns its
+   * seq, for the store to end it.
+   */
+  takeOne(source: number, key: number): number | undefined {
+    if (Math.floor(key / 2 ** 32) !== source) return undefined;
+    const id = key - source * 2 ** 32;
+    const map = this.#sources.get(source);
+    const seq = map?.get(id);
+    if (seq === undefined || seq < 0) return undefined;
+    map!.delete(id);
+    return seq;
+  }
+
+  /**
    * Takes out every exchange of `source` still open (its writer is gone),
    * and returns their seqs, for the store to end them.
    */
@@ -275,5 +306,13 @@ class IntakeReader implements RecordIntake {
 
   get open(): number {
     return this.#intake.open(this.#source);
+  }
+
+  openExchanges(): OpenExchange[] {
+    return this.#host.openIngestedExchanges(this.#source);
+  }
+
+  answerOpen(id: number, answer: SupervisorAnswer): boolean {
+    return this.#host.answerIngested(this.#source, id, answer);
   }
 }

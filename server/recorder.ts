@@ -190,7 +190,9 @@ export type {
   AppRecording,
   DevInspector,
   Fault,
+  OpenExchange,
   RecordIntake,
   ServerEvent,
   StampedServerEvent,
+  SupervisorAnswer,
 } from "./dev/contract.ts";

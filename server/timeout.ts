@@ -11,9 +11,10 @@
  *
  * What a late exchange gets is up to the gateway (the `expire` function
  * given to {@linkcode Deadlines}): a `504` while nothing was sent, a cut
- * connection after. A CPU-bound loop
- * never lets the timer run: only another process can stop that one (the
- * CLI's supervisor does, see `server/dev/watchdog.ts`).
+ * connection after. A CPU-bound loop never lets the timer run: only
+ * another process can stop that one. The CLI's supervisor does
+ * (`server/dev/watchdog.ts`), and answers the `504` itself on the client's
+ * socket, taken from the stopped process (`server/dev/stuck_clients.ts`).
  *
  * @module
  */

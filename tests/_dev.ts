@@ -65,12 +65,13 @@ function killGroup(pid: number): void {
 
 /**
  * Writes `files` into a new temporary folder and starts
- * `deno run -A mod.ts app.ts --port 0 --inspector-port 0 ...args` there.
+ * `deno run -A ...denoFlags mod.ts app.ts --port 0 --inspector-port 0 ...args` there.
  */
 export async function startDev(
   files: Record<string, string>,
   args: string[] = [],
   module = "app.ts",
+  denoFlags: string[] = [],
 ): Promise<DevServer> {
   const dir = await Deno.makeTempDir({ prefix: "wsgi-devtest-" });
   for (const [name, text] of Object.entries(files)) {
@@ -80,6 +81,7 @@ export async function startDev(
     args: [
       "run",
       "-A",
+      ...denoFlags,
       `${ROOT}mod.ts`,
       module,
       "--port",

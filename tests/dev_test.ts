@@ -7,10 +7,21 @@
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { cpuSeconds, eventually, get, helloApp, startDev } from "./_dev.ts";
-import { sleep } from "./_helpers.ts";
+import { rawRequest, sleep } from "./_helpers.ts";
 import type { ExchangeDetail, ExchangeList, ServerState } from "../inspector/protocol.ts";
 
 const json = async <T>(url: string): Promise<T> => JSON.parse((await get(url)).text) as T;
+
+/** How many restarts after a timeout the CLI has printed so far. */
+const restarts = (dev: { output(): string }) =>
+  dev.output().match(/restarted \(after a timeout\)/g)?.length ?? 0;
+
+/**
+ * Milliseconds to let the app process's records of a previous exchange go
+ * out before a request that spins: one that spins within a millisecond of
+ * the last write goes unrecorded (`server/dev/child.ts`), and so is cut.
+ */
+const RECORDS_OUT_MS = 50;
 
 Deno.test("CLI reload: a saved edit serves at once, the history is kept, each exchange knows its generation", async () => {
   const dev = await startDev({
@@ -212,7 +223,7 @@ Deno.test("CLI --timeout 1: an async hang is answered 504 and recorded as timed 
   }
 });
 
-Deno.test("CLI --timeout 1: a CPU spin is cut and recorded, the inspector answers meanwhile, the next request is served, nothing keeps spinning", async () => {
+Deno.test("CLI --timeout 1: a CPU spin is answered 504 and recorded as timed out, the inspector answers meanwhile, the next request is served, nothing keeps spinning", async () => {
   const dev = await startDev({
     "app.ts":
       `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
@@ -225,10 +236,17 @@ Deno.test("CLI --timeout 1: a CPU spin is cut and recorded, the inspector answer
   try {
     const first = await get(dev.url);
     const spinningPid = Number(first.text.split(" ")[1]);
+    await sleep(RECORDS_OUT_MS);
+    const restarted = restarts(dev);
     const t0 = Date.now();
     const spin = fetch(`${dev.url}/spin`).then(
-      async (r) => ({ status: r.status, text: await r.text() }),
-      (error: Error) => ({ status: 0, text: error.message }),
+      async (r) => ({ status: r.status, text: await r.text(), headers: r.headers, at: Date.now() }),
+      (error: Error) => ({
+        status: 0,
+        text: error.message,
+        headers: new Headers(),
+        at: Date.now(),
+      }),
     );
     await sleep(200);
     // The inspector lives in the supervisor: it answers while the app process spins.
@@ -243,12 +261,18 @@ Deno.test("CLI --timeout 1: a CPU spin is cut and recorded, the inspector answer
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
     ok(p99 < 500, `the inspector answered during the spin (p99 ${p99.toFixed(1)} ms)`);
     const answer = await spin;
-    ok(
-      answer.status === 504 || answer.status === 0,
-      `cut or 504 (got ${answer.status} ${answer.text})`,
+    equal(answer.status, 504, `a 504, not a cut (got ${answer.status} ${answer.text})`);
+    ok(answer.at - t0 >= 900, "not before the timeout");
+    match(
+      answer.text,
+      /^504 Gateway Timeout\n\nThe application did not answer within 1 s; its process was restarted\.\n$/,
     );
+    equal(answer.headers.get("connection"), "close");
+    console.log(`the 504 reached the client ${answer.at - t0} ms after the request`);
+    // Once restarted (a request in between gets a 503 and retry-after: see the next test).
+    await eventually(() => restarts(dev) > restarted, "the restart");
     const next = await get(dev.url);
-    equal(next.status, 200);
+    equal(next.status, 200, `${next.text}\n${dev.output()}`);
     ok(next.text !== first.text, "served by a new app process");
     await dev.waitFor(/did not answer for \d+\.\d s \(a CPU-bound loop\?\); it is restarted/);
     // The spinning process is gone, and nothing of the tree burns CPU.
@@ -262,11 +286,175 @@ Deno.test("CLI --timeout 1: a CPU spin is cut and recorded, the inspector answer
     await sleep(1000);
     const burnt = pids.map(cpuSeconds).reduce((sum, c, i) => sum + c - before[i]!, 0);
     ok(burnt < 0.3, `the app processes used ${burnt.toFixed(2)} s of CPU in 1 s`);
+    // Recorded as an async hang's 504 is: a TimeoutError, then the 504 sent.
     const list = await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=spin`);
     const x = list.exchanges[0]!;
+    equal(x.status, 504);
+    equal(x.statusLine, "504 Gateway Timeout");
+    const detail = await json<ExchangeDetail>(`${dev.inspector}/api/exchanges/${x.id}`);
+    const types = detail.events.map((e) => e.type);
+    deepEqual(types.slice(-6), [
+      "error",
+      "start_response",
+      "chunk",
+      "close",
+      "headers_sent",
+      "end",
+    ]);
+    const error = detail.events.find((e) => e.type === "error")!;
+    equal(error.data.name, "TimeoutError");
+    match(String(error.data.message), /did not answer within 1 s \(timeout\)/);
+    ok(!dev.output().includes("Cannot answer the clients"), dev.output());
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI --timeout 1 --workers 1: requests the spinning process never read get a 503 with retry-after: 1, unrecorded; the spin's own a 504", async () => {
+  const dev = await startDev({
+    "app.ts":
+      `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/spin") while (true) { /* a CPU-bound loop */ }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok")];
+};
+`,
+  }, ["--timeout", "1", "--workers", "1"]);
+  try {
+    const port = Number(new URL(dev.url).port);
+    // A kept-alive connection that the app process served once, idle when the spin begins.
+    const kept = await Deno.connect({ hostname: "127.0.0.1", port });
+    await kept.write(new TextEncoder().encode("GET /first HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const reader = kept.readable.pipeThrough(new TextDecoderStream()).getReader();
+    let keptText = "";
+    while (!keptText.endsWith("\r\n\r\nok")) keptText += (await reader.read()).value ?? "";
+    await sleep(RECORDS_OUT_MS);
+    const restarted = restarts(dev);
+    const spin = rawRequest(port, "GET /spin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+      .catch((error: Error) => ({ status: `${error.name}: ${error.message}` }));
+    await eventually(
+      async () => (await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=spin`)).total === 1,
+      "the spin to begin",
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; the CLI printed:\n${dev.output()}`);
+    });
+    // Behind the spin: a new connection (queued on the listener, never accepted), and a second
+    // request on the kept-alive one (never read).
+    const queued = rawRequest(
+      port,
+      "POST /queued HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    ).catch((error: Error) => error);
+    await kept.write(new TextEncoder().encode("GET /kept HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const keptRest = (async () => {
+      let rest = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return rest;
+        rest += value;
+      }
+    })().catch((error: Error) => `${error.name}: ${error.message}`);
+    equal((await spin).status, 504);
+    const q = await queued;
+    if (q instanceof Error) {
+      throw new Error(`The queued request got no answer: ${q.name}: ${q.message}`);
+    }
+    equal(q.statusLine, "HTTP/1.1 503 Service Unavailable");
+    equal(q.headers.get("retry-after"), "1");
+    equal(q.headers.get("connection"), "close");
+    match(new TextDecoder().decode(q.body), /did not see this request; try again/);
+    const k = await keptRest;
+    match(k, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    match(k, /\r\nretry-after: 1\r\n/);
+    // The app never saw them: nothing recorded; the spin is.
+    for (const q of ["queued", "kept"]) {
+      equal((await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=${q}`)).total, 0, q);
+    }
+    equal(
+      (await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=spin`)).exchanges[0]?.status,
+      504,
+    );
+    await eventually(() => restarts(dev) > restarted, "the restart");
+    equal((await get(dev.url)).text, "ok");
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI --timeout 1 --workers 2: once one worker is stuck, new connections go to its sibling while the next generation starts", async () => {
+  const dev = await startDev({
+    "app.ts": `// The next generation starts slowly once the file "slow" exists.
+let slow = false;
+try {
+  Deno.statSync(new URL("./slow", import.meta.url));
+  slow = true;
+} catch { /* the first generation */ }
+if (slow) await new Promise((resolve) => setTimeout(resolve, 3000));
+export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/spin") while (true) { /* a CPU-bound loop */ }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok")];
+};
+`,
+  }, ["--timeout", "1", "--workers", "2"]);
+  try {
+    const port = Number(new URL(dev.url).port);
+    await dev.write("slow", "");
+    await sleep(RECORDS_OUT_MS);
+    const spin = await rawRequest(
+      port,
+      "GET /spin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    equal(spin.status, 504);
+    // The next generation takes 3 s to load: meanwhile the sibling answers every new connection.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      statuses.push(
+        (await rawRequest(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status,
+      );
+    }
+    deepEqual(statuses, Array(8).fill(200), `${statuses}\n${dev.output()}`);
+  } finally {
+    await dev.cleanup();
+  }
+});
+
+Deno.test("CLI --timeout 1 without the FFI permission: a CPU spin is cut as before, recorded as timed out, and the log says why once", async () => {
+  const dev = await startDev(
+    {
+      "app.ts":
+        `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
+  if (environ.PATH_INFO === "/spin") while (true) { /* a CPU-bound loop */ }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode("ok")];
+};
+`,
+    },
+    ["--timeout", "1"],
+    "app.ts",
+    ["--deny-ffi"],
+  );
+  try {
+    for (let i = 0; i < 2; i++) {
+      const port = Number(new URL(dev.url).port);
+      const cut = await rawRequest(
+        port,
+        "GET /spin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      )
+        .then((r) => `answered ${r.status}`, (error: Error) => error.name);
+      ok(cut === "answered NaN" || cut === "ConnectionReset", `cut (got ${cut})`);
+      await dev.waitFor(new RegExp(`(restarted \\(after a timeout\\)[^]*){${i + 1}}`));
+      equal((await get(dev.url)).text, "ok");
+    }
+    const said = dev.output().match(
+      /Cannot answer the clients of a stuck app process: .*needs the FFI permission \(--allow-ffi\); their connections are cut\n/g,
+    );
+    equal(said?.length, 1, dev.output());
+    const x = (await json<ExchangeList>(`${dev.inspector}/api/exchanges?q=spin`)).exchanges[0]!;
     const detail = await json<ExchangeDetail>(`${dev.inspector}/api/exchanges/${x.id}`);
     ok(
-      detail.events.some((e) => e.type === "abort" && /timed out/.test(String(e.data.reason))),
+      detail.events.some((e) =>
+        e.type === "abort" && /timed out.*the connection was cut/.test(String(e.data.reason))
+      ),
       JSON.stringify(detail.events.map((e) => e.type)),
     );
   } finally {

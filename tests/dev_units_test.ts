@@ -19,6 +19,7 @@ import { ExchangeStore } from "../inspector/store.ts";
 import { REDACTED } from "../inspector/redact.ts";
 import type { ExchangeDetail } from "../inspector/protocol.ts";
 import { environOf, stateOf } from "./_inspector.ts";
+import { MemorySink } from "./_helpers.ts";
 
 Deno.test("ChannelWriter and MessageSplitter: messages survive any split of the byte stream", async () => {
   const written: Uint8Array[] = [];
@@ -194,6 +195,60 @@ Deno.test("an app process's recorder: refOf, a fault on the one open exchange, r
   equal(state.finished?.kind, "abort");
   equal(state.finished?.reason, "cut: the app process exited");
   equal(store.get("2")!.detail().state, "error");
+});
+
+Deno.test("the supervisor's intake: open exchanges with their clients; a 504 answered for one is recorded as the gateway records an async hang's", async () => {
+  // The gateway's own 504 of an async hang, recorded in-process.
+  const own = new ExchangeStore();
+  const hang = toFetch(() => new Promise(() => {}), {
+    recorder: own,
+    timeout: 50,
+    log: false,
+    errors: new MemorySink(),
+  });
+  await (await hang(new Request("http://localhost/hang"))).text();
+  const ownDetail = own.get("1")!.detail();
+
+  const store = new ExchangeStore();
+  const { intake, writer, recorder } = appChannel(store);
+  const begin = (target: string, peer: { hostname: string; port: number }) => {
+    const x = recorder.begin(new Request(`http://localhost${target}`))!;
+    x.record("request", { method: "GET", target, version: "HTTP/1.1", peer, headers: [] });
+    x.record("call", { app: "application" });
+    return x;
+  };
+  begin("/spin", { hostname: "127.0.0.1", port: 40001 });
+  const sent = begin("/stream", { hostname: "::1", port: 40002 });
+  sent.record("headers_sent", { status: 200, status_line: "200 OK", headers: [] });
+  await writer.drain();
+  const open = intake.openExchanges();
+  deepEqual(open.map(({ method, peer, headersSent }) => ({ method, peer, headersSent })), [
+    { method: "GET", peer: { hostname: "127.0.0.1", port: 40001 }, headersSent: false },
+    { method: "GET", peer: { hostname: "::1", port: 40002 }, headersSent: true },
+  ]);
+  const body = new TextEncoder().encode("504 Gateway Timeout\n");
+  const answer = {
+    statusLine: "504 Gateway Timeout",
+    headers: [["content-length", String(body.length)]] as [string, string][],
+    body,
+    error: { name: "TimeoutError", message: "The application did not answer within 1 s (timeout)" },
+  };
+  ok(intake.answerOpen(open[0]!.id, answer));
+  equal(intake.answerOpen(open[0]!.id, answer), false, "answered once");
+  equal(intake.open, 1);
+  const detail = store.get("1")!.detail();
+  equal(detail.status, 504);
+  equal(detail.statusLine, ownDetail.statusLine);
+  equal(detail.state, ownDetail.state);
+  const after = (d: ExchangeDetail) =>
+    d.events.slice(d.events.findIndex((e) => e.type === "call") + 1).map((e) => e.type);
+  deepEqual(after(detail), after(ownDetail));
+  equal(
+    new TextDecoder().decode(
+      Uint8Array.from(atob(detail.response.body.bytes), (c) => c.charCodeAt(0)),
+    ),
+    "504 Gateway Timeout\n",
+  );
 });
 
 Deno.test("an app process's recorder: a reader far behind leaves new exchanges unrecorded, never part of one", async () => {

@@ -48,6 +48,8 @@ export class AppProcess {
   ingest: RecordIntake | undefined;
   /** Whether it connected to the channel. */
   connected = false;
+  /** Called once just before it is killed (a stuck process's last answers: `./stuck_clients.ts`). */
+  beforeKill: (() => void) | undefined;
   /** Resolves when its channel has been read to the end. */
   readonly channelDone: Promise<void>;
   /** Called by the channel's reader at its end. */
@@ -174,6 +176,9 @@ export class AppProcess {
   /** Kills its whole process group at once (SIGKILL); `why` is kept in `endedBy`. */
   kill(why = "killed"): void {
     this.endedBy ??= why;
+    const before = this.beforeKill;
+    this.beforeKill = undefined;
+    before?.();
     this.signal("SIGKILL");
   }
 }

@@ -93,6 +93,34 @@ export interface AppRecorderOptions {
   congested(): boolean;
 }
 
+/** An exchange an app process began and did not end, as its records tell it. */
+export interface OpenExchange {
+  /** Which one, for {@linkcode RecordIntake.answerOpen}. */
+  id: number;
+  /** Its request's method (a `HEAD` is answered without a body). */
+  method: string;
+  /** Its client (`REMOTE_ADDR`, `REMOTE_PORT`), when the gateway knew it. */
+  peer: { hostname: string; port: number } | undefined;
+  /** Whether its status and headers went out. */
+  headersSent: boolean;
+  /** When it arrived (epoch milliseconds). */
+  startedAt: number;
+}
+
+/**
+ * An answer the supervisor sent for an app process that could not (one
+ * that was stopped: `./watchdog.ts`), recorded as the gateway records its
+ * own answers, after an `error` that says why.
+ */
+export interface SupervisorAnswer {
+  /** `504 Gateway Timeout` */
+  statusLine: string;
+  headers: [string, string][];
+  body: Uint8Array;
+  /** The `error` event before it (`TimeoutError` for a timeout). */
+  error: { name: string; message: string };
+}
+
 /** The supervisor's reader of one app process's records. */
 export interface RecordIntake {
   /** Takes one RECORD payload: whole frames. Throws on bytes that are not frames. */
@@ -101,6 +129,15 @@ export interface RecordIntake {
   abortOpen(reason: string): number;
   /** Exchanges begun and not yet ended. */
   readonly open: number;
+  /** The exchanges begun and not yet ended, oldest first. */
+  openExchanges(): OpenExchange[];
+  /**
+   * Ends open exchange `id` with `answer`, sent by the supervisor: its
+   * `error`, `start_response`, `chunk`, `close`, `headers_sent` and `end`
+   * events, as the gateway records its own 504.
+   * False when it is no longer open.
+   */
+  answerOpen(id: number, answer: SupervisorAnswer): boolean;
 }
 
 /** The inspector as the supervisor sees it. */

@@ -151,8 +151,12 @@ export class Supervisor {
       printError,
       afterReload: () => this.#watcher?.refresh(),
     });
+    const port = () => this.#port;
     this.#watchdog = new Watchdog({
       timeout: options.timeout,
+      get port() {
+        return port();
+      },
       processes: this.#processes,
       stopping,
       fault: (p, fault) => this.#fault(p, fault),

@@ -4,9 +4,12 @@
  *
  * Each app process sends a heartbeat every 200 ms (`./child.ts`). One whose
  * heartbeat stops for longer than `--timeout` (a CPU-bound loop: no timer of
- * its own can run) is stopped at once (SIGSTOP), its generation is replaced,
- * and it is killed, with everything it started (SIGKILL to its process
- * group), once the next one listens or two seconds later. A process that
+ * its own can run) is stopped at once (SIGSTOP), its clients are answered
+ * for it (a `504` for the exchanges it had begun, a `503` for requests it
+ * never read: `./stuck_clients.ts`, which takes their sockets from the
+ * stopped process; a cut where it cannot), its generation is replaced, and
+ * it is killed, with everything it started (SIGKILL to its process group),
+ * once the next one listens or two seconds later. A process that
  * exits by itself is replaced within a second; one that crashes again and
  * again waits a little longer each time.
  *
@@ -15,11 +18,15 @@
 
 import type { AppProcess } from "./app_process.ts";
 import type { Generations } from "./generations.ts";
+import { answerStuckClients } from "./stuck_clients.ts";
+import { warmUp } from "./socket_lift.ts";
 
 /** Milliseconds between checks of the heartbeats. */
 const CHECK_MS = 100;
 /** Milliseconds a stuck process may keep the port while the next generation starts. */
 const STUCK_KILL_MS = 2000;
+/** Milliseconds after the start before the calls that answer a stuck process's clients are made ready. */
+const WARM_MS = 500;
 /** Milliseconds of crashes remembered for the delay before a restart. */
 const CRASH_WINDOW_MS = 10_000;
 
@@ -34,6 +41,8 @@ export interface ProcessFault {
 export interface WatchdogHost {
   /** Seconds an exchange may run; 0 for no limit (and no heartbeat checks). */
   readonly timeout: number;
+  /** The app's port. */
+  readonly port: number;
   /** The app processes alive. */
   readonly processes: Iterable<AppProcess>;
   /** Whether the supervisor is stopping. */
@@ -44,11 +53,20 @@ export interface WatchdogHost {
   printError(text: string): void;
 }
 
+/** Whether a process other than `p` of `processes` serves the port. */
+function othersListen(processes: Iterable<AppProcess>, p: AppProcess): boolean {
+  for (const q of processes) {
+    if (q !== p && q.state === "ready" && q.endedBy === undefined) return true;
+  }
+  return false;
+}
+
 /** Watches the heartbeats of the app processes, and replaces those that die. */
 export class Watchdog {
   readonly #host: WatchdogHost;
   readonly #generations: Generations;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #warm: ReturnType<typeof setTimeout> | undefined;
   /** When the last crashes happened (`performance.now()`), for the restart's delay. */
   #crashes: number[] = [];
 
@@ -59,12 +77,18 @@ export class Watchdog {
 
   /** Starts checking the heartbeats, when there is a timeout. */
   start(): void {
-    if (this.#host.timeout > 0) this.#timer = setInterval(() => this.#check(), CHECK_MS);
+    if (!(this.#host.timeout > 0)) return;
+    this.#timer = setInterval(() => this.#check(), CHECK_MS);
+    // Off the start's path; a process stuck sooner than this costs its clients ~15 ms more.
+    const warm = setTimeout(() => warmUp(), WARM_MS);
+    Deno.unrefTimer(warm);
+    this.#warm = warm;
   }
 
   /** Stops checking. */
   stop(): void {
     clearInterval(this.#timer);
+    clearTimeout(this.#warm);
   }
 
   /** A process exited that the supervisor did not end: report it, and replace its generation. */
@@ -111,6 +135,20 @@ export class Watchdog {
       : `The app process (pid ${p.pid}) did not answer for ${seconds} s (a CPU-bound loop?); it is restarted`;
     this.#host.printError(`${message}\n`);
     this.#host.fault(p, { kind: "timeout", name: "TimeoutError", message });
+    // Answered before anything can kill it (the kill closes their sockets); a module still loading has none.
+    if (p.state !== "starting") {
+      try {
+        const host = this.#host;
+        answerStuckClients(p, {
+          port: host.port,
+          timeout: host.timeout,
+          printError: (text) => host.printError(text),
+          othersListen: (p) => othersListen(host.processes, p),
+        });
+      } catch (error) {
+        this.#host.printError(`Cannot answer the clients of a stuck app process: ${error}\n`);
+      }
+    }
     setTimeout(() => p.kill(), STUCK_KILL_MS);
     const g = this.#generations.of(p);
     if (!g || this.#host.stopping()) return;

@@ -46,7 +46,7 @@
 
 import type { AppRecorder, AppRecorderOptions, EventMap, EventType } from "../server/recorder.ts";
 import { type CaptureLimits, ExchangeWriter, FrameBuffer } from "./capture.ts";
-import { TYPE_CODE } from "./record.ts";
+import { TYPE_CODE } from "./record_format.ts";
 
 /**
  * Where an environ keeps its exchange's reference, for the debug page's link:

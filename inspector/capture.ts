@@ -24,12 +24,11 @@
  */
 
 import type { EventMap, EventType, ExchangeRecorder, Recorder } from "../server/recorder.ts";
+import { FLAG, TYPE_CODE } from "./record_format.ts";
 import {
   cut,
-  FLAG,
   FrameEncoder,
   type FrameSink,
-  TYPE_CODE,
   writeCall,
   writeEnviron,
   writeError,

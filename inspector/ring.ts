@@ -21,7 +21,8 @@
  * @module
  */
 
-import { FrameEncoder, type FrameSink, PAD } from "./record.ts";
+import { FrameEncoder, type FrameSink } from "./record.ts";
+import { PAD } from "./record_format.ts";
 
 /** What the ring needs from the store that owns its records. */
 export interface RingOwner {
@@ -167,6 +168,10 @@ export class FrameRing implements FrameSink {
     enc.start = at;
     enc.pos = at + length;
     enc.limit = at; // recomputed by more()
+    // Frees the old bytes now (detached, nothing refers to them), not when the
+    // collector gets to them: growing to a 64 MiB budget otherwise left the
+    // 32 MiB ring before it resident beside the new one for seconds.
+    (old.buffer as ArrayBuffer).transfer(0);
     return true;
   }
 

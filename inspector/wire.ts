@@ -15,7 +15,7 @@ import type {
   StreamMessage,
   WireEvent,
 } from "./protocol.ts";
-import type { DecodedFrame } from "./record.ts";
+import type { DecodedFrame } from "./record_read.ts";
 
 const EMPTY = new Uint8Array(0);
 

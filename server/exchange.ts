@@ -150,6 +150,10 @@ export class Exchange implements RequestSeen, BodyOwner {
   wantsEndTime(): boolean {
     return this.shared.log !== undefined;
   }
+  /** Reads the clock for the end of a complete body (`sendArray`), if anyone wants the time. */
+  stampEnd(): void {
+    if (this.shared.log !== undefined) this.tick();
+  }
   /** Reads the clock for the recorder, after the application's code ran (a streamed body's first chunk). */
   stamp(): void {}
   /** The `wsgi.errors` of this exchange: the shared one (it holds no state). */

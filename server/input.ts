@@ -95,6 +95,10 @@ export interface InputOptions {
   limit?: number;
 }
 
+/** The bytes left of the input last described, and its description (see `Input.toString`). */
+let describedLeft = -1;
+let describedText = "";
+
 /**
  * A WSGI input stream over a `ReadableStream` of bytes.
  *
@@ -374,8 +378,13 @@ export class Input implements InputStream {
 
   /** What the environ snapshot shows for this object. */
   toString(): string {
-    return this.#remaining === Infinity
-      ? "<wsgi.input: no Content-Length, read to the end>"
-      : `<wsgi.input: ${this.#remaining} bytes left>`;
+    const left = this.#remaining;
+    if (left === Infinity) return "<wsgi.input: no Content-Length, read to the end>";
+    // One string for every input with as many bytes left (most often 0: a GET).
+    if (left !== describedLeft) {
+      describedLeft = left;
+      describedText = `<wsgi.input: ${left} bytes left>`;
+    }
+    return describedText;
   }
 }

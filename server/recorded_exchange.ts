@@ -40,6 +40,13 @@ const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
   input_rest: { bytes: new Uint8Array(0), complete: false },
 };
 
+/**
+ * The header pairs of the `request` event: one array for every recorded
+ * exchange, filled by `buildEnviron` and read by the recorder at once (it
+ * copies what it keeps), so that recording allocates none per header.
+ */
+const REQUEST_HEADERS: [string, string][] = [];
+
 /** `wsgi.errors` of a recorded exchange: stderr, and an `errors` event for each text. */
 class RecordedErrors extends Errors {
   readonly #exchange: RecordedExchange;
@@ -66,8 +73,8 @@ export class RecordedExchange extends Exchange implements InputOptions {
   rec: ExchangeRecorder | undefined;
   /** Rules already recorded as `lint` events (one event per rule per exchange). */
   linted: Set<string> | undefined;
-  /** buildEnviron collects the header pairs for the `request` event as it reads them. */
-  override requestHeaders: [string, string][] | undefined = [];
+  /** buildEnviron collects the header pairs for the `request` event as it reads them (into pairs every exchange reuses). */
+  override requestHeaders: [string, string][] | undefined = REQUEST_HEADERS;
 
   constructor(
     request: Request,
@@ -94,6 +101,11 @@ export class RecordedExchange extends Exchange implements InputOptions {
 
   override wantsEndTime(): boolean {
     return true;
+  }
+
+  override stampEnd(): void {
+    // Every way to sendArray() read the clock after the application's code last
+    // ran (onArrayBody, onClose, stamp): the end shares that reading.
   }
 
   /** Watches the client (`watchClient`) while the app makes its answer. */

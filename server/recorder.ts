@@ -29,8 +29,8 @@
  *
  * Payloads are live: `bytes` may be a view of a buffer that is reused or handed
  * on to the client, `environ` is the object the application holds, and the
- * payload object itself is reused for the next event of its type (the
- * gateway allocates none per event). A recorder copies what it wants to keep
+ * payload object itself, with the `request` event's header pairs, is reused
+ * for the next event of its type (the gateway allocates none per event). A recorder copies what it wants to keep
  * before `record()` returns.
  *
  * | event | when | example payload |

@@ -139,8 +139,7 @@ export function sendArray(
     status: ex.code,
     headers: ex.headers,
   });
-  // A recorded exchange read the clock when the body was checked, and after close().
-  if (ex.wantsEndTime()) ex.tick();
+  ex.stampEnd();
   ex.sent();
   ex.finish("end");
   return response;

@@ -393,8 +393,11 @@ Deno.test("ExchangeStore keeps within its memory budget: the oldest go first, th
 
 Deno.test("ExchangeStore grows its ring up to the budget before it evicts anything", async () => {
   const store = new ExchangeStore({ memory: 4 << 20, maxExchanges: 100_000 });
+  const first = store.encoder.buf;
   for (let i = 1; i <= 300; i++) await exchange(store, sizedApp(8_000), `http://x/${i}`);
   ok(store.used > 2 << 20, `the ring passed its first megabyte (${store.used} bytes)`);
+  // Freed at once (detached), not left resident until the collector finds it.
+  equal(first.byteLength, 0, "the buffer the ring grew out of is released");
   equal(store.size, 300, "nothing was evicted");
   for (const seq of [1, 150, 300]) {
     const body = Uint8Array.fromBase64(store.get(String(seq))!.detail().response.body.bytes);

@@ -108,6 +108,8 @@ export class ChannelWriter {
     while (size < at + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, at));
+    // Frees the old bytes now (nothing else refers to them), not when the collector gets to them.
+    this.#buf.buffer.transfer(0);
     this.#buf = next;
     this.#view = new DataView(next.buffer);
   }
@@ -215,6 +217,10 @@ export class ChannelWriter {
         // Buffers of the usual size are filled again (a few: the rest go to the collector).
         if (bytes.buffer.byteLength === 2 * FLUSH_AT && this.#spares.length < 4) {
           this.#spares.push(new Uint8Array(bytes.buffer));
+        } else {
+          // Written, and no spare: its memory is freed now, not when the collector gets to it
+          // (a supervisor far behind leaves megabytes of these).
+          bytes.buffer.transfer(0);
         }
       }
     } catch {

@@ -5,7 +5,13 @@
  * open, as the CLI's). The throughput benchmark's `gateway` and `inspector`
  * contenders, against which the supervised CLI (`dev`) is measured.
  *
- * Run by `throughput.ts`: `deno run -A tests/bench/inprocess_server.ts [--record]`.
+ * With `--recorder seam`, `copy` or `copy-environ`, one of the ceiling
+ * recorders of `ceiling_recorders.ts` instead of the inspector (the
+ * contenders of the same names): what the recording seam alone costs, and what any recorder
+ * that keeps the exchange must cost.
+ *
+ * Run by `throughput.ts`:
+ * `deno run -A tests/bench/inprocess_server.ts [--record | --recorder seam|copy|copy-environ]`.
  * Listens on 127.0.0.1 on a free port and prints its URL on stdout.
  *
  * @module
@@ -14,12 +20,20 @@
 import { serve } from "../../server/serve.ts";
 import { createInspector } from "../../inspector/mod.ts";
 import { application } from "../../examples/hello.ts";
+import { CEILINGS } from "./ceiling_recorders.ts";
 
 const inspector = Deno.args.includes("--record") ? createInspector({ port: 0 }) : undefined;
+const ceiling = Deno.args[Deno.args.indexOf("--recorder") + 1];
+if (Deno.args.includes("--recorder") && (ceiling === undefined || !(ceiling in CEILINGS))) {
+  console.error(
+    `error: --recorder must be one of ${Object.keys(CEILINGS)} (got ${JSON.stringify(ceiling)})`,
+  );
+  Deno.exit(2);
+}
 const server = serve(application, {
   hostname: "127.0.0.1",
   port: 0,
-  recorder: inspector?.recorder,
+  recorder: inspector?.recorder ?? (ceiling !== undefined ? CEILINGS[ceiling]!() : undefined),
   log: true,
 });
 if (inspector) await inspector.listen(server.url);

@@ -18,7 +18,15 @@
  * ```
  *
  * With `--old PATH` (an older `inspector/store.ts`, e.g. in a worktree of an
- * older commit), that store is a third contender.
+ * older commit), that store is one more contender. With `--base DIR` (a
+ * copy of an older commit, e.g. `git archive HEAD~3 | tar -x -C DIR`), its
+ * gateway alone and with its store are two more, so that a change to either
+ * side of the seam is measured in the same run.
+ *
+ * `seam` and `copy` are the ceiling recorders of `ceiling_recorders.ts`:
+ * the recording seam alone (a recorder that records nothing), and a recorder
+ * that only copies the heads and bodies into a preallocated ring (no
+ * recorder that keeps the exchange can be cheaper).
  *
  * @module
  */
@@ -31,6 +39,7 @@ import type { Recorder } from "../../server/recorder.ts";
 import { ExchangeStore } from "../../inspector/store.ts";
 import { application } from "../../examples/hello.ts";
 import { median } from "./_bench.ts";
+import { CopyRecorder, seamRecorder } from "./ceiling_recorders.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,6 +47,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "9" },
     requests: { type: "string", default: "100000" },
     old: { type: "string" },
+    base: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
@@ -56,6 +66,19 @@ const peers: Info[] = Array.from(
 
 const contenders: [string, (r: Request, i: Info) => Promise<Response>][] = [
   ["gateway", toFetch(application, { errors: quiet, log: () => {} })],
+  ["seam", toFetch(application, { errors: quiet, log: () => {}, recorder: seamRecorder })],
+  [
+    "copy",
+    toFetch(application, { errors: quiet, log: () => {}, recorder: new CopyRecorder() }),
+  ],
+  [
+    "copy-env",
+    toFetch(application, {
+      errors: quiet,
+      log: () => {},
+      recorder: new CopyRecorder(1 << 20, true),
+    }),
+  ],
   [
     "inspector",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new ExchangeStore() }),
@@ -67,6 +90,19 @@ if (values.old) {
     "old store",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new Old() as Recorder }),
   ]);
+}
+
+if (values.base) {
+  const root = new URL(values.base.replace(/\/?$/, "/"), `file://${Deno.cwd()}/`).href;
+  const { toFetch: baseToFetch } = await import(new URL("server/gateway.ts", root).href);
+  const { ExchangeStore: BaseStore } = await import(new URL("inspector/store.ts", root).href);
+  contenders.push(
+    ["base gw", baseToFetch(application, { errors: quiet, log: () => {} })],
+    [
+      "base insp",
+      baseToFetch(application, { errors: quiet, log: () => {}, recorder: new BaseStore() }),
+    ],
+  );
 }
 
 let sink = 0;

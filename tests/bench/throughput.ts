@@ -14,6 +14,14 @@
  *   `examples/hello.ts` with the request log on (stderr to a file);
  * - `inspector`: the same with the inspector recording
  *   (`inprocess_server.ts --record`);
+ * - `seam`: the gateway with the recording seam on and a recorder that does
+ *   nothing (`inprocess_server.ts --recorder seam`): what recording costs the
+ *   gateway before any recorder does anything;
+ * - `copy`: the gateway with the ceiling recorder, which only copies the
+ *   request head, the response head and the body bytes into a preallocated
+ *   ring (`inprocess_server.ts --recorder copy`, `ceiling_recorders.ts`): no
+ *   recorder that keeps the exchange can beat it, so `copy/gateway` is the
+ *   ceiling of `inspector/gateway`, as `app` is the gateway's;
  * - `dev`: the CLI as users run it, `deno run -A mod.ts --port 0`: the
  *   supervisor and one app process, reload and timeouts on, recording (its
  *   CPU time is the process tree's).
@@ -76,7 +84,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector,dev]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector,seam,copy,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -105,6 +113,8 @@ const contenders: Contender[] = [
   { name: "app", args: ["run", "-A", "tests/bench/app_server.ts"] },
   { name: "gateway", args: ["run", "-A", "tests/bench/inprocess_server.ts"] },
   { name: "inspector", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--record"] },
+  { name: "seam", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "seam"] },
+  { name: "copy", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "copy"] },
   { name: "dev", args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"] },
 ];
 for (const spec of values.server) {
@@ -279,9 +289,23 @@ ratio("inspector", "gateway");
 ratio("app", "floor");
 ratio("gateway", "app");
 ratio("inspector", "app");
+ratio("seam", "gateway");
+ratio("copy", "gateway");
+ratio("inspector", "copy");
+ratio("inspector", "seam");
 ratio("dev", "inspector");
 ratio("dev", "gateway");
-const standard = ["raw", "floor", "app", "gateway", "inspector", "dev"];
+const standard = [
+  "raw",
+  "floor",
+  "app",
+  "gateway",
+  "inspector",
+  "seam",
+  "copy",
+  "copy-environ",
+  "dev",
+];
 for (const name of names.filter((n) => !standard.includes(n))) {
   ratio(name, "floor");
   ratio(name, "raw");

@@ -1,0 +1,143 @@
+/**
+ * Two recorders that bound what any recorder can cost, for the throughput
+ * benchmark's ceiling contenders (`inprocess_server.ts --recorder NAME`) and
+ * `record_cpu.ts`:
+ *
+ * - {@linkcode seamRecorder} (`seam`): records nothing. The gateway with it
+ *   pays the recording seam alone (the recorded exchange, its events'
+ *   payloads filled, its clock readings): what the gateway costs any
+ *   recorder before the recorder does anything.
+ * - {@linkcode CopyRecorder} (`copy`): does only what any recorder must do to
+ *   keep an exchange at all: copies the request head (method, target, header
+ *   names and values), the response head (status line, header names and
+ *   values) and the body bytes into one preallocated ring of bytes, each
+ *   string with a length, and nothing else: no environ, no event times, no
+ *   index, no eviction bookkeeping, no live stream. The inspector records
+ *   all of those, so `copy` is a generous ceiling: no recorder that keeps the
+ *   exchange can run faster than the gateway with `copy`.
+ * - `copy-environ`: the same, plus the environ's snapshot that the design
+ *   asks for (`DESIGN.md`: "a snapshot of every key"), copied naively: each
+ *   key and each value (a string character by character, a number as 8
+ *   bytes, anything else as `String(value)`). Not a ceiling: it costs more
+ *   than the whole store (`record_cpu.ts`), whose environ writer codes the
+ *   known keys as one byte and copies a value equal to the previous
+ *   environ's from the bytes written then (`record_write.ts`). It shows
+ *   what those two cut.
+ *
+ * @module
+ */
+
+import type {
+  EventMap,
+  EventType,
+  ExchangeRecorder,
+  Pair,
+  Recorder,
+} from "../../server/recorder.ts";
+
+/** The recording seam alone: every exchange's recorder records nothing. */
+const nothing: ExchangeRecorder = { record() {} };
+
+/** A recorder whose exchanges record nothing: the seam's own cost. */
+export const seamRecorder: Recorder = { begin: () => nothing };
+
+/**
+ * Copies the heads and bodies of every exchange into one ring of `size`
+ * bytes (1 MiB by default, the store's first size), wrapping at its end.
+ */
+export class CopyRecorder implements Recorder, ExchangeRecorder {
+  readonly buf: Uint8Array;
+  readonly #view: DataView;
+  readonly #environ: boolean;
+  #at = 0;
+
+  /** @param environ whether to copy the environ's snapshot too */
+  constructor(size = 1 << 20, environ = false) {
+    this.buf = new Uint8Array(size);
+    this.#view = new DataView(this.buf.buffer);
+    this.#environ = environ;
+  }
+
+  /** One recorder serves every exchange: it keeps no state per exchange. */
+  begin(): ExchangeRecorder {
+    return this;
+  }
+
+  record<K extends EventType>(type: K, data: EventMap[K]): void {
+    switch (type) {
+      case "request": {
+        const d = data as EventMap["request"];
+        this.#str(d.method);
+        this.#str(d.target);
+        this.#pairs(d.headers);
+        break;
+      }
+      case "headers_sent": {
+        const d = data as EventMap["headers_sent"];
+        this.#str(d.status_line);
+        this.#pairs(d.headers);
+        break;
+      }
+      case "environ":
+        if (this.#environ) this.#snapshot((data as EventMap["environ"]).environ);
+        break;
+      case "chunk":
+      case "write":
+      case "input":
+      case "input_rest":
+        this.#bytes((data as EventMap["chunk"]).bytes);
+        break;
+    }
+  }
+
+  /** Room for `n` more bytes: wraps to the start when the end is near. */
+  #room(n: number): number {
+    if (this.#at + n > this.buf.length) this.#at = 0;
+    const at = this.#at;
+    this.#at = at + n;
+    return at;
+  }
+
+  /** A latin-1 string (protocol strings are), with a 4-byte length. */
+  #str(s: string): void {
+    const n = s.length;
+    const buf = this.buf;
+    let at = this.#room(n + 4);
+    buf[at++] = n;
+    buf[at++] = n >>> 8;
+    buf[at++] = n >>> 16;
+    buf[at++] = n >>> 24;
+    for (let i = 0; i < n; i++) buf[at + i] = s.charCodeAt(i);
+  }
+
+  #snapshot(environ: Readonly<Record<string, unknown>>): void {
+    for (const key in environ) {
+      this.#str(key);
+      const value = environ[key];
+      if (typeof value === "string") this.#str(value);
+      else if (typeof value === "number") this.#view.setFloat64(this.#room(8), value, true);
+      else this.#str(String(value));
+    }
+  }
+
+  #pairs(pairs: Pair[]): void {
+    for (let i = 0; i < pairs.length; i++) {
+      const pair = pairs[i]!;
+      this.#str(pair[0]);
+      this.#str(pair[1]);
+    }
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    const n = Math.min(bytes.length, this.buf.length >>> 1);
+    const at = this.#room(n);
+    this.buf.set(n === bytes.length ? bytes : bytes.subarray(0, n), at);
+  }
+}
+
+/** The ceiling recorders by the name `inprocess_server.ts --recorder` takes. */
+export const CEILINGS: Record<string, () => Recorder> = {
+  seam: () => seamRecorder,
+  copy: () => new CopyRecorder(),
+  "copy-environ": () => new CopyRecorder(1 << 20, true),
+};

@@ -17,6 +17,8 @@
 import type { InputStream } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Reads of a known size above this are copied into one array as the chunks come. */
+const READ_INTO_AT = 1024 * 1024;
 /** No chunks yet: shared until the first read, so that an unread body costs no array. */
 const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
@@ -196,23 +198,36 @@ export class Input implements InputStream {
     if (n === 0) return EMPTY;
     const chunks = this.#chunks;
     const first = chunks[this.#head]!;
-    let out: Uint8Array;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) chunks[this.#head++] = EMPTY;
-      else chunks[this.#head] = first.subarray(n);
-    } else {
-      out = new Uint8Array(n);
-      let at = 0;
-      while (at < n) {
-        const chunk = chunks[this.#head]!;
-        const part = Math.min(chunk.length, n - at);
-        out.set(part === chunk.length ? chunk : chunk.subarray(0, part), at);
-        at += part;
-        if (part === chunk.length) chunks[this.#head++] = EMPTY;
-        else chunks[this.#head] = chunk.subarray(part);
-      }
+    if (first.length < n) {
+      const out = new Uint8Array(n);
+      this.#move(out, 0, n);
+      return out;
     }
+    const out = first.subarray(0, n);
+    if (first.length === n) chunks[this.#head++] = EMPTY;
+    else chunks[this.#head] = first.subarray(n);
+    this.#taken(n);
+    // A request body's chunks are over plain ArrayBuffers (never shared ones).
+    return out as Bytes;
+  }
+
+  /** Moves the first `n` bytes of the buffer (it holds them) into `out` at `at`. */
+  #move(out: Uint8Array, at: number, n: number): void {
+    const chunks = this.#chunks;
+    for (const end = at + n; at < end;) {
+      const chunk = chunks[this.#head]!;
+      const part = Math.min(chunk.length, end - at);
+      out.set(part === chunk.length ? chunk : chunk.subarray(0, part), at);
+      at += part;
+      if (part === chunk.length) chunks[this.#head++] = EMPTY;
+      else chunks[this.#head] = chunk.subarray(part);
+    }
+    this.#taken(n);
+  }
+
+  /** Books `n` bytes handed out from the front of the buffer. */
+  #taken(n: number): void {
+    const chunks = this.#chunks;
     if (this.#head === chunks.length) {
       chunks.length = 0;
       this.#head = 0;
@@ -224,8 +239,35 @@ export class Input implements InputStream {
     this.#remaining -= n;
     // All of CONTENT_LENGTH is out: let the body go now (see finish()).
     if (this.#remaining === 0 && !this.#done) this.#release();
-    // A request body's chunks are over plain ArrayBuffers (never shared ones).
-    return out as Bytes;
+  }
+
+  /**
+   * A large read of a known size (`CONTENT_LENGTH` bounds it): one array
+   * of that size, each chunk copied into it as it arrives and let go, so
+   * that the body is held once, not as chunks and then as their copy. Ends
+   * early, with what came, if the body does.
+   */
+  async #readInto(want: number): Promise<Bytes> {
+    const out = new Uint8Array(want);
+    let at = 0;
+    try {
+      for (;;) {
+        const n = Math.min(this.#buffered, want - at);
+        if (n > 0) this.#move(out, at, n);
+        at += n;
+        if (at === want || !await this.#fill()) break;
+      }
+    } catch (error) {
+      // What was read stays readable, as on the chunked path.
+      if (at > 0) {
+        if (this.#chunks === NO_CHUNKS) this.#chunks = [];
+        this.#chunks.splice(this.#head, 0, out.subarray(0, at));
+        this.#buffered += at;
+        this.#remaining += at;
+      }
+      throw error;
+    }
+    return at === want ? out : out.subarray(0, at);
   }
 
   /**
@@ -311,6 +353,9 @@ export class Input implements InputStream {
 
   async #read(size: number): Promise<Bytes> {
     const want = Math.min(size, this.#remaining);
+    if (want > READ_INTO_AT && want !== Infinity && this.#buffered < want) {
+      return this.#readInto(want);
+    }
     while (this.#buffered < want && await this.#fill());
     return this.#take(want);
   }

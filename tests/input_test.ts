@@ -77,6 +77,68 @@ Deno.test("Input reads that span many chunks give the body's bytes exactly", asy
   });
 });
 
+/**
+ * A body of `chunks` from a source that, as a socket reader may, fills the
+ * same buffer for every chunk: a chunk's bytes are only good until the next
+ * pull. A reader that keeps chunks and joins them at the end reads garbage.
+ */
+function reusing(chunks: Uint8Array[]): { body: ReadableStream<Uint8Array> } {
+  const buffer = new Uint8Array(Math.max(...chunks.map((c) => c.length)));
+  let i = 0;
+  return {
+    body: new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i === chunks.length) return controller.close();
+        const chunk = chunks[i++]!;
+        buffer.set(chunk);
+        controller.enqueue(buffer.subarray(0, chunk.length));
+      },
+    }, { highWaterMark: 0 }),
+  };
+}
+
+/** Asserts equal bytes (deepEqual takes seconds over megabytes). */
+function sameBytes(got: Uint8Array, want: Uint8Array): void {
+  equal(got.length, want.length);
+  const at = got.findIndex((b, i) => b !== want[i]);
+  equal(at, -1, `the bytes differ from offset ${at}`);
+}
+
+Deno.test("Input: a large read of a known size copies each chunk into its result as it comes (the body is held once)", async (t) => {
+  // Past 1 MiB with a Content-Length: the result is allocated first, and no
+  // chunk is kept (before, the chunks were kept until the end and joined,
+  // twice the body in memory; a source that reuses its buffer shows it).
+  const size = 3 * 1024 * KiB + 5;
+  const { bytes, chunks } = counting(size, 64 * KiB);
+  await t.step("read()", async () => {
+    sameBytes(await new Input(reusing(chunks), size).read(), bytes);
+  });
+  await t.step("read(n) over 1 MiB, then read() of the rest", async () => {
+    const input = new Input(stream(chunks), size);
+    sameBytes(await input.read(10), bytes.subarray(0, 10));
+    sameBytes(await input.read(2 * 1024 * KiB), bytes.subarray(10, 10 + 2 * 1024 * KiB));
+    sameBytes(await input.read(), bytes.subarray(10 + 2 * 1024 * KiB));
+    equal((await input.read()).length, 0);
+  });
+  await t.step("a body shorter than its Content-Length: what came", async () => {
+    sameBytes(await new Input(reusing(chunks), size + 1000).read(), bytes);
+  });
+  await t.step("a body that fails midway: the read throws, what came stays readable", async () => {
+    let i = 0;
+    const failing = {
+      body: new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (i === 20) return controller.error(new Error("connection reset"));
+          controller.enqueue(chunks[i++]!);
+        },
+      }, { highWaterMark: 0 }),
+    };
+    const input = new Input(failing, size);
+    await rejects(input.read(), /connection reset/);
+    sameBytes(await input.read(20 * 64 * KiB), bytes.subarray(0, 20 * 64 * KiB));
+  });
+});
+
 Deno.test("Input readline() finds line feeds across chunk edges and honours its size", async (t) => {
   const text = "first line\n" + "x".repeat(10_000) + "\nshort\nno end";
   const chunks = counting(0, 1).chunks;

@@ -139,6 +139,94 @@ Deno.test("Input: a large read of a known size copies each chunk into its result
   });
 });
 
+/**
+ * A byte stream, as Deno's request bodies are: a read into the reader's own
+ * array fills it with as much as is there, across the chunks given, as a
+ * socket does; a read without one gets the next chunk.
+ */
+function byteStream(chunks: Uint8Array[]): { body: ReadableStream<Uint8Array> } {
+  let i = 0;
+  let at = 0;
+  return {
+    body: new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        if (i === chunks.length) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        const request = controller.byobRequest;
+        if (!request?.view) {
+          controller.enqueue(chunks[i++]!.slice(at));
+          at = 0;
+          return;
+        }
+        const view = new Uint8Array(
+          request.view.buffer,
+          request.view.byteOffset,
+          request.view.byteLength,
+        );
+        let filled = 0;
+        while (filled < view.length && i < chunks.length) {
+          const chunk = chunks[i]!;
+          const n = Math.min(view.length - filled, chunk.length - at);
+          view.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (at === chunk.length) (i++, at = 0);
+        }
+        request.respond(filled);
+      },
+    }) as ReadableStream<Uint8Array>,
+  };
+}
+
+Deno.test("Input over a byte stream (a request body under Deno.serve) reads into arrays of its own", async (t) => {
+  const { bytes } = counting(20 * 64 * KiB + 1000, 64 * KiB);
+  const chunks = [bytes.slice(0, 1000)];
+  for (let at = 1000; at < bytes.length; at += 64 * KiB) {
+    chunks.push(bytes.slice(at, at + 64 * KiB));
+  }
+  await t.step(
+    "read(65536) in a loop: the bytes exactly, each read a whole array of its own",
+    async () => {
+      const input = new Input(byteStream(chunks), bytes.length);
+      const parts: Uint8Array[] = [];
+      for (;;) {
+        const part = await input.read(65536);
+        if (part.length === 0) break;
+        parts.push(part);
+      }
+      sameBytes(concat(parts), bytes);
+      // Each read is an array of its own, read from the "socket" as it is (the
+      // last, short one is the front of the array its read was given).
+      const own = parts.map((p) => p.byteOffset === 0 && p.buffer.byteLength === p.length);
+      deepEqual(own, [...Array(parts.length - 1).fill(true), false]);
+    },
+  );
+  await t.step("read(), readline() and read(n) mixed", async () => {
+    const input = new Input(byteStream(chunks), bytes.length);
+    const a = await input.read(10);
+    const b = await input.readline();
+    const c = await input.read(70_000);
+    const d = await input.read();
+    sameBytes(concat([a, b, c, d]), bytes);
+  });
+  await t.step("a limit is honoured", async () => {
+    const input = new Input(byteStream(chunks), undefined, { limit: 100_000 });
+    sameBytes(await input.read(65536), bytes.subarray(0, 65536));
+    await rejects(input.read(65536), RequestBodyTooLarge);
+  });
+});
+
+const concat = (parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), at += p.length);
+  return out;
+};
+
 Deno.test("Input readline() finds line feeds across chunk edges and honours its size", async (t) => {
   const text = "first line\n" + "x".repeat(10_000) + "\nshort\nno end";
   const chunks = counting(0, 1).chunks;

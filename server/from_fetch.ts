@@ -25,7 +25,6 @@
  * @module
  */
 
-import { STATUS_CODES } from "node:http";
 import type { Application, Environ, Header, ResponseBody } from "./types.ts";
 import { isHopByHop } from "./rules.ts";
 import { quoteLatin1 } from "./util.ts";
@@ -159,6 +158,19 @@ function responseBody(stream: ReadableStream<Uint8Array>, done: () => void): Res
   return body;
 }
 
+/** `STATUS_CODES` of `node:http`, once loaded. */
+let reasons: Record<number, string | undefined> | undefined;
+
+/**
+ * Loads the reason phrases on first use: `node:http` costs ~8 MiB of
+ * resident memory, in each process of the CLI (the toolkit is part of both),
+ * whether or not a fetch handler is served.
+ */
+async function loadReasons(): Promise<Record<number, string | undefined>> {
+  reasons ??= (await import("node:http")).STATUS_CODES;
+  return reasons;
+}
+
 /**
  * Makes a WSGI application of a fetch handler (or an object with a `fetch`
  * method, such as a Hono app or `export default { fetch }`).
@@ -182,6 +194,7 @@ export function fromFetch(
     : typeof (handler as { fetch?: unknown } | null)?.fetch === "function"
     ? (request: Request, info: FetchInfo) => handler.fetch(request, info)
     : undefined;
+  void loadReasons();
   if (fetch === undefined) {
     throw new TypeError(
       `Cannot serve fetch handler: expected a function (request) => Response, or an object with a fetch method (got ${
@@ -207,7 +220,8 @@ export function fromFetch(
         })`,
       );
     }
-    const reason = response.statusText || STATUS_CODES[response.status] || "Unknown";
+    const reason = response.statusText ||
+      (reasons ?? await loadReasons())[response.status] || "Unknown";
     start_response(`${response.status} ${reason}`, responseHeaders(response));
     if (response.body === null) {
       completed();

@@ -17,6 +17,10 @@
 import type { InputStream } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Reads of a known size above this are copied into one array as the chunks come. */
+const READ_INTO_AT = 1024 * 1024;
+/** The most bytes one read of the socket asks for (what Deno's own body reads allocate). */
+const FILL_SIZE = 64 * 1024;
 /** No chunks yet: shared until the first read, so that an unread body costs no array. */
 const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
@@ -111,7 +115,9 @@ let describedText = "";
  */
 export class Input implements InputStream {
   #source: { readonly body: ReadableStream<Uint8Array> | null };
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader | undefined;
+  /** `#reader` reads into arrays it is given (a byte stream: Deno's request bodies). */
+  #byob = false;
   /** Bytes the app may still get; Infinity when the body is terminated by its framing. */
   #remaining: number;
   /** Chunks read from the body, not yet handed out, from `#head` on (the first may be a tail). */
@@ -151,8 +157,15 @@ export class Input implements InputStream {
     this.#limit = limit === undefined || limit <= 0 ? Infinity : limit;
   }
 
-  /** Adds the next chunk of the body to the buffer; false at the end of the body. */
-  async #fill(): Promise<boolean> {
+  /**
+   * Adds the next chunk of the body to the buffer; false at the end of the
+   * body. From a byte stream (Deno's request bodies) the chunk is read into
+   * an array of ours, of `need` bytes when that is 4 KiB or more (at most
+   * {@linkcode FILL_SIZE}): a loop of `read(65536)` then gets each array as
+   * it was read, neither a copy nor out of step with the chunks (one odd-sized
+   * chunk would otherwise make every later read a join of two).
+   */
+  async #fill(need = FILL_SIZE): Promise<boolean> {
     if (this.#done || this.#remaining <= this.#buffered) {
       if (this.#over) {
         throw new RequestBodyTooLarge(
@@ -164,34 +177,53 @@ export class Input implements InputStream {
       }
       return false;
     }
-    if (this.#reader === undefined) {
-      const body = this.#source.body;
-      if (body === null) {
-        this.#done = true;
-        return false;
-      }
-      this.#reader = body.getReader();
-    }
+    const reader = this.#reader ?? this.#open();
+    if (reader === undefined) return false;
     for (;;) {
-      const { done, value } = await this.#reader.read();
+      const { done, value } = this.#byob
+        ? await (reader as ReadableStreamBYOBReader).read(
+          new Uint8Array(need >= 4096 && need < FILL_SIZE ? need : FILL_SIZE),
+        )
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
       if (done) {
         this.#done = true;
         this.#ended = true;
         return false;
       }
       if (value.length === 0) continue;
-      let chunk = value;
-      if (this.#received + chunk.length > this.#limit) {
-        chunk = chunk.subarray(0, this.#limit - this.#received);
-        this.#over = true;
-        this.#release();
-      }
-      this.#received += chunk.length;
-      if (this.#chunks === NO_CHUNKS) this.#chunks = [];
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
+      this.#add(value);
       return true;
     }
+  }
+
+  /** Takes the body's reader: one that reads into our own arrays when the body is a byte stream. */
+  #open(): ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader | undefined {
+    const body = this.#source.body;
+    if (body === null) {
+      this.#done = true;
+      return undefined;
+    }
+    try {
+      this.#reader = body.getReader({ mode: "byob" });
+      this.#byob = true;
+    } catch {
+      this.#reader = body.getReader();
+    }
+    return this.#reader;
+  }
+
+  /** Adds bytes read from the body to the buffer, up to the limit. */
+  #add(value: Uint8Array): void {
+    let chunk = value;
+    if (this.#received + chunk.length > this.#limit) {
+      chunk = chunk.subarray(0, this.#limit - this.#received);
+      this.#over = true;
+      this.#release();
+    }
+    this.#received += chunk.length;
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [];
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
   }
 
   /** Hands out the first `n` bytes of the buffer (at most what it holds and what remains). */
@@ -200,23 +232,36 @@ export class Input implements InputStream {
     if (n === 0) return EMPTY;
     const chunks = this.#chunks;
     const first = chunks[this.#head]!;
-    let out: Uint8Array;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) chunks[this.#head++] = EMPTY;
-      else chunks[this.#head] = first.subarray(n);
-    } else {
-      out = new Uint8Array(n);
-      let at = 0;
-      while (at < n) {
-        const chunk = chunks[this.#head]!;
-        const part = Math.min(chunk.length, n - at);
-        out.set(part === chunk.length ? chunk : chunk.subarray(0, part), at);
-        at += part;
-        if (part === chunk.length) chunks[this.#head++] = EMPTY;
-        else chunks[this.#head] = chunk.subarray(part);
-      }
+    if (first.length < n) {
+      const out = new Uint8Array(n);
+      this.#move(out, 0, n);
+      return out;
     }
+    const out = first.subarray(0, n);
+    if (first.length === n) chunks[this.#head++] = EMPTY;
+    else chunks[this.#head] = first.subarray(n);
+    this.#taken(n);
+    // A request body's chunks are over plain ArrayBuffers (never shared ones).
+    return out as Bytes;
+  }
+
+  /** Moves the first `n` bytes of the buffer (it holds them) into `out` at `at`. */
+  #move(out: Uint8Array, at: number, n: number): void {
+    const chunks = this.#chunks;
+    for (const end = at + n; at < end;) {
+      const chunk = chunks[this.#head]!;
+      const part = Math.min(chunk.length, end - at);
+      out.set(part === chunk.length ? chunk : chunk.subarray(0, part), at);
+      at += part;
+      if (part === chunk.length) chunks[this.#head++] = EMPTY;
+      else chunks[this.#head] = chunk.subarray(part);
+    }
+    this.#taken(n);
+  }
+
+  /** Books `n` bytes handed out from the front of the buffer. */
+  #taken(n: number): void {
+    const chunks = this.#chunks;
     if (this.#head === chunks.length) {
       chunks.length = 0;
       this.#head = 0;
@@ -228,8 +273,35 @@ export class Input implements InputStream {
     this.#remaining -= n;
     // All of CONTENT_LENGTH is out: let the body go now (see finish()).
     if (this.#remaining === 0 && !this.#done) this.#release();
-    // A request body's chunks are over plain ArrayBuffers (never shared ones).
-    return out as Bytes;
+  }
+
+  /**
+   * A large read of a known size (`CONTENT_LENGTH` bounds it): one array
+   * of that size, each chunk copied into it as it arrives and let go, so
+   * that the body is held once, not as chunks and then as their copy. Ends
+   * early, with what came, if the body does.
+   */
+  async #readInto(want: number): Promise<Bytes> {
+    const out = new Uint8Array(want);
+    let at = 0;
+    try {
+      for (;;) {
+        const n = Math.min(this.#buffered, want - at);
+        if (n > 0) this.#move(out, at, n);
+        at += n;
+        if (at === want || !await this.#fill()) break;
+      }
+    } catch (error) {
+      // What was read stays readable, as on the chunked path.
+      if (at > 0) {
+        if (this.#chunks === NO_CHUNKS) this.#chunks = [];
+        this.#chunks.splice(this.#head, 0, out.subarray(0, at));
+        this.#buffered += at;
+        this.#remaining += at;
+      }
+      throw error;
+    }
+    return at === want ? out : out.subarray(0, at);
   }
 
   /**
@@ -269,9 +341,7 @@ export class Input implements InputStream {
       return;
     }
     if (rest !== undefined && rest.max > 0) {
-      if (this.#reader === undefined && this.#source.body !== null && !this.#done) {
-        this.#reader = this.#source.body.getReader();
-      }
+      if (this.#reader === undefined && !this.#done) this.#open();
       this.#drain(rest);
       return;
     }
@@ -315,7 +385,10 @@ export class Input implements InputStream {
 
   async #read(size: number): Promise<Bytes> {
     const want = Math.min(size, this.#remaining);
-    while (this.#buffered < want && await this.#fill());
+    if (want > READ_INTO_AT && want !== Infinity && this.#buffered < want) {
+      return this.#readInto(want);
+    }
+    while (this.#buffered < want && await this.#fill(want - this.#buffered));
     return this.#take(want);
   }
 

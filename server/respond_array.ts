@@ -17,7 +17,7 @@ import type { ErrorSite } from "./recorder.ts";
 import { concatBytes } from "./input.ts";
 import { bodyError, chunkError, isNullBodyStatus, type ProtocolError } from "./rules.ts";
 import { describeError } from "./error_page.ts";
-import { closeBody } from "./close.ts";
+import { closeBody, isThenable } from "./close.ts";
 import { type Exchange, NONE } from "./exchange.ts";
 import { cutLive } from "./write_stream.ts";
 
@@ -165,7 +165,10 @@ export function fail(ex: Exchange, where: ErrorSite, error: unknown): Response |
     return Promise.reject(error);
   }
   ex.unsend();
-  // The page is itself an application, which answers synchronously.
+  // The page is itself an application; the CLI's debug page waits, once, for its stack parser.
   const page = ex.shared.errorPage(error, ex.environ);
-  return ex.shared.respond(ex, page(ex.environ, ex.start_response) as ResponseBody);
+  const body = page(ex.environ, ex.start_response);
+  return isThenable(body)
+    ? Promise.resolve(body).then((b) => ex.shared.respond(ex, b))
+    : ex.shared.respond(ex, body);
 }

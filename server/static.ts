@@ -26,10 +26,6 @@
  * @module
  */
 
-// Pinned here, not through deno.json: app processes run from the user's
-// folder, where this repository's import map is not read.
-// @ts-types="npm:@types/mime-types@3.0.1"
-import { contentType } from "npm:mime-types@3.0.2";
 import type { Application, Environ, Header } from "./types.ts";
 import { FileWrapper } from "./file_wrapper.ts";
 import { quoteLatin1 } from "./util.ts";
@@ -49,6 +45,23 @@ export interface StaticOptions {
   listing?: boolean;
   /** Serve files and directories whose name starts with `.`; off by default. */
   dotfiles?: boolean;
+}
+
+/** `contentType` of `npm:mime-types`. */
+type ContentType = (filenameOrExt: string) => string | false;
+let mime: Promise<ContentType> | undefined;
+
+/**
+ * Loads `npm:mime-types` on first use, not with this module: it and Deno's
+ * npm support cost ~15 MiB of resident memory, in each process of the CLI
+ * (this module is part of the public API, and an app process composes the
+ * toolkit), whether or not anything serves a file.
+ */
+function loadMime(): Promise<ContentType> {
+  // Pinned here, not through deno.json: app processes run from the user's
+  // folder, where this repository's import map is not read.
+  mime ??= import("npm:mime-types@3.0.2").then((m) => m.contentType as ContentType);
+  return mime;
 }
 
 const encoder = new TextEncoder();
@@ -206,7 +219,7 @@ async function sendFile(
   headers.push(
     [
       "Content-Type",
-      contentType(path.slice(path.lastIndexOf("/") + 1)) || "application/octet-stream",
+      (await loadMime())(path.slice(path.lastIndexOf("/") + 1)) || "application/octet-stream",
     ],
     ["Accept-Ranges", "bytes"],
   );
@@ -270,6 +283,7 @@ export function staticFiles(root: string | URL, options: StaticOptions = {}): Ap
   const fallback = options.fallback ?? notFound;
   const index = options.index ?? ["index.html"];
   const dotfiles = options.dotfiles ?? false;
+  void loadMime().catch(() => {/* said by the first file served */});
 
   /** Finds what answers `environ`, or `undefined` for the fallback. */
   const answer = async (environ: Environ): Promise<Application | undefined> => {

@@ -77,6 +77,156 @@ Deno.test("Input reads that span many chunks give the body's bytes exactly", asy
   });
 });
 
+/**
+ * A body of `chunks` from a source that, as a socket reader may, fills the
+ * same buffer for every chunk: a chunk's bytes are only good until the next
+ * pull. A reader that keeps chunks and joins them at the end reads garbage.
+ */
+function reusing(chunks: Uint8Array[]): { body: ReadableStream<Uint8Array> } {
+  const buffer = new Uint8Array(Math.max(...chunks.map((c) => c.length)));
+  let i = 0;
+  return {
+    body: new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i === chunks.length) return controller.close();
+        const chunk = chunks[i++]!;
+        buffer.set(chunk);
+        controller.enqueue(buffer.subarray(0, chunk.length));
+      },
+    }, { highWaterMark: 0 }),
+  };
+}
+
+/** Asserts equal bytes (deepEqual takes seconds over megabytes). */
+function sameBytes(got: Uint8Array, want: Uint8Array): void {
+  equal(got.length, want.length);
+  const at = got.findIndex((b, i) => b !== want[i]);
+  equal(at, -1, `the bytes differ from offset ${at}`);
+}
+
+Deno.test("Input: a large read of a known size copies each chunk into its result as it comes (the body is held once)", async (t) => {
+  // Past 1 MiB with a Content-Length: the result is allocated first, and no
+  // chunk is kept (before, the chunks were kept until the end and joined,
+  // twice the body in memory; a source that reuses its buffer shows it).
+  const size = 3 * 1024 * KiB + 5;
+  const { bytes, chunks } = counting(size, 64 * KiB);
+  await t.step("read()", async () => {
+    sameBytes(await new Input(reusing(chunks), size).read(), bytes);
+  });
+  await t.step("read(n) over 1 MiB, then read() of the rest", async () => {
+    const input = new Input(stream(chunks), size);
+    sameBytes(await input.read(10), bytes.subarray(0, 10));
+    sameBytes(await input.read(2 * 1024 * KiB), bytes.subarray(10, 10 + 2 * 1024 * KiB));
+    sameBytes(await input.read(), bytes.subarray(10 + 2 * 1024 * KiB));
+    equal((await input.read()).length, 0);
+  });
+  await t.step("a body shorter than its Content-Length: what came", async () => {
+    sameBytes(await new Input(reusing(chunks), size + 1000).read(), bytes);
+  });
+  await t.step("a body that fails midway: the read throws, what came stays readable", async () => {
+    let i = 0;
+    const failing = {
+      body: new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (i === 20) return controller.error(new Error("connection reset"));
+          controller.enqueue(chunks[i++]!);
+        },
+      }, { highWaterMark: 0 }),
+    };
+    const input = new Input(failing, size);
+    await rejects(input.read(), /connection reset/);
+    sameBytes(await input.read(20 * 64 * KiB), bytes.subarray(0, 20 * 64 * KiB));
+  });
+});
+
+/**
+ * A byte stream, as Deno's request bodies are: a read into the reader's own
+ * array fills it with as much as is there, across the chunks given, as a
+ * socket does; a read without one gets the next chunk.
+ */
+function byteStream(chunks: Uint8Array[]): { body: ReadableStream<Uint8Array> } {
+  let i = 0;
+  let at = 0;
+  return {
+    body: new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        if (i === chunks.length) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        const request = controller.byobRequest;
+        if (!request?.view) {
+          controller.enqueue(chunks[i++]!.slice(at));
+          at = 0;
+          return;
+        }
+        const view = new Uint8Array(
+          request.view.buffer,
+          request.view.byteOffset,
+          request.view.byteLength,
+        );
+        let filled = 0;
+        while (filled < view.length && i < chunks.length) {
+          const chunk = chunks[i]!;
+          const n = Math.min(view.length - filled, chunk.length - at);
+          view.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (at === chunk.length) (i++, at = 0);
+        }
+        request.respond(filled);
+      },
+    }) as ReadableStream<Uint8Array>,
+  };
+}
+
+Deno.test("Input over a byte stream (a request body under Deno.serve) reads into arrays of its own", async (t) => {
+  const { bytes } = counting(20 * 64 * KiB + 1000, 64 * KiB);
+  const chunks = [bytes.slice(0, 1000)];
+  for (let at = 1000; at < bytes.length; at += 64 * KiB) {
+    chunks.push(bytes.slice(at, at + 64 * KiB));
+  }
+  await t.step(
+    "read(65536) in a loop: the bytes exactly, each read a whole array of its own",
+    async () => {
+      const input = new Input(byteStream(chunks), bytes.length);
+      const parts: Uint8Array[] = [];
+      for (;;) {
+        const part = await input.read(65536);
+        if (part.length === 0) break;
+        parts.push(part);
+      }
+      sameBytes(concat(parts), bytes);
+      // Each read is an array of its own, read from the "socket" as it is (the
+      // last, short one is the front of the array its read was given).
+      const own = parts.map((p) => p.byteOffset === 0 && p.buffer.byteLength === p.length);
+      deepEqual(own, [...Array(parts.length - 1).fill(true), false]);
+    },
+  );
+  await t.step("read(), readline() and read(n) mixed", async () => {
+    const input = new Input(byteStream(chunks), bytes.length);
+    const a = await input.read(10);
+    const b = await input.readline();
+    const c = await input.read(70_000);
+    const d = await input.read();
+    sameBytes(concat([a, b, c, d]), bytes);
+  });
+  await t.step("a limit is honoured", async () => {
+    const input = new Input(byteStream(chunks), undefined, { limit: 100_000 });
+    sameBytes(await input.read(65536), bytes.subarray(0, 65536));
+    await rejects(input.read(65536), RequestBodyTooLarge);
+  });
+});
+
+const concat = (parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), at += p.length);
+  return out;
+};
+
 Deno.test("Input readline() finds line feeds across chunk edges and honours its size", async (t) => {
   const text = "first line\n" + "x".repeat(10_000) + "\nshort\nno end";
   const chunks = counting(0, 1).chunks;

@@ -39,7 +39,7 @@ import {
 import type { Fault } from "./contract.ts";
 import type { ChildConfig } from "./child_config.ts";
 import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
-import { debugPage, loadStackParser } from "./debug_page.ts";
+import { debugPage } from "./debug_page.ts";
 import { composeApplication, exportedApplication, exportKey, missingExport } from "./compose.ts";
 
 /** Milliseconds between heartbeats. */
@@ -147,8 +147,6 @@ async function serveApp(
   }, handler);
   out.control({ type: "ready", port: server.addr.port });
   out.flush();
-  // Later, and off the path of a reload: it takes ~50 ms of this process's time.
-  setTimeout(() => loadStackParser().catch(() => {/* the regular expression will do */}), 2000);
   return server;
 }
 

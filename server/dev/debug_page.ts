@@ -3,9 +3,9 @@
  *
  * The error's name and message; its stack, mapped to the TypeScript source
  * (Deno source-maps the stacks of local TypeScript modules by itself), parsed
- * with `error-stack-parser` (loaded in the background by
- * {@linkcode loadStackParser}: it costs ~50 ms, which an app process must not
- * spend before it serves); each of the application's frames with a few lines
+ * with `error-stack-parser` (loaded by the first debug page, which waits
+ * for it: it costs ~50 ms and ~11 MiB of resident memory with Deno's npm
+ * support, which an app process that never fails need not spend); each of the application's frames with a few lines
  * of its source around it; the gateway's, Deno's and npm packages' frames
  * folded away; a link to the exchange in the inspector. Plain text for a
  * client that does not ask for HTML.
@@ -54,11 +54,19 @@ interface ParsedFrame {
   source?: string;
 }
 let parser: { parse(error: Error): ParsedFrame[] } | undefined;
+let loading: Promise<void> | undefined;
 
-/** Loads the stack parser (`npm:error-stack-parser`); until it is, stacks are parsed by a regular expression. */
-export async function loadStackParser(): Promise<void> {
-  const module = await import("npm:error-stack-parser@2.1.4");
-  parser = module.default;
+/**
+ * Loads the stack parser (`npm:error-stack-parser`), once; never rejects.
+ * Until it is loaded, or if it cannot be, stacks are parsed by a regular
+ * expression.
+ */
+export function loadStackParser(): Promise<void> {
+  loading ??= import("npm:error-stack-parser@2.1.4").then(
+    (module) => void (parser = module.default),
+    () => {/* the regular expression will do */},
+  );
+  return loading;
 }
 
 /** V8's `    at fn (url:line:col)` and `    at url:line:col`. */
@@ -221,13 +229,21 @@ export function debugPage(options: DebugPageOptions = {}): ErrorPage {
     if (!showsInternals(environ, options.anyClient) || error instanceof RequestBodyTooLarge) {
       return errorPage(error, false);
     }
+    const env = environ;
     return (_environ, start_response) => {
+      if (parser === undefined && error instanceof Error) {
+        // The first page waits for the parser (loaded once per process).
+        return loadStackParser().then(() => page(start_response));
+      }
+      return page(start_response);
+    };
+    function page(start_response: Parameters<Application>[1]): Uint8Array[] {
       const frames = parseStack(error);
-      const ref = options.refOf?.(environ);
+      const ref = options.refOf?.(env);
       const link = options.inspectorUrl && ref
         ? `${options.inspectorUrl.replace(/\/?(\?.*)?$/, "/$1")}#ref=${ref}`
         : options.inspectorUrl;
-      const html = wantsHtml(environ.HTTP_ACCEPT);
+      const html = wantsHtml(env.HTTP_ACCEPT);
       const body = new TextEncoder().encode(
         html ? debugHtml(error, frames, link) : debugText(error, frames, link),
       );
@@ -237,6 +253,6 @@ export function debugPage(options: DebugPageOptions = {}): ErrorPage {
         ["Cache-Control", "no-store"],
       ]);
       return [body];
-    };
+    }
   };
 }

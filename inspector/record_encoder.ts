@@ -171,15 +171,23 @@ export class FrameEncoder {
   strAt(s: string, place: number): void {
     if (this.#memo[place] === s) {
       const n = this.#memoLength[place]!;
-      // Four bytes at a time (a byte loop was the encoder's hottest line): up
-      // to 3 bytes past the string are written too, and overwritten next.
-      this.need(n + 3);
-      const view = this.view;
-      const memo = this.#memoView;
       const from = place * MEMO_BYTES;
       const to = this.pos;
-      for (let i = 0; i < n; i += 4) view.setUint32(to + i, memo.getUint32(from + i));
-      this.pos = to + n;
+      if (to + n + 3 <= this.limit) {
+        // Four bytes at a time (a byte loop was the encoder's hottest line): up
+        // to 3 bytes past the string are written too, and overwritten next.
+        const view = this.view;
+        const memo = this.#memoView;
+        for (let i = 0; i < n; i += 4) view.setUint32(to + i, memo.getUint32(from + i));
+        this.pos = to + n;
+        return;
+      }
+      this.need(n);
+      const buf = this.buf;
+      const memo = this.#memoBytes;
+      const at = this.pos;
+      for (let i = 0; i < n; i++) buf[at + i] = memo[from + i]!;
+      this.pos = at + n;
       return;
     }
     // Relative to the frame's start: the sink may move the frame while the string is written.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import assert, { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import type { EventMap, EventType } from "../server/recorder.ts";
 import { ExchangeWriter, FrameBuffer } from "../inspector/capture.ts";
 import {
@@ -468,4 +468,19 @@ Deno.test("record: a string remembered while the sink moved its frame comes back
   enc.strAt("application-with-a-long-name", 36); // copied from the memo this time
   enc.end();
   deepEqual(decodeFrame(enc.buf, enc.view, at).event.data, { app: "application-with-a-long-name" });
+});
+
+Deno.test("record: a remembered string that just fits before the sink's limit asks for no more room", () => {
+  const buf = new Uint8Array(128);
+  const enc = new FrameEncoder({ more: () => assert.fail("asked the sink for more room") }, buf);
+  enc.limit = buf.length;
+  enc.begin(TYPE_CODE.call, 0, 1, 0);
+  enc.strAt("application", 36);
+  enc.end();
+  const at = enc.pos;
+  enc.begin(TYPE_CODE.call, 0, 2, 0);
+  enc.limit = enc.pos + 4 + "application".length; // exactly the string's room
+  enc.strAt("application", 36);
+  enc.end();
+  deepEqual(decodeFrame(buf, new DataView(buf.buffer), at).event.data, { app: "application" });
 });

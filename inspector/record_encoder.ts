@@ -66,6 +66,7 @@ export class FrameEncoder {
   readonly #memo: (string | undefined)[] = new Array(MEMO_PLACES).fill(undefined);
   /** Its encoding (length word included): `MEMO_BYTES` bytes a place. */
   readonly #memoBytes = new Uint8Array(MEMO_PLACES * MEMO_BYTES);
+  readonly #memoView = new DataView(this.#memoBytes.buffer);
   readonly #memoLength = new Uint8Array(MEMO_PLACES);
 
   /** Frames start at multiples of this (1 or 8). */
@@ -170,25 +171,43 @@ export class FrameEncoder {
   strAt(s: string, place: number): void {
     if (this.#memo[place] === s) {
       const n = this.#memoLength[place]!;
+      const from = place * MEMO_BYTES;
+      const to = this.pos;
+      if (to + n + 3 <= this.limit) {
+        // Four bytes at a time (a byte loop was the encoder's hottest line): up
+        // to 3 bytes past the string are written too, and overwritten next.
+        const view = this.view;
+        const memo = this.#memoView;
+        for (let i = 0; i < n; i += 4) view.setUint32(to + i, memo.getUint32(from + i));
+        this.pos = to + n;
+        return;
+      }
       this.need(n);
       const buf = this.buf;
       const memo = this.#memoBytes;
-      const from = place * MEMO_BYTES;
-      const to = this.pos;
-      for (let i = 0; i < n; i++) buf[to + i] = memo[from + i]!;
-      this.pos = to + n;
+      const at = this.pos;
+      for (let i = 0; i < n; i++) buf[at + i] = memo[from + i]!;
+      this.pos = at + n;
       return;
     }
-    const at = this.pos;
+    // Relative to the frame's start: the sink may move the frame while the string is written.
+    const from = this.pos - this.start;
     this.str(s);
+    const at = this.start + from;
     const n = this.pos - at;
     if (n <= MEMO_BYTES) {
       this.#memo[place] = s;
       this.#memoLength[place] = n;
-      const buf = this.buf;
       const memo = this.#memoBytes;
       const to = place * MEMO_BYTES;
-      for (let i = 0; i < n; i++) memo[to + i] = buf[at + i]!;
+      if (at + n + 3 <= this.buf.length) {
+        const view = this.view;
+        const memoView = this.#memoView;
+        for (let i = 0; i < n; i += 4) memoView.setUint32(to + i, view.getUint32(at + i));
+      } else {
+        const buf = this.buf;
+        for (let i = 0; i < n; i++) memo[to + i] = buf[at + i]!;
+      }
     } else this.#memo[place] = undefined;
   }
 

@@ -157,9 +157,20 @@ export function writeEnviron(enc: FrameEncoder, environ: Readonly<Record<string,
         seenCodes[count] = code;
       }
     }
-    enc.u8(code);
-    if (code === 0) enc.str(key);
-    writeValue(enc, value, 0, count < PLACE.END - PLACE.ENVIRON ? PLACE.ENVIRON + count : -1);
+    const place = count < PLACE.END - PLACE.ENVIRON ? PLACE.ENVIRON + count : -1;
+    if (code !== 0 && typeof value === "string" && place >= 0) {
+      // The common case (a known key, a string) in one step: code, tag, value.
+      enc.need(2);
+      const buf = enc.buf;
+      buf[enc.pos] = code;
+      buf[enc.pos + 1] = TAG.STRING;
+      enc.pos += 2;
+      enc.strAt(value, place);
+    } else {
+      enc.u8(code);
+      if (code === 0) enc.str(key);
+      writeValue(enc, value, 0, place);
+    }
     count++;
   }
   enc.view.setUint32(enc.start + countAt, count, true);

@@ -6,13 +6,14 @@
  * @module
  */
 
-import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import assert, { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import type { EventMap, EventType } from "../server/recorder.ts";
 import { ExchangeWriter, FrameBuffer } from "../inspector/capture.ts";
 import {
   decodeFrame,
   ENVIRON_KEYS,
   FORMAT_VERSION,
+  FrameEncoder,
   FrameSplitter,
   HEADER_SIZE,
   TYPE_CODE,
@@ -436,4 +437,50 @@ Deno.test("record: environs that differ from the one before (values, keys, objec
       `environ #${i}`,
     );
   }
+});
+
+Deno.test("record: a string remembered while the sink moved its frame comes back right the next time", () => {
+  // A sink that moves the frame begun to the start of a new buffer, as the
+  // store's ring does at the end of a lap.
+  const sink = {
+    more(enc: FrameEncoder, need: number) {
+      const length = enc.pos - enc.start;
+      const buf = new Uint8Array(length + need + 256);
+      buf.set(enc.buf.subarray(enc.start, enc.pos));
+      enc.buf = buf;
+      enc.view = new DataView(buf.buffer);
+      enc.start = 0;
+      enc.pos = length;
+      enc.limit = buf.length;
+    },
+  };
+  const first = new Uint8Array(64);
+  const enc = new FrameEncoder(sink, first);
+  enc.limit = first.length;
+  enc.pos = enc.start = 30; // the frame's string will not fit before 64: the sink moves it
+  enc.begin(TYPE_CODE.call, 0, 1, 0);
+  enc.strAt("application-with-a-long-name", 36);
+  enc.end();
+  equal(enc.start, 0);
+  deepEqual(decodeFrame(enc.buf, enc.view, 0).event.data, { app: "application-with-a-long-name" });
+  const at = enc.pos;
+  enc.begin(TYPE_CODE.call, 0, 2, 0);
+  enc.strAt("application-with-a-long-name", 36); // copied from the memo this time
+  enc.end();
+  deepEqual(decodeFrame(enc.buf, enc.view, at).event.data, { app: "application-with-a-long-name" });
+});
+
+Deno.test("record: a remembered string that just fits before the sink's limit asks for no more room", () => {
+  const buf = new Uint8Array(128);
+  const enc = new FrameEncoder({ more: () => assert.fail("asked the sink for more room") }, buf);
+  enc.limit = buf.length;
+  enc.begin(TYPE_CODE.call, 0, 1, 0);
+  enc.strAt("application", 36);
+  enc.end();
+  const at = enc.pos;
+  enc.begin(TYPE_CODE.call, 0, 2, 0);
+  enc.limit = enc.pos + 4 + "application".length; // exactly the string's room
+  enc.strAt("application", 36);
+  enc.end();
+  deepEqual(decodeFrame(buf, new DataView(buf.buffer), at).event.data, { app: "application" });
 });

@@ -475,8 +475,22 @@ try {
       }
     };
     table.push("");
+    // The ceiling of any server of this app on Deno: raw Deno.serve. Where it is
+    // itself below a goal's ratio, that goal cannot be reached by construction.
+    const ceiling = (b: string, want: number) => {
+      const x = two.get("deno-raw"), y = two.get(b);
+      if (x === undefined || y === undefined) return;
+      const r = x / y;
+      table.push(
+        `- the ceiling, deno-raw / ${b} on the same 2 cores: **${r.toFixed(1)}×**${
+          r < want ? ` (below the goal of ${want}×: no server on Deno.serve reaches it)` : ""
+        }`,
+      );
+    };
+    ceiling("wsgiref", 20);
     goal("ours-rec", "wsgiref", 20);
     goal("ours-off", "wsgiref", 20);
+    ceiling("gunicorn-sync-w2", 5);
     goal("ours-rec", "gunicorn-sync-w2", 5);
     goal("ours-off", "gunicorn-sync-w2", 5);
     goal("ours-dev-w2", "gunicorn-sync-w2", 5);

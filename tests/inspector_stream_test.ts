@@ -86,49 +86,57 @@ Deno.test("GET /api/stream?events=none sends every summary and no event", async 
 Deno.test("GET /api/exchanges/:id/stream sends one exchange's events live, byte-exact, and ends after its end", async () => {
   const second = gatedApp();
   await withInspector(second.app, async ({ app, origin }) => {
-    const list = new SseReader(await fetch(`${origin}/api/stream?events=none`));
-    await list.until((_, comments) => comments.includes("connected"), "connected");
-    // Another exchange beside it, so that its events are left out.
-    const other = fetch(`${app.url}/other`).then((r) => r.arrayBuffer());
-    const answer = fetch(`${app.url}/watched`).then((r) => r.arrayBuffer());
-    const sent = (target: string) =>
-      list.messages.find((m) =>
-        m.kind === "exchange" && m.exchange.target === target && m.exchange.status === 200
-      ) as Extract<StreamMessage, { kind: "exchange" }> | undefined;
-    await list.until(() => sent("/other") !== undefined && sent("/watched") !== undefined, "both");
-    await list.cancel();
-    const id = sent("/watched")!.exchange.id;
-    // Both wait at the gate: the stream of exchange 2 gives what is kept, then goes on.
-    const response = await fetch(`${origin}/api/exchanges/${id}/stream`);
-    equal(response.status, 200);
-    equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
-    const sse = new SseReader(response);
-    await sse.until(
-      (messages) => messages.some((m) => m.kind === "event" && m.event.type === "chunk"),
-      "the first chunk, from what is kept",
-    );
-    ok(!sse.messages.some((m) => m.kind === "event" && m.event.type === "end"), "still pending");
-    second.release();
-    const body = new Uint8Array(await answer);
-    await other;
-    await sse.until(
-      (messages) => messages.some((m) => m.kind === "event" && m.event.type === "end"),
-      "the end, live",
-    );
-    const events = sse.messages as EventMessage[];
-    ok(events.every((m) => m.kind === "event" && m.id === id), "only that exchange's events");
-    deepEqual(events.map((m) => m.index), events.map((_, i) => i), "every index, in order");
-    const detail = await (await fetch(`${origin}/api/exchanges/${id}`)).json() as ExchangeDetail;
-    deepEqual(events.map((m) => m.event), detail.events, "exactly the recorded events");
-    deepEqual(bytesOf(events, "response"), body, "the body, byte-exact");
-    // The stream ended after the end: the reader sees its close.
-    let ended = false;
+    // The gate opens whatever happens, so that the servers can stop.
     try {
-      await sse.until(() => false, "the stream's close", 2000);
-    } catch (error) {
-      ended = /ended/.test((error as Error).message);
+      const list = new SseReader(await fetch(`${origin}/api/stream?events=none`));
+      await list.until((_, comments) => comments.includes("connected"), "connected");
+      // Another exchange beside it, so that its events are left out.
+      const other = fetch(`${app.url}/other`).then((r) => r.arrayBuffer());
+      const answer = fetch(`${app.url}/watched`).then((r) => r.arrayBuffer());
+      const sent = (target: string) =>
+        list.messages.find((m) =>
+          m.kind === "exchange" && m.exchange.target === target && m.exchange.status === 200
+        ) as Extract<StreamMessage, { kind: "exchange" }> | undefined;
+      await list.until(
+        () => sent("/other") !== undefined && sent("/watched") !== undefined,
+        "both",
+      );
+      await list.cancel();
+      const id = sent("/watched")!.exchange.id;
+      // Both wait at the gate: the stream of exchange 2 gives what is kept, then goes on.
+      const response = await fetch(`${origin}/api/exchanges/${id}/stream`);
+      equal(response.status, 200);
+      equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+      const sse = new SseReader(response);
+      await sse.until(
+        (messages) => messages.some((m) => m.kind === "event" && m.event.type === "chunk"),
+        "the first chunk, from what is kept",
+      );
+      ok(!sse.messages.some((m) => m.kind === "event" && m.event.type === "end"), "still pending");
+      second.release();
+      const body = new Uint8Array(await answer);
+      await other;
+      await sse.until(
+        (messages) => messages.some((m) => m.kind === "event" && m.event.type === "end"),
+        "the end, live",
+      );
+      const events = sse.messages as EventMessage[];
+      ok(events.every((m) => m.kind === "event" && m.id === id), "only that exchange's events");
+      deepEqual(events.map((m) => m.index), events.map((_, i) => i), "every index, in order");
+      const detail = await (await fetch(`${origin}/api/exchanges/${id}`)).json() as ExchangeDetail;
+      deepEqual(events.map((m) => m.event), detail.events, "exactly the recorded events");
+      deepEqual(bytesOf(events, "response"), body, "the body, byte-exact");
+      // The stream ended after the end: the reader sees its close.
+      let ended = false;
+      try {
+        await sse.until(() => false, "the stream's close", 2000);
+      } catch (error) {
+        ended = /ended/.test((error as Error).message);
+      }
+      ok(ended, "the stream ends after the exchange's end");
+    } finally {
+      second.release();
     }
-    ok(ended, "the stream ends after the exchange's end");
   });
 });
 

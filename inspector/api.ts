@@ -101,9 +101,9 @@ const PLACEHOLDER = `<!doctype html>
 <p>The page is not built into this inspector. The JSON API is here:</p>
 <ul>
 <li><a href="/api/exchanges">/api/exchanges</a> (newest first; <code>?method=&amp;status=&amp;q=&amp;body=&amp;limit=&amp;before=</code>)</li>
-<li><code>/api/exchanges/:id</code>, <code>/api/exchanges/:id/har</code>, <code>/api/exchanges/:id/test</code></li>
+<li><code>/api/exchanges/:id</code>, <code>/api/exchanges/:id/har</code>, <code>/api/exchanges/:id/test</code>, <code>/api/exchanges/:id/stream</code> (one exchange's events, live)</li>
 <li><a href="/api/har">/api/har</a> (HAR 1.2 of every exchange)</li>
-<li><a href="/api/stream">/api/stream</a> (Server-Sent Events)</li>
+<li><a href="/api/stream">/api/stream</a> (Server-Sent Events; <code>?events=none</code>: no events, the summaries only)</li>
 </ul>
 </body>
 </html>
@@ -358,6 +358,31 @@ export function createApi(options: ApiOptions): InspectorApi {
     return json(result);
   }
 
+  function openStream(params: URLSearchParams): Response {
+    const events = params.get("events") ?? "all";
+    if (events !== "all" && events !== "none") {
+      return fail(
+        400,
+        `Cannot open the stream: events must be "all" or "none" (got ${JSON.stringify(events)})`,
+      );
+    }
+    return hub.open(events);
+  }
+
+  function openExchangeStream(exchange: KeptExchange, params: URLSearchParams): Response {
+    const value = params.get("from");
+    const from = value === null || value === "" ? 0 : Number(value);
+    if (!Number.isInteger(from) || from < 0) {
+      return fail(
+        400,
+        `Cannot open the exchange's stream: from must be an event index of at least 0 (got ${
+          JSON.stringify(value)
+        })`,
+      );
+    }
+    return hub.openExchange(Number(exchange.id), from);
+  }
+
   /** Runs `fn` on the kept exchange `id`, or answers 404. */
   function withExchange(
     id: string | undefined,
@@ -392,7 +417,9 @@ export function createApi(options: ApiOptions): InspectorApi {
     exchangeTest: (_request, { id }) => withExchange(id, exportTest),
     import: (request) => importFile(request),
     har: () => har([...store.exchanges()].reverse(), "wsgi-exchanges.har"),
-    stream: () => hub.open(),
+    stream: (_request, _params, url) => openStream(url.searchParams),
+    exchangeStream: (_request, { id }, url) =>
+      withExchange(id, (e) => openExchangeStream(e, url.searchParams)),
     server: () => json(options.server?.state() ?? { generation: 0, loadError: null, events: [] }),
     clear: () => json({ cleared: store.clear() }),
     replay: (request, { id }) => withExchange(id, (e) => replay(request, e)),

@@ -228,7 +228,9 @@ export interface ExchangeDetail extends ExchangeSummary {
  * `server` carries a server-level event (under the CLI: a reload, a module
  * that failed to load, a fault no exchange caught).
  * Messages lost while the stream was down are not replayed: reload the list
- * when an `EventSource` reconnects.
+ * when an `EventSource` reconnects. `GET /api/stream?events=none` sends
+ * every kind but `event`; `GET /api/exchanges/:id/stream` sends one
+ * exchange's `event` messages.
  */
 export type StreamMessage =
   | { kind: "exchange"; exchange: ExchangeSummary }
@@ -322,6 +324,32 @@ export interface ImportResult {
   skipped: { entry: number; error: string }[];
 }
 
+/**
+ * Whether an exchange's timeline is finished, from its events' types so far:
+ * after `end` (only the drain of an unread request body, `input_rest`, can
+ * follow, and it changes the summary), or after `abort` once the app's
+ * iterable was closed too (after a client left, the app may go on). The
+ * stream of one exchange ends there.
+ *
+ * @example
+ * ```ts
+ * import { timelineFinished } from "./protocol.ts";
+ * console.assert(timelineFinished(["chunk", "close", "end"]));
+ * console.assert(!timelineFinished(["chunk", "abort"]));
+ * console.assert(timelineFinished(["abort", "close"]));
+ * ```
+ */
+export function timelineFinished(types: Iterable<EventType>): boolean {
+  let aborted = false;
+  let closed = false;
+  for (const type of types) {
+    if (type === "end") return true;
+    if (type === "abort") aborted = true;
+    else if (type === "close") closed = true;
+  }
+  return aborted && closed;
+}
+
 /** One route of the side port. */
 export interface Route {
   /** The handler's name in `api.ts`. */
@@ -349,7 +377,8 @@ export interface Route {
  * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
  * | `GET /api/exchanges/:id/test` | a `deno test` file that sends the recorded request to the app in-process and checks the recorded answer (a download; `test_export.ts`) |
  * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
- * | `GET /api/stream` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage} |
+ * | `GET /api/stream?events=` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage}; `events=none` leaves out the `event` messages (summaries, evictions, clears and server events only: what a list needs) |
+ * | `GET /api/exchanges/:id/stream?from=` | Server-Sent Events of one exchange: its `event` messages from index `from` (0 by default) of those kept, then each new one live; ends when its timeline is finished (`timelineFinished`: after `end`, or after `abort` and `close`), or when it is dropped |
  * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
  * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
  * | `POST /api/import` | body: a HAR file (JSON); loads its entries into the store as imported exchanges, to view and replay; answers {@linkcode ImportResult} (needs the inspector's own Origin) |
@@ -386,7 +415,16 @@ export const ROUTES = [
     name: "stream",
     method: "GET",
     path: "/api/stream",
+    query: "events (all, none)",
     answer: "Server-Sent Events",
+    head: false,
+  },
+  {
+    name: "exchangeStream",
+    method: "GET",
+    path: "/api/exchanges/:id/stream",
+    query: "from",
+    answer: "Server-Sent Events of one exchange's events, until its end",
     head: false,
   },
   {

@@ -46,6 +46,9 @@ const EVENTS = [
   'id: 2\nevent: update\ndata: {"n": 2}\n\n',
 ];
 
+/** Holds `/gated` between its two chunks until the test opens it. */
+let openGate: () => void = () => {};
+
 const app: Application = async (environ, start_response) => {
   const path = environ.PATH_INFO;
   const query = new URLSearchParams(environ.QUERY_STRING);
@@ -89,6 +92,15 @@ const app: Application = async (environ, start_response) => {
         await sleep(1500);
         yield encoder.encode("nobody reads this\n");
       })();
+    case "/gated": {
+      const gate = new Promise<void>((resolve) => openGate = resolve);
+      start_response("200 OK", [["Content-Type", "text/plain"]]);
+      return (async function* () {
+        yield encoder.encode("before the gate\n");
+        await gate;
+        yield encoder.encode("after the gate\n");
+      })();
+    }
     case "/page": {
       const v = query.get("v") ?? "1";
       start_response("200 OK", [["Content-Type", "text/plain; charset=utf-8"], ["X-Version", v]]);
@@ -152,6 +164,11 @@ Deno.test({
       browser = await launchChromium({ viewport: { width: 1440, height: 900 } });
       const page = browser.page;
       const { errors } = await watchPage(page);
+      const streams: string[] = [];
+      page.on("request", (request) => {
+        const path = new URL(request.url()).pathname;
+        if (path.endsWith("/stream")) streams.push(request.url());
+      });
       await page.goto(url);
       await byTestId(page, "stream-status").and(page.locator('[data-status="live"]')).waitFor();
 
@@ -218,6 +235,49 @@ Deno.test({
         );
         assert.match(await text(byTestId(row(page, "/slow?ms=2500"), "row-duration")), /[\d.]+ s/);
       });
+
+      await t.step(
+        "a pending exchange opened streams its own events live; the list has none",
+        async () => {
+          const gated = get("/gated");
+          try {
+            await row(page, "/gated").waitFor();
+            await open(page, "/gated");
+            await byTestId(page, "tab-timeline").click();
+            const steps = byTestId(page, "step");
+            const count = (type: string) =>
+              page.locator(`[data-testid="step"][data-type="${type}"]`).count();
+            await until(async () => (await count("chunk")) === 1, "the first chunk");
+            assert.equal(await count("end"), 0, "still pending");
+            assert.match(await text(byTestId(page, "detail-elapsed")), /\d/);
+            const before = await steps.count();
+            openGate();
+            assert.equal((await gated).body, "before the gate\nafter the gate\n");
+            await until(async () => (await count("end")) === 1, "the end, live");
+            assert.equal(await count("chunk"), 2);
+            assert.equal(await steps.count(), before + 3, "chunk, close and end appended");
+          } finally {
+            openGate();
+            await gated;
+          }
+          const id = await page.evaluate(() => location.hash);
+          // The list's stream carries no timeline events; the open pending exchange has its own.
+          const list = streams.filter((u) => new URL(u).pathname === "/api/stream");
+          assert.ok(list.length > 0, "the list's stream was opened");
+          for (const u of list) {
+            assert.equal(new URL(u).searchParams.get("events"), "none", u);
+          }
+          const own = streams.filter((u) =>
+            /\/api\/exchanges\/[^/]+\/stream$/.test(new URL(u).pathname)
+          );
+          assert.ok(own.length >= 1, `the exchange's own stream (${streams.join(", ")}; ${id})`);
+          // Complete exchanges opened before (/json) needed none: every own stream was a pending one's.
+          assert.ok(
+            own.length <= 2,
+            `one own stream per pending exchange opened (${own.join(", ")})`,
+          );
+        },
+      );
 
       await t.step("a text/event-stream response shows its parsed events", async () => {
         assert.equal((await get("/events")).body, EVENTS.join(""));

@@ -1,6 +1,7 @@
 /**
  * Every conversation the page has with the side port: the list, one
- * exchange, clear, replay, HAR downloads and the live stream. Nothing else in
+ * exchange, clear, replay, HAR downloads and the live streams (the list's,
+ * without timeline events, and the open pending exchange's own). Nothing else in
  * the UI calls `fetch`; the routes and shapes are those of `../protocol.ts`.
  *
  * **The access token** (token mode, when the inspector is bound beyond
@@ -51,6 +52,13 @@ export interface StreamHandlers {
   onOpen?(): void;
 }
 
+/** Callbacks of {@linkcode ApiClient.streamExchange}. */
+export interface ExchangeStreamHandlers {
+  onMessage(message: StreamMessage): void;
+  /** The stream ended: `complete` when the side port closed it, false when it failed. */
+  onEnd(complete: boolean): void;
+}
+
 /** A failed request to the side port, with its status. */
 export class ApiError extends Error {
   /** The HTTP status (0 when the request did not reach the server). */
@@ -82,8 +90,17 @@ export interface ApiClient {
   downloadTest(id: string): Promise<void>;
   /** Loads a HAR file's entries into the store (`POST /api/import`). */
   importHar(file: Blob): Promise<ImportResult>;
-  /** Opens the live stream; returns the function that closes it. */
+  /**
+   * Opens the list's live stream (summaries, evictions, clears, server
+   * events: no timeline events); returns the function that closes it.
+   */
   stream(handlers: StreamHandlers): () => void;
+  /**
+   * Opens one exchange's stream: its events from index `from`, then live,
+   * until its end (`onEnd(true)`) or a cut (`onEnd(false)`); returns the
+   * function that closes it (after which nothing is called).
+   */
+  streamExchange(id: string, from: number, handlers: ExchangeStreamHandlers): () => void;
   /** The server's state under the CLI: generation, load error, server-level events. */
   server(): Promise<ServerState>;
 }
@@ -242,7 +259,8 @@ export function createApiClient(
         while (!closed) {
           controller = new AbortController();
           try {
-            const response = await fetch(url("/api/stream"), {
+            // The list needs no timeline events: the open exchange streams its own.
+            const response = await fetch(url("/api/stream", { events: "none" }), {
               headers: auth({ accept: "text/event-stream" }),
               signal: controller.signal,
               cache: "no-store",
@@ -255,21 +273,7 @@ export function createApiClient(
             }
             handlers.onStatus("live");
             handlers.onOpen?.();
-            const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-            let buffer = "";
-            for (;;) {
-              const { done, value } = await reader.read();
-              if (done) break;
-              buffer = parseSse(buffer + value, (data) => {
-                let message: StreamMessage;
-                try {
-                  message = JSON.parse(data);
-                } catch {
-                  return;
-                }
-                handlers.onMessage(message);
-              });
-            }
+            await readSse(response.body, handlers.onMessage);
           } catch {
             // Cut, refused or unreachable: try again below.
           }
@@ -284,5 +288,53 @@ export function createApiClient(
         controller?.abort();
       };
     },
+    streamExchange(id, from, handlers) {
+      const controller = new AbortController();
+      const path = `/api/exchanges/${encodeURIComponent(id)}/stream`;
+      (async () => {
+        let complete = false;
+        try {
+          const response = await fetch(url(path, { from: from > 0 ? from : undefined }), {
+            headers: auth({ accept: "text/event-stream" }),
+            signal: controller.signal,
+            cache: "no-store",
+          });
+          if (response.ok && response.body) {
+            await readSse(response.body, (message) => {
+              if (!controller.signal.aborted) handlers.onMessage(message);
+            });
+            complete = true;
+          } else {
+            await response.body?.cancel();
+          }
+        } catch {
+          // Cut or unreachable.
+        }
+        if (!controller.signal.aborted) handlers.onEnd(complete);
+      })();
+      return () => controller.abort();
+    },
   };
+}
+
+/** Reads an SSE body to its end, handing on each message. */
+async function readSse(
+  body: ReadableStream<Uint8Array<ArrayBuffer>>,
+  onMessage: (message: StreamMessage) => void,
+): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer = parseSse(buffer + value, (data) => {
+      let message: StreamMessage;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return;
+      }
+      onMessage(message);
+    });
+  }
 }

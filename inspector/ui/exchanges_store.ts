@@ -1,12 +1,16 @@
 /**
  * The exchanges store: the list of kept exchanges (newest first), kept live
  * from the side port's stream, plus the filter text. The stream's `exchange`
- * messages carry each summary as it changes; its `event` messages go on to
- * whoever listens (the open exchange appends them).
+ * messages carry each summary as it changes, and go on to whoever listens
+ * (the open exchange). The page reads the stream without timeline events
+ * (`?events=none`); an `event` message, from a stream that has them, goes
+ * on to whoever listens too.
  *
  * Stream messages can come by the thousand; the store applies them to a map
- * at once but publishes a new list at most once per frame, so the page
- * re-renders once per burst.
+ * at once but publishes a new list at most once per frame (16 ms), so the
+ * page re-renders once per burst; under a flood (more than
+ * {@linkcode FLOOD_RATE} summaries a second) at most every
+ * {@linkcode FLOOD_MS}, as nobody reads a list that scrolls that fast.
  *
  * @module
  */
@@ -49,6 +53,8 @@ export interface ExchangesStore {
   clear(): Promise<void>;
   /** Loads a HAR file's entries into the side port's store; they are listed as they come. */
   importHar(file: Blob): Promise<ImportResult>;
+  /** Calls `fn` for each summary that streams in. */
+  onExchange(fn: (summary: ExchangeSummary) => void): () => void;
   /** Calls `fn` for each timeline event that streams in (`index`: its place in its exchange). */
   onEvent(fn: EventListener): () => void;
   /** Calls `fn` each time the stream reconnects (what it sent meanwhile was missed). */
@@ -66,6 +72,10 @@ export type EventListener = (
 ) => void;
 
 const FRAME_MS = 16;
+/** Summaries a second past which the list is published less often. */
+export const FLOOD_RATE = 500;
+/** How often the list is published under a flood, in milliseconds. */
+export const FLOOD_MS = 100;
 /** How many exchanges the page keeps when the side port does not say how many it keeps. */
 const DEFAULT_CAPACITY = 10_000;
 
@@ -80,21 +90,33 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
   const filter = observable("");
   const byId = new Map<string, ExchangeSummary>();
   const eventListeners = new Set<EventListener>();
+  const exchangeListeners = new Set<(summary: ExchangeSummary) => void>();
   const reconnectListeners = new Set<() => void>();
   const serverListeners = new Set<(event: ServerEventWire) => void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let loading: Promise<void> | undefined;
   let capacity = DEFAULT_CAPACITY;
+  /** Summaries applied since the last publish, and when it was. */
+  let arrived = 0;
+  let publishedAt = performance.now();
+  let delay = FRAME_MS;
 
   const publish = () => {
     timer = undefined;
+    const now = performance.now();
+    // The rate since the last publish sets the next interval.
+    delay = arrived * 1000 > FLOOD_RATE * Math.max(now - publishedAt, FRAME_MS)
+      ? FLOOD_MS
+      : FRAME_MS;
+    arrived = 0;
+    publishedAt = now;
     const list = [...byId.values()].sort((a, b) => b.seq - a.seq);
     // The store keeps a ring: what fell out of it is gone there, so here too.
     for (const evicted of list.splice(capacity)) byId.delete(evicted.id);
     state.set({ ...state.value, list });
   };
   const schedule = () => {
-    timer ??= setTimeout(publish, FRAME_MS);
+    timer ??= setTimeout(publish, delay);
   };
 
   const store: ExchangesStore = {
@@ -142,6 +164,8 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
       switch (message.kind) {
         case "exchange":
           byId.set(message.exchange.id, message.exchange);
+          arrived++;
+          for (const fn of exchangeListeners) fn(message.exchange);
           break;
         case "event":
           for (const fn of eventListeners) {
@@ -174,6 +198,10 @@ export function createExchangesStore(client: ApiClient): ExchangesStore {
       byId.clear();
       clearTimeout(timer);
       publish();
+    },
+    onExchange(fn) {
+      exchangeListeners.add(fn);
+      return () => exchangeListeners.delete(fn);
     },
     onEvent(fn) {
       eventListeners.add(fn);

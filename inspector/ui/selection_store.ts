@@ -1,15 +1,27 @@
 /**
  * The selection store: which exchange is open, its record (an
  * {@linkcode OpenExchange}), and which tab of it is shown. The record is
- * fetched once when the exchange opens; after that the events the live
- * stream brings are appended to it with the shared reducer (and the bytes
- * they added), published at most once per frame. Events that come while the
- * record loads are applied after it; a gap (a missed event) fetches it again.
+ * fetched once when the exchange opens. While its timeline is not finished
+ * (`timelineFinished`: no `end` yet, nor `abort` and `close`), the
+ * exchange's own stream (`GET /api/exchanges/:id/stream`,
+ * from the first event the record lacks) brings the rest: each event is
+ * appended with the shared reducer (and the bytes it added), published at
+ * most once per frame. The stream ends when the timeline is finished, and is
+ * closed when another exchange opens; a complete exchange needs none. Events
+ * that come while the record loads are applied after it; a gap (a missed
+ * event), or a stream cut before the end, fetches it again. A complete
+ * exchange's summary that changes later (the request body drained after the
+ * response) fetches it again too.
  *
  * @module
  */
 
-import type { Base64, WireEvent } from "../protocol.ts";
+import {
+  type Base64,
+  type ExchangeSummary,
+  timelineFinished,
+  type WireEvent,
+} from "../protocol.ts";
 import { type ApiClient, ApiError } from "./api_client.ts";
 import { fromBase64 } from "./bytes.ts";
 import { type Observable, observable } from "./observable.ts";
@@ -40,9 +52,16 @@ export interface SelectionStore {
   apply(id: string, index: number, event: WireEvent, bytes: Base64 | undefined): void;
   /** Fetches the open exchange again (after the stream missed messages). */
   reload(): void;
+  /** Takes a summary the list's stream brought (ignored unless it is the open exchange's). */
+  summary(summary: ExchangeSummary): void;
 }
 
 const FRAME_MS = 16;
+/** Milliseconds before a cut exchange stream is opened again (with a fetch of the record). */
+const RETRY_MS = 1000;
+
+/** Whether the open exchange's timeline is finished (its stream ends there). */
+const ended = (open: OpenExchange) => timelineFinished(open.events.map((e) => e.type));
 
 /** Creates the selection store over an {@linkcode ApiClient}. */
 export function createSelectionStore(client: ApiClient): SelectionStore {
@@ -59,6 +78,37 @@ export function createSelectionStore(client: ApiClient): SelectionStore {
   /** The record with the events appended since the last publish. */
   let latest: OpenExchange | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Closes the open exchange's stream, while one is open. */
+  let closeStream: (() => void) | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  /** The open exchange's latest summary was of a finished exchange (pending: not yet). */
+  let finished = false;
+
+  const stopStream = () => {
+    closeStream?.();
+    closeStream = undefined;
+    clearTimeout(retry);
+    retry = undefined;
+  };
+
+  /** Streams the rest of the open, pending exchange: events from those `latest` has. */
+  const startStream = (id: string, mine: number) => {
+    const from = latest?.events.length ?? 0;
+    closeStream = client.streamExchange(id, from, {
+      onMessage: (message) => {
+        if (message.kind !== "event" || mine !== generation) return;
+        apply(message.id, message.index, message.event, message.bytes);
+      },
+      onEnd: () => {
+        if (mine !== generation) return;
+        closeStream = undefined;
+        // Ended before the exchange did (cut, or the side port restarted): fetch it again.
+        if (latest !== null && !ended(latest)) {
+          retry = setTimeout(() => mine === generation && load(), RETRY_MS);
+        }
+      },
+    });
+  };
 
   const publish = () => {
     timer = undefined;
@@ -77,6 +127,7 @@ export function createSelectionStore(client: ApiClient): SelectionStore {
     const id = state.value.id;
     if (id === null) return;
     const mine = ++generation;
+    stopStream();
     waiting = [];
     clearTimeout(timer);
     timer = undefined;
@@ -91,6 +142,8 @@ export function createSelectionStore(client: ApiClient): SelectionStore {
         if (!append(index, event, bytes)) return load();
       }
       state.set({ id, exchange: latest, loading: false, error: null });
+      finished = detail.state !== "pending";
+      if (!ended(latest)) startStream(id, mine);
     } catch (error) {
       if (mine !== generation) return;
       const message = error instanceof ApiError && error.status === 404
@@ -101,12 +154,26 @@ export function createSelectionStore(client: ApiClient): SelectionStore {
     }
   }
 
+  function apply(id: string, index: number, event: WireEvent, bytes: Base64 | undefined) {
+    if (id !== state.value.id) return;
+    if (state.value.loading) {
+      waiting.push({ index, event, bytes });
+      return;
+    }
+    if (!append(index, event, bytes)) {
+      load();
+      return;
+    }
+    timer ??= setTimeout(publish, FRAME_MS);
+  }
+
   return {
     state,
     tab,
     select(id) {
       if (id === state.value.id) return;
       generation++;
+      stopStream();
       latest = null;
       waiting = [];
       clearTimeout(timer);
@@ -114,20 +181,17 @@ export function createSelectionStore(client: ApiClient): SelectionStore {
       state.set({ id, exchange: null, loading: id !== null, error: null });
       if (id !== null) load();
     },
-    apply(id, index, event, bytes) {
-      if (id !== state.value.id) return;
-      if (state.value.loading) {
-        waiting.push({ index, event, bytes });
-        return;
-      }
-      if (!append(index, event, bytes)) {
-        load();
-        return;
-      }
-      timer ??= setTimeout(publish, FRAME_MS);
-    },
+    apply,
     reload() {
       if (state.value.id !== null) load();
+    },
+    summary(summary) {
+      if (summary.id !== state.value.id || state.value.loading) return;
+      const wasFinished = finished;
+      finished = summary.state !== "pending";
+      // A finished exchange changed (its request body drained after the
+      // response): its stream has ended, so fetch it again.
+      if (wasFinished && closeStream === undefined && latest !== null && ended(latest)) load();
     },
   };
 }

@@ -34,8 +34,9 @@ export interface Stores {
 
 /**
  * Creates the stores and wires them together: a newly opened exchange starts
- * the stepper at its end, and events that stream in are appended to the open
- * exchange (which is fetched again when the stream reconnects).
+ * the stepper at its end, the open exchange hears its summary's changes
+ * (and is fetched again when the list's stream reconnects), and events that
+ * come on the list's stream, when it has them, are appended to it.
  */
 export function createStores(client: ApiClient): Stores {
   const exchanges = createExchangesStore(client);
@@ -49,6 +50,7 @@ export function createStores(client: ApiClient): Stores {
     lastId = id;
   });
   exchanges.onEvent((id, index, event, bytes) => selection.apply(id, index, event, bytes));
+  exchanges.onExchange((summary) => selection.summary(summary));
   exchanges.onReconnect(() => selection.reload());
   const clock = createClockStore();
   exchanges.state.subscribe(({ list }) => {

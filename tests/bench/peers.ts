@@ -38,9 +38,11 @@
 import { parseArgs } from "node:util";
 import {
   type Contender,
+  cpuSeconds,
   ensureWrk,
   haveTaskset,
   median,
+  processTree,
   ROOT,
   type RunningServer,
   runWrk,
@@ -434,29 +436,65 @@ async function latency(): Promise<void> {
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
   });
   const wrk = { threads: 1, connections: 10, duration, latency: true };
-  const without: number[] = [];
-  const withPage: number[] = [];
+  type Sample = { p99: number; rps: number; cli: number; chromium: number };
+  const without: Sample[] = [];
+  const withPage: Sample[] = [];
+  /** One wrk run, with the CPU seconds the CLI (its process tree) and Chromium used meanwhile. */
+  const sample = async (): Promise<Sample> => {
+    const cli0 = await treeCpuSeconds(server.denoPid);
+    const chromium0 = await chromiumCpu();
+    const result = await runWrk(server.url, wrk);
+    return {
+      p99: result.p99 ?? NaN,
+      rps: result.rps,
+      cli: (await treeCpuSeconds(server.denoPid)) - cli0,
+      chromium: [...await chromiumCpu()].reduce(
+        (sum, [pid, cpu]) => sum + cpu - (chromium0.get(pid) ?? 0),
+        0,
+      ),
+    };
+  };
   try {
     await runWrk(server.url, { ...wrk, duration: Math.max(warmup, 1) });
     for (let round = 1; round <= rounds; round++) {
-      without.push((await runWrk(server.url, wrk)).p99 ?? NaN);
+      without.push(await sample());
       const page = await browser.newPage();
       await page.goto(inspector);
       await page.waitForTimeout(500);
-      withPage.push((await runWrk(server.url, wrk)).p99 ?? NaN);
+      withPage.push(await sample());
       await page.close();
     }
   } finally {
     await browser.close();
     await stop(server);
   }
+  const row = (name: string, xs: Sample[]) =>
+    `| ${name} | ${ms(median(xs.map((x) => x.p99)))} | ${
+      Math.round(median(xs.map((x) => x.rps)))
+    } | ${median(xs.map((x) => x.cli)).toFixed(1)} | ${
+      median(xs.map((x) => x.chromium)).toFixed(1)
+    } |`;
   table.push(
     "\n### Latency of the recording CLI, wrk -c 10, nothing pinned\n",
-    "| | p99 ms |",
-    "|---|---:|",
-    `| inspector page closed | ${ms(median(without))} |`,
-    `| page open, live stream attached | ${ms(median(withPage))} |`,
+    `| | p99 ms | req/s | CLI CPU s | Chromium CPU s (in ${duration} s) |`,
+    "|---|---:|---:|---:|---:|",
+    row("inspector page closed", without),
+    row("page open, live stream attached", withPage),
   );
+}
+
+/**
+ * CPU seconds of each Chromium process this script started (descendants
+ * named chrom*), by pid: a run's use is the growth over the pids alive at
+ * its end (a closed page's renderer, gone meanwhile, does not count).
+ */
+async function chromiumCpu(): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  for (const pid of await processTree(Deno.pid)) {
+    const name = await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "");
+    if (/chrom/i.test(name)) cpu.set(pid, await cpuSeconds(pid).catch(() => 0));
+  }
+  return cpu;
 }
 
 // ---- the run ------------------------------------------------------------------

@@ -165,7 +165,7 @@ export class Input implements InputStream {
    * it was read, neither a copy nor out of step with the chunks (one odd-sized
    * chunk would otherwise make every later read a join of two).
    */
-  async #fill(need = FILL_SIZE): Promise<boolean> {
+  async #fill(need = FILL_SIZE, whole = false): Promise<boolean> {
     if (this.#done || this.#remaining <= this.#buffered) {
       if (this.#over) {
         throw new RequestBodyTooLarge(
@@ -180,9 +180,16 @@ export class Input implements InputStream {
     const reader = this.#reader ?? this.#open();
     if (reader === undefined) return false;
     for (;;) {
+      const size = need >= 4096 && need < FILL_SIZE ? need : FILL_SIZE;
       const { done, value } = this.#byob
         ? await (reader as ReadableStreamBYOBReader).read(
-          new Uint8Array(need >= 4096 && need < FILL_SIZE ? need : FILL_SIZE),
+          new Uint8Array(size),
+          // read(n) waits for its n bytes anyway: one read brings them, not one per
+          // chunk. Only where the length is known: Deno 2.9.6 drops the bytes after
+          // a { min } read that the end of a chunked body cut short.
+          whole && this.#remaining !== Infinity && need <= this.#remaining - this.#buffered
+            ? { min: Math.min(need, size) }
+            : undefined,
         )
         : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
       if (done) {
@@ -388,7 +395,7 @@ export class Input implements InputStream {
     if (want > READ_INTO_AT && want !== Infinity && this.#buffered < want) {
       return this.#readInto(want);
     }
-    while (this.#buffered < want && await this.#fill(want - this.#buffered));
+    while (this.#buffered < want && await this.#fill(want - this.#buffered, true));
     return this.#take(want);
   }
 

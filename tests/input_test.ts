@@ -312,3 +312,42 @@ Deno.test("Input with a limit: bytes up to it are read, the first read past it t
     deepEqual(await new Input(stream(chunks), undefined, { limit: 0 }).read(), bytes);
   });
 });
+
+Deno.test("Input: read(65536) of a body of known length that comes 16 KiB at a time is one read of its own array, not a join of four", async () => {
+  const size = 1024 * KiB;
+  const { bytes } = counting(size, 64 * KiB);
+  let at = 0;
+  // A socket that hands over at most 16 KiB at a time, into the reader's array.
+  const body = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      if (at === size) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      const view = request.view!;
+      const n = Math.min(16 * KiB, view.byteLength, size - at);
+      new Uint8Array(view.buffer, view.byteOffset, n).set(bytes.subarray(at, at + n));
+      at += n;
+      request.respond(n);
+    },
+  }) as ReadableStream<Uint8Array>;
+  const parts: Uint8Array[] = [];
+  const copied = await bytesCopied(async () => {
+    const input = new Input({ body }, size);
+    for (;;) {
+      const part = await input.read(65536);
+      if (part.length === 0) break;
+      parts.push(part);
+    }
+  });
+  equal(parts.length, 16);
+  ok(parts.every((p) => p.length === 65536));
+  const joined = new Uint8Array(size);
+  parts.forEach((p, i) => joined.set(p, i * 65536));
+  deepEqual(joined, bytes);
+  // The stream copies each byte into the reader's array once; the reads add nothing.
+  ok(copied <= size, `copied ${copied} bytes for a body of ${size}`);
+});

@@ -21,9 +21,10 @@
  * pending exchange it shows, so each byte still crosses the wire once.
  *
  * The store's listener only queues positions (it runs on the app server's
- * hot path); every few milliseconds the batch is decoded and serialized once
- * per kind of interest (every event, none, one exchange's), not once per
- * client. A comment line goes out every 15 s so that proxies keep the
+ * hot path); every 10 ms (100 ms after a batch of a flood: the browser
+ * spends less on fewer, larger stream chunks) the batch is decoded and
+ * serialized once per kind of interest (every event, none, one exchange's),
+ * not once per client. A comment line goes out every 15 s so that proxies keep the
  * connection open. A client that falls more than 8 MiB behind is
  * disconnected (an `EventSource` reconnects by itself; reload the list when
  * it does).
@@ -41,6 +42,11 @@ import type { ServerLog } from "./server_log.ts";
 import type { ExchangeStore, StoreMessage } from "./store.ts";
 
 const encoder = new TextEncoder();
+/** Milliseconds a batch of the store's news waits before it is sent. */
+const FLUSH_MS = 10;
+/** The same after a batch of more than {@linkcode BUSY_BATCH} messages (a flood). */
+const BUSY_FLUSH_MS = 100;
+const BUSY_BATCH = 200;
 
 /**
  * On every answer of the side port: no caching, no MIME sniffing, and no
@@ -94,6 +100,8 @@ export class StreamHub {
   readonly #watchers = new Map<number, Set<Watcher>>();
   readonly #clients = new Set<Controller>();
   #pending: StoreMessage[] = [];
+  /** The last batch was a flood's: the next one waits longer. */
+  #busy = false;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -179,7 +187,7 @@ export class StreamHub {
     if (this.#clients.size > 1) return;
     this.#unsubscribe = this.#store.subscribe((message) => {
       this.#pending.push(message);
-      this.#flushTimer ??= setTimeout(() => this.#flush(), 10);
+      this.#flushTimer ??= setTimeout(() => this.#flush(), this.#busy ? BUSY_FLUSH_MS : FLUSH_MS);
     });
     // Rare: sent at once, each its own message, to the list's clients.
     this.#unsubscribeServer = this.#server?.subscribe((event) => {
@@ -231,6 +239,8 @@ export class StreamHub {
   #flush(): void {
     this.#flushTimer = undefined;
     const messages = this.#pending;
+    // A flood: fewer, larger writes (each costs the browser a stream chunk to handle).
+    this.#busy = messages.length > BUSY_BATCH;
     this.#pending = [];
     const store = this.#store;
     const wantAll = this.#lists.all.size > 0;

@@ -351,3 +351,24 @@ Deno.test("Input: read(65536) of a body of known length that comes 16 KiB at a t
   // The stream copies each byte into the reader's array once; the reads add nothing.
   ok(copied <= size, `copied ${copied} bytes for a body of ${size}`);
 });
+
+Deno.test("Input: read() of a whole body of known length from a Request is the request's own arrayBuffer(), no copy of ours", async () => {
+  const size = 4 * 1024 * KiB;
+  const { bytes, chunks } = counting(size, 64 * KiB);
+  let i = 0;
+  const request = new Request("http://x/", {
+    method: "POST",
+    body: new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i < chunks.length) controller.enqueue(chunks[i++]!);
+        else controller.close();
+      },
+    }),
+  });
+  let out = new Uint8Array(0);
+  const copied = await bytesCopied(async () => {
+    out = await new Input(request, size).read();
+  });
+  deepEqual(out, bytes);
+  equal(copied, 0, `copied ${copied} bytes of ${size} in JavaScript`);
+});

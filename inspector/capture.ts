@@ -50,6 +50,8 @@ export interface CaptureLimits {
 
 /** Where an {@linkcode ExchangeWriter} writes: an encoder, and what to do with each frame. */
 export interface WriterSink {
+  /** Whether exchange `id` is still kept (a writer stops once it is not). */
+  alive(id: number): boolean;
   /** The encoder whose sink makes room (the writer begins and ends frames in it). */
   readonly encoder: FrameEncoder;
   /**
@@ -64,6 +66,9 @@ export interface WriterSink {
 
 /** `performance.timeOrigin`, read once (a getter call each time otherwise). */
 const TIME_ORIGIN = performance.timeOrigin;
+
+/** What `#payload` returns instead of a type code when the exchange is no longer kept (the padding code: never an event's). */
+const GONE = 0;
 
 /** Events written even past the event budget: each comes at most once. */
 const LAST_STEPS: ReadonlySet<EventType> = new Set<EventType>([
@@ -140,6 +145,11 @@ export class ExchangeWriter implements ExchangeRecorder {
       // writes it knows it (a lookup by the type's name cost more).
       enc.begin(0, 0, this.id, (time ?? performance.now()) - this.t0);
       code = this.#payload(enc, type, data);
+      if (code === GONE) {
+        enc.abandon();
+        this.#off = true;
+        return;
+      }
       enc.buf[enc.start + 4] = code;
       enc.end();
     } catch (error) {
@@ -153,7 +163,17 @@ export class ExchangeWriter implements ExchangeRecorder {
     if (!sink.commit(this.id, code)) this.#off = true;
   }
 
-  /** Writes the payload of an event; returns its type code. */
+  /**
+   * Whether the exchange is no longer kept, asked before an event's bytes or
+   * text are written: a frame that may be big must not make the ring evict
+   * kept exchanges for a writer whose own exchange is gone. (The small frames
+   * are written and then dropped by `commit()`: one check less each.)
+   */
+  #gone(): boolean {
+    return !this.#sink.alive(this.id);
+  }
+
+  /** Writes the payload of an event; returns its type code, or {@linkcode GONE}. */
   #payload<K extends EventType>(enc: FrameEncoder, type: K, payload: EventMap[K]): number {
     switch (type) {
       case "request": {
@@ -178,6 +198,7 @@ export class ExchangeWriter implements ExchangeRecorder {
         writeCall(enc, (payload as EventMap["call"]).app);
         return C.call;
       case "input": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["input"];
         const size = d.bytes.length;
         const offset = this.#input;
@@ -186,6 +207,7 @@ export class ExchangeWriter implements ExchangeRecorder {
         return C.input;
       }
       case "input_rest": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["input_rest"];
         const size = d.bytes.length;
         const offset = this.#input;
@@ -201,6 +223,7 @@ export class ExchangeWriter implements ExchangeRecorder {
       }
       case "write":
       case "chunk": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["chunk"];
         const size = d.bytes.length;
         const offset = this.#output;
@@ -215,6 +238,7 @@ export class ExchangeWriter implements ExchangeRecorder {
         return C.headers_sent;
       }
       case "errors": {
+        if (this.#gone()) return GONE;
         const text = (payload as EventMap["errors"]).text;
         const room = this.#limits.maxBodyBytes - this.#errors;
         this.#errors += text.length;
@@ -225,11 +249,13 @@ export class ExchangeWriter implements ExchangeRecorder {
         return C.errors;
       }
       case "error": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["error"];
         writeError(enc, d.where, d.name, d.message, d.stack, this.#limits.maxText);
         return C.error;
       }
       case "lint": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["lint"];
         enc.str(cut(d.rule, this.#limits.maxText));
         enc.str(cut(d.message, this.#limits.maxText));
@@ -291,6 +317,10 @@ export class FrameBuffer implements FrameSink, WriterSink {
     enc.buf = grown;
     enc.view = new DataView(grown.buffer);
     enc.limit = size;
+  }
+
+  alive(): boolean {
+    return true;
   }
 
   commit(): boolean {

@@ -255,7 +255,7 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     return seq;
   }
 
-  /** Whether exchange `seq` is still kept. */
+  /** Whether exchange `seq` is still kept ({@linkcode WriterSink}). */
   alive(seq: number): boolean {
     return this.#index.has(seq);
   }

@@ -64,12 +64,13 @@ class SendingBuffer extends FrameBuffer {
     this.#send = send;
   }
 
-  override commit(_id?: number, code?: number): void {
+  override commit(_id?: number, code?: number): boolean {
     const enc = this.encoder;
     const frame = enc.buf.subarray(0, enc.pos);
     enc.pos = 0;
     enc.start = 0;
     this.#send(frame, code === TYPE_CODE.call);
+    return true;
   }
 }
 

@@ -24,7 +24,7 @@
  */
 
 import type { EventMap, EventType, ExchangeRecorder, Recorder } from "../server/recorder.ts";
-import { FLAG, TYPE_CODE } from "./record_format.ts";
+import { FLAG, TYPE_CODE as C } from "./record_format.ts";
 import {
   cut,
   FrameEncoder,
@@ -50,18 +50,25 @@ export interface CaptureLimits {
 
 /** Where an {@linkcode ExchangeWriter} writes: an encoder, and what to do with each frame. */
 export interface WriterSink {
-  /** The encoder whose sink makes room (the writer begins and ends frames in it). */
-  readonly encoder: FrameEncoder;
   /** Whether exchange `id` is still kept (a writer stops once it is not). */
   alive(id: number): boolean;
-  /** A frame of exchange `id` was written, at `encoder.start` up to `encoder.pos`. */
-  commit(id: number, code: number): void;
+  /** The encoder whose sink makes room (the writer begins and ends frames in it). */
+  readonly encoder: FrameEncoder;
+  /**
+   * A frame of exchange `id` was written, at `encoder.start` up to
+   * `encoder.pos`. Returns false when the exchange is no longer kept (the
+   * frame is dropped, and the writer stops).
+   */
+  commit(id: number, code: number): boolean;
   /** Recording failed; the exchange is no longer recorded. Must not throw. */
   failed(error: unknown): void;
 }
 
 /** `performance.timeOrigin`, read once (a getter call each time otherwise). */
 const TIME_ORIGIN = performance.timeOrigin;
+
+/** What `#payload` returns instead of a type code when the exchange is no longer kept (the padding code: never an event's). */
+const GONE = 0;
 
 /** Events written even past the event budget: each comes at most once. */
 const LAST_STEPS: ReadonlySet<EventType> = new Set<EventType>([
@@ -126,20 +133,24 @@ export class ExchangeWriter implements ExchangeRecorder {
   /** Records one event (at `time`, a `performance.now()` reading; now by default). Never throws. */
   record<K extends EventType>(type: K, data: EventMap[K], time?: number): void {
     if (this.#off) return;
-    const sink = this.#sink;
-    if (!sink.alive(this.id)) {
-      this.#off = true;
-      return;
-    }
     if (this.#events >= this.#limits.maxEvents && !LAST_STEPS.has(type)) {
       this.#dropped++;
       return;
     }
+    const sink = this.#sink;
     const enc = sink.encoder;
-    const code = TYPE_CODE[type];
+    let code: number;
     try {
-      enc.begin(code, 0, this.id, (time ?? performance.now()) - this.t0);
-      this.#payload(enc, type, data);
+      // The type code goes in once the payload is written: the switch that
+      // writes it knows it (a lookup by the type's name cost more).
+      enc.begin(0, 0, this.id, (time ?? performance.now()) - this.t0);
+      code = this.#payload(enc, type, data);
+      if (code === GONE) {
+        enc.abandon();
+        this.#off = true;
+        return;
+      }
+      enc.buf[enc.start + 4] = code;
       enc.end();
     } catch (error) {
       enc.abandon();
@@ -148,10 +159,22 @@ export class ExchangeWriter implements ExchangeRecorder {
       return;
     }
     this.#events++;
-    sink.commit(this.id, code);
+    // An exchange evicted before or while its frame was written is recorded no further.
+    if (!sink.commit(this.id, code)) this.#off = true;
   }
 
-  #payload<K extends EventType>(enc: FrameEncoder, type: K, payload: EventMap[K]): void {
+  /**
+   * Whether the exchange is no longer kept, asked before an event's bytes or
+   * text are written: a frame that may be big must not make the ring evict
+   * kept exchanges for a writer whose own exchange is gone. (The small frames
+   * are written and then dropped by `commit()`: one check less each.)
+   */
+  #gone(): boolean {
+    return !this.#sink.alive(this.id);
+  }
+
+  /** Writes the payload of an event; returns its type code, or {@linkcode GONE}. */
+  #payload<K extends EventType>(enc: FrameEncoder, type: K, payload: EventMap[K]): number {
     switch (type) {
       case "request": {
         const d = payload as EventMap["request"];
@@ -166,52 +189,56 @@ export class ExchangeWriter implements ExchangeRecorder {
           this.generation,
           this.ref,
         );
-        return;
+        return C.request;
       }
       case "environ":
         writeEnviron(enc, (payload as EventMap["environ"]).environ);
-        return;
+        return C.environ;
       case "call":
         writeCall(enc, (payload as EventMap["call"]).app);
-        return;
+        return C.call;
       case "input": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["input"];
         const size = d.bytes.length;
         const offset = this.#input;
         this.#input += size;
         writeInput(enc, d.method, d.size, d.bytes, offset, this.#kept(offset, size));
-        return;
+        return C.input;
       }
       case "input_rest": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["input_rest"];
         const size = d.bytes.length;
         const offset = this.#input;
         this.#input += size;
         if (d.complete) enc.flags(FLAG.COMPLETE);
         enc.bytes(d.bytes, offset, this.#kept(offset, size));
-        return;
+        return C.input_rest;
       }
       case "start_response": {
         const d = payload as EventMap["start_response"];
         writeStartResponse(enc, d.status, d.headers, d.exc_info, d.error);
-        return;
+        return C.start_response;
       }
       case "write":
       case "chunk": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["chunk"];
         const size = d.bytes.length;
         const offset = this.#output;
         this.#output += size;
         enc.u32(d.index);
         enc.bytes(d.bytes, offset, this.#kept(offset, size));
-        return;
+        return type === "write" ? C.write : C.chunk;
       }
       case "headers_sent": {
         const d = payload as EventMap["headers_sent"];
         writeHeadersSent(enc, d.status, d.status_line, d.headers);
-        return;
+        return C.headers_sent;
       }
       case "errors": {
+        if (this.#gone()) return GONE;
         const text = (payload as EventMap["errors"]).text;
         const room = this.#limits.maxBodyBytes - this.#errors;
         this.#errors += text.length;
@@ -219,35 +246,37 @@ export class ExchangeWriter implements ExchangeRecorder {
         if (kept.length < text.length) enc.flags(FLAG.CUT);
         enc.f64(text.length);
         enc.str(kept);
-        return;
+        return C.errors;
       }
       case "error": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["error"];
         writeError(enc, d.where, d.name, d.message, d.stack, this.#limits.maxText);
-        return;
+        return C.error;
       }
       case "lint": {
+        if (this.#gone()) return GONE;
         const d = payload as EventMap["lint"];
         enc.str(cut(d.rule, this.#limits.maxText));
         enc.str(cut(d.message, this.#limits.maxText));
-        return;
+        return C.lint;
       }
       case "close":
         if ((payload as EventMap["close"]).called) enc.flags(FLAG.CALLED);
-        return;
+        return C.close;
       case "end": {
         const d = payload as EventMap["end"];
         enc.u16(d.status);
         enc.f64(d.bytes);
         enc.u32(this.#dropped);
-        return;
+        return C.end;
       }
       case "abort": {
         const d = payload as EventMap["abort"];
         enc.str(cut(d.reason, this.#limits.maxText));
         enc.f64(d.bytes);
         enc.u32(this.#dropped);
-        return;
+        return C.abort;
       }
       default:
         throw new TypeError(`Cannot record event ${JSON.stringify(type)}: not a timeline event`);
@@ -294,8 +323,9 @@ export class FrameBuffer implements FrameSink, WriterSink {
     return true;
   }
 
-  commit(): void {
+  commit(): boolean {
     this.onCommit?.();
+    return true;
   }
 
   failed(error: unknown): void {

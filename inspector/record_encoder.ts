@@ -14,7 +14,7 @@
 import { FORMAT_VERSION, HEADER_SIZE, MAX_STRING, UTF8_FLAG } from "./record_format.ts";
 
 /** Memo places of an encoder (see `FrameEncoder.strAt`), and bytes kept at each. */
-const MEMO_PLACES = 120;
+const MEMO_PLACES = 87;
 const MEMO_BYTES = 64;
 /** The first memo place of each kind of string. */
 export const PLACE = {
@@ -29,10 +29,8 @@ export const PLACE = {
   /** headers_sent: the status line; then each header's name and value (24). */
   SENT: 62,
   SENT_HEADERS: 63,
-  /** environ: the value at each of the first 32 positions, when a string or described. */
-  ENVIRON: 87,
   /** The end (exclusive). */
-  END: 119,
+  END: 87,
 } as const;
 
 const utf8Encoder = new TextEncoder();

@@ -271,22 +271,23 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
   }
 
   /** Indexes the frame just written for `seq` ({@linkcode WriterSink}). */
-  commit(seq: number, code: number): void {
+  commit(seq: number, code: number): boolean {
     const enc = this.encoder;
     const at = enc.start;
     const ix = this.#index;
     if (!ix.has(seq)) {
-      // Evicted while its frame was written (the ring needed the bytes).
+      // Evicted, before or while its frame was written (the ring needed the bytes).
       enc.abandon();
-      return;
+      return false;
     }
     enc.start = enc.pos;
     const logical = this.#ring.base + at;
     const index = ix.frame(seq, code, this.#ring.view, at, logical);
-    if (this.#listeners.size === 0) return;
+    if (this.#listeners.size === 0) return true;
     // The summary first, so that a client knows the exchange before its events.
     if (CHANGES_SUMMARY[code]) this.announce({ kind: "exchange", seq });
     this.announce({ kind: "event", seq, index, at: logical });
+    return true;
   }
 
   /** Reports a recording failure (never throws; {@linkcode WriterSink}). */
@@ -309,7 +310,8 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     if (seq > this.#seq) return;
     const ix = this.#index;
     if (ix.has(seq)) {
-      this.#intake.forget(ix.ingestKey(seq));
+      // An in-process store's slots hold no intake key: not read (the slot's second cache line).
+      if (this.#intake.active) this.#intake.forget(ix.ingestKey(seq));
       ix.drop(seq);
     }
     this.#oldest = seq + 1;

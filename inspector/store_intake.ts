@@ -120,6 +120,11 @@ export class Intake {
     return map;
   }
 
+  /** Whether any exchange came in through a reader (else there is nothing to forget). */
+  get active(): boolean {
+    return this.#sources.size > 0;
+  }
+
   /** Forgets the entry of an evicted exchange (`key` from the index; NaN: none). */
   forget(key: number): void {
     if (Number.isNaN(key)) return;

@@ -422,6 +422,25 @@ Deno.test("ExchangeStore evicts a pending exchange that is older than the ring, 
   ok(store.list().exchanges.every((e) => e.state === "complete"));
 });
 
+Deno.test("ExchangeStore: a writer whose exchange was evicted writes no more bytes, so the exchanges kept stay kept", () => {
+  // 64 KiB of ring; three exchanges of 16 KiB of body each fill most of it.
+  const store = new ExchangeStore({ memory: 64 * 1024, maxBodyBytes: 16 * 1024, maxExchanges: 3 });
+  const open = (target: string) => {
+    const writer = store.begin(new Request(`http://x${target}`));
+    writer.record("request", { method: "GET", target, version: "HTTP/1.1", headers: [] });
+    return writer;
+  };
+  const gone = open("/gone");
+  const kept = ["/b", "/c", "/d"].map(open); // the fourth exchange evicts the first (the count)
+  equal(store.get("1"), undefined);
+  const body = new Uint8Array(16 * 1024);
+  for (const writer of kept) writer.record("chunk", { index: 0, bytes: body });
+  // 16 KiB more would take the ring to its start, over the oldest kept exchange's bytes.
+  gone.record("chunk", { index: 0, bytes: body });
+  gone.record("end", { status: 200, bytes: body.length });
+  deepEqual(store.list().exchanges.map((e) => e.target), ["/d", "/c", "/b"]);
+});
+
 Deno.test("the store's summaries are the reducer's, for every kind of exchange", async (t) => {
   const store = new ExchangeStore({ maxBodyBytes: 64 });
   const cases: [string, Application, RequestInit?][] = [

@@ -484,3 +484,103 @@ Deno.test("record: a remembered string that just fits before the sink's limit as
   enc.end();
   deepEqual(decodeFrame(buf, new DataView(buf.buffer), at).event.data, { app: "application" });
 });
+
+/** The environ's payload as `docs/record.md` specifies it, written the plain way (no memo). */
+function environBytes(environ: Record<string, unknown>): Uint8Array {
+  const out: number[] = [];
+  const u32 = (n: number) => out.push(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
+  const str = (s: string) => {
+    if ([...s].every((c) => c.charCodeAt(0) <= 0xff)) {
+      u32(s.length);
+      for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
+    } else {
+      const b = new TextEncoder().encode(s);
+      u32((b.length | 0x80000000) >>> 0);
+      out.push(...b);
+    }
+  };
+  const value = (v: unknown, depth: number) => {
+    if (typeof v === "string") out.push(0), str(v);
+    else if (typeof v === "number" && Number.isFinite(v)) {
+      out.push(1);
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setFloat64(0, v, true);
+      out.push(...b);
+    } else if (typeof v === "boolean") out.push(v ? 2 : 3);
+    else if (v === null || v === undefined) out.push(4);
+    else if (Array.isArray(v) && depth < 3) {
+      out.push(5);
+      u32(Math.min(v.length, 100));
+      for (const item of v.slice(0, 100)) value(item, depth + 1);
+    } else {
+      out.push(6);
+      str(typeof v === "function" ? `[function ${v.name || "anonymous"}]` : String(v));
+    }
+  };
+  const keys = Object.keys(environ);
+  u32(keys.length);
+  for (const key of keys) {
+    const code = ENVIRON_KEYS.indexOf(key) + 1;
+    out.push(code);
+    if (code === 0) str(key);
+    value(environ[key], 0);
+  }
+  return new Uint8Array(out);
+}
+
+Deno.test("writeEnviron() copies entries equal to the last environ's, and writes every other one anew, byte for byte", () => {
+  const described = (text: string) => ({ toString: () => text });
+  const list = [1, "a"];
+  const base: Record<string, unknown> = {
+    REQUEST_METHOD: "GET",
+    PATH_INFO: "/a",
+    "wsgi.version": Object.freeze([1, 0]),
+    "wsgi.input": described("<wsgi.input: 0 bytes left>"),
+    "wsgi.errors": described("<wsgi.errors stderr>"),
+    "wsgi.file_wrapper": function fileWrapper() {},
+    "wsgi.multithread": false,
+    REMOTE_ADDR: null,
+    HTTP_X_LIST: list,
+    "x.number": 0,
+    HTTP_HOST: "h",
+  };
+  const many = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`x.key${i}`, `v${i}`]));
+  const steps: (Record<string, unknown> | (() => void))[] = [
+    base,
+    base,
+    // The same text, once a string and once an object's description: other tags.
+    { ...base, "wsgi.errors": "<wsgi.errors stderr>" },
+    base,
+    // -0 is not 0; a frozen array equal in content; the same array, changed since.
+    { ...base, "x.number": -0, "wsgi.version": Object.freeze([1, 0]) },
+    () => list.push("b"),
+    base,
+    // A longer value at one place: the entries after it move.
+    { ...base, PATH_INFO: "/a/much/longer/path" },
+    base,
+    // A function described otherwise, and a value that is not latin-1.
+    { ...base, "wsgi.file_wrapper": () => {}, HTTP_HOST: "h🙂" },
+    base,
+    // More entries, and more bytes, than the memo keeps.
+    { ...base, ...many },
+    { ...base, ...many, "x.key79": "changed" },
+    { ...base, HTTP_X_BIG: "x".repeat(5000) },
+    { ...base, HTTP_X_BIG: "y".repeat(5000) },
+    { REQUEST_METHOD: "POST" },
+    base,
+  ];
+  // A buffer of 16 bytes that grows: the sink moves the frame while runs are copied.
+  const errors: unknown[] = [];
+  const buffer = new FrameBuffer((e) => errors.push(e), 16);
+  const writer = new ExchangeWriter(buffer, 7, 0, limits);
+  for (const [i, step] of steps.entries()) {
+    if (typeof step === "function") {
+      step();
+      continue;
+    }
+    writer.record("environ", { environ: step }, 0);
+    const frame = buffer.take();
+    deepEqual(frame.subarray(HEADER_SIZE), environBytes(step), `environ at step ${i}`);
+  }
+  deepEqual(errors, []);
+});

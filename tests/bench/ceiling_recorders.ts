@@ -15,7 +15,16 @@
  *   index, no eviction bookkeeping, no live stream. The inspector records
  *   all of those, so `copy` is a generous ceiling: no recorder that keeps the
  *   exchange can run faster than the gateway with `copy`.
- * - `copy-environ`: the same, plus the environ's snapshot that the design
+ * - {@linkcode MinimalRecorder} (`minimal`): what the design asks to keep
+ *   of an exchange, and nothing else: `copy`, plus a time and a type for
+ *   every event (DESIGN.md: "every step ... is an event with a
+ *   high-resolution time") and the environ's snapshot, written with the
+ *   store's own environ writer (`inspector/record_write.ts`: known keys as
+ *   one byte, runs of entries equal to the previous environ's copied from
+ *   its bytes). No frame headers, no index, no eviction, no live stream, no
+ *   caps, one exchange at a time: no recorder that keeps what the design
+ *   asks for can run faster, so `minimal/gateway` bounds `inspector/gateway`.
+ * - `copy-environ`: the same as `copy`, plus the environ's snapshot that the design
  *   asks for (`DESIGN.md`: "a snapshot of every key"), copied naively: each
  *   key and each value (a string character by character, a number as 8
  *   bytes, anything else as `String(value)`). Not a ceiling: it costs more
@@ -34,6 +43,8 @@ import type {
   Pair,
   Recorder,
 } from "../../server/recorder.ts";
+import { FrameEncoder } from "../../inspector/record_encoder.ts";
+import { writeEnviron } from "../../inspector/record_write.ts";
 
 /** The recording seam alone: every exchange's recorder records nothing. */
 const nothing: ExchangeRecorder = { record() {} };
@@ -135,9 +146,77 @@ export class CopyRecorder implements Recorder, ExchangeRecorder {
   }
 }
 
+/**
+ * Keeps what the design asks for and nothing more (see the module doc): the
+ * heads and bodies as `copy` does, the environ's snapshot, and each event's
+ * type and time, in one preallocated ring that wraps without bookkeeping.
+ */
+export class MinimalRecorder implements Recorder, ExchangeRecorder {
+  readonly encoder: FrameEncoder;
+  /** The arrival of the exchange being recorded (one at a time: a ceiling, not a store). */
+  #t0 = 0;
+
+  constructor(size = 1 << 20) {
+    // The ring: when the end is near, what is being written moves to the start.
+    const sink = {
+      more(enc: FrameEncoder, need: number) {
+        const length = enc.pos - enc.start;
+        if (length + need > size / 2) throw new RangeError(`Cannot keep ${length + need} bytes`);
+        enc.buf.copyWithin(0, enc.start, enc.pos);
+        enc.start = 0;
+        enc.pos = length;
+        enc.limit = size;
+      },
+    };
+    this.encoder = new FrameEncoder(sink, new Uint8Array(size));
+    this.encoder.limit = size;
+  }
+
+  begin(_request: Request, time?: number): ExchangeRecorder {
+    this.#t0 = time ?? performance.now();
+    return this;
+  }
+
+  record<K extends EventType>(type: K, data: EventMap[K], time?: number): void {
+    const enc = this.encoder;
+    enc.need(9);
+    enc.buf[enc.pos++] = type.length; // a type's tag: its name's length is enough here
+    enc.f64((time ?? performance.now()) - this.#t0);
+    enc.start = enc.pos;
+    switch (type) {
+      case "request": {
+        const d = data as EventMap["request"];
+        enc.str(d.method);
+        enc.str(d.target);
+        enc.pairs(d.headers);
+        break;
+      }
+      case "environ":
+        writeEnviron(enc, (data as EventMap["environ"]).environ);
+        break;
+      case "headers_sent": {
+        const d = data as EventMap["headers_sent"];
+        enc.str(d.status_line);
+        enc.pairs(d.headers);
+        break;
+      }
+      case "chunk":
+      case "write":
+      case "input":
+      case "input_rest": {
+        const bytes = (data as EventMap["chunk"]).bytes;
+        enc.bytes(bytes, 0, Math.min(bytes.length, 1 << 16));
+        break;
+      }
+    }
+    enc.start = enc.pos;
+  }
+}
+
 /** The ceiling recorders by the name `inprocess_server.ts --recorder` takes. */
 export const CEILINGS: Record<string, () => Recorder> = {
   seam: () => seamRecorder,
   copy: () => new CopyRecorder(),
+  minimal: () => new MinimalRecorder(),
   "copy-environ": () => new CopyRecorder(1 << 20, true),
 };

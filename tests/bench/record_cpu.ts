@@ -23,10 +23,13 @@
  * gateway alone and with its store are two more, so that a change to either
  * side of the seam is measured in the same run.
  *
- * `seam` and `copy` are the ceiling recorders of `ceiling_recorders.ts`:
- * the recording seam alone (a recorder that records nothing), and a recorder
- * that only copies the heads and bodies into a preallocated ring (no
- * recorder that keeps the exchange can be cheaper).
+ * `seam`, `copy` and `minimal` are the ceiling recorders of
+ * `ceiling_recorders.ts`: the recording seam alone (a recorder that records
+ * nothing), a recorder that only copies the heads and bodies into a
+ * preallocated ring (no recorder that keeps the exchange can be cheaper),
+ * and one that also keeps each event's time and the environ's snapshot, as
+ * the design asks (no recorder that keeps what the design asks for can be
+ * cheaper).
  *
  * @module
  */
@@ -39,7 +42,7 @@ import type { Recorder } from "../../server/recorder.ts";
 import { ExchangeStore } from "../../inspector/store.ts";
 import { application } from "../../examples/hello.ts";
 import { median } from "./_bench.ts";
-import { CopyRecorder, seamRecorder } from "./ceiling_recorders.ts";
+import { CopyRecorder, MinimalRecorder, seamRecorder } from "./ceiling_recorders.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -70,6 +73,10 @@ const contenders: [string, (r: Request, i: Info) => Promise<Response>][] = [
   [
     "copy",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new CopyRecorder() }),
+  ],
+  [
+    "minimal",
+    toFetch(application, { errors: quiet, log: () => {}, recorder: new MinimalRecorder() }),
   ],
   [
     "copy-env",

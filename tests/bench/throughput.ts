@@ -22,6 +22,10 @@
  *   ring (`inprocess_server.ts --recorder copy`, `ceiling_recorders.ts`): no
  *   recorder that keeps the exchange can beat it, so `copy/gateway` is the
  *   ceiling of `inspector/gateway`, as `app` is the gateway's;
+ * - `minimal`: `copy`, plus what the design also asks to keep: each event's
+ *   type and time, and the environ's snapshot (written by the store's own
+ *   environ writer); no frames, index or eviction (`--recorder minimal`):
+ *   the ceiling of any recorder that keeps what the design asks for;
  * - `dev`: the CLI as users run it, `deno run -A mod.ts --port 0`: the
  *   supervisor and one app process, reload and timeouts on, recording (its
  *   CPU time is the process tree's).
@@ -84,7 +88,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector,seam,copy,dev]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector,seam,copy,minimal,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -115,6 +119,10 @@ const contenders: Contender[] = [
   { name: "inspector", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--record"] },
   { name: "seam", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "seam"] },
   { name: "copy", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "copy"] },
+  {
+    name: "minimal",
+    args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "minimal"],
+  },
   { name: "dev", args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"] },
 ];
 for (const spec of values.server) {
@@ -291,7 +299,9 @@ ratio("gateway", "app");
 ratio("inspector", "app");
 ratio("seam", "gateway");
 ratio("copy", "gateway");
+ratio("minimal", "gateway");
 ratio("inspector", "copy");
+ratio("inspector", "minimal");
 ratio("inspector", "seam");
 ratio("dev", "inspector");
 ratio("dev", "gateway");
@@ -303,6 +313,7 @@ const standard = [
   "inspector",
   "seam",
   "copy",
+  "minimal",
   "copy-environ",
   "dev",
 ];

@@ -4,7 +4,8 @@
  * The format is specified in `docs/record.md`. This module is its one entry
  * point, re-exporting the files of its parts: {@linkcode FrameEncoder}, which
  * writes frames (`record_encoder.ts`); the payload writers, the fixed fields
- * of each event type (`record_write.ts`); the constants and tables
+ * of each event type (`record_write.ts`, and the environ's,
+ * `record_environ.ts`); the constants and tables
  * (`record_format.ts`); the reader, {@linkcode decodeFrame} and
  * {@linkcode FrameSplitter} (`record_read.ts`).
  *
@@ -48,10 +49,10 @@ export {
   cut,
   describe,
   writeCall,
-  writeEnviron,
   writeError,
   writeHeadersSent,
   writeInput,
   writeRequest,
   writeStartResponse,
 } from "./record_write.ts";
+export { writeEnviron } from "./record_environ.ts";

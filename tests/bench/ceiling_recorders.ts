@@ -44,7 +44,7 @@ import type {
   Recorder,
 } from "../../server/recorder.ts";
 import { FrameEncoder } from "../../inspector/record_encoder.ts";
-import { writeEnviron } from "../../inspector/record_write.ts";
+import { writeEnviron } from "../../inspector/record_environ.ts";
 
 /** The recording seam alone: every exchange's recorder records nothing. */
 const nothing: ExchangeRecorder = { record() {} };

@@ -19,7 +19,7 @@
  *   of an exchange, and nothing else: `copy`, plus a time and a type for
  *   every event (DESIGN.md: "every step ... is an event with a
  *   high-resolution time") and the environ's snapshot, written with the
- *   store's own environ writer (`inspector/record_write.ts`: known keys as
+ *   store's own environ writer (`inspector/record_environ.ts`: known keys as
  *   one byte, runs of entries equal to the previous environ's copied from
  *   its bytes). No frame headers, no index, no eviction, no live stream, no
  *   caps, one exchange at a time: no recorder that keeps what the design
@@ -30,7 +30,7 @@
  *   bytes, anything else as `String(value)`). Not a ceiling: it costs more
  *   than the whole store (`record_cpu.ts`), whose environ writer codes the
  *   known keys as one byte and copies a value equal to the previous
- *   environ's from the bytes written then (`record_write.ts`). It shows
+ *   environ's from the bytes written then (`record_environ.ts`). It shows
  *   what those two cut.
  *
  * @module

@@ -64,8 +64,10 @@ export interface Writable {
  * that reaches 64 KiB joins a queue of buffers written one after the other
  * (buffers of one size, reused: a reader far behind costs the writer the
  * bytes queued, never a buffer that doubles and is copied).
- * {@linkcode ChannelWriter.backlog} says how far behind the reader is: the
- * recorder stops starting new exchanges when it is too far
+ * {@linkcode ChannelWriter.backlog} says how far behind the reader is, and
+ * {@linkcode ChannelWriter.below} waits for it to catch up: an app process
+ * holds new requests back while the supervisor is behind, and its recorder
+ * stops starting new exchanges only when the supervisor takes nothing at all
  * (`server/dev/child.ts`), so that a stuck supervisor cannot make the app
  * process grow without bound, and no exchange is recorded in part.
  */
@@ -88,6 +90,11 @@ export class ChannelWriter {
   /** Where the last message queued begins when it is a RECORD one that frames may join (-1: none). */
   #recordAt = -1;
   readonly #delay: number;
+  /** Callers of `below()` waiting for the backlog to fall to their mark, in order. */
+  readonly #waiters: { bytes: number; resolve: (caughtUp: boolean) => void }[] = [];
+  /** When the reader last took bytes, or a write began after none was under way. */
+  #progressAt = 0;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param delay at most how long a message waits, in milliseconds */
   constructor(out: Writable, delay = 2) {
@@ -98,6 +105,52 @@ export class ChannelWriter {
   /** Bytes queued and not yet written: how far behind the reader is. */
   get backlog(): number {
     return this.#queued + this.#used;
+  }
+
+  /**
+   * Resolves `true` once at most `bytes` are queued (at once when they are
+   * already), or `false` when the reader took nothing for `stallMs` (it is
+   * stuck, or gone) or the channel closed. One timer serves every waiter; the
+   * backlog is checked each time a write ends, so waiting costs no polling.
+   */
+  below(bytes: number, stallMs: number): Promise<boolean> {
+    if (this.backlog <= bytes) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    // What is queued must be going out for the reader's progress to count.
+    this.flush();
+    return new Promise((resolve) => {
+      this.#waiters.push({ bytes, resolve });
+      this.#watchStall(stallMs);
+    });
+  }
+
+  /** Wakes the waiters whose mark the backlog is at or under. */
+  #progress(): void {
+    if (this.#waiters.length === 0) return;
+    const backlog = this.backlog;
+    const still = this.#waiters.filter((w) => {
+      if (backlog > w.bytes) return true;
+      w.resolve(true);
+      return false;
+    });
+    this.#waiters.length = 0;
+    this.#waiters.push(...still);
+  }
+
+  /** Checks, `stallMs` after the reader's last progress, whether it made any since. */
+  #watchStall(stallMs: number): void {
+    if (this.#stallTimer !== undefined) return;
+    const check = () => {
+      this.#stallTimer = undefined;
+      if (this.#waiters.length === 0) return;
+      const idle = performance.now() - this.#progressAt;
+      if (idle < stallMs && !this.#closed) {
+        this.#stallTimer = setTimeout(check, stallMs - idle);
+        return;
+      }
+      for (const w of this.#waiters.splice(0)) w.resolve(false);
+    };
+    this.#stallTimer = setTimeout(check, stallMs);
   }
 
   /** Makes room for `n` more bytes after the messages queued. */
@@ -209,11 +262,16 @@ export class ChannelWriter {
   /** Writes the queue out, buffer by buffer, then what was queued meanwhile. */
   async #pump(): Promise<void> {
     this.#writing = true;
+    this.#progressAt = performance.now();
     try {
       for (let bytes = this.#queue.shift(); bytes !== undefined; bytes = this.#queue.shift()) {
         this.#lastFlush = performance.now();
-        for (let rest = bytes; rest.length > 0;) rest = rest.subarray(await this.#sink.write(rest));
+        for (let rest = bytes; rest.length > 0;) {
+          rest = rest.subarray(await this.#sink.write(rest));
+          this.#progressAt = performance.now();
+        }
         this.#queued -= bytes.length;
+        this.#progress();
         // Buffers of the usual size are filled again (a few: the rest go to the collector).
         if (bytes.buffer.byteLength === 2 * FLUSH_AT && this.#spares.length < 4) {
           this.#spares.push(new Uint8Array(bytes.buffer));
@@ -227,6 +285,7 @@ export class ChannelWriter {
       this.#closed = true;
       this.#queue.length = 0;
       this.#queued = 0;
+      for (const w of this.#waiters.splice(0)) w.resolve(false);
       return;
     } finally {
       this.#writing = false;

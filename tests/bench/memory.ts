@@ -9,10 +9,11 @@
  * which holds the inspector's store, its app process and the standby that
  * waits for a reload) after startup, after a warm-up, and after each batch,
  * with the supervisor's own, how many exchanges the inspector holds, how many
- * it recorded in all (an app process leaves new exchanges unrecorded while
- * the supervisor is far behind: `server/dev/child.ts`) and the bytes of
- * records it keeps (each read a second after the batch, when the records
- * have arrived). Two scenarios:
+ * it recorded in all (all of them: an app process holds requests back while
+ * the supervisor is behind, `server/dev/child.ts`; fewer only when the
+ * supervisor is stuck) and the bytes of records it keeps (each read a second
+ * after the batch, when the records have arrived), and how fast the batch
+ * was served. Two scenarios:
  *
  * - `hello` (the default): `--requests` hello-world requests (100,000 by
  *   default) over keep-alive connections, `--batches` times (2 by default:
@@ -152,15 +153,23 @@ const rows: string[][] = [[
   "kept",
   "recorded",
   "records",
+  "req/s",
 ]];
+/** Sends `n` requests; the count and how many a second were answered. */
+async function timed(n: number): Promise<[number, string]> {
+  const t0 = performance.now();
+  await send(server.url, n);
+  return [n, (n / ((performance.now() - t0) / 1000)).toFixed(0)];
+}
 try {
-  rows.push(["startup", "0", ...await rss(), ...await kept()]);
-  let total = await send(server.url, bodies ? 50 : 5000);
-  rows.push(["warm-up", String(total), ...await rss(), ...await kept()]);
+  rows.push(["startup", "0", ...await rss(), ...await kept(), "-"]);
+  let [total, rate] = await timed(bodies ? 50 : 5000);
+  rows.push(["warm-up", String(total), ...await rss(), ...await kept(), rate]);
   for (let b = 1; b <= batches; b++) {
-    total += await send(server.url, requests);
+    const [n, rate] = await timed(requests);
+    total += n;
     const recorded = await kept();
-    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded]);
+    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded, rate]);
     console.log(rows.at(-1)!.join("  "));
   }
 } finally {

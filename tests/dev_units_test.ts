@@ -6,7 +6,13 @@
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { toFetch } from "../server/gateway.ts";
-import { ChannelWriter, HEARTBEAT, MessageSplitter, RECORD } from "../server/dev/channel.ts";
+import {
+  ChannelWriter,
+  HEARTBEAT,
+  MessageSplitter,
+  readChannel,
+  RECORD,
+} from "../server/dev/channel.ts";
 import { debugPage } from "../server/dev/debug_page.ts";
 import { isLoopback, showsInternals } from "../server/dev/internals.ts";
 import { appHandler, RECORD_WAIT, recordPaced } from "../server/dev/child.ts";
@@ -50,6 +56,40 @@ Deno.test("ChannelWriter and MessageSplitter: messages survive any split of the 
     });
     for (let i = 0; i < stream.length; i += size) splitter.push(stream.subarray(i, i + size));
     deepEqual(got, sent, `chunks of ${size} bytes`);
+  }
+});
+
+Deno.test("readChannel() reads straight into the splitter: small and large messages (1 MiB, past its buffer) survive reads of any size", async () => {
+  const sizes = [3, 70_000, 1, 1024 * 1024, 200, 300_000, 0, 65_531, 5];
+  const messages = sizes.map((n, i) =>
+    Uint8Array.from({ length: n }, (_, j) => (i * 31 + j) & 0xff)
+  );
+  const stream = new Uint8Array(messages.reduce((n, m) => n + 5 + m.length, 0));
+  const view = new DataView(stream.buffer);
+  let at = 0;
+  for (const m of messages) {
+    view.setUint32(at, 5 + m.length, true);
+    stream[at + 4] = RECORD;
+    stream.set(m, at + 5);
+    at += 5 + m.length;
+  }
+  for (const readSize of [1000, 64 * 1024, 999_999, stream.length]) {
+    let pos = 0;
+    const conn = {
+      read: (p: Uint8Array) => {
+        if (pos === stream.length) return Promise.resolve(null);
+        const n = Math.min(p.length, readSize, stream.length - pos);
+        p.set(stream.subarray(pos, pos + n));
+        pos += n;
+        return Promise.resolve(n);
+      },
+    };
+    const got: Uint8Array[] = [];
+    await readChannel(conn, (kind, payload) => {
+      equal(kind, RECORD);
+      got.push(payload.slice());
+    });
+    deepEqual(got, messages, `reads of up to ${readSize} bytes`);
   }
 });
 

@@ -64,7 +64,7 @@ if (values.writer) {
   const body = new Uint8Array(bodyBytes).map((_, i) => (i * 7919) & 0xff);
   const t0 = performance.now();
   for (let i = 0; i < exchanges; i++) {
-    if (out.backlog > 4 * 1024 * 1024) await out.drain();
+    if (out.backlog > 4 * 1024 * 1024) await out.below(4 * 1024 * 1024, 60_000);
     const response = await handler(new Request("http://localhost/", { method: "POST", body }));
     await response.arrayBuffer();
   }

@@ -13,7 +13,8 @@
  * the supervisor is behind, `server/dev/child.ts`; fewer only when the
  * supervisor is stuck) and the bytes of records it keeps (each read a second
  * after the batch, when the records have arrived), and how fast the batch
- * was served. Two scenarios:
+ * was served: requests a second, and CPU µs a request of the whole tree and
+ * of the supervisor alone. Two scenarios:
  *
  * - `hello` (the default): `--requests` hello-world requests (100,000 by
  *   default) over keep-alive connections, `--batches` times (2 by default:
@@ -36,7 +37,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { haveTaskset, processTree, ROOT, rssKiB, shellQuote, startServer } from "./_bench.ts";
+import {
+  cpuSeconds,
+  haveTaskset,
+  processTree,
+  ROOT,
+  rssKiB,
+  shellQuote,
+  startServer,
+  treeCpuSeconds,
+} from "./_bench.ts";
 
 /** Resident memory of a process and its descendants, in KiB. */
 async function treeRssKiB(pid: number): Promise<number> {
@@ -154,22 +164,39 @@ const rows: string[][] = [[
   "recorded",
   "records",
   "req/s",
+  "CPU/req",
+  "sup. CPU/req",
 ]];
-/** Sends `n` requests; the count and how many a second were answered. */
-async function timed(n: number): Promise<[number, string]> {
+/**
+ * Sends `n` requests; the count, how many a second were answered, and the
+ * CPU time of the server's tree and of the supervisor per request, in µs
+ * (those two mean more than req/s on a machine that others load).
+ */
+async function timed(n: number): Promise<[number, string, string, string]> {
+  const pid = server.denoPid;
+  const [tree0, sup0] = [await treeCpuSeconds(pid), await cpuSeconds(pid)];
   const t0 = performance.now();
   await send(server.url, n);
-  return [n, (n / ((performance.now() - t0) / 1000)).toFixed(0)];
+  const rate = (n / ((performance.now() - t0) / 1000)).toFixed(0);
+  // Records still on their way to the supervisor: counted with the batch.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const perRequest = (seconds: number) => (seconds / n * 1e6).toFixed(0);
+  return [
+    n,
+    rate,
+    perRequest(await treeCpuSeconds(pid) - tree0),
+    perRequest(await cpuSeconds(pid) - sup0),
+  ];
 }
 try {
-  rows.push(["startup", "0", ...await rss(), ...await kept(), "-"]);
-  let [total, rate] = await timed(bodies ? 50 : 5000);
-  rows.push(["warm-up", String(total), ...await rss(), ...await kept(), rate]);
+  rows.push(["startup", "0", ...await rss(), ...await kept(), "-", "-", "-"]);
+  let [total, ...speed] = await timed(bodies ? 50 : 5000);
+  rows.push(["warm-up", String(total), ...await rss(), ...await kept(), ...speed]);
   for (let b = 1; b <= batches; b++) {
-    const [n, rate] = await timed(requests);
+    const [n, ...speed] = await timed(requests);
     total += n;
     const recorded = await kept();
-    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded, rate]);
+    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded, ...speed]);
     console.log(rows.at(-1)!.join("  "));
   }
 } finally {

@@ -158,11 +158,10 @@ export function appHandler(
  * until the supervisor has taken them, then handed to `handler` (the
  * exchange's recorded times start then: the wait is the inspector's, not the
  * app's). Should the supervisor take nothing for `stallMs`
- * ({@linkcode RECORD_STALL_MS}),
- * the requests waiting go on, and so do the next ones without waiting until
- * the backlog is under the mark again; past {@linkcode RECORD_BACKLOG} the
- * recorder leaves them unrecorded. Below the mark a request costs one
- * comparison.
+ * ({@linkcode RECORD_STALL_MS}), the requests waiting go on, and so do the
+ * next ones without waiting until the backlog is under the mark again; past
+ * {@linkcode RECORD_BACKLOG} the recorder leaves them unrecorded. Below the
+ * mark a request costs one comparison.
  */
 export function recordPaced(
   handler: FetchHandler,

@@ -10,9 +10,11 @@
  * each frame is handed to `send` as soon as it is written (the app process
  * batches them on its channel), and the supervisor's store takes the frames
  * as they are (`ExchangeStore.intake`). The request frame names the app
- * generation and the exchange's reference (`generation.worker.id`). While
- * the supervisor is too far behind (`congested`), new exchanges are left
- * unrecorded, and counted; an exchange begun is always recorded whole.
+ * generation and the exchange's reference (`generation.worker.id`). The
+ * app process holds new requests back while the supervisor is behind
+ * (`server/dev/child.ts`); should it still be too far behind (`congested`:
+ * a stuck supervisor), new exchanges are left unrecorded, and counted; an
+ * exchange begun is always recorded whole.
  *
  * This module loads only the record format's writer: it is imported while an
  * app process starts.

@@ -6,10 +6,16 @@
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { toFetch } from "../server/gateway.ts";
-import { ChannelWriter, HEARTBEAT, MessageSplitter, RECORD } from "../server/dev/channel.ts";
+import {
+  ChannelWriter,
+  HEARTBEAT,
+  MessageSplitter,
+  readChannel,
+  RECORD,
+} from "../server/dev/channel.ts";
 import { debugPage } from "../server/dev/debug_page.ts";
 import { isLoopback, showsInternals } from "../server/dev/internals.ts";
-import { appHandler } from "../server/dev/child.ts";
+import { appHandler, RECORD_WAIT, recordPaced } from "../server/dev/child.ts";
 import type { ChildConfig } from "../server/dev/child_config.ts";
 import { fromImportError, type LoadError } from "../server/dev/load_error.ts";
 import { formatCodeFrame } from "../server/dev/code_frame.ts";
@@ -50,6 +56,40 @@ Deno.test("ChannelWriter and MessageSplitter: messages survive any split of the 
     });
     for (let i = 0; i < stream.length; i += size) splitter.push(stream.subarray(i, i + size));
     deepEqual(got, sent, `chunks of ${size} bytes`);
+  }
+});
+
+Deno.test("readChannel() reads straight into the splitter: small and large messages (1 MiB, past its buffer) survive reads of any size", async () => {
+  const sizes = [3, 70_000, 1, 1024 * 1024, 200, 300_000, 0, 65_531, 5];
+  const messages = sizes.map((n, i) =>
+    Uint8Array.from({ length: n }, (_, j) => (i * 31 + j) & 0xff)
+  );
+  const stream = new Uint8Array(messages.reduce((n, m) => n + 5 + m.length, 0));
+  const view = new DataView(stream.buffer);
+  let at = 0;
+  for (const m of messages) {
+    view.setUint32(at, 5 + m.length, true);
+    stream[at + 4] = RECORD;
+    stream.set(m, at + 5);
+    at += 5 + m.length;
+  }
+  for (const readSize of [1000, 64 * 1024, 999_999, stream.length]) {
+    let pos = 0;
+    const conn = {
+      read: (p: Uint8Array) => {
+        if (pos === stream.length) return Promise.resolve(null);
+        const n = Math.min(p.length, readSize, stream.length - pos);
+        p.set(stream.subarray(pos, pos + n));
+        pos += n;
+        return Promise.resolve(n);
+      },
+    };
+    const got: Uint8Array[] = [];
+    await readChannel(conn, (kind, payload) => {
+      equal(kind, RECORD);
+      got.push(payload.slice());
+    });
+    deepEqual(got, messages, `reads of up to ${readSize} bytes`);
   }
 });
 
@@ -291,6 +331,86 @@ Deno.test("an app process's recorder: a reader far behind leaves new exchanges u
   // Once the reader caught up, exchanges are recorded again.
   await (await handler(new Request("http://localhost/"))).arrayBuffer();
   equal(recorder.skipped, 3);
+});
+
+/** A channel sink whose writes wait for `release()` (each takes at most 64 KiB). */
+function heldSink() {
+  let release!: () => void;
+  let held = new Promise<void>((resolve) => (release = resolve));
+  return {
+    sink: {
+      write: async (p: Uint8Array) => {
+        await held;
+        return Math.min(p.length, 64 * 1024);
+      },
+    },
+    /** Lets every write through from now on. */
+    release: () => release(),
+    /** Holds the writes again. */
+    hold: () => (held = new Promise<void>((resolve) => (release = resolve))),
+  };
+}
+
+Deno.test("ChannelWriter.below() resolves true once the reader took the backlog down to the mark, false when it took nothing for stallMs", async () => {
+  const { sink, release } = heldSink();
+  const writer = new ChannelWriter(sink, 0);
+  equal(await writer.below(0, 10), true, "nothing queued: at once");
+  writer.send(RECORD, new Uint8Array(1024 * 1024));
+  ok(writer.backlog > 1024 * 1024);
+  // Taking nothing: the waiter gives up after stallMs.
+  equal(await writer.below(256 * 1024, 30), false);
+  const waiting = writer.below(256 * 1024, 60_000);
+  let settled = false;
+  waiting.then(() => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  equal(settled, false, "still behind: still waiting");
+  release();
+  equal(await waiting, true);
+  ok(writer.backlog <= 256 * 1024);
+  await writer.drain();
+  equal(writer.backlog, 0);
+});
+
+Deno.test("recordPaced(): requests wait while the channel is more than RECORD_WAIT behind, and run once it caught up; a stalled reader lets them go on, said once", async () => {
+  const { sink, release, hold } = heldSink();
+  const writer = new ChannelWriter(sink, 0);
+  const logged: string[] = [];
+  let calls = 0;
+  const handler = recordPaced(
+    () => {
+      calls++;
+      return Promise.resolve(new Response("ok"));
+    },
+    writer,
+    { stallMs: 200, log: (text) => logged.push(text) },
+  );
+  await (await handler(new Request("http://localhost/"))).text();
+  equal(calls, 1, "no backlog: no wait");
+  writer.send(RECORD, new Uint8Array(RECORD_WAIT + 1024 * 1024));
+  const first = handler(new Request("http://localhost/"));
+  const second = handler(new Request("http://localhost/"));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  equal(calls, 1, "behind: both wait");
+  release();
+  await Promise.all([(await first).text(), (await second).text()]);
+  equal(calls, 3, "caught up: both ran");
+  ok(writer.backlog <= RECORD_WAIT);
+  deepEqual(logged, []);
+  // A reader that takes nothing: the waiters go on after stallMs, the next ones at once.
+  await writer.drain();
+  hold();
+  writer.send(RECORD, new Uint8Array(RECORD_WAIT + 1024 * 1024));
+  await Promise.all([
+    handler(new Request("http://localhost/")),
+    handler(new Request("http://localhost/")),
+  ]);
+  equal(calls, 5);
+  equal(logged.length, 1, "said once");
+  match(logged[0]!, /took no records for 0\.2 s; requests no longer wait for it/);
+  await handler(new Request("http://localhost/"));
+  equal(calls, 6, "stalled: no wait");
+  release();
+  await writer.drain();
 });
 
 Deno.test("debugPage() shows the debug page to a loopback client only, unless anyClient", async () => {

@@ -64,8 +64,10 @@ export interface Writable {
  * that reaches 64 KiB joins a queue of buffers written one after the other
  * (buffers of one size, reused: a reader far behind costs the writer the
  * bytes queued, never a buffer that doubles and is copied).
- * {@linkcode ChannelWriter.backlog} says how far behind the reader is: the
- * recorder stops starting new exchanges when it is too far
+ * {@linkcode ChannelWriter.backlog} says how far behind the reader is, and
+ * {@linkcode ChannelWriter.below} waits for it to catch up: an app process
+ * holds new requests back while the supervisor is behind, and its recorder
+ * stops starting new exchanges only when the supervisor takes nothing at all
  * (`server/dev/child.ts`), so that a stuck supervisor cannot make the app
  * process grow without bound, and no exchange is recorded in part.
  */
@@ -88,6 +90,11 @@ export class ChannelWriter {
   /** Where the last message queued begins when it is a RECORD one that frames may join (-1: none). */
   #recordAt = -1;
   readonly #delay: number;
+  /** Callers of `below()` waiting for the backlog to fall to their mark, in order. */
+  readonly #waiters: { bytes: number; resolve: (caughtUp: boolean) => void }[] = [];
+  /** When the reader last took bytes, or a write began after none was under way. */
+  #progressAt = 0;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param delay at most how long a message waits, in milliseconds */
   constructor(out: Writable, delay = 2) {
@@ -98,6 +105,52 @@ export class ChannelWriter {
   /** Bytes queued and not yet written: how far behind the reader is. */
   get backlog(): number {
     return this.#queued + this.#used;
+  }
+
+  /**
+   * Resolves `true` once at most `bytes` are queued (at once when they are
+   * already), or `false` when the reader took nothing for `stallMs` (it is
+   * stuck, or gone) or the channel closed. One timer serves every waiter; the
+   * backlog is checked each time a write ends, so waiting costs no polling.
+   */
+  below(bytes: number, stallMs: number): Promise<boolean> {
+    if (this.backlog <= bytes) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    // What is queued must be going out for the reader's progress to count.
+    this.flush();
+    return new Promise((resolve) => {
+      this.#waiters.push({ bytes, resolve });
+      this.#watchStall(stallMs);
+    });
+  }
+
+  /** Wakes the waiters whose mark the backlog is at or under. */
+  #progress(): void {
+    if (this.#waiters.length === 0) return;
+    const backlog = this.backlog;
+    const still = this.#waiters.filter((w) => {
+      if (backlog > w.bytes) return true;
+      w.resolve(true);
+      return false;
+    });
+    this.#waiters.length = 0;
+    this.#waiters.push(...still);
+  }
+
+  /** Checks, `stallMs` after the reader's last progress, whether it made any since. */
+  #watchStall(stallMs: number): void {
+    if (this.#stallTimer !== undefined) return;
+    const check = () => {
+      this.#stallTimer = undefined;
+      if (this.#waiters.length === 0) return;
+      const idle = performance.now() - this.#progressAt;
+      if (idle < stallMs && !this.#closed) {
+        this.#stallTimer = setTimeout(check, stallMs - idle);
+        return;
+      }
+      for (const w of this.#waiters.splice(0)) w.resolve(false);
+    };
+    this.#stallTimer = setTimeout(check, stallMs);
   }
 
   /** Makes room for `n` more bytes after the messages queued. */
@@ -209,11 +262,16 @@ export class ChannelWriter {
   /** Writes the queue out, buffer by buffer, then what was queued meanwhile. */
   async #pump(): Promise<void> {
     this.#writing = true;
+    this.#progressAt = performance.now();
     try {
       for (let bytes = this.#queue.shift(); bytes !== undefined; bytes = this.#queue.shift()) {
         this.#lastFlush = performance.now();
-        for (let rest = bytes; rest.length > 0;) rest = rest.subarray(await this.#sink.write(rest));
+        for (let rest = bytes; rest.length > 0;) {
+          rest = rest.subarray(await this.#sink.write(rest));
+          this.#progressAt = performance.now();
+        }
         this.#queued -= bytes.length;
+        this.#progress();
         // Buffers of the usual size are filled again (a few: the rest go to the collector).
         if (bytes.buffer.byteLength === 2 * FLUSH_AT && this.#spares.length < 4) {
           this.#spares.push(new Uint8Array(bytes.buffer));
@@ -227,6 +285,7 @@ export class ChannelWriter {
       this.#closed = true;
       this.#queue.length = 0;
       this.#queued = 0;
+      for (const w of this.#waiters.splice(0)) w.resolve(false);
       return;
     } finally {
       this.#writing = false;
@@ -247,43 +306,70 @@ export class ChannelWriter {
   }
 }
 
+/** Bytes a read of the channel may take at least (the splitter makes room for them). */
+const READ_AT_LEAST = 64 * 1024;
+
 /**
  * Splits a byte stream into messages, synchronously: {@linkcode MessageSplitter.push}
- * calls `onMessage` for each complete message in what it is given, keeping a
- * partial one for the next chunk. (An async generator would cost a promise
- * and a microtask a message: a few microseconds an exchange.)
+ * (or a read into {@linkcode MessageSplitter.room}, then
+ * {@linkcode MessageSplitter.wrote}) calls `onMessage` for each complete
+ * message in what it is given, keeping a partial one for the next bytes. (An
+ * async generator would cost a promise and a microtask a message: a few
+ * microseconds an exchange.)
+ *
+ * The reader reads straight into the splitter's buffer, so that a message's
+ * bytes are copied once in JavaScript (by whoever keeps them), not first
+ * from a read buffer into this one: under a flood of large uploads that copy
+ * was a fifth of the supervisor's time. Only the partial message at the end
+ * of a read moves, when the room after it runs short.
  */
 export class MessageSplitter {
-  #buf = new Uint8Array(64 * 1024);
-  #view = new DataView(this.#buf.buffer);
+  #buf: Uint8Array;
+  #view: DataView;
   #start = 0;
   #end = 0;
   readonly #onMessage: (kind: number, payload: Uint8Array) => void;
 
-  /** @param onMessage gets each message's kind and payload (a view, valid during the call) */
-  constructor(onMessage: (kind: number, payload: Uint8Array) => void) {
+  /**
+   * @param onMessage gets each message's kind and payload (a view, valid during the call)
+   * @param size the buffer's first size (it grows for a message that does not fit)
+   */
+  constructor(onMessage: (kind: number, payload: Uint8Array) => void, size = 64 * 1024) {
+    this.#buf = new Uint8Array(size);
+    this.#view = new DataView(this.#buf.buffer);
     this.#onMessage = onMessage;
   }
 
   /**
-   * Takes the next bytes of the stream.
+   * Where the next bytes of the stream go: at least `min` bytes of the
+   * buffer, after the partial message kept. Tell {@linkcode MessageSplitter.wrote}
+   * how many were put there.
+   */
+  room(min = READ_AT_LEAST): Uint8Array {
+    if (this.#buf.length - this.#end >= min) return this.#buf.subarray(this.#end);
+    const keep = this.#end - this.#start;
+    // The partial message's whole length, when its header is in: room for all of it at once
+    // (up to 16 MiB; past that the buffer grows as the bytes come).
+    const whole = keep >= 4 ? Math.min(this.#view.getUint32(this.#start, true), 16 << 20) : 0;
+    const need = Math.max(keep + min, whole);
+    if (need > this.#buf.length) {
+      const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+      this.#view = new DataView(next.buffer);
+    } else this.#buf.copyWithin(0, this.#start, this.#end);
+    this.#start = 0;
+    this.#end = keep;
+    return this.#buf.subarray(this.#end);
+  }
+
+  /**
+   * Takes the `n` bytes just put at the start of {@linkcode MessageSplitter.room}.
    *
    * @throws {RangeError} when the stream is not made of messages
    */
-  push(chunk: Uint8Array): void {
-    if (this.#end + chunk.length > this.#buf.length) {
-      const keep = this.#end - this.#start;
-      if (keep + chunk.length > this.#buf.length) {
-        const next = new Uint8Array(Math.max(keep + chunk.length, this.#buf.length * 2));
-        next.set(this.#buf.subarray(this.#start, this.#end));
-        this.#buf = next;
-        this.#view = new DataView(next.buffer);
-      } else this.#buf.copyWithin(0, this.#start, this.#end);
-      this.#start = 0;
-      this.#end = keep;
-    }
-    this.#buf.set(chunk, this.#end);
-    this.#end += chunk.length;
+  wrote(n: number): void {
+    this.#end += n;
     const buf = this.#buf;
     while (this.#end - this.#start >= 5) {
       const at = this.#start;
@@ -295,22 +381,32 @@ export class MessageSplitter {
     }
     if (this.#start === this.#end) this.#start = this.#end = 0;
   }
+
+  /**
+   * Takes the next bytes of the stream (copied).
+   *
+   * @throws {RangeError} when the stream is not made of messages
+   */
+  push(chunk: Uint8Array): void {
+    this.room(chunk.length).set(chunk);
+    this.wrote(chunk.length);
+  }
 }
 
 /**
- * Reads a connection to its end, handing each message to `onMessage`; one
- * read buffer for the whole connection.
+ * Reads a connection to its end, handing each message to `onMessage`: each
+ * read goes straight into the splitter's buffer (256 KiB to begin with, reads
+ * of 64 KiB and more).
  */
 export async function readChannel(
   conn: { read(p: Uint8Array): Promise<number | null> },
   onMessage: (kind: number, payload: Uint8Array) => void,
 ): Promise<void> {
-  const splitter = new MessageSplitter(onMessage);
-  const chunk = new Uint8Array(64 * 1024);
+  const splitter = new MessageSplitter(onMessage, 256 * 1024);
   for (;;) {
-    const n = await conn.read(chunk);
+    const n = await conn.read(splitter.room());
     if (n === null) return;
-    splitter.push(chunk.subarray(0, n));
+    splitter.wrote(n);
   }
 }
 

@@ -11,7 +11,9 @@
  * `../recorder.ts`), writes each exchange's frames of the record format
  * (`docs/record.md`) to the supervisor over the private channel
  * (`./channel.ts`), never over stdout or stderr, which stay the
- * application's (and the request log's).
+ * application's (and the request log's). A request waits while the
+ * supervisor is behind on those records ({@linkcode recordPaced}), so that
+ * every exchange is recorded.
  *
  * A module that fails to load does not end it: it serves the error page
  * (`./load_error.ts`, to loopback clients) on the same port until the
@@ -46,9 +48,29 @@ import { composeApplication, exportedApplication, exportKey, missingExport } fro
 export const HEARTBEAT_MS = 200;
 
 /**
+ * Bytes of records queued for the supervisor past which a new request waits
+ * for the supervisor to catch up before the app sees it (see
+ * {@linkcode recordPaced}): the app process serves no faster than the
+ * inspector records, and no exchange is lost to a supervisor that is merely
+ * slower (filling its store's ring for the first time, sharing one core with
+ * this process, busy with an export).
+ */
+export const RECORD_WAIT = 4 * 1024 * 1024;
+
+/**
+ * How long the supervisor may take nothing from the channel before requests
+ * held back by {@linkcode RECORD_WAIT} go on without waiting (said once on
+ * stderr): a stuck supervisor slows the app by this much once, never hangs it.
+ */
+export const RECORD_STALL_MS = 5000;
+
+/**
  * Bytes of records queued for the supervisor past which new exchanges are
- * left unrecorded (those begun are recorded whole): what a supervisor far
- * behind may cost this process.
+ * left unrecorded (those begun are recorded whole; counted, and said on
+ * stderr): what a stuck supervisor may cost this process. Requests wait at
+ * {@linkcode RECORD_WAIT}, so this is reached only once the supervisor has
+ * taken nothing for {@linkcode RECORD_STALL_MS}, or by many large exchanges
+ * let through at once.
  */
 export const RECORD_BACKLOG = 16 * 1024 * 1024;
 
@@ -130,6 +152,46 @@ export function appHandler(
   });
 }
 
+/**
+ * Backpressure for the recording: a request that arrives while more than
+ * {@linkcode RECORD_WAIT} bytes of records wait for the supervisor is held
+ * until the supervisor has taken them, then handed to `handler` (the
+ * exchange's recorded times start then: the wait is the inspector's, not the
+ * app's). Should the supervisor take nothing for `stallMs`
+ * ({@linkcode RECORD_STALL_MS}), the requests waiting go on, and so do the
+ * next ones without waiting until the backlog is under the mark again; past
+ * {@linkcode RECORD_BACKLOG} the recorder leaves them unrecorded. Below the
+ * mark a request costs one comparison.
+ */
+export function recordPaced(
+  handler: FetchHandler,
+  out: ChannelWriter,
+  options: { stallMs?: number; log?: (text: string) => void } = {},
+): FetchHandler {
+  const { stallMs = RECORD_STALL_MS, log = (text: string) => stderrSink.write(text) } = options;
+  let stalled = false;
+  const waitThen: FetchHandler = async (request, info) => {
+    if (!await out.below(RECORD_WAIT, stallMs) && !stalled) {
+      stalled = true;
+      log(
+        `Inspector: the inspector took no records for ${
+          stallMs / 1000
+        } s; requests no longer wait for it (past ${
+          RECORD_BACKLOG / 1024 / 1024
+        } MiB behind they are not recorded)\n`,
+      );
+    }
+    return handler(request, info);
+  };
+  return (request, info) => {
+    if (out.backlog <= RECORD_WAIT) {
+      stalled = false;
+      return handler(request, info);
+    }
+    return stalled ? handler(request, info) : waitThen(request, info);
+  };
+}
+
 /** Serves the app (or its load error page) on the shared port; returns the server. */
 async function serveApp(
   config: ChildConfig,
@@ -138,7 +200,8 @@ async function serveApp(
 ): Promise<Deno.HttpServer<Deno.NetAddr>> {
   const loaded = config.failed ? { error: config.failed } : await importApplication(config);
   if ("error" in loaded) out.control({ type: "load_error", error: withFrame(loaded.error) });
-  const handler = appHandler(config, loaded, recorder);
+  const gateway = appHandler(config, loaded, recorder);
+  const handler = recorder ? recordPaced(gateway, out) : gateway;
   const server = Deno.serve({
     hostname: config.hostname,
     port: config.port,

@@ -9,10 +9,12 @@
  * which holds the inspector's store, its app process and the standby that
  * waits for a reload) after startup, after a warm-up, and after each batch,
  * with the supervisor's own, how many exchanges the inspector holds, how many
- * it recorded in all (an app process leaves new exchanges unrecorded while
- * the supervisor is far behind: `server/dev/child.ts`) and the bytes of
- * records it keeps (each read a second after the batch, when the records
- * have arrived). Two scenarios:
+ * it recorded in all (all of them: an app process holds requests back while
+ * the supervisor is behind, `server/dev/child.ts`; fewer only when the
+ * supervisor is stuck) and the bytes of records it keeps (each read a second
+ * after the batch, when the records have arrived), and how fast the batch
+ * was served: requests a second, and CPU µs a request of the whole tree and
+ * of the supervisor alone. Two scenarios:
  *
  * - `hello` (the default): `--requests` hello-world requests (100,000 by
  *   default) over keep-alive connections, `--batches` times (2 by default:
@@ -35,7 +37,16 @@
  */
 
 import { parseArgs } from "node:util";
-import { haveTaskset, processTree, ROOT, rssKiB, shellQuote, startServer } from "./_bench.ts";
+import {
+  cpuSeconds,
+  haveTaskset,
+  processTree,
+  ROOT,
+  rssKiB,
+  shellQuote,
+  startServer,
+  treeCpuSeconds,
+} from "./_bench.ts";
 
 /** Resident memory of a process and its descendants, in KiB. */
 async function treeRssKiB(pid: number): Promise<number> {
@@ -152,15 +163,40 @@ const rows: string[][] = [[
   "kept",
   "recorded",
   "records",
+  "req/s",
+  "CPU/req",
+  "sup. CPU/req",
 ]];
+/**
+ * Sends `n` requests; the count, how many a second were answered, and the
+ * CPU time of the server's tree and of the supervisor per request, in µs
+ * (those two mean more than req/s on a machine that others load).
+ */
+async function timed(n: number): Promise<[number, string, string, string]> {
+  const pid = server.denoPid;
+  const [tree0, sup0] = [await treeCpuSeconds(pid), await cpuSeconds(pid)];
+  const t0 = performance.now();
+  await send(server.url, n);
+  const rate = (n / ((performance.now() - t0) / 1000)).toFixed(0);
+  // Records still on their way to the supervisor: counted with the batch.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const perRequest = (seconds: number) => (seconds / n * 1e6).toFixed(0);
+  return [
+    n,
+    rate,
+    perRequest(await treeCpuSeconds(pid) - tree0),
+    perRequest(await cpuSeconds(pid) - sup0),
+  ];
+}
 try {
-  rows.push(["startup", "0", ...await rss(), ...await kept()]);
-  let total = await send(server.url, bodies ? 50 : 5000);
-  rows.push(["warm-up", String(total), ...await rss(), ...await kept()]);
+  rows.push(["startup", "0", ...await rss(), ...await kept(), "-", "-", "-"]);
+  let [total, ...speed] = await timed(bodies ? 50 : 5000);
+  rows.push(["warm-up", String(total), ...await rss(), ...await kept(), ...speed]);
   for (let b = 1; b <= batches; b++) {
-    total += await send(server.url, requests);
+    const [n, ...speed] = await timed(requests);
+    total += n;
     const recorded = await kept();
-    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded]);
+    rows.push([`batch ${b}`, String(total), ...await rss(), ...recorded, ...speed]);
     console.log(rows.at(-1)!.join("  "));
   }
 } finally {

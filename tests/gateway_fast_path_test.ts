@@ -9,7 +9,7 @@ import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { type Application, type Header, toFetch } from "../mod.ts";
 import { BufferedSink, formatLogLine, type LogEntry, requestLogger } from "../server/log.ts";
 import { checkHeaders, checkStatus, ProtocolError } from "../server/rules.ts";
-import { EventLog, MemorySink, utf8, withServer } from "./_helpers.ts";
+import { EventLog, MemorySink, rawRequest, text, utf8, withServer } from "./_helpers.ts";
 
 const bytesOf = (...values: number[]) => new Uint8Array(values);
 
@@ -272,4 +272,36 @@ Deno.test("wsgi.version is one frozen [1, 0], like Python's tuple: shared, and a
   deepEqual(seen[0], [1, 0]);
   equal(seen[0], seen[1]);
   ok(Object.isFrozen(seen[0]));
+});
+
+Deno.test("serve() sends an array body's headers in the app's order, as the app named them", async (t) => {
+  // Handed to Response as a record when that says the same; as the list when
+  // a name repeats, starts with a digit, or is __proto__.
+  const cases: [string, Header[]][] = [
+    ["distinct names", [["X-B", "1"], ["Content-Type", "text/plain"], ["X-A", "2"], ["Z", "3"]]],
+    ["a repeated name", [["Set-Cookie", "a=1"], ["X-A", "2"], ["Set-Cookie", "b=2"]]],
+    ["names differing in case", [["X-Case", "1"], ["X-Other", "2"], ["x-case", "3"]]],
+    ["a name starting with a digit", [["X-B", "1"], ["1-Digit", "2"], ["0", "3"]]],
+    ["__proto__", [["X-B", "1"], ["__proto__", "2"], ["X-A", "3"]]],
+    ["inherited names", [["constructor", "1"], ["toString", "2"], ["hasOwnProperty", "3"]]],
+  ];
+  for (const [name, headers] of cases) {
+    await t.step(name, async () => {
+      await withServer((_e, start_response) => {
+        start_response("200 OK", headers);
+        return [utf8("ok")];
+      }, async (server) => {
+        const response = await rawRequest(
+          server.port,
+          "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        const sent = response.text.slice(0, response.text.indexOf("\r\n\r\n")).split("\r\n")
+          .slice(1).map((line) => line.split(": ") as [string, string])
+          .filter(([n]) => !/^(content-length|date|connection)$/i.test(n))
+          .map(([n, v]) => [n.toLowerCase(), v]);
+        deepEqual(sent, headers.map(([n, v]) => [n.toLowerCase(), v]));
+        equal(text(response.body), "ok");
+      });
+    });
+  }
 });

@@ -7,7 +7,15 @@
 
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { type Application, type Header, toFetch } from "../mod.ts";
-import { BufferedSink, formatLogLine, type LogEntry, requestLogger } from "../server/log.ts";
+import {
+  BufferedSink,
+  formatLogLine,
+  lineLogger,
+  type LogEntry,
+  logEntry,
+  type LogLine,
+  requestLogger,
+} from "../server/log.ts";
 import { checkHeaders, checkStatus, ProtocolError } from "../server/rules.ts";
 import { EventLog, MemorySink, rawRequest, text, utf8, withServer } from "./_helpers.ts";
 
@@ -304,4 +312,57 @@ Deno.test("serve() sends an array body's headers in the app's order, as the app 
       });
     });
   }
+});
+
+const line = (over: Partial<LogLine> = {}): LogLine => ({
+  host: "127.0.0.1",
+  port: 51234,
+  method: "GET",
+  target: "/caf\xc3\xa9?q=1",
+  status: 200,
+  bytes: 18,
+  duration: 0.4123,
+  outcome: "end",
+  time: Date.UTC(2026, 10, 24, 11, 30, 48),
+  ...over,
+});
+
+Deno.test("lineLogger() writes a LogLine as formatLogLine() writes its LogEntry, to any sink", () => {
+  const lines = [
+    line(),
+    line({ host: undefined, status: 0, outcome: "aborted", duration: 12.35 }),
+    line({ host: "::1", port: 8, method: "PROPFIND", bytes: 12_345_678_901, duration: 1234.56 }),
+    line({ port: 0, target: "/", status: 599, bytes: 0, duration: 0 }),
+    line({ port: 65535, status: 404, bytes: 1073741823, duration: 0.05 }),
+    line({ target: "/x\x1b[2J\\y", outcome: "cut" }),
+    line({ host: "h\x00st", outcome: "timeout" }),
+  ];
+  const expected = lines.map((l) => formatLogLine(logEntry(l))).join("");
+  const file = new MemoryFile();
+  const buffered = new BufferedSink(file, 60_000);
+  const memory = new MemorySink();
+  for (const l of lines) {
+    lineLogger(true, buffered, false)(l);
+    lineLogger(true, memory, false)(l);
+  }
+  buffered.flush();
+  equal(file.text, expected);
+  equal(memory.text, expected);
+  match(expected, /^127\.0\.0\.1:51234 - - \[/);
+  match(expected, /\n::1:8 - - \[.*"PROPFIND \/caf/);
+  match(expected, /\n- - - \[.*" - 18 12\.4ms \(aborted\)\n/);
+});
+
+Deno.test("a log function gets a LogEntry of its own for each exchange", async () => {
+  const entries: LogEntry[] = [];
+  const handler = toFetch(serving("text/plain", utf8("x")), { log: (e) => entries.push(e) });
+  const peer = (port: number) => ({
+    remoteAddr: { transport: "tcp" as const, hostname: "10.0.0.1", port },
+  });
+  await (await handler(new Request("http://localhost/a"), peer(1))).text();
+  await (await handler(new Request("http://localhost/b"), peer(2))).text();
+  equal(entries.length, 2);
+  ok(entries[0] !== entries[1]);
+  deepEqual(entries.map((e) => [e.remote, e.target]), [["10.0.0.1:1", "/a"], ["10.0.0.1:2", "/b"]]);
+  ok(!("host" in entries[0]!));
 });

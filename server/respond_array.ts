@@ -25,6 +25,8 @@ import { cutLive } from "./write_stream.ts";
 const TEXT_BODY_MAX = 64 * 1024;
 /** Content types whose bodies are (almost always) UTF-8 text. */
 const TEXT_TYPE = /^\s*(?:text\/|application\/(?:json|javascript|xml|[^;]*\+(?:json|xml)))/i;
+/** Text bodies up to this size are made a string in JavaScript when ASCII (see {@linkcode bodyInit}). */
+const SMALL_ASCII = 24;
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
@@ -46,12 +48,18 @@ function bodyInit(bytes: Uint8Array, headers: Header[]): BodyInit {
   let text = false;
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!;
-    if (name.length === 12 && name.toLowerCase() === "content-type") {
+    if (name.length === 12 && (name === "Content-Type" || name.toLowerCase() === "content-type")) {
       text = value.startsWith("text/") || TEXT_TYPE.test(value);
       break;
     }
   }
   if (!text) return bytes as BodyInit;
+  if (bytes.length <= SMALL_ASCII) {
+    // A few ASCII bytes: JavaScript makes their string faster than a call of the decoder.
+    let i = 0;
+    while (i < bytes.length && bytes[i]! < 0x80) i++;
+    if (i === bytes.length) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   const decoded = utf8.decode(bytes);
   return decoded.indexOf("\uFFFD") === -1 ? decoded : bytes as BodyInit;
 }

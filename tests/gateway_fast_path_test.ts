@@ -37,6 +37,9 @@ const bodies: { name: string; type?: string; body: Uint8Array }[] = [
   { name: "a +json type", type: "application/vnd.api+json", body: utf8("{}") },
   { name: "text over 64 KiB", type: "text/plain", body: utf8("x".repeat(70_000)) },
   { name: "NUL bytes", type: "text/plain", body: bytesOf(0x61, 0, 0x62) },
+  { name: "24 ASCII bytes, DEL last", type: "text/plain", body: utf8("x".repeat(23) + "\x7f") },
+  { name: "25 ASCII bytes", type: "text/plain", body: utf8("y".repeat(25)) },
+  { name: "short, one byte over ASCII", type: "text/plain", body: bytesOf(0x61, 0x80, 0x62) },
 ];
 
 const serving =

@@ -25,8 +25,6 @@ import { cutLive } from "./write_stream.ts";
 const TEXT_BODY_MAX = 64 * 1024;
 /** Content types whose bodies are (almost always) UTF-8 text. */
 const TEXT_TYPE = /^\s*(?:text\/|application\/(?:json|javascript|xml|[^;]*\+(?:json|xml)))/i;
-/** Text bodies up to this size are made a string in JavaScript when ASCII (see {@linkcode bodyInit}). */
-const SMALL_ASCII = 24;
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
@@ -48,42 +46,14 @@ function bodyInit(bytes: Uint8Array, headers: Header[]): BodyInit {
   let text = false;
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!;
-    if (name.length === 12 && (name === "Content-Type" || name.toLowerCase() === "content-type")) {
+    if (name.length === 12 && name.toLowerCase() === "content-type") {
       text = value.startsWith("text/") || TEXT_TYPE.test(value);
       break;
     }
   }
   if (!text) return bytes as BodyInit;
-  if (bytes.length <= SMALL_ASCII) {
-    // A few ASCII bytes: JavaScript makes their string faster than a call of the decoder.
-    let i = 0;
-    while (i < bytes.length && bytes[i]! < 0x80) i++;
-    if (i === bytes.length) return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
   const decoded = utf8.decode(bytes);
   return decoded.indexOf("\uFFFD") === -1 ? decoded : bytes as BodyInit;
-}
-
-/**
- * The headers as `new Response()` takes them cheapest: a record, when it says
- * the same as the list. Deno converts a list pair by pair through WebIDL (an
- * iterator, a copy and a message string per pair: ~400 bytes more garbage per
- * response than a record). Not when a name comes twice (a record keeps one),
- * starts with a digit (an index key, enumerated first) or is `__proto__` (a
- * setter under `--unstable-unsafe-proto`).
- */
-function headersInit(headers: Header[]): HeadersInit {
-  if (headers.length === 0) return headers;
-  const record: Record<string, string> = {};
-  for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i]!;
-    const first = name.charCodeAt(0);
-    if (
-      (first >= 48 && first <= 57) || record[name] !== undefined || name === "__proto__"
-    ) return headers;
-    record[name] = value;
-  }
-  return record;
 }
 
 /**
@@ -167,7 +137,7 @@ export function sendArray(
   ex.bytes = payload === null || ex.method === "HEAD" ? 0 : payload.length;
   const response = new Response(payload === null ? null : bodyInit(payload, ex.headers), {
     status: ex.code,
-    headers: headersInit(ex.headers),
+    headers: ex.headers,
   });
   ex.stampEnd();
   ex.sent();

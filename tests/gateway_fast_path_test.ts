@@ -37,8 +37,6 @@ const bodies: { name: string; type?: string; body: Uint8Array }[] = [
   { name: "a +json type", type: "application/vnd.api+json", body: utf8("{}") },
   { name: "text over 64 KiB", type: "text/plain", body: utf8("x".repeat(70_000)) },
   { name: "NUL bytes", type: "text/plain", body: bytesOf(0x61, 0, 0x62) },
-  { name: "24 ASCII bytes, DEL last", type: "text/plain", body: utf8("x".repeat(23) + "\x7f") },
-  { name: "25 ASCII bytes", type: "text/plain", body: utf8("y".repeat(25)) },
   { name: "short, one byte over ASCII", type: "text/plain", body: bytesOf(0x61, 0x80, 0x62) },
 ];
 
@@ -286,8 +284,8 @@ Deno.test("wsgi.version is one frozen [1, 0], like Python's tuple: shared, and a
 });
 
 Deno.test("serve() sends an array body's headers in the app's order, as the app named them", async (t) => {
-  // Handed to Response as a record when that says the same; as the list when
-  // a name repeats, starts with a digit, or is __proto__.
+  // Names a record would reorder, merge or swallow, should the list ever be
+  // handed over as one.
   const cases: [string, Header[]][] = [
     ["distinct names", [["X-B", "1"], ["Content-Type", "text/plain"], ["X-A", "2"], ["Z", "3"]]],
     ["a repeated name", [["Set-Cookie", "a=1"], ["X-A", "2"], ["Set-Cookie", "b=2"]]],

@@ -23,7 +23,7 @@ import type { Environ, Header, ResponseBody, StartResponse, Write } from "./type
 import type { ErrorSite } from "./recorder.ts";
 import type { EnvironOptions, RequestSeen } from "./environ.ts";
 import { Input, type InputOptions, RequestBodyTooLarge } from "./input.ts";
-import { describeForLog, Errors, escapeControls, type LogEntry } from "./log.ts";
+import { describeForLog, Errors, escapeControls, type LogEntry, type LogLine } from "./log.ts";
 import { checkHeaders, checkStatus, chunkError, isNullBodyStatus, ProtocolError } from "./rules.ts";
 import { describeError, type ErrorPage } from "./error_page.ts";
 import type { Deadlines } from "./timeout.ts";
@@ -43,7 +43,10 @@ const TIME_ORIGIN = performance.timeOrigin;
 export interface Shared {
   readonly options: GatewayOptions;
   readonly sink: TextSink;
-  readonly log: ((entry: LogEntry) => void) | undefined;
+  /** The request log, if on (`lineLogger()` of `./log.ts`). */
+  readonly log: ((line: LogLine) => void) | undefined;
+  /** The one line every exchange fills in for the log (it is written, or copied, at once). */
+  readonly line: LogLine;
   /** `wsgi.errors` of unrecorded exchanges: it holds no state, so one serves them all (as `sys.stderr` does in wsgiref). */
   readonly errors: Errors;
   /**
@@ -413,16 +416,18 @@ export class Exchange implements RequestSeen, BodyOwner {
     this.onFinish(outcome, reason);
     const log = this.shared.log;
     if (log) {
-      log({
-        remote: this.peer && `${this.peer.hostname}:${this.peer.port}`,
-        method: this.method,
-        target: this.target,
-        status: this.headers_sent ? this.code : 0,
-        bytes: this.bytes,
-        duration: this.t - this.started,
-        outcome,
-        time: TIME_ORIGIN + this.t,
-      });
+      const line = this.shared.line;
+      const peer = this.peer;
+      line.host = peer?.hostname;
+      line.port = peer === undefined ? 0 : peer.port;
+      line.method = this.method;
+      line.target = this.target;
+      line.status = this.headers_sent ? this.code : 0;
+      line.bytes = this.bytes;
+      line.duration = this.t - this.started;
+      line.outcome = outcome;
+      line.time = TIME_ORIGIN + this.t;
+      log(line);
     }
   }
 

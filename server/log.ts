@@ -60,18 +60,30 @@ export class BufferedSink {
    * without a string, when the line is plain ASCII.
    */
   writeLine(entry: LogEntry, color = false): void {
-    if (!color) {
-      // The fields of unknown length, plus ample room for the rest (~100 bytes).
-      const room = 512 + entry.target.length + entry.method.length + (entry.remote?.length ?? 0);
-      if (this.#buffer.length - this.#used < room) this.flush();
-      const end = room > this.#buffer.length ? -1 : writeLogLine(entry, this.#buffer, this.#used);
-      if (end !== -1) {
-        this.#used = end;
-        this.#queued();
-        return;
-      }
-    }
+    if (!color && this.#bytes(entry, entry.remote?.length ?? 0)) return;
     this.write(formatLogLine(entry, color));
+  }
+
+  /**
+   * {@linkcode BufferedSink.writeLine} for a {@linkcode LogLine}, the
+   * gateway's: the peer's address is written from its host and port.
+   */
+  writeLogLine(line: LogLine, color = false): void {
+    if (!color && this.#bytes(line, line.host?.length ?? 0)) return;
+    this.write(formatLogLine(logEntry(line), color));
+  }
+
+  /** Writes a line as bytes (`remote`: the length of its peer's address); false when it must be text. */
+  #bytes(line: LogEntry | LogLine, remote: number): boolean {
+    // The fields of unknown length, plus ample room for the rest (~100 bytes).
+    const room = 512 + line.target.length + line.method.length + remote;
+    if (this.#buffer.length - this.#used < room) this.flush();
+    if (room > this.#buffer.length) return false;
+    const end = writeLogLine(line, this.#buffer, this.#used);
+    if (end === -1) return false;
+    this.#used = end;
+    this.#queued();
+    return true;
   }
 
   #queued(): void {
@@ -135,6 +147,15 @@ function tenths(ms: number): number {
 function digits(n: number, buffer: Uint8Array, at: number): number {
   if (n >= 1e15 || !(n >= 0)) return ascii(String(n), buffer, at);
   let end = at;
+  if (n < 0x40000000) {
+    // Small integers (nearly every status, size and duration): integer division.
+    for (let m = n; m >= 10; m = (m / 10) | 0) end++;
+    for (let i = end; i >= at; i--) {
+      buffer[i] = 48 + n % 10;
+      n = (n / 10) | 0;
+    }
+    return end + 1;
+  }
   for (let m = n; m >= 10; m = Math.floor(m / 10)) end++;
   for (let i = end; i >= at; i--) {
     buffer[i] = 48 + n % 10;
@@ -142,6 +163,16 @@ function digits(n: number, buffer: Uint8Array, at: number): number {
   }
   return end + 1;
 }
+
+/** Copies `bytes` into `buffer` at `at`; the end. */
+function copy(bytes: Uint8Array, buffer: Uint8Array, at: number): number {
+  for (let i = 0; i < bytes.length; i++) buffer[at++] = bytes[i]!;
+  return at;
+}
+
+const DASHES = encoder.encode(" - - ");
+const PROTOCOL = encoder.encode(' HTTP/1.1" ');
+const MS = encoder.encode("ms\n");
 
 /**
  * {@linkcode formatLogLine} without color, written as bytes into `buffer` at
@@ -152,12 +183,22 @@ function digits(n: number, buffer: Uint8Array, at: number): number {
  * Numbers are written as digits, not made strings first: `toFixed()` alone
  * cost a third of a line.
  */
-function writeLogLine(entry: LogEntry, buffer: Uint8Array, at: number): number {
-  at = printable(entry.remote ?? "-", buffer, at);
-  if (at === -1) return -1;
-  at = ascii(" - - ", buffer, at);
-  const stamp = timestampBytes(entry.time);
-  for (let i = 0; i < stamp.length; i++) buffer[at++] = stamp[i]!;
+function writeLogLine(entry: LogEntry | LogLine, buffer: Uint8Array, at: number): number {
+  if ("host" in entry) {
+    // A LogLine: its host (or "-"), then ":" and the port's digits, no string joined.
+    if (entry.host === undefined) buffer[at++] = 0x2d; // "-"
+    else {
+      at = printable(entry.host, buffer, at);
+      if (at === -1) return -1;
+      buffer[at++] = 0x3a; // ":"
+      at = digits(entry.port, buffer, at);
+    }
+  } else {
+    at = printable(entry.remote ?? "-", buffer, at);
+    if (at === -1) return -1;
+  }
+  at = copy(DASHES, buffer, at);
+  at = copy(timestampBytes(entry.time), buffer, at);
   buffer[at++] = 0x20; // " "
   buffer[at++] = 0x22; // '"'
   at = printable(entry.method, buffer, at);
@@ -165,7 +206,7 @@ function writeLogLine(entry: LogEntry, buffer: Uint8Array, at: number): number {
   buffer[at++] = 0x20;
   at = printable(entry.target, buffer, at);
   if (at === -1) return -1;
-  at = ascii(' HTTP/1.1" ', buffer, at);
+  at = copy(PROTOCOL, buffer, at);
   if (entry.status === 0) buffer[at++] = 0x2d; // "-"
   else at = digits(entry.status, buffer, at);
   buffer[at++] = 0x20;
@@ -175,7 +216,9 @@ function writeLogLine(entry: LogEntry, buffer: Uint8Array, at: number): number {
   at = digits(Math.floor(t / 10), buffer, at);
   buffer[at++] = 0x2e; // "."
   buffer[at++] = 48 + t % 10;
-  return ascii(entry.outcome === "end" ? "ms\n" : `ms (${entry.outcome})\n`, buffer, at);
+  return entry.outcome === "end"
+    ? copy(MS, buffer, at)
+    : ascii(`ms (${entry.outcome})\n`, buffer, at);
 }
 
 /** A C0 control, DEL, a C1 control, or a backslash. */
@@ -296,6 +339,33 @@ export interface LogEntry {
   time?: number;
 }
 
+/**
+ * A request log line as the gateway holds it: a {@linkcode LogEntry} with
+ * the peer's address as host and port, not joined into a string for each
+ * request. One object serves every line of a handler (see
+ * {@linkcode lineLogger}): a consumer that keeps it, keeps a copy.
+ */
+export interface LogLine extends Omit<LogEntry, "remote"> {
+  /** The peer's host, when known. */
+  host: string | undefined;
+  /** The peer's port (when `host` is known). */
+  port: number;
+}
+
+/** The {@linkcode LogEntry} of a {@linkcode LogLine}: a new object, its `remote` joined. */
+export function logEntry(line: LogLine): LogEntry {
+  return {
+    remote: line.host === undefined ? undefined : `${line.host}:${line.port}`,
+    method: line.method,
+    target: line.target,
+    status: line.status,
+    bytes: line.bytes,
+    duration: line.duration,
+    outcome: line.outcome,
+    time: line.time,
+  };
+}
+
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 let stampSecond = -1;
 let stamp = "";
@@ -358,6 +428,23 @@ export function formatLogLine(entry: LogEntry, color = false): string {
   } ${escapeControls(entry.target)} HTTP/1.1" ${result} ${duration(entry.duration)}ms${
     entry.outcome === "end" ? "" : ` (${entry.outcome})`
   }\n`;
+}
+
+/**
+ * The gateway's request log: where each {@linkcode LogLine} goes. `log` is
+ * `GatewayOptions.log`: `true` for lines on `sink` (written as bytes into a
+ * {@linkcode BufferedSink}), or a function, which gets a
+ * {@linkcode LogEntry} of its own.
+ */
+export function lineLogger(
+  log: true | ((entry: LogEntry) => void),
+  sink: { write(text: string): void } = stderrSink,
+  color: boolean = log === true && useColor(),
+): (line: LogLine) => void {
+  if (log !== true) return (line) => log(logEntry(line));
+  return sink instanceof BufferedSink
+    ? (line) => sink.writeLogLine(line, color)
+    : (line) => sink.write(formatLogLine(logEntry(line), color));
 }
 
 /** A request logger that writes formatted lines to a sink (stderr by default). */

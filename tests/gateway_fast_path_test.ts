@@ -7,9 +7,17 @@
 
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { type Application, type Header, toFetch } from "../mod.ts";
-import { BufferedSink, formatLogLine, type LogEntry, requestLogger } from "../server/log.ts";
+import {
+  BufferedSink,
+  formatLogLine,
+  lineLogger,
+  type LogEntry,
+  logEntry,
+  type LogLine,
+  requestLogger,
+} from "../server/log.ts";
 import { checkHeaders, checkStatus, ProtocolError } from "../server/rules.ts";
-import { EventLog, MemorySink, utf8, withServer } from "./_helpers.ts";
+import { EventLog, MemorySink, rawRequest, text, utf8, withServer } from "./_helpers.ts";
 
 const bytesOf = (...values: number[]) => new Uint8Array(values);
 
@@ -29,6 +37,7 @@ const bodies: { name: string; type?: string; body: Uint8Array }[] = [
   { name: "a +json type", type: "application/vnd.api+json", body: utf8("{}") },
   { name: "text over 64 KiB", type: "text/plain", body: utf8("x".repeat(70_000)) },
   { name: "NUL bytes", type: "text/plain", body: bytesOf(0x61, 0, 0x62) },
+  { name: "short, one byte over ASCII", type: "text/plain", body: bytesOf(0x61, 0x80, 0x62) },
 ];
 
 const serving =
@@ -272,4 +281,89 @@ Deno.test("wsgi.version is one frozen [1, 0], like Python's tuple: shared, and a
   deepEqual(seen[0], [1, 0]);
   equal(seen[0], seen[1]);
   ok(Object.isFrozen(seen[0]));
+});
+
+Deno.test("serve() sends an array body's headers in the app's order, as the app named them", async (t) => {
+  // Names a record would reorder, merge or swallow, should the list ever be
+  // handed over as one.
+  const cases: [string, Header[]][] = [
+    ["distinct names", [["X-B", "1"], ["Content-Type", "text/plain"], ["X-A", "2"], ["Z", "3"]]],
+    ["a repeated name", [["Set-Cookie", "a=1"], ["X-A", "2"], ["Set-Cookie", "b=2"]]],
+    ["names differing in case", [["X-Case", "1"], ["X-Other", "2"], ["x-case", "3"]]],
+    ["a name starting with a digit", [["X-B", "1"], ["1-Digit", "2"], ["0", "3"]]],
+    ["__proto__", [["X-B", "1"], ["__proto__", "2"], ["X-A", "3"]]],
+    ["inherited names", [["constructor", "1"], ["toString", "2"], ["hasOwnProperty", "3"]]],
+  ];
+  for (const [name, headers] of cases) {
+    await t.step(name, async () => {
+      await withServer((_e, start_response) => {
+        start_response("200 OK", headers);
+        return [utf8("ok")];
+      }, async (server) => {
+        const response = await rawRequest(
+          server.port,
+          "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        const sent = response.text.slice(0, response.text.indexOf("\r\n\r\n")).split("\r\n")
+          .slice(1).map((line) => line.split(": ") as [string, string])
+          .filter(([n]) => !/^(content-length|date|connection)$/i.test(n))
+          .map(([n, v]) => [n.toLowerCase(), v]);
+        deepEqual(sent, headers.map(([n, v]) => [n.toLowerCase(), v]));
+        equal(text(response.body), "ok");
+      });
+    });
+  }
+});
+
+const line = (over: Partial<LogLine> = {}): LogLine => ({
+  host: "127.0.0.1",
+  port: 51234,
+  method: "GET",
+  target: "/caf\xc3\xa9?q=1",
+  status: 200,
+  bytes: 18,
+  duration: 0.4123,
+  outcome: "end",
+  time: Date.UTC(2026, 10, 24, 11, 30, 48),
+  ...over,
+});
+
+Deno.test("lineLogger() writes a LogLine as formatLogLine() writes its LogEntry, to any sink", () => {
+  const lines = [
+    line(),
+    line({ host: undefined, status: 0, outcome: "aborted", duration: 12.35 }),
+    line({ host: "::1", port: 8, method: "PROPFIND", bytes: 12_345_678_901, duration: 1234.56 }),
+    line({ port: 0, target: "/", status: 599, bytes: 0, duration: 0 }),
+    line({ port: 65535, status: 404, bytes: 1073741823, duration: 0.05 }),
+    line({ target: "/x\x1b[2J\\y", outcome: "cut" }),
+    line({ host: "h\x00st", outcome: "timeout" }),
+  ];
+  const expected = lines.map((l) => formatLogLine(logEntry(l))).join("");
+  const file = new MemoryFile();
+  const buffered = new BufferedSink(file, 60_000);
+  const memory = new MemorySink();
+  for (const l of lines) {
+    lineLogger(true, buffered, false)(l);
+    lineLogger(true, memory, false)(l);
+  }
+  buffered.flush();
+  equal(file.text, expected);
+  equal(memory.text, expected);
+  match(expected, /^127\.0\.0\.1:51234 - - \[/);
+  match(expected, /\n::1:8 - - \[.*"PROPFIND \/caf/);
+  match(expected, /\n- - - \[.*" - 18 12\.4ms \(aborted\)\n/);
+});
+
+Deno.test("a log function gets a LogEntry of its own for each exchange", async () => {
+  const entries: LogEntry[] = [];
+  const handler = toFetch(serving("text/plain", utf8("x")), { log: (e) => entries.push(e) });
+  const peer = (port: number) => ({
+    remoteAddr: { transport: "tcp" as const, hostname: "10.0.0.1", port },
+  });
+  await (await handler(new Request("http://localhost/a"), peer(1))).text();
+  await (await handler(new Request("http://localhost/b"), peer(2))).text();
+  equal(entries.length, 2);
+  ok(entries[0] !== entries[1]);
+  deepEqual(entries.map((e) => [e.remote, e.target]), [["10.0.0.1:1", "/a"], ["10.0.0.1:2", "/b"]]);
+  ok(!("host" in entries[0]!));
 });

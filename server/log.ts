@@ -55,35 +55,24 @@ export class BufferedSink {
   }
 
   /**
-   * Queues a request log line, as {@linkcode formatLogLine} formats it (in
-   * order with the text around it). Written as ASCII straight into the buffer,
-   * without a string, when the line is plain ASCII.
-   */
-  writeLine(entry: LogEntry, color = false): void {
-    if (!color && this.#bytes(entry, entry.remote?.length ?? 0)) return;
-    this.write(formatLogLine(entry, color));
-  }
-
-  /**
-   * {@linkcode BufferedSink.writeLine} for a {@linkcode LogLine}, the
-   * gateway's: the peer's address is written from its host and port.
+   * Queues a request log line, as {@linkcode formatLogLine} formats its
+   * {@linkcode logEntry} (in order with the text around it). Written as ASCII
+   * straight into the buffer, without a string, when the line is plain ASCII:
+   * the peer's address from its host and port, the numbers as digits.
    */
   writeLogLine(line: LogLine, color = false): void {
-    if (!color && this.#bytes(line, line.host?.length ?? 0)) return;
+    if (!color) {
+      // The fields of unknown length, plus ample room for the rest (~100 bytes).
+      const room = 512 + line.target.length + line.method.length + (line.host?.length ?? 0);
+      if (this.#buffer.length - this.#used < room) this.flush();
+      const end = room > this.#buffer.length ? -1 : writeLogLine(line, this.#buffer, this.#used);
+      if (end !== -1) {
+        this.#used = end;
+        this.#queued();
+        return;
+      }
+    }
     this.write(formatLogLine(logEntry(line), color));
-  }
-
-  /** Writes a line as bytes (`remote`: the length of its peer's address); false when it must be text. */
-  #bytes(line: LogEntry | LogLine, remote: number): boolean {
-    // The fields of unknown length, plus ample room for the rest (~100 bytes).
-    const room = 512 + line.target.length + line.method.length + remote;
-    if (this.#buffer.length - this.#used < room) this.flush();
-    if (room > this.#buffer.length) return false;
-    const end = writeLogLine(line, this.#buffer, this.#used);
-    if (end === -1) return false;
-    this.#used = end;
-    this.#queued();
-    return true;
   }
 
   #queued(): void {
@@ -146,20 +135,13 @@ function tenths(ms: number): number {
 /** Writes a non-negative integer's decimal digits into `buffer` at `at`; the end. */
 function digits(n: number, buffer: Uint8Array, at: number): number {
   if (n >= 1e15 || !(n >= 0)) return ascii(String(n), buffer, at);
+  // Integer division for small integers (nearly every status, size and duration).
+  const small = n < 0x40000000;
   let end = at;
-  if (n < 0x40000000) {
-    // Small integers (nearly every status, size and duration): integer division.
-    for (let m = n; m >= 10; m = (m / 10) | 0) end++;
-    for (let i = end; i >= at; i--) {
-      buffer[i] = 48 + n % 10;
-      n = (n / 10) | 0;
-    }
-    return end + 1;
-  }
-  for (let m = n; m >= 10; m = Math.floor(m / 10)) end++;
+  for (let m = n; m >= 10; m = small ? (m / 10) | 0 : Math.floor(m / 10)) end++;
   for (let i = end; i >= at; i--) {
     buffer[i] = 48 + n % 10;
-    n = Math.floor(n / 10);
+    n = small ? (n / 10) | 0 : Math.floor(n / 10);
   }
   return end + 1;
 }
@@ -183,19 +165,14 @@ const MS = encoder.encode("ms\n");
  * Numbers are written as digits, not made strings first: `toFixed()` alone
  * cost a third of a line.
  */
-function writeLogLine(entry: LogEntry | LogLine, buffer: Uint8Array, at: number): number {
-  if ("host" in entry) {
-    // A LogLine: its host (or "-"), then ":" and the port's digits, no string joined.
-    if (entry.host === undefined) buffer[at++] = 0x2d; // "-"
-    else {
-      at = printable(entry.host, buffer, at);
-      if (at === -1) return -1;
-      buffer[at++] = 0x3a; // ":"
-      at = digits(entry.port, buffer, at);
-    }
-  } else {
-    at = printable(entry.remote ?? "-", buffer, at);
+function writeLogLine(entry: LogLine, buffer: Uint8Array, at: number): number {
+  // The peer: its host (or "-"), then ":" and the port's digits, no string joined.
+  if (entry.host === undefined) buffer[at++] = 0x2d; // "-"
+  else {
+    at = printable(entry.host, buffer, at);
     if (at === -1) return -1;
+    buffer[at++] = 0x3a; // ":"
+    at = digits(entry.port, buffer, at);
   }
   at = copy(DASHES, buffer, at);
   at = copy(timestampBytes(entry.time), buffer, at);
@@ -445,14 +422,4 @@ export function lineLogger(
   return sink instanceof BufferedSink
     ? (line) => sink.writeLogLine(line, color)
     : (line) => sink.write(formatLogLine(logEntry(line), color));
-}
-
-/** A request logger that writes formatted lines to a sink (stderr by default). */
-export function requestLogger(
-  sink: { write(text: string): void } = stderrSink,
-  color: boolean = useColor(),
-): (entry: LogEntry) => void {
-  return sink instanceof BufferedSink
-    ? (entry) => sink.writeLine(entry, color)
-    : (entry) => sink.write(formatLogLine(entry, color));
 }

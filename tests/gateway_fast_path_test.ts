@@ -14,7 +14,6 @@ import {
   type LogEntry,
   logEntry,
   type LogLine,
-  requestLogger,
 } from "../server/log.ts";
 import { checkHeaders, checkStatus, ProtocolError } from "../server/rules.ts";
 import { EventLog, MemorySink, rawRequest, text, utf8, withServer } from "./_helpers.ts";
@@ -176,32 +175,44 @@ const entry = (over: Partial<LogEntry> = {}): LogEntry => ({
   ...over,
 });
 
+/** The same exchange as `entry()`, as the gateway fills it in for the log. */
+const line = (over: Partial<LogLine> = {}): LogLine => {
+  const { remote: _remote, ...rest } = entry();
+  return { host: "127.0.0.1", port: 51234, ...rest, ...over };
+};
+
 Deno.test("BufferedSink writes log lines and text in the order they came, as formatLogLine() has them", () => {
   const file = new MemoryFile();
   const sink = new BufferedSink(file, 60_000);
-  const lines: [LogEntry, boolean][] = [
-    [entry({ target: "/a?b=1" }), false],
-    [entry(), false],
-    [entry({ status: 0, outcome: "aborted", remote: undefined, duration: 12.35 }), false],
+  const lines: [LogLine, boolean][] = [
+    [line({ target: "/a?b=1" }), false],
+    [line(), false],
+    [line({ status: 0, outcome: "aborted", host: undefined, duration: 12.35 }), false],
     [
-      entry({ remote: "[::1]:443", method: "PROPFIND", bytes: 12_345_678_901, duration: 1234.56 }),
+      line({
+        host: "::1",
+        port: 443,
+        method: "PROPFIND",
+        bytes: 12_345_678_901,
+        duration: 1234.56,
+      }),
       false,
     ],
-    [entry({ target: "/x", outcome: "cut", status: 500, duration: 0 }), true],
-    [entry({ target: "/" + "a".repeat(200_000) }), false],
+    [line({ target: "/x", outcome: "cut", status: 500, duration: 0 }), true],
+    [line({ target: "/" + "a".repeat(200_000) }), false],
     // Digits written straight into the buffer: every width, and tenths rounded as formatLogLine() does.
     ...[0, 0.04, 0.05, 0.15, 0.95, 9.96, 12.35, 99.95, 100, 1e6 + 0.25].map((duration, i) =>
-      [entry({ target: "/d", duration, bytes: 10 ** i - 1, status: 200 + i * 40 }), false] as [
-        LogEntry,
+      [line({ target: "/d", duration, bytes: 10 ** i - 1, status: 200 + i * 40 }), false] as [
+        LogLine,
         boolean,
       ]
     ),
   ];
   let expected = "";
-  for (const [i, [e, color]] of lines.entries()) {
+  for (const [i, [l, color]] of lines.entries()) {
     sink.write(`text ${i} é\n`);
-    sink.writeLine(e, color);
-    expected += `text ${i} é\n${formatLogLine(e, color)}`;
+    sink.writeLogLine(l, color);
+    expected += `text ${i} é\n${formatLogLine(logEntry(l), color)}`;
   }
   sink.flush();
   equal(file.text, expected);
@@ -209,13 +220,13 @@ Deno.test("BufferedSink writes log lines and text in the order they came, as for
   equal(file.text, expected);
 });
 
-Deno.test("requestLogger() queues lines in a BufferedSink, and formats at once for other sinks", () => {
+Deno.test("lineLogger() queues lines in a BufferedSink, and formats at once for other sinks", () => {
   const file = new MemoryFile();
   const buffered = new BufferedSink(file, 60_000);
   const memory = new MemorySink();
   const e = entry();
-  requestLogger(buffered, false)(e);
-  requestLogger(memory, false)(e);
+  lineLogger(true, buffered, false)(line());
+  lineLogger(true, memory, false)(line());
   equal(memory.text, formatLogLine(e));
   buffered.flush();
   equal(file.text, formatLogLine(e));
@@ -227,10 +238,10 @@ Deno.test("requestLogger() queues lines in a BufferedSink, and formats at once f
     formatLogLine(entry({ status: 0, outcome: "cut", remote: undefined, bytes: 5 })).split("] ")[1],
     '"GET /caf\xc3\xa9?q=1 HTTP/1.1" - 5 0.4ms (cut)\n',
   );
-  const plain = (over: Partial<LogEntry>) => {
+  const plain = (over: Partial<LogLine>) => {
     const file = new MemoryFile();
     const sink = new BufferedSink(file, 60_000);
-    sink.writeLine(entry({ target: "/", ...over }));
+    sink.writeLogLine(line({ target: "/", ...over }));
     sink.flush();
     return file.text.split("] ")[1];
   };
@@ -314,12 +325,6 @@ Deno.test("serve() sends an array body's headers in the app's order, as the app 
     });
   }
 });
-
-/** The same exchange as `entry()`, as the gateway fills it in for the log. */
-const line = (over: Partial<LogLine> = {}): LogLine => {
-  const { remote: _remote, ...rest } = entry();
-  return { host: "127.0.0.1", port: 51234, ...rest, ...over };
-};
 
 Deno.test("lineLogger() writes a LogLine as formatLogLine() writes its LogEntry, to any sink", () => {
   const lines = [

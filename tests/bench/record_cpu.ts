@@ -56,7 +56,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const n = Number(values.requests);
 
-const quiet = { write() {}, flush() {}, writeLine() {} };
+const quiet = { write() {}, flush() {} };
 type Info = { remoteAddr: { transport: "tcp"; hostname: string; port: number } };
 const requests = Array.from(
   { length: 100 },

@@ -59,6 +59,14 @@ Deno.serve({ hostname: ${
     child,
     port,
     line,
+    /** Connects from `hostname`, sends `/spin`, and stops the child once it spins; the client's connection. */
+    async spinStopped(): Promise<Deno.TcpConn> {
+      const conn = await Deno.connect({ hostname, port });
+      await conn.write(encoder.encode("GET /spin HTTP/1.1\r\nHost: x\r\n\r\n"));
+      equal(await line(), "spinning");
+      Deno.kill(child.pid, "SIGSTOP");
+      return conn;
+    },
     async stop() {
       try {
         child.kill("SIGKILL");
@@ -103,10 +111,7 @@ Deno.test("socket_lift: the client of a stopped, spinning Deno.serve child gets 
   if (unsupported) throw new Error(`socket_lift cannot run here: ${unsupported}`);
   const s = await spinner("127.0.0.1");
   try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-    await conn.write(encoder.encode("GET /spin HTTP/1.1\r\nHost: x\r\n\r\n"));
-    equal(await s.line(), "spinning");
-    Deno.kill(s.child.pid, "SIGSTOP");
+    const conn = await s.spinStopped();
     const peer = { hostname: "127.0.0.1", port: (conn.localAddr as Deno.NetAddr).port };
     equal(answerConnection(s.child.pid, s.port, peer, ANSWER), undefined);
     Deno.kill(s.child.pid, "SIGKILL");
@@ -127,10 +132,7 @@ Deno.test("socket_lift: a raw IPv6 (::1) client of a stopped child gets the answ
   }
   const s = await spinner("::1");
   try {
-    const conn = await Deno.connect({ hostname: "::1", port: s.port });
-    await conn.write(encoder.encode("GET /spin HTTP/1.1\r\nHost: x\r\n\r\n"));
-    equal(await s.line(), "spinning");
-    Deno.kill(s.child.pid, "SIGSTOP");
+    const conn = await s.spinStopped();
     const peer = { hostname: "::1", port: (conn.localAddr as Deno.NetAddr).port };
     // A peer of the same port on IPv4 is another connection: none.
     match(
@@ -150,10 +152,7 @@ Deno.test("socket_lift: a raw IPv6 (::1) client of a stopped child gets the answ
 Deno.test("socket_lift: a connection the stopped child never accepted is answered from its listener, which then stops listening", async () => {
   const s = await spinner("127.0.0.1");
   try {
-    const spin = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-    await spin.write(encoder.encode("GET /spin HTTP/1.1\r\nHost: x\r\n\r\n"));
-    equal(await s.line(), "spinning");
-    Deno.kill(s.child.pid, "SIGSTOP");
+    const spin = await s.spinStopped();
     // Queued by the kernel on the child's listener: it spins, so it never accepts it.
     const queued = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
     await queued.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));

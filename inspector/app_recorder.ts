@@ -110,6 +110,7 @@ class AppFrameRecorder implements AppRecorder {
     const s = options.settings;
     this.limits = { maxBodyBytes: s.maxBodyBytes, maxEvents: s.maxEvents, maxText: s.maxText };
     this.#buffer = new SendingBuffer(options.send);
+    this.#buffer.derivesEnviron = s.deriveEnviron === true;
     this.#congested = options.congested;
     this.#generation = options.generation;
     this.#prefix = `${options.generation}.${options.worker}.`;

@@ -23,13 +23,20 @@
  * @module
  */
 
-import type { EventMap, EventType, ExchangeRecorder, Recorder } from "../server/recorder.ts";
+import type {
+  EnvironRule,
+  EventMap,
+  EventType,
+  ExchangeRecorder,
+  Recorder,
+} from "../server/recorder.ts";
 import { FLAG, TYPE_CODE as C } from "./record_format.ts";
 import {
   cut,
   FrameEncoder,
   type FrameSink,
   writeCall,
+  writeDerivedEnviron,
   writeEnviron,
   writeError,
   writeHeadersSent,
@@ -52,6 +59,12 @@ export interface CaptureLimits {
 export interface WriterSink {
   /** Whether exchange `id` is still kept (a writer stops once it is not). */
   alive(id: number): boolean;
+  /**
+   * Whether the reader of these frames rebuilds environs with `rule` (the
+   * gateway's, `server/environ_rule.ts`): then an environ nothing else has
+   * touched is written as its derivation, else entry by entry.
+   */
+  derives(rule: EnvironRule): boolean;
   /** The encoder whose sink makes room (the writer begins and ends frames in it). */
   readonly encoder: FrameEncoder;
   /**
@@ -191,9 +204,15 @@ export class ExchangeWriter implements ExchangeRecorder {
         );
         return C.request;
       }
-      case "environ":
-        writeEnviron(enc, (payload as EventMap["environ"]).environ);
+      case "environ": {
+        const d = payload as EventMap["environ"];
+        const derivation = d.derivation;
+        if (derivation !== undefined && this.#sink.derives(derivation.rule)) {
+          enc.flags(FLAG.DERIVED);
+          writeDerivedEnviron(enc, derivation, d.environ);
+        } else writeEnviron(enc, d.environ);
         return C.environ;
+      }
       case "call":
         writeCall(enc, (payload as EventMap["call"]).app);
         return C.call;
@@ -321,6 +340,13 @@ export class FrameBuffer implements FrameSink, WriterSink {
 
   alive(): boolean {
     return true;
+  }
+
+  /** Whether its reader rebuilds environs with the gateway's rule (set by whoever knows the reader). */
+  derivesEnviron = false;
+
+  derives(): boolean {
+    return this.derivesEnviron;
   }
 
   commit(): boolean {

@@ -33,7 +33,7 @@
  * @module
  */
 
-import type { InspectorHandle, Recorder } from "../server/recorder.ts";
+import type { EnvironRule, InspectorHandle, Recorder } from "../server/recorder.ts";
 import { ExchangeStore } from "./store.ts";
 import { bindWarning, generateToken, Guard, needsToken } from "./guard.ts";
 import { createApi, type InspectorApi, type Page } from "./api.ts";
@@ -72,6 +72,13 @@ export interface InspectorOptions {
   heartbeatMs?: number;
   /** Told when recording an event failed; stderr by default. */
   onError?: (error: unknown) => void;
+  /**
+   * The gateway's rule to rebuild an environ recorded as its derivation
+   * (`deriveEnviron` of `server/environ_rule.ts`; the CLI passes it): app
+   * processes then record their environs so. In this process the store
+   * takes the rule from the gateway itself.
+   */
+  environRule?: EnvironRule;
   /**
    * The app the server runs (the CLI's `MODULE[:NAME]`): an exported test
    * file (`GET /api/exchanges/:id/test`) imports it, by a path relative to
@@ -153,6 +160,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     maxEvents: options.maxEvents,
     memory: options.memory,
     onError: options.onError,
+    environRule: options.environRule,
   });
   const serverLog = new ServerLog();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -170,6 +178,8 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     appRecording: {
       module: new URL("./app_recorder.ts", import.meta.url).href,
       ...store.limits,
+      // In token mode the intake hides the token in whole environs only.
+      deriveEnviron: token === undefined && options.environRule !== undefined,
     },
     intake: () => store.intake(token),
     serverEvent: (event) => serverLog.add(event),

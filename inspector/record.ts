@@ -55,4 +55,4 @@ export {
   writeRequest,
   writeStartResponse,
 } from "./record_write.ts";
-export { writeEnviron } from "./record_environ.ts";
+export { writeDerivedEnviron, writeEnviron } from "./record_environ.ts";

@@ -1,14 +1,16 @@
 /**
- * The record format's `environ` payload writer ({@linkcode writeEnviron}):
+ * The record format's `environ` payload writers: {@linkcode writeEnviron},
  * each key and its tagged value (`docs/record.md`), with runs of entries
- * equal to the previous environ's copied from the bytes written then;
- * re-exported by `record.ts`.
+ * equal to the previous environ's copied from the bytes written then; and
+ * {@linkcode writeDerivedEnviron}, the gateway's recipe for an environ
+ * nothing else has touched. Re-exported by `record.ts`.
  *
  * @module
  */
 
-import { KEY_CODE, TAG } from "./record_format.ts";
-import type { FrameEncoder } from "./record_encoder.ts";
+import type { EnvironDerivation } from "../server/recorder.ts";
+import { DERIVED, KEY_CODE, TAG } from "./record_format.ts";
+import { type FrameEncoder, PLACE } from "./record_encoder.ts";
 import { describe } from "./record_write.ts";
 /** A tagged value (see `docs/record.md`, "Environ values"). */
 function writeValue(enc: FrameEncoder, value: unknown, depth: number): void {
@@ -255,4 +257,35 @@ function writeEntry(enc: FrameEncoder, key: string, value: unknown, id: unknown)
     enc.u8(TAG.DESCRIBED);
     enc.str(id);
   } else writeValue(enc, value, 0);
+}
+
+/**
+ * A derived `environ` (the frame's `DERIVED` flag; `docs/record.md`): a
+ * `u8` of {@linkcode DERIVED} bits, the `request.url` the gateway split, the
+ * server name, port and scheme it was given (each when set), and how
+ * `wsgi.input`, `wsgi.errors` and `wsgi.file_wrapper` are described. A reader
+ * rebuilds the entries with the gateway's rule (`server/environ_rule.ts`)
+ * from these and the exchange's `request` frame. Reads three entries of
+ * `environ`, where a full one reads every entry: ~0.1 µs against ~0.7 µs.
+ */
+export function writeDerivedEnviron(
+  enc: FrameEncoder,
+  derivation: EnvironDerivation,
+  environ: Readonly<Record<string, unknown>>,
+): void {
+  const { serverName, serverPort, urlScheme } = derivation;
+  let bits = 0;
+  if (serverName !== undefined) bits |= DERIVED.SERVER_NAME;
+  if (serverPort !== undefined) bits |= DERIVED.SERVER_PORT;
+  if (urlScheme !== undefined) bits |= DERIVED.URL_SCHEME;
+  if (derivation.multiprocess) bits |= DERIVED.MULTIPROCESS;
+  if (derivation.dropped) bits |= DERIVED.DROPPED;
+  enc.u8(bits);
+  enc.str(derivation.url);
+  if (serverName !== undefined) enc.strAt(serverName, PLACE.DERIVED);
+  if (serverPort !== undefined) enc.strAt(serverPort, PLACE.DERIVED + 1);
+  if (urlScheme !== undefined) enc.strAt(urlScheme, PLACE.DERIVED + 2);
+  enc.strAt(describe(environ["wsgi.input"]), PLACE.DERIVED + 3);
+  enc.strAt(describe(environ["wsgi.errors"]), PLACE.DERIVED + 4);
+  enc.strAt(describe(environ["wsgi.file_wrapper"]), PLACE.DERIVED + 5);
 }

@@ -64,6 +64,17 @@ export const FLAG = {
   COMPLETE: 1,
   /** `errors`: the text was cut at the cap. */
   CUT: 1,
+  /** `environ`: its derivation, not its entries (see `docs/record.md`, "A derived environ"). */
+  DERIVED: 1,
+} as const;
+
+/** The bits of a derived environ's first byte: what follows, and two booleans. */
+export const DERIVED = {
+  SERVER_NAME: 1,
+  SERVER_PORT: 2,
+  URL_SCHEME: 4,
+  MULTIPROCESS: 8,
+  DROPPED: 16,
 } as const;
 
 export const INPUT_METHODS: readonly InputMethod[] = ["read", "readline", "readlines", "iterate"];

@@ -9,9 +9,12 @@
  * @module
  */
 
+import type { EnvironRule } from "../server/recorder.ts";
 import type { BytesRef, EnvironValue, Pair, StreamName, WireData, WireEvent } from "./protocol.ts";
 import { EVENT_TYPES } from "./protocol.ts";
+import { describe } from "./record_write.ts";
 import {
+  DERIVED,
   ENVIRON_KEYS,
   FLAG,
   FORMAT_VERSION,
@@ -33,6 +36,92 @@ export interface DecodedFrame {
   event: WireEvent;
   /** Where the event's kept bytes begin in the buffer (-1 when it has none). */
   bytesAt: number;
+}
+
+/**
+ * What reading a derived `environ` frame needs besides its bytes: its
+ * exchange's `request` event and the gateway's rule that built it.
+ */
+export interface FrameContext {
+  /** The exchange's `request` event, read before. */
+  request?: WireData["request"];
+  /** The gateway's environ rule (`server/environ_rule.ts`, handed to the store). */
+  rule?: EnvironRule;
+}
+
+/**
+ * Rebuilds a derived environ (`writeDerivedEnviron` in `record_environ.ts`)
+ * with the gateway's rule, then gives each value the form a written entry
+ * reads back as (`writeEnviron`'s tags).
+ */
+function derivedEnviron(
+  c: Cursor,
+  context: FrameContext | undefined,
+): Record<string, EnvironValue> {
+  const bits = c.u8();
+  const url = c.str();
+  const serverName = bits & DERIVED.SERVER_NAME ? c.str() : undefined;
+  const serverPort = bits & DERIVED.SERVER_PORT ? c.str() : undefined;
+  const urlScheme = bits & DERIVED.URL_SCHEME ? c.str() : undefined;
+  const input = c.str();
+  const errors = c.str();
+  const fileWrapper = c.str();
+  const request = context?.request;
+  const rule = context?.rule;
+  if (request === undefined || rule === undefined) {
+    throw new RangeError(
+      `Cannot read the record: a derived environ is rebuilt from its exchange's request frame with the gateway's environ rule, and the reader has no ${
+        rule === undefined ? "rule (give the store `environRule`)" : "request frame"
+      }`,
+    );
+  }
+  let live: Record<string, unknown>;
+  try {
+    live = rule({
+      url,
+      serverName,
+      serverPort,
+      urlScheme,
+      multiprocess: (bits & DERIVED.MULTIPROCESS) !== 0,
+      dropped: (bits & DERIVED.DROPPED) !== 0,
+    }, request);
+  } catch (error) {
+    throw new RangeError(
+      `Cannot read the record: the environ's derivation failed: ${describe(error)}`,
+    );
+  }
+  const environ: Record<string, EnvironValue> = {};
+  for (const key in live) {
+    environ[key] = key === "wsgi.input"
+      ? input
+      : key === "wsgi.errors"
+      ? errors
+      : key === "wsgi.file_wrapper"
+      ? fileWrapper
+      : plainValue(live[key], 0);
+  }
+  return environ;
+}
+
+/** A live environ value as its written form reads back (`writeValue` in `record_environ.ts`). */
+function plainValue(value: unknown, depth: number): EnvironValue {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : String(value);
+    case "undefined":
+      return null;
+  }
+  if (value === null) return null;
+  if (Array.isArray(value) && depth < 3) {
+    const n = Math.min(value.length, 100);
+    const out: EnvironValue[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = plainValue(value[i], depth + 1);
+    return out;
+  }
+  return describe(value);
 }
 
 /** A read position in a frame, with bounds checks. */
@@ -199,7 +288,12 @@ export function frameHead(view: DataView, at: number): { length: number; code: n
  * console.assert(frame.id === 7 && frame.event.type === "call" && frame.event.t === 0.25);
  * ```
  */
-export function decodeFrame(buf: Uint8Array, view: DataView, at: number): DecodedFrame {
+export function decodeFrame(
+  buf: Uint8Array,
+  view: DataView,
+  at: number,
+  context?: FrameContext,
+): DecodedFrame {
   if (at + HEADER_SIZE > buf.length) {
     throw new RangeError(
       `Cannot read the record: a frame header needs ${HEADER_SIZE} bytes (got ${buf.length - at})`,
@@ -241,6 +335,10 @@ export function decodeFrame(buf: Uint8Array, view: DataView, at: number): Decode
       break;
     }
     case "environ": {
+      if (flags & FLAG.DERIVED) {
+        event = { type, t, data: { environ: derivedEnviron(c, context) } };
+        break;
+      }
       const n = c.u32();
       const environ: Record<string, EnvironValue> = {};
       for (let i = 0; i < n; i++) {

@@ -153,7 +153,7 @@ export function writeHeadersSent(
 ): void {
   enc.u16(status);
   enc.strAt(statusLine, PLACE.SENT);
-  enc.pairs(headers, PLACE.SENT_HEADERS, PLACE.END - PLACE.SENT_HEADERS);
+  enc.pairs(headers, PLACE.SENT_HEADERS, PLACE.DERIVED - PLACE.SENT_HEADERS);
 }
 
 /** `call`: the application's name. */

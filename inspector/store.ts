@@ -46,7 +46,13 @@
  * @module
  */
 
-import type { OpenExchange, Recorder, RecordIntake, SupervisorAnswer } from "../server/recorder.ts";
+import type {
+  EnvironRule,
+  OpenExchange,
+  Recorder,
+  RecordIntake,
+  SupervisorAnswer,
+} from "../server/recorder.ts";
 import { type CaptureLimits, ExchangeWriter, type WriterSink } from "./capture.ts";
 import type {
   ExchangeDetail,
@@ -104,6 +110,14 @@ export interface StoreOptions {
   memory?: number;
   /** Told when recording an event failed (the exchange goes on, unrecorded). Logs to stderr by default. */
   onError?: (error: unknown) => void;
+  /**
+   * The gateway's rule to rebuild an environ from its derivation
+   * (`deriveEnviron` of `server/environ_rule.ts`), for derived environs
+   * that come from other processes ({@linkcode ExchangeStore.ingest}). In
+   * this process the store takes the rule the gateway hands it with the
+   * first environ.
+   */
+  environRule?: EnvironRule;
 }
 
 /**
@@ -172,12 +186,15 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
   readonly #tickets = new Map<string, { original: string; seq?: number }>();
   #nonce = 0;
   #failures = 0;
+  /** How derived environs are rebuilt (see {@linkcode StoreOptions.environRule}). */
+  #environRule: EnvironRule | undefined;
 
   /** @throws {RangeError} for a cap that is not a positive integer, or a body cap over a quarter of the memory */
   constructor(options: StoreOptions = {}) {
     this.maxExchanges = positive("maxExchanges", options.maxExchanges, DEFAULT_MAX_EXCHANGES, 1);
     this.maxBodyBytes = positive("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0);
     this.maxEvents = positive("maxEvents", options.maxEvents, DEFAULT_MAX_EVENTS, 1);
+    this.#environRule = options.environRule;
     this.memory = positive("memory", options.memory, DEFAULT_MEMORY, MIN_MEMORY);
     if (this.maxBodyBytes > this.memory / 4) {
       throw new RangeError(
@@ -253,6 +270,21 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     }
     this.#index.open(seq, this.#ring.head, replayOf);
     return seq;
+  }
+
+  /**
+   * Whether environs built with `rule` may be written as their derivation
+   * ({@linkcode WriterSink}): yes with the store's rule, which is the first
+   * one it is asked about when none was given.
+   */
+  derives(rule: EnvironRule): boolean {
+    this.#environRule ??= rule;
+    return rule === this.#environRule;
+  }
+
+  /** The rule derived environs are rebuilt with, once known. */
+  get environRule(): EnvironRule | undefined {
+    return this.#environRule;
   }
 
   /** Whether exchange `seq` is still kept ({@linkcode WriterSink}). */
@@ -481,12 +513,14 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
 
   /** Decodes every frame of a kept exchange (see {@linkcode KeptExchange.bodies}). */
   readerOf(seq: number): ExchangeReader {
-    return readExchange(this.#ring, this.#index, seq);
+    return readExchange(this.#ring, this.#index, seq, this.#environRule);
   }
 
   /** Everything recorded about a kept exchange, in the wire format. */
   detailOf(seq: number): ExchangeDetail | undefined {
-    return this.keeps(seq) ? detailFrom(this.#ring, this.#index, seq) : undefined;
+    return this.keeps(seq)
+      ? detailFrom(this.#ring, this.#index, seq, this.#environRule)
+      : undefined;
   }
 
   /** The request line and headers of a kept exchange. */
@@ -498,13 +532,13 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
   /** The request body of a kept exchange as the client sent it. */
   requestBodyOf(seq: number): RequestBody {
     if (!this.keeps(seq)) return { bytes: new Uint8Array(0), size: 0, read: 0, complete: false };
-    return requestBodyFrom(this.#ring, this.#index, seq);
+    return requestBodyFrom(this.#ring, this.#index, seq, this.#environRule);
   }
 
   /** The live-stream message of one event (`at`: its frame's logical position), if it is still kept. */
   eventMessageOf(seq: number, index: number, at: number): StreamMessage | undefined {
     if (!this.keeps(seq) || at < this.#ring.tail) return undefined;
-    return eventMessageFrom(this.#ring, seq, index, at);
+    return eventMessageFrom(this.#ring, this.#index, seq, index, at, this.#environRule);
   }
 
   /**

@@ -16,7 +16,7 @@
  */
 
 import type { OpenExchange, RecordIntake, SupervisorAnswer } from "../server/recorder.ts";
-import { FORMAT_VERSION, HEADER_SIZE, TYPE_CODE } from "./record_format.ts";
+import { FLAG, FORMAT_VERSION, HEADER_SIZE, TYPE_CODE } from "./record_format.ts";
 import { decodeFrame, requestGeneration } from "./record_read.ts";
 import { type FrameEncoder, writeEnviron, writeRequest } from "./record.ts";
 import { type Redaction, redaction } from "./redact.ts";
@@ -195,6 +195,12 @@ export class Intake {
       }
       try {
         const frame = frames.subarray(start, at);
+        if (secret && code === C.environ && (frames[start + 5]! & FLAG.DERIVED) !== 0) {
+          // App processes are told not to derive in token mode (`deriveEnviron`).
+          throw new RangeError(
+            "Cannot take a derived environ in token mode: the token is hidden in whole environs only",
+          );
+        }
         if (secret && (code === C.request || code === C.environ) && secret.in(frame)) {
           this.#writeRedacted(frames, view, start, seq, secret.redaction);
         } else host.append(frame, seq);

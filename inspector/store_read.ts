@@ -8,8 +8,9 @@
  */
 
 import type { ExchangeDetail, ExchangeSummary, Pair, StreamMessage } from "./protocol.ts";
-import { FLAG, HEADER_SIZE } from "./record_format.ts";
-import { decodeFrame, latin1 } from "./record_read.ts";
+import type { EnvironRule } from "../server/recorder.ts";
+import { FLAG, HEADER_SIZE, TYPE_CODE } from "./record_format.ts";
+import { decodeFrame, type FrameContext, latin1 } from "./record_read.ts";
 import type { FrameRing } from "./ring.ts";
 import type { ExchangeIndex } from "./store_index.ts";
 import { detailOf, eventMessage, ExchangeReader } from "./wire.ts";
@@ -193,23 +194,40 @@ export function summaryOf(ring: FrameRing, ix: ExchangeIndex, seq: number): Exch
   return summary;
 }
 
-/** Decodes every kept frame of exchange `seq`. */
-export function readExchange(ring: FrameRing, ix: ExchangeIndex, seq: number): ExchangeReader {
+/**
+ * Decodes every kept frame of exchange `seq`; a derived environ is rebuilt
+ * with `rule` from the exchange's request.
+ */
+export function readExchange(
+  ring: FrameRing,
+  ix: ExchangeIndex,
+  seq: number,
+  rule?: EnvironRule,
+): ExchangeReader {
   const reader = new ExchangeReader();
   const last = ix.last(seq);
   if (last < 0) return reader;
   const view = ring.view;
   const id = seq >>> 0;
+  const context: FrameContext = { rule };
   ring.walk(ix.first(seq), last, (at) => {
     // The ring interleaves exchanges: only this one's frames.
-    if (view.getUint32(at + 8, true) === id) reader.add(decodeFrame(ring.buf, view, at), ring.buf);
+    if (view.getUint32(at + 8, true) !== id) return;
+    const frame = decodeFrame(ring.buf, view, at, context);
+    if (frame.event.type === "request") context.request = frame.event.data;
+    reader.add(frame, ring.buf);
   });
   return reader;
 }
 
 /** Everything recorded about kept exchange `seq`, in the wire format. */
-export function detailFrom(ring: FrameRing, ix: ExchangeIndex, seq: number): ExchangeDetail {
-  return detailOf(summaryOf(ring, ix, seq), readExchange(ring, ix, seq));
+export function detailFrom(
+  ring: FrameRing,
+  ix: ExchangeIndex,
+  seq: number,
+  rule?: EnvironRule,
+): ExchangeDetail {
+  return detailOf(summaryOf(ring, ix, seq), readExchange(ring, ix, seq, rule));
 }
 
 /** The request line and headers of kept exchange `seq`. */
@@ -227,8 +245,13 @@ export function requestFrom(
 }
 
 /** The request body of kept exchange `seq`, as the client sent it. */
-export function requestBodyFrom(ring: FrameRing, ix: ExchangeIndex, seq: number): RequestBody {
-  const reader = readExchange(ring, ix, seq);
+export function requestBodyFrom(
+  ring: FrameRing,
+  ix: ExchangeIndex,
+  seq: number,
+  rule?: EnvironRule,
+): RequestBody {
+  const reader = readExchange(ring, ix, seq, rule);
   const bytes = reader.request.bytes().slice();
   const size = ix.requestSize(seq);
   const read = ix.read(seq);
@@ -241,10 +264,23 @@ export function requestBodyFrom(ring: FrameRing, ix: ExchangeIndex, seq: number)
 /** The live-stream message of event `index` of exchange `seq`, whose frame is at logical `at`. */
 export function eventMessageFrom(
   ring: FrameRing,
+  ix: ExchangeIndex,
   seq: number,
   index: number,
   at: number,
+  rule?: EnvironRule,
 ): StreamMessage {
-  const frame = decodeFrame(ring.buf, ring.view, ring.at(at));
+  const physical = ring.at(at);
+  let context: FrameContext | undefined;
+  if (
+    (ring.buf[physical + 5]! & FLAG.DERIVED) !== 0 && ring.buf[physical + 4] === TYPE_CODE.environ
+  ) {
+    // A derived environ is rebuilt from its exchange's request.
+    const request = ix.request(seq) < 0
+      ? undefined
+      : decodeFrame(ring.buf, ring.view, ring.at(ix.request(seq))).event;
+    context = { rule, request: request?.type === "request" ? request.data : undefined };
+  }
+  const frame = decodeFrame(ring.buf, ring.view, physical, context);
   return eventMessage(String(seq), index, frame, ring.buf);
 }

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
+import { deriveEnviron } from "./environ_rule.ts";
 import { DevUsageError, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
 import { escapeControls } from "./log.ts";
@@ -395,6 +396,7 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       maxExchanges: options.maxExchanges,
       maxBodyBytes: options.maxBodyBytes,
       memory: options.inspectorMemory,
+      environRule: deriveEnviron,
       app: {
         module: options.module === undefined
           ? DEFAULT_MODULE.href

@@ -50,6 +50,7 @@ import {
 } from "./gateway_options.ts";
 import { Exchange, NO_INPUT, type Shared } from "./exchange.ts";
 import { buildEnviron } from "./environ.ts";
+import { leaveOutDroppedBody } from "./environ_rule.ts";
 import { Input, RAISE_LIMIT, RequestBodyTooLarge, showBytes } from "./input.ts";
 import { RecordedExchange, recorderFailed } from "./recorded_exchange.ts";
 import { fail, respondArray } from "./respond_array.ts";
@@ -177,8 +178,7 @@ function setupEnviron(ex: Exchange): RequestBodyTooLarge | undefined {
     length = 0;
     if ((cl !== undefined && cl !== "0") || environ["wsgi.input_terminated"] === true) {
       dropped = true;
-      delete environ.CONTENT_LENGTH;
-      delete environ["wsgi.input_terminated"];
+      leaveOutDroppedBody(environ);
     }
   } else length = cl === undefined ? undefined : Number(cl);
   const limit = ex.shared.limit;

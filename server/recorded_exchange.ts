@@ -8,7 +8,14 @@
  * @module
  */
 
-import type { ErrorSite, EventMap, EventType, ExchangeRecorder } from "./recorder.ts";
+import type {
+  EnvironDerivation,
+  ErrorSite,
+  EventMap,
+  EventType,
+  ExchangeRecorder,
+} from "./recorder.ts";
+import { deriveEnviron } from "./environ_rule.ts";
 import type { InputOptions } from "./input.ts";
 import { describeForLog, Errors, type LogEntry } from "./log.ts";
 import { ProtocolError } from "./rules.ts";
@@ -22,9 +29,20 @@ import type { HandlerInfo, TextSink } from "./gateway_options.ts";
  * returns (`server/recorder.ts`), so one object serves them all, and a
  * recorded exchange allocates none per event.
  */
+/** The `environ` event's derivation, refilled for every exchange. */
+const DERIVATION: EnvironDerivation = {
+  rule: deriveEnviron,
+  url: "",
+  serverName: undefined,
+  serverPort: undefined,
+  urlScheme: undefined,
+  multiprocess: false,
+  dropped: false,
+};
+
 const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
   request: { method: "", target: "", version: "HTTP/1.1", peer: undefined, headers: NONE },
-  environ: { environ: {} },
+  environ: { environ: {}, derivation: DERIVATION },
   call: { app: "" },
   input: { method: "read", size: undefined, bytes: new Uint8Array(0) },
   start_response: { status: "", headers: NONE, exc_info: false, error: undefined },
@@ -168,6 +186,15 @@ export class RecordedExchange extends Exchange implements InputOptions {
     request.peer = this.peer;
     request.headers = this.requestHeaders!;
     this.emit("request", request);
+    // Nothing but the gateway touched the environ yet: how it was built says all of it.
+    const options = this.shared.environ;
+    const derivation = DERIVATION;
+    derivation.url = this.request.url;
+    derivation.serverName = options.serverName;
+    derivation.serverPort = options.serverPort;
+    derivation.urlScheme = options.urlScheme;
+    derivation.multiprocess = options.multiprocess ?? false;
+    derivation.dropped = dropped !== undefined;
     const environ = PAYLOAD.environ;
     environ.environ = this.environ;
     this.emit("environ", environ);

@@ -36,7 +36,7 @@
  * | event | when | example payload |
  * |---|---|---|
  * | `request` | the HTTP request arrived | `{ method: "GET", target: "/a?b=1", version: "HTTP/1.1", peer: { hostname: "127.0.0.1", port: 51234 }, headers: [["host", "127.0.0.1:8000"]] }` |
- * | `environ` | the environ was built | `{ environ }` (the object the app receives) |
+ * | `environ` | the environ was built | `{ environ, derivation }` (the object the app receives, and how the gateway built it) |
  * | `call` | `application(environ, start_response)` is invoked | `{ app: "application" }` |
  * | `input` | the app read from `wsgi.input` | `{ method: "read", size: 10, bytes }` |
  * | `start_response` | the app called `start_response` | `{ status: "200 OK", headers: [["Content-Type", "text/html"]], exc_info: false }`, plus `error` naming the rule when a call broke one |
@@ -59,6 +59,43 @@ import type { AppRecorderOptions, DevInspector } from "./dev/contract.ts";
 /** A `[name, value]` pair, as in a header list. */
 export type Pair = [name: string, value: string];
 
+/**
+ * The gateway's own way to build an environ (`deriveEnviron` in
+ * `./environ_rule.ts`): from a derivation and the `request` event's method,
+ * header pairs and peer, the environ that the gateway built for them, in
+ * the same order, but with `null` for its objects (`wsgi.input`,
+ * `wsgi.errors`, `wsgi.file_wrapper`), which a recorder describes as it
+ * keeps the derivation.
+ */
+export type EnvironRule = (
+  derivation: Omit<EnvironDerivation, "rule">,
+  request: {
+    readonly method: string;
+    readonly headers: readonly (readonly [string, string])[];
+    readonly peer?: { readonly hostname: string; readonly port: number } | null;
+  },
+) => Record<string, unknown>;
+
+/**
+ * What, besides the `request` event, the gateway built an environ from: the
+ * `environ` event's `derivation`. The gateway's one object, refilled for
+ * every exchange (copy what you keep).
+ */
+export interface EnvironDerivation {
+  /** Rebuilds the environ; the same function for every exchange of a process. */
+  readonly rule: EnvironRule;
+  /** `request.url`, as the gateway split it. */
+  url: string;
+  /** The gateway's `SERVER_NAME`, `SERVER_PORT` and `wsgi.url_scheme`, when set (else from the request). */
+  serverName: string | undefined;
+  serverPort: string | undefined;
+  urlScheme: string | undefined;
+  /** `wsgi.multiprocess`. */
+  multiprocess: boolean;
+  /** A GET or HEAD came with a body Deno.serve dropped: `CONTENT_LENGTH` and `wsgi.input_terminated` were left out. */
+  dropped: boolean;
+}
+
 /** Where an error was raised: which party broke. */
 export type ErrorSite = "application" | "iterable" | "close" | "gateway";
 
@@ -73,7 +110,16 @@ export interface EventMap {
     peer?: { hostname: string; port: number };
     headers: Pair[];
   };
-  environ: { environ: Readonly<Record<string, unknown>> };
+  environ: {
+    environ: Readonly<Record<string, unknown>>;
+    /**
+     * How the gateway built `environ`, when nothing but the gateway has
+     * touched it yet: with this, the `request` event and
+     * {@linkcode EnvironDerivation.rule}, a recorder may keep the recipe
+     * instead of every entry, and rebuild the very same environ when asked.
+     */
+    derivation?: EnvironDerivation;
+  };
   call: { app: string };
   input: {
     method: "read" | "readline" | "readlines" | "iterate";
@@ -147,6 +193,8 @@ export interface InspectorSettings {
   memory: number;
   /** The app module served (a URL) and the export named on the command line, if any. */
   app?: { module: string; name?: string };
+  /** The gateway's rule to rebuild environs recorded as their derivation (`./environ_rule.ts`). */
+  environRule?: EnvironRule;
 }
 
 /**

@@ -61,6 +61,9 @@ import { serve, type Server } from "../server/serve.ts";
 import { toFetch } from "../server/gateway.ts";
 import { Input } from "../server/input.ts";
 import { application as echo, latin1 } from "./fixtures/echo_environ.ts";
+import { deriveEnviron } from "../server/environ_rule.ts";
+import type { EventMap, Recorder } from "../server/recorder.ts";
+import { ExchangeStore } from "../inspector/store.ts";
 
 /** Keeps what the gateway writes to `wsgi.errors` and its reports. */
 class MemorySink {
@@ -1008,5 +1011,84 @@ Deno.test("wsgi.input never reads past CONTENT_LENGTH", async (t) => {
     const { environ, input } = await response.json() as Echo;
     equal(environ.CONTENT_LENGTH, "5");
     deepEqual(input, ["abc\nd", ""]);
+  });
+});
+
+// --- the inspector's record of the environ -------------------------------------------
+
+/**
+ * Records every exchange twice: into `derived`, as the gateway offers it (an
+ * untouched environ as its derivation), and into `whole`, with the
+ * derivation held back (every entry written).
+ */
+function twoStores(): { derived: ExchangeStore; whole: ExchangeStore; recorder: Recorder } {
+  const derived = new ExchangeStore();
+  const whole = new ExchangeStore();
+  const recorder: Recorder = {
+    begin(request, time) {
+      const a = derived.begin(request, time);
+      const b = whole.begin(request, time);
+      return {
+        get restWanted() {
+          return Math.max(a.restWanted, b.restWanted);
+        },
+        record(type, data, at) {
+          a.record(type, data, at);
+          const environ = (data as EventMap["environ"]).environ;
+          b.record(type, type === "environ" ? { environ } as typeof data : data, at);
+        },
+      };
+    },
+  };
+  return { derived, whole, recorder };
+}
+
+/** The environ event of kept exchange `seq`, as the API gives it. */
+function recordedEnviron(store: ExchangeStore, seq: number): Record<string, unknown> {
+  const event = store.detailOf(seq)?.events.find((e) => e.type === "environ");
+  if (event?.type !== "environ") throw new Error(`exchange ${seq} has no environ event`);
+  return event.data.environ;
+}
+
+Deno.test("the inspector's derived environ reads back as the whole environ, for every case", async (t) => {
+  const { derived, whole, recorder } = twoStores();
+  const server = serve(echo, { port: 0, log: false, errors: new MemorySink(), recorder });
+  try {
+    let seq = 0;
+    for (const c of CASES) {
+      await t.step(c.name, async () => {
+        const answer = await send(server.port, c.request);
+        if (c.rejected !== undefined) return; // hyper refused it: nothing reached the gateway
+        equal(answer.status, 200);
+        seq++;
+        const wanted = recordedEnviron(whole, seq);
+        const got = recordedEnviron(derived, seq);
+        deepEqual(got, wanted);
+        deepEqual(Object.keys(got), Object.keys(wanted), "the same keys, in the same order");
+      });
+    }
+    ok(seq > 40, `only ${seq} cases reached the gateway`);
+    // The derived store took the gateway's rule, so it wrote its environs as derivations.
+    equal(derived.environRule, deriveEnviron);
+  } finally {
+    await server.shutdown();
+  }
+  await t.step("in memory: no peer, SERVER_NAME from the Host header, https", async () => {
+    const pair = twoStores();
+    const fetch = toFetch(echo, { log: false, errors: new MemorySink(), recorder: pair.recorder });
+    const requests = [
+      new Request("https://example.com:8443/a%20b?x=1", { headers: { "x-a": "1" } }),
+      new Request("http://[::1]/", { method: "POST", body: "hi" }),
+      new Request("http://example.com/caf%C3%A9", { method: "DELETE" }),
+    ];
+    for (const request of requests) await (await fetch(request)).body?.cancel();
+    for (let seq = 1; seq <= requests.length; seq++) {
+      const wanted = recordedEnviron(pair.whole, seq);
+      deepEqual(recordedEnviron(pair.derived, seq), wanted);
+      deepEqual(Object.keys(recordedEnviron(pair.derived, seq)), Object.keys(wanted));
+    }
+    equal(recordedEnviron(pair.derived, 1).SERVER_PORT, "8443");
+    equal(recordedEnviron(pair.derived, 1)["wsgi.url_scheme"], "https");
+    equal(recordedEnviron(pair.derived, 1).REMOTE_ADDR, undefined);
   });
 });

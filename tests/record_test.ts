@@ -22,6 +22,7 @@ import { EVENT_TYPES, type ExchangeDetail, type WireEvent } from "../inspector/p
 import { ExchangeStore } from "../inspector/store.ts";
 import { toFetch } from "../server/gateway.ts";
 import { recordExchanges } from "./fixtures/record_exchanges.ts";
+import { deriveEnviron } from "../server/environ_rule.ts";
 
 const limits = { maxBodyBytes: 8, maxEvents: 100, maxText: 64 * 1024 };
 
@@ -583,4 +584,95 @@ Deno.test("writeEnviron() copies entries equal to the last environ's, and writes
     deepEqual(frame.subarray(HEADER_SIZE), environBytes(step), `environ at step ${i}`);
   }
   deepEqual(errors, []);
+});
+
+/** A request, and the environ the gateway builds for it, with its derivation (as `RecordedExchange` gives them). */
+function derivedEvents(): [EventType, EventMap[EventType]][] {
+  const headers: [string, string][] = [["host", "example.com:8080"], ["x-a", "1"]];
+  const derivation = {
+    rule: deriveEnviron,
+    url: "http://example.com:8080/a%20b?q=1",
+    serverName: undefined,
+    serverPort: undefined,
+    urlScheme: "http",
+    multiprocess: true,
+    dropped: false,
+  };
+  const environ = {
+    ...deriveEnviron(derivation, { method: "PUT", headers, peer: { hostname: "::1", port: 9 } }),
+    "wsgi.input": { toString: () => "<wsgi.input: 0 bytes>" },
+    "wsgi.errors": { toString: () => "<wsgi.errors>" },
+    "wsgi.file_wrapper": function fileWrapper() {},
+  };
+  return [
+    ["request", {
+      method: "PUT",
+      target: "/a%20b?q=1",
+      version: "HTTP/1.1",
+      peer: { hostname: "::1", port: 9 },
+      headers,
+    }],
+    ["environ", { environ, derivation }],
+  ];
+}
+
+Deno.test("record: a derived environ reads back with its request frame and the gateway's rule, and not without", () => {
+  const buffer = new FrameBuffer(undefined, 16);
+  buffer.derivesEnviron = true;
+  const writer = new ExchangeWriter(buffer, 7, 1000, limits);
+  for (const [type, data] of derivedEvents()) writer.record(type, data as never, 1000);
+  const frames = buffer.take();
+  const view = new DataView(frames.buffer);
+  const request = decodeFrame(frames, view, 0);
+  const at = request.length;
+  throws(() => decodeFrame(frames, view, at), /a derived environ .* no rule/);
+  throws(() => decodeFrame(frames, view, at, { rule: deriveEnviron }), /no request frame/);
+  ok(request.event.type === "request");
+  const environ =
+    decodeFrame(frames, view, at, { rule: deriveEnviron, request: request.event.data })
+      .event;
+  ok(environ.type === "environ");
+  deepEqual(environ.data.environ, {
+    REQUEST_METHOD: "PUT",
+    SCRIPT_NAME: "",
+    PATH_INFO: "/a b",
+    QUERY_STRING: "q=1",
+    SERVER_NAME: "example.com",
+    SERVER_PORT: "8080",
+    SERVER_PROTOCOL: "HTTP/1.1",
+    SERVER_SOFTWARE: (environ.data.environ as Record<string, unknown>).SERVER_SOFTWARE,
+    GATEWAY_INTERFACE: "CGI/1.1",
+    "wsgi.version": [1, 0],
+    "wsgi.url_scheme": "http",
+    "wsgi.input": "<wsgi.input: 0 bytes>",
+    "wsgi.errors": "<wsgi.errors>",
+    "wsgi.multithread": false,
+    "wsgi.multiprocess": true,
+    "wsgi.run_once": false,
+    "wsgi.file_wrapper": "[function fileWrapper]",
+    REMOTE_ADDR: "::1",
+    REMOTE_PORT: "9",
+    HTTP_HOST: "example.com:8080",
+    HTTP_X_A: "1",
+    RAW_URI: "/a%20b?q=1",
+    REQUEST_URI: "/a%20b?q=1",
+  });
+  // A store given the rule (as the CLI's is, for its app processes) reads it too.
+  const store = new ExchangeStore({ environRule: deriveEnviron });
+  store.ingest(frames, 1);
+  const event = store.get("1")!.detail().events[1]!;
+  ok(event.type === "environ");
+  deepEqual(event.data.environ, environ.data.environ);
+});
+
+Deno.test("ExchangeStore.intake(secret) refuses a derived environ: the token is hidden in whole environs only", () => {
+  const buffer = new FrameBuffer(undefined, 16);
+  buffer.derivesEnviron = true;
+  const writer = new ExchangeWriter(buffer, 1, 1000, limits);
+  for (const [type, data] of derivedEvents()) writer.record(type, data as never, 1000);
+  const failures: unknown[] = [];
+  const store = new ExchangeStore({ environRule: deriveEnviron, onError: (e) => failures.push(e) });
+  store.intake("s3cret").ingest(buffer.take());
+  match(String(failures[0]), /Cannot take a derived environ in token mode/);
+  deepEqual(store.get("1")!.detail().events.map((e) => e.type), ["request"]);
 });

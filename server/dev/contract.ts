@@ -71,6 +71,12 @@ export interface AppRecording {
   maxEvents: number;
   /** Characters kept of an error's texts, a lint's, an abort's reason. */
   maxText: number;
+  /**
+   * Whether the supervisor rebuilds environs with the gateway's rule
+   * (`../environ_rule.ts`): then an app process writes an environ nothing
+   * else touched as its derivation (`FLAG.DERIVED` of the record format).
+   */
+  deriveEnviron?: boolean;
 }
 
 /** What an app process gives `createAppRecorder`. */

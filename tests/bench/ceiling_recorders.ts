@@ -19,8 +19,9 @@
  *   of an exchange, and nothing else: `copy`, plus a time and a type for
  *   every event (DESIGN.md: "every step ... is an event with a
  *   high-resolution time") and the environ's snapshot, written with the
- *   store's own environ writer (`inspector/record_environ.ts`: known keys as
- *   one byte, runs of entries equal to the previous environ's copied from
+ *   store's own environ writers (`inspector/record_environ.ts`: an environ
+ *   the gateway alone has touched as its derivation, else known keys as one
+ *   byte and runs of entries equal to the previous environ's copied from
  *   its bytes). No frame headers, no index, no eviction, no live stream, no
  *   caps, one exchange at a time: no recorder that keeps what the design
  *   asks for can run faster, so `minimal/gateway` bounds `inspector/gateway`.
@@ -44,7 +45,7 @@ import type {
   Recorder,
 } from "../../server/recorder.ts";
 import { FrameEncoder } from "../../inspector/record_encoder.ts";
-import { writeEnviron } from "../../inspector/record_environ.ts";
+import { writeDerivedEnviron, writeEnviron } from "../../inspector/record_environ.ts";
 
 /** The recording seam alone: every exchange's recorder records nothing. */
 const nothing: ExchangeRecorder = { record() {} };
@@ -191,9 +192,12 @@ export class MinimalRecorder implements Recorder, ExchangeRecorder {
         enc.pairs(d.headers);
         break;
       }
-      case "environ":
-        writeEnviron(enc, (data as EventMap["environ"]).environ);
+      case "environ": {
+        const d = data as EventMap["environ"];
+        if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation, d.environ);
+        else writeEnviron(enc, d.environ);
         break;
+      }
       case "headers_sent": {
         const d = data as EventMap["headers_sent"];
         enc.str(d.status_line);

@@ -1,0 +1,77 @@
+/**
+ * The environ rebuilt from what was recorded of its request: the gateway's
+ * own {@linkcode buildEnviron} run again on the `request` event's method,
+ * header pairs and peer and the `environ` event's derivation
+ * (`./recorder.ts`). A recorder that keeps this recipe instead of every
+ * entry gets back the very environ the application was given, because the
+ * same code builds it from the same inputs: the header pairs are the ones
+ * `buildEnviron` read, in its order (the gateway collects them as it reads).
+ *
+ * @module
+ */
+
+import type { EnvironDerivation, EnvironRule } from "./recorder.ts";
+import type { Environ, ErrorStream, InputStream } from "./types.ts";
+import { buildEnviron } from "./environ.ts";
+
+/** Stands in for `wsgi.input` and `wsgi.errors`, which a recorder keeps as descriptions. */
+const ABSENT = null as unknown as InputStream & ErrorStream;
+
+/**
+ * What Deno.serve dropped of a GET or HEAD body leaves the environ: no
+ * `CONTENT_LENGTH`, no `wsgi.input_terminated` (the gateway's and the rule's
+ * one way to say so).
+ */
+export function leaveOutDroppedBody(environ: Environ): void {
+  delete environ.CONTENT_LENGTH;
+  delete environ["wsgi.input_terminated"];
+}
+
+/**
+ * Rebuilds an environ from its derivation and its request's method, header
+ * pairs (as `buildEnviron` read them) and peer; `wsgi.input`, `wsgi.errors`
+ * and `wsgi.file_wrapper` are `null`.
+ *
+ * @example
+ * ```ts
+ * import { deriveEnviron } from "./environ_rule.ts";
+ * const environ = deriveEnviron({
+ *   url: "http://127.0.0.1:8000/a%20b?x=1",
+ *   serverName: "127.0.0.1",
+ *   serverPort: "8000",
+ *   urlScheme: "http",
+ *   multiprocess: false,
+ *   dropped: false,
+ * }, { method: "GET", headers: [["host", "127.0.0.1:8000"]], peer: null });
+ * console.assert(environ.PATH_INFO === "/a b" && environ.HTTP_HOST === "127.0.0.1:8000");
+ * ```
+ */
+export const deriveEnviron: EnvironRule = (
+  derivation: Omit<EnvironDerivation, "rule">,
+  request,
+) => {
+  const pairs = request.headers;
+  // Only what buildEnviron reads of a Request: its url, method and headers' forEach.
+  const recorded = {
+    url: derivation.url,
+    method: request.method,
+    headers: {
+      forEach(visit: (value: string, name: string) => void) {
+        for (let i = 0; i < pairs.length; i++) visit(pairs[i]![1], pairs[i]![0]);
+      },
+    },
+  } as unknown as Request;
+  const environ = buildEnviron(recorded, {
+    input: ABSENT,
+    errors: ABSENT,
+    remoteAddr: request.peer ?? undefined,
+    serverName: derivation.serverName,
+    serverPort: derivation.serverPort,
+    multiprocess: derivation.multiprocess,
+    urlScheme: derivation.urlScheme,
+    method: request.method,
+  });
+  (environ as Record<string, unknown>)["wsgi.file_wrapper"] = null;
+  if (derivation.dropped) leaveOutDroppedBody(environ);
+  return environ;
+};

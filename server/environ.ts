@@ -123,6 +123,25 @@ export interface Target {
  * ```
  */
 export function splitTarget(url: string, host?: string): Target {
+  split(url, host);
+  return {
+    scheme: parts.scheme,
+    authority: url.slice(parts.authorityStart, parts.pathStart),
+    path: parts.path,
+    query: parts.query,
+    target: parts.target,
+  };
+}
+
+/**
+ * What {@linkcode split} found, one object for every request (`buildEnviron`
+ * reads it at once): a {@linkcode Target} whose authority is left in the URL
+ * as its bounds, so that it is sliced only when wanted (`serve()` never does).
+ */
+const parts = { scheme: "", authorityStart: 0, pathStart: 0, path: "", query: "", target: "" };
+
+/** {@linkcode splitTarget} into {@linkcode parts}. */
+function split(url: string, host: string | undefined): void {
   const colon = url.indexOf(":");
   const authorityStart = colon + 3; // skip "://"
   let pathStart = host !== undefined && url.startsWith(host, authorityStart) &&
@@ -136,18 +155,17 @@ export function splitTarget(url: string, host?: string): Target {
   const noQuery = q === -1 || q > end;
   const path = noQuery ? url.slice(pathStart, end) || "/" : url.slice(pathStart, q) || "/";
   const query = noQuery ? "" : url.slice(q + 1, end);
-  return {
-    // The usual schemes as constants: one string less per request.
-    scheme: colon === 4 && url.startsWith("http")
-      ? "http"
-      : colon === 5 && url.startsWith("https")
-      ? "https"
-      : url.slice(0, colon),
-    authority: url.slice(authorityStart, pathStart),
-    path,
-    query,
-    target: query === "" ? path : `${path}?${query}`,
-  };
+  // The usual schemes as constants: one string less per request.
+  parts.scheme = colon === 4 && url.startsWith("http")
+    ? "http"
+    : colon === 5 && url.startsWith("https")
+    ? "https"
+    : url.slice(0, colon);
+  parts.authorityStart = authorityStart;
+  parts.pathStart = pathStart;
+  parts.path = path;
+  parts.query = query;
+  parts.target = query === "" ? path : `${path}?${query}`;
 }
 
 /**
@@ -178,6 +196,12 @@ function percentChar(_: string, hex: string): string {
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;
+
+/** Whether `text` from `start` on is all ASCII (a loop: cheaper than a regex on a short string). */
+function asciiFrom(text: string, start: number): boolean {
+  for (let i = start; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 /**
  * Carries raw target text as "bytes as latin-1". `Deno.serve` accepts raw
@@ -294,15 +318,17 @@ export function buildEnviron(
   seen?: RequestSeen,
 ): Environ {
   const url = request.url;
-  let target = splitTarget(url);
-  // One test of the whole URL for the three latin-1 strings below (nearly
+  split(url, undefined);
+  const scheme = parts.scheme;
+  let target = parts.target;
+  // One test of the target for the three latin-1 strings below (nearly
   // every target is ASCII, which latin1Bytes() gives back as it is).
-  const ascii = !NON_ASCII.test(url);
+  const ascii = asciiFrom(url, parts.pathStart);
   const environ: Environ = {
     REQUEST_METHOD: options.method ?? request.method,
     SCRIPT_NAME: "",
-    PATH_INFO: ascii ? percentDecode(target.path) : decodePathInfo(target.path),
-    QUERY_STRING: ascii ? target.query : latin1Bytes(target.query),
+    PATH_INFO: ascii ? percentDecode(parts.path) : decodePathInfo(parts.path),
+    QUERY_STRING: ascii ? parts.query : latin1Bytes(parts.query),
     SERVER_NAME: "",
     SERVER_PORT: "",
     SERVER_PROTOCOL: "HTTP/1.1",
@@ -311,7 +337,7 @@ export function buildEnviron(
     "wsgi.version": WSGI_VERSION,
     // Not the target's own scheme: an absolute-form target (GET https://x/)
     // lets the client write any scheme into request.url.
-    "wsgi.url_scheme": options.urlScheme ?? (target.scheme === "https" ? "https" : "http"),
+    "wsgi.url_scheme": options.urlScheme ?? (scheme === "https" ? "https" : "http"),
     "wsgi.input": options.input,
     "wsgi.errors": options.errors,
     "wsgi.multithread": false,
@@ -345,19 +371,23 @@ export function buildEnviron(
   if (chunked && environ.CONTENT_LENGTH === undefined) environ["wsgi.input_terminated"] = true;
   if (host !== undefined && host.indexOf("/") !== -1) {
     // Rare: a Host with a "/" moved the path's start in request.url (see splitTarget).
-    target = splitTarget(url, host);
-    environ.PATH_INFO = decodePathInfo(target.path);
-    environ.QUERY_STRING = latin1Bytes(target.query);
+    split(url, host);
+    target = parts.target;
+    environ.PATH_INFO = decodePathInfo(parts.path);
+    environ.QUERY_STRING = latin1Bytes(parts.query);
   }
-  if (seen !== undefined) seen.target = target.target;
+  if (seen !== undefined) seen.target = target;
   // The target as received, as gunicorn (RAW_URI) and Werkzeug (both) give it:
   // only it tells "/a%2Fb" from "/a/b". A string we have; latin-1 like PATH_INFO.
-  environ.RAW_URI = environ.REQUEST_URI = ascii ? target.target : latin1Bytes(target.target);
+  environ.RAW_URI = environ.REQUEST_URI = ascii ? target : latin1Bytes(target);
   if (options.serverName !== undefined && options.serverPort !== undefined) {
     environ.SERVER_NAME = options.serverName;
     environ.SERVER_PORT = options.serverPort;
   } else {
-    const [name, port] = splitHost(host ?? target.authority, target.scheme);
+    const [name, port] = splitHost(
+      host ?? url.slice(parts.authorityStart, parts.pathStart),
+      scheme,
+    );
     environ.SERVER_NAME = options.serverName ?? name;
     environ.SERVER_PORT = options.serverPort ?? port;
   }

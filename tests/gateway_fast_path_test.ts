@@ -304,6 +304,7 @@ Deno.test("serve() sends an array body's headers in the app's order, as the app 
     ["a name starting with a digit", [["X-B", "1"], ["1-Digit", "2"], ["0", "3"]]],
     ["__proto__", [["X-B", "1"], ["__proto__", "2"], ["X-A", "3"]]],
     ["inherited names", [["constructor", "1"], ["toString", "2"], ["hasOwnProperty", "3"]]],
+    ["more than eight", Array.from({ length: 12 }, (_, i): Header => [`X-H${11 - i}`, `${i}`])],
   ];
   for (const [name, headers] of cases) {
     await t.step(name, async () => {

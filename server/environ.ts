@@ -319,16 +319,17 @@ export function buildEnviron(
 ): Environ {
   const url = request.url;
   split(url, undefined);
-  const scheme = parts.scheme;
+  // Read out at once, before any other code runs (a getter of `request`).
+  const { scheme, authorityStart, pathStart, path, query } = parts;
   let target = parts.target;
   // One test of the target for the three latin-1 strings below (nearly
   // every target is ASCII, which latin1Bytes() gives back as it is).
-  const ascii = asciiFrom(url, parts.pathStart);
+  const ascii = asciiFrom(url, pathStart);
   const environ: Environ = {
     REQUEST_METHOD: options.method ?? request.method,
     SCRIPT_NAME: "",
-    PATH_INFO: ascii ? percentDecode(parts.path) : decodePathInfo(parts.path),
-    QUERY_STRING: ascii ? parts.query : latin1Bytes(parts.query),
+    PATH_INFO: ascii ? percentDecode(path) : decodePathInfo(path),
+    QUERY_STRING: ascii ? query : latin1Bytes(query),
     SERVER_NAME: "",
     SERVER_PORT: "",
     SERVER_PROTOCOL: "HTTP/1.1",
@@ -385,7 +386,7 @@ export function buildEnviron(
     environ.SERVER_PORT = options.serverPort;
   } else {
     const [name, port] = splitHost(
-      host ?? url.slice(parts.authorityStart, parts.pathStart),
+      host ?? url.slice(authorityStart, pathStart),
       scheme,
     );
     environ.SERVER_NAME = options.serverName ?? name;

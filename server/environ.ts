@@ -123,6 +123,25 @@ export interface Target {
  * ```
  */
 export function splitTarget(url: string, host?: string): Target {
+  split(url, host);
+  return {
+    scheme: parts.scheme,
+    authority: url.slice(parts.authorityStart, parts.pathStart),
+    path: parts.path,
+    query: parts.query,
+    target: parts.target,
+  };
+}
+
+/**
+ * What {@linkcode split} found, one object for every request (`buildEnviron`
+ * reads it at once): a {@linkcode Target} whose authority is left in the URL
+ * as its bounds, so that it is sliced only when wanted (`serve()` never does).
+ */
+const parts = { scheme: "", authorityStart: 0, pathStart: 0, path: "", query: "", target: "" };
+
+/** {@linkcode splitTarget} into {@linkcode parts}. */
+function split(url: string, host: string | undefined): void {
   const colon = url.indexOf(":");
   const authorityStart = colon + 3; // skip "://"
   let pathStart = host !== undefined && url.startsWith(host, authorityStart) &&
@@ -136,18 +155,17 @@ export function splitTarget(url: string, host?: string): Target {
   const noQuery = q === -1 || q > end;
   const path = noQuery ? url.slice(pathStart, end) || "/" : url.slice(pathStart, q) || "/";
   const query = noQuery ? "" : url.slice(q + 1, end);
-  return {
-    // The usual schemes as constants: one string less per request.
-    scheme: colon === 4 && url.startsWith("http")
-      ? "http"
-      : colon === 5 && url.startsWith("https")
-      ? "https"
-      : url.slice(0, colon),
-    authority: url.slice(authorityStart, pathStart),
-    path,
-    query,
-    target: query === "" ? path : `${path}?${query}`,
-  };
+  // The usual schemes as constants: one string less per request.
+  parts.scheme = colon === 4 && url.startsWith("http")
+    ? "http"
+    : colon === 5 && url.startsWith("https")
+    ? "https"
+    : url.slice(0, colon);
+  parts.authorityStart = authorityStart;
+  parts.pathStart = pathStart;
+  parts.path = path;
+  parts.query = query;
+  parts.target = query === "" ? path : `${path}?${query}`;
 }
 
 /**
@@ -162,15 +180,28 @@ export function splitTarget(url: string, host?: string): Target {
  * ```
  */
 export function decodePathInfo(path: string): string {
-  path = latin1Bytes(path);
+  return percentDecode(latin1Bytes(path));
+}
+
+/** Every `%XX` of `path` (already bytes as latin-1) as the char with code `0xXX`. */
+function percentDecode(path: string): string {
   if (path.indexOf("%") === -1) return path;
-  return path.replace(
-    /%([0-9A-Fa-f]{2})/g,
-    (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
-  );
+  return path.replace(PERCENT, percentChar);
+}
+
+const PERCENT = /%([0-9A-Fa-f]{2})/g;
+
+function percentChar(_: string, hex: string): string {
+  return String.fromCharCode(parseInt(hex, 16));
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;
+
+/** Whether `text` from `start` on is all ASCII (a loop: cheaper than a regex on a short string). */
+function asciiFrom(text: string, start: number): boolean {
+  for (let i = start; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 /**
  * Carries raw target text as "bytes as latin-1". `Deno.serve` accepts raw
@@ -217,6 +248,47 @@ export function splitHost(host: string, scheme: string): [string, string] {
   return [host.slice(0, colon), host.slice(colon + 1) || defaultPort];
 }
 
+/** A placeholder environ for {@linkcode reading} between requests (never written). */
+const NO_ENVIRON = Object.freeze({}) as Environ;
+
+/**
+ * What {@linkcode readHeader} fills in while `buildEnviron` reads one
+ * request's headers, and what it found: one object and one callback for
+ * every request, rather than a closure each (`forEach` calls it
+ * synchronously, and no other code runs meanwhile).
+ */
+const reading = {
+  environ: NO_ENVIRON,
+  pairs: undefined as [string, string][] | undefined,
+  count: 0,
+  host: undefined as string | undefined,
+  chunked: false,
+};
+
+/** One request header into the environ (and the pairs, when collected): see `buildEnviron`. */
+function readHeader(value: string, name: string): void {
+  const environ = reading.environ;
+  const pairs = reading.pairs;
+  if (pairs !== undefined) {
+    const pair = pairs[reading.count++];
+    if (pair === undefined) pairs.push([name, value]);
+    else {
+      pair[0] = name;
+      pair[1] = value;
+    }
+  }
+  if (name === "content-type") environ.CONTENT_TYPE = value;
+  else if (name === "content-length") {
+    // Deno.serve joins repeated (equal) lengths into "3, 3": keep one, as wsgiref does.
+    const comma = value.indexOf(",");
+    environ.CONTENT_LENGTH = comma === -1 ? value : value.slice(0, comma);
+  } else if (name.indexOf("_") === -1) {
+    if (name === "host") reading.host = value;
+    else if (name === "transfer-encoding") reading.chunked = true;
+    environ[httpKey(name)] = value;
+  }
+}
+
 /**
  * Builds the WSGI environ for one request.
  *
@@ -245,12 +317,19 @@ export function buildEnviron(
   options: EnvironOptions,
   seen?: RequestSeen,
 ): Environ {
-  let target = splitTarget(request.url);
+  const url = request.url;
+  split(url, undefined);
+  // Read out at once, before any other code runs (a getter of `request`).
+  const { scheme, authorityStart, pathStart, path, query } = parts;
+  let target = parts.target;
+  // One test of the target for the three latin-1 strings below (nearly
+  // every target is ASCII, which latin1Bytes() gives back as it is).
+  const ascii = asciiFrom(url, pathStart);
   const environ: Environ = {
     REQUEST_METHOD: options.method ?? request.method,
     SCRIPT_NAME: "",
-    PATH_INFO: decodePathInfo(target.path),
-    QUERY_STRING: latin1Bytes(target.query),
+    PATH_INFO: ascii ? percentDecode(path) : decodePathInfo(path),
+    QUERY_STRING: ascii ? query : latin1Bytes(query),
     SERVER_NAME: "",
     SERVER_PORT: "",
     SERVER_PROTOCOL: "HTTP/1.1",
@@ -259,7 +338,7 @@ export function buildEnviron(
     "wsgi.version": WSGI_VERSION,
     // Not the target's own scheme: an absolute-form target (GET https://x/)
     // lets the client write any scheme into request.url.
-    "wsgi.url_scheme": options.urlScheme ?? (target.scheme === "https" ? "https" : "http"),
+    "wsgi.url_scheme": options.urlScheme ?? (scheme === "https" ? "https" : "http"),
     "wsgi.input": options.input,
     "wsgi.errors": options.errors,
     "wsgi.multithread": false,
@@ -272,49 +351,44 @@ export function buildEnviron(
     environ.REMOTE_ADDR = peer.hostname;
     environ.REMOTE_PORT = String(peer.port);
   }
-  let host: string | undefined;
-  let chunked = false;
   const pairs = seen?.requestHeaders;
-  let count = 0;
   // forEach, not for...of: Deno's Headers iterator rebuilds its sorted list on
   // every step (10 headers: ~12 µs against ~1 µs); forEach builds it once.
-  request.headers.forEach((value, name) => {
-    if (pairs !== undefined) {
-      const pair = pairs[count++];
-      if (pair === undefined) pairs.push([name, value]);
-      else {
-        pair[0] = name;
-        pair[1] = value;
-      }
-    }
-    if (name === "content-type") environ.CONTENT_TYPE = value;
-    else if (name === "content-length") {
-      // Deno.serve joins repeated (equal) lengths into "3, 3": keep one, as wsgiref does.
-      const comma = value.indexOf(",");
-      environ.CONTENT_LENGTH = comma === -1 ? value : value.slice(0, comma);
-    } else if (name.indexOf("_") === -1) {
-      if (name === "host") host = value;
-      else if (name === "transfer-encoding") chunked = true;
-      environ[httpKey(name)] = value;
-    }
-  });
+  reading.environ = environ;
+  reading.pairs = pairs;
+  reading.count = 0;
+  reading.host = undefined;
+  reading.chunked = false;
+  request.headers.forEach(readHeader);
+  // (Read back as the types they are: TypeScript cannot see forEach set them.)
+  const host = reading.host as string | undefined;
+  const chunked = reading.chunked as boolean;
+  const count = reading.count;
+  // Nothing of this request stays reachable from the shared object.
+  reading.environ = NO_ENVIRON;
+  reading.pairs = undefined;
+  reading.host = undefined;
   if (pairs !== undefined && pairs.length !== count) pairs.length = count;
   if (chunked && environ.CONTENT_LENGTH === undefined) environ["wsgi.input_terminated"] = true;
   if (host !== undefined && host.indexOf("/") !== -1) {
     // Rare: a Host with a "/" moved the path's start in request.url (see splitTarget).
-    target = splitTarget(request.url, host);
-    environ.PATH_INFO = decodePathInfo(target.path);
-    environ.QUERY_STRING = latin1Bytes(target.query);
+    split(url, host);
+    target = parts.target;
+    environ.PATH_INFO = decodePathInfo(parts.path);
+    environ.QUERY_STRING = latin1Bytes(parts.query);
   }
-  if (seen !== undefined) seen.target = target.target;
+  if (seen !== undefined) seen.target = target;
   // The target as received, as gunicorn (RAW_URI) and Werkzeug (both) give it:
   // only it tells "/a%2Fb" from "/a/b". A string we have; latin-1 like PATH_INFO.
-  environ.RAW_URI = environ.REQUEST_URI = latin1Bytes(target.target);
+  environ.RAW_URI = environ.REQUEST_URI = ascii ? target : latin1Bytes(target);
   if (options.serverName !== undefined && options.serverPort !== undefined) {
     environ.SERVER_NAME = options.serverName;
     environ.SERVER_PORT = options.serverPort;
   } else {
-    const [name, port] = splitHost(host ?? target.authority, target.scheme);
+    const [name, port] = splitHost(
+      host ?? url.slice(authorityStart, pathStart),
+      scheme,
+    );
     environ.SERVER_NAME = options.serverName ?? name;
     environ.SERVER_PORT = options.serverPort ?? port;
   }

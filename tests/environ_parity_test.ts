@@ -911,10 +911,63 @@ Deno.test("buildEnviron() gives SERVER_NAME and SERVER_PORT of the bound address
   equal(environ.HTTP_HOST, "example.com:8080");
 });
 
-Deno.test("buildEnviron() carries raw non-ASCII bytes of the target as latin-1", async () => {
-  const { environ } = await ourEcho(get("/caf\xc3\xa9%C3%A9?q=\xe2\x82\xac"));
-  equal(environ.PATH_INFO, "/caf\xc3\xa9\xc3\xa9");
-  equal(environ.QUERY_STRING, "q=\xe2\x82\xac");
+Deno.test("buildEnviron() carries raw non-ASCII bytes of the target as latin-1", async (t) => {
+  // [name, raw request, PATH_INFO, QUERY_STRING, RAW_URI (and REQUEST_URI)]: the
+  // target's bytes as sent, whether the URL is all ASCII (one test of it
+  // serves the three) or not, in the path, the query or only the Host.
+  const cases: [string, string, string, string, string][] = [
+    [
+      "raw UTF-8 in path and query",
+      get("/caf\xc3\xa9%C3%A9?q=\xe2\x82\xac"),
+      "/caf\xc3\xa9\xc3\xa9",
+      "q=\xe2\x82\xac",
+      "/caf\xc3\xa9%C3%A9?q=\xe2\x82\xac",
+    ],
+    [
+      "raw UTF-8 in the path only",
+      get("/\xe2\x82\xac/x?a=1"),
+      "/\xe2\x82\xac/x",
+      "a=1",
+      "/\xe2\x82\xac/x?a=1",
+    ],
+    [
+      "raw UTF-8 in the query only",
+      get("/a%20b?q=\xc3\xa9&r"),
+      "/a b",
+      "q=\xc3\xa9&r",
+      "/a%20b?q=\xc3\xa9&r",
+    ],
+    [
+      "percent-encoded, all ASCII",
+      get("/caf%C3%A9?q=%E2%82%AC"),
+      "/caf\xc3\xa9",
+      "q=%E2%82%AC",
+      "/caf%C3%A9?q=%E2%82%AC",
+    ],
+    [
+      "ASCII target, UTF-8 bytes in the Host",
+      http("GET /a%2Fb?x=%41 HTTP/1.1", ["Host: caf\xc3\xa9.example"]),
+      "/a/b",
+      "x=%41",
+      "/a%2Fb?x=%41",
+    ],
+    [
+      "raw UTF-8 in the path, a Host with a slash",
+      http("GET /\xc3\xa9?q=\xc3\xa9 HTTP/1.1", ["Host: a/b"]),
+      "/\xc3\xa9",
+      "q=\xc3\xa9",
+      "/\xc3\xa9?q=\xc3\xa9",
+    ],
+  ];
+  for (const [name, request, pathInfo, query, raw] of cases) {
+    await t.step(name, async () => {
+      const { environ } = await ourEcho(request);
+      equal(environ.PATH_INFO, pathInfo);
+      equal(environ.QUERY_STRING, query);
+      equal(environ.RAW_URI, raw);
+      equal(environ.REQUEST_URI, raw);
+    });
+  }
 });
 
 Deno.test("wsgi.input reads like a Python file over a socket", async (t) => {

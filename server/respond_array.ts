@@ -52,37 +52,8 @@ function bodyInit(bytes: Uint8Array, headers: Header[]): BodyInit {
     }
   }
   if (!text) return bytes as BodyInit;
-  const small = bytes.length <= MEMO_MAX;
-  if (small && sameAsMemo(bytes)) return memo.text;
   const decoded = utf8.decode(bytes);
-  if (decoded.indexOf("\uFFFD") !== -1) return bytes as BodyInit;
-  if (small) {
-    memo.bytes.set(bytes);
-    memo.length = bytes.length;
-    memo.text = decoded;
-  }
-  return decoded;
-}
-
-/** Text bodies up to this size are remembered with their text (see {@linkcode memo}). */
-const MEMO_MAX = 64;
-
-/**
- * The last small text body {@linkcode bodyInit} decoded: a copy of its bytes
- * and its text. A body of the same bytes (an application that answers the
- * same page, a health check) gets the same text again without a decode (two
- * native calls and a new string, ~0.15 µs); comparing up to 64 bytes costs
- * less, and a body that differs mostly does so early.
- */
-const memo = { bytes: new Uint8Array(MEMO_MAX), length: -1, text: "" };
-
-/** Whether `bytes` are the remembered body's, byte for byte. */
-function sameAsMemo(bytes: Uint8Array): boolean {
-  const n = bytes.length;
-  if (n !== memo.length) return false;
-  const known = memo.bytes;
-  for (let i = 0; i < n; i++) if (bytes[i] !== known[i]) return false;
-  return true;
+  return decoded.indexOf("\uFFFD") === -1 ? decoded : bytes as BodyInit;
 }
 
 /** Whether a 12-char header name is `Content-Type`, in any case (the usual spellings without a new string). */

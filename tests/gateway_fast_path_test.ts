@@ -69,42 +69,6 @@ Deno.test("serve() sends a complete body byte for byte, with its own Content-Typ
   }
 });
 
-Deno.test("serve() sends each small text body's own bytes, also when the app reuses and changes one array", async () => {
-  // A small text body is remembered with its text (respond_array.ts): a body
-  // of the same length must never get the text of the one before it.
-  const shared = utf8("<p>0</p>");
-  const bodies = [
-    utf8("<p>a</p>"),
-    utf8("<p>a</p>"),
-    utf8("<p>b</p>"),
-    utf8("<q>b</p>"),
-    utf8("<p>b</q>"),
-    utf8("<p>é</p>"),
-    utf8("<p>\u00e9</p>"),
-    utf8("<p>a</p>"),
-    new Uint8Array([0x3c, 0xff, 0x3e, 0x3c, 0x70, 0x3e, 0x3c, 0x2f]),
-    utf8("x".repeat(64)),
-    utf8("x".repeat(63) + "y"),
-    utf8("x".repeat(65)),
-    utf8("x".repeat(64) + "y"),
-  ];
-  let n = 0;
-  await withServer((_e, start_response) => {
-    start_response("200 OK", [["Content-Type", "text/html; charset=utf-8"]]);
-    const i = n++;
-    if (i < bodies.length) return [bodies[i]!];
-    shared[3] = 0x30 + (i % 10); // the same array, changed in place
-    return [shared];
-  }, async (server) => {
-    for (let i = 0; i < bodies.length + 4; i++) {
-      const response = await fetch(server.url);
-      const got = new Uint8Array(await response.arrayBuffer());
-      const want = i < bodies.length ? bodies[i]! : utf8(`<p>${i % 10}</p>`);
-      deepEqual(got, want, `response ${i}`);
-    }
-  });
-});
-
 Deno.test("toFetch() answers with a Promise, also for a synchronous app, and never throws", async () => {
   const handler = toFetch(serving("text/plain", utf8("hi")));
   const answer = handler(new Request("http://localhost/"));

@@ -281,11 +281,11 @@ export function writeDerivedEnviron(
   if (derivation.multiprocess) bits |= DERIVED.MULTIPROCESS;
   if (derivation.dropped) bits |= DERIVED.DROPPED;
   enc.u8(bits);
-  enc.str(derivation.url);
-  if (serverName !== undefined) enc.strAt(serverName, PLACE.DERIVED);
-  if (serverPort !== undefined) enc.strAt(serverPort, PLACE.DERIVED + 1);
-  if (urlScheme !== undefined) enc.strAt(urlScheme, PLACE.DERIVED + 2);
-  enc.strAt(describe(environ["wsgi.input"]), PLACE.DERIVED + 3);
-  enc.strAt(describe(environ["wsgi.errors"]), PLACE.DERIVED + 4);
-  enc.strAt(describe(environ["wsgi.file_wrapper"]), PLACE.DERIVED + 5);
+  enc.strAt(derivation.url, PLACE.DERIVED);
+  if (serverName !== undefined) enc.strAt(serverName, PLACE.DERIVED + 1);
+  if (serverPort !== undefined) enc.strAt(serverPort, PLACE.DERIVED + 2);
+  if (urlScheme !== undefined) enc.strAt(urlScheme, PLACE.DERIVED + 3);
+  enc.strAt(describe(environ["wsgi.input"]), PLACE.DERIVED + 4);
+  enc.strAt(describe(environ["wsgi.errors"]), PLACE.DERIVED + 5);
+  enc.strAt(describe(environ["wsgi.file_wrapper"]), PLACE.DERIVED + 6);
 }

@@ -287,9 +287,13 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     return this.#environRule;
   }
 
-  /** Whether exchange `seq` is still kept ({@linkcode WriterSink}). */
+  /**
+   * Whether exchange `seq`, given out by this store, is still kept
+   * ({@linkcode WriterSink}): exchanges go in seq order (evicted or
+   * cleared), so a store field says it, without the index's slot.
+   */
   alive(seq: number): boolean {
-    return this.#index.has(seq);
+    return seq >= this.#oldest;
   }
 
   /** Marks exchange `seq` as loaded from a HAR file (before its first frame: summaries say so). */
@@ -307,7 +311,7 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     const enc = this.encoder;
     const at = enc.start;
     const ix = this.#index;
-    if (!ix.has(seq)) {
+    if (seq < this.#oldest) {
       // Evicted, before or while its frame was written (the ring needed the bytes).
       enc.abandon();
       return false;

@@ -41,13 +41,16 @@
  * deno task bench                                # 5 rounds of 10 s
  * deno task bench --rounds 3 --duration 3        # a quick look
  * deno task bench --only floor,gateway           # some contenders only
+ * deno task bench --fresh                        # new server processes every round
  * deno task bench --server mine=tests/bench/x.ts # one more contender
  * deno task bench --server "old=../old/mod.ts --port 0 --no-inspector"
  * ```
  *
  * Flags: `--rounds N` (5), `--duration S` (10), `--warmup S` (3),
  * `--connections N` (50), `--threads N` (1), `--server-core N` (0),
- * `--client-core N` (1), `--only a,b`, `--server "NAME=FILE [ARGS]"` (repeatable;
+ * `--client-core N` (1), `--only a,b`, `--fresh` (each round starts every
+ * contender anew, one at a time, and warms it up: a process's luck then
+ * varies round by round instead of staying for the whole run), `--server "NAME=FILE [ARGS]"` (repeatable;
  * the server must print `http://127.0.0.1:PORT` on stdout).
  *
  * @module
@@ -80,6 +83,7 @@ const { values } = parseArgs({
     "server-core": { type: "string", default: "0" },
     "client-core": { type: "string", default: "1" },
     only: { type: "string" },
+    fresh: { type: "boolean", default: false },
     server: { type: "string", multiple: true, default: [] },
     help: { type: "boolean", short: "h" },
   },
@@ -88,7 +92,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--only raw,floor,app,gateway,inspector,seam,copy,minimal,dev]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--only raw,floor,app,gateway,inspector,seam,copy,minimal,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -110,6 +114,7 @@ const connections = positive("connections", values.connections);
 const threads = positive("threads", values.threads);
 const serverCore = positive("server-core", values["server-core"], 0);
 const clientCore = positive("client-core", values["client-core"], 0);
+const fresh = values.fresh;
 
 const contenders: Contender[] = [
   { name: "raw", args: ["run", "-A", "tests/bench/raw_server.ts"] },
@@ -150,7 +155,8 @@ if (!pin) console.error("warning: taskset is missing; nothing is pinned");
 const wrkVersion = (await sh("wrk", ["-v"])).out.split("\n")[0]?.trim() ?? "";
 
 const tmp = await Deno.makeTempDir({ prefix: "wsgi-bench-" });
-const lifetime = chosen.length * (warmup + rounds * (duration + 3)) + 120;
+const lifetime = chosen.length * (warmup + rounds * (duration + 3 + (fresh ? warmup + 5 : 0))) +
+  120;
 const servers: RunningServer[] = [];
 let stopping = false;
 async function stopAll(): Promise<void> {
@@ -182,65 +188,94 @@ const results = new Map<string, number[]>(chosen.map((c) => [c.name, []]));
 /** Server CPU time per request (user + system), in microseconds, per round. */
 const cpuPerRequest = new Map<string, number[]>(chosen.map((c) => [c.name, []]));
 const notes: string[] = [];
+/** Starts contender `c` and checks that it answers the hello page. */
+async function launch(c: Contender): Promise<RunningServer> {
+  const server = await startServer(c, {
+    core: pin ? serverCore : undefined,
+    lifetime,
+    logFile: `${tmp}/${c.name}.log`,
+  });
+  servers.push(server);
+  const response = await fetch(server.url);
+  const body = await response.text();
+  if (
+    response.status !== 200 || body !== "<h1>Hello,web</h1>" ||
+    response.headers.get("content-type") !== "text/html"
+  ) {
+    throw new Error(
+      `${c.name} answered ${response.status} ${response.headers.get("content-type")} ${
+        JSON.stringify(body)
+      }, not the hello page`,
+    );
+  }
+  if (c.name === "dev" && !/Inspector on/.test(server.stdout())) {
+    notes.push(
+      "the CLI printed no inspector URL: the inspector is not wired yet, so `inspector` is the same as `gateway`",
+    );
+  }
+  return server;
+}
+
+/** Stops a server started by {@linkcode launch}. */
+async function halt(server: RunningServer): Promise<void> {
+  servers.splice(servers.indexOf(server), 1);
+  await server.stop();
+}
+
+const wrkOptions = {
+  threads,
+  connections,
+  duration,
+  core: pin ? clientCore : undefined,
+};
+
+async function warm(server: RunningServer): Promise<void> {
+  if (warmup === 0) return;
+  await runWrk(server.url, { ...wrkOptions, duration: warmup });
+  await drainLog(server.logFile);
+}
+
+/** One measured run of wrk against `s`; returns its req/s, cell of the round's line. */
+async function measure(s: RunningServer, round: number): Promise<string> {
+  const cpu0 = await treeCpuSeconds(s.denoPid);
+  const r = await runWrk(s.url, wrkOptions);
+  const cpu1 = await treeCpuSeconds(s.denoPid);
+  results.get(s.contender.name)!.push(r.rps);
+  cpuPerRequest.get(s.contender.name)!.push((cpu1 - cpu0) * 1e6 / r.requests);
+  const logged = await drainLog(s.logFile);
+  if (r.errors > 0) notes.push(`round ${round}: ${s.contender.name} had ${r.errors} errors`);
+  const logging = s.contender.args.some((a) => /mod\.ts$|inprocess_server\.ts$/.test(a)) &&
+    !s.contender.args.includes("--quiet");
+  if (logging && logged < r.requests * 0.99) {
+    notes.push(
+      `round ${round}: ${s.contender.name} logged ${logged} lines for ${r.requests} requests`,
+    );
+  }
+  return r.rps.toFixed(0).padStart(10);
+}
+
 try {
-  for (const c of chosen) {
-    const server = await startServer(c, {
-      core: pin ? serverCore : undefined,
-      lifetime,
-      logFile: `${tmp}/${c.name}.log`,
-    });
-    servers.push(server);
-    const response = await fetch(server.url);
-    const body = await response.text();
-    if (
-      response.status !== 200 || body !== "<h1>Hello,web</h1>" ||
-      response.headers.get("content-type") !== "text/html"
-    ) {
-      throw new Error(
-        `${c.name} answered ${response.status} ${response.headers.get("content-type")} ${
-          JSON.stringify(body)
-        }, not the hello page`,
-      );
-    }
-    if (c.name === "dev" && !/Inspector on/.test(server.stdout())) {
-      notes.push(
-        "the CLI printed no inspector URL: the inspector is not wired yet, so `inspector` is the same as `gateway`",
-      );
-    }
+  // With --fresh, every round starts each contender anew (one process at a
+  // time): a process's own luck (where its JIT and allocator put things) then
+  // varies round by round, as the rounds' medians assume, instead of staying
+  // with the contender for the whole run.
+  const running: RunningServer[] = [];
+  if (!fresh) {
+    for (const c of chosen) running.push(await launch(c));
+    for (const s of running) await warm(s);
   }
-  const wrkOptions = {
-    threads,
-    connections,
-    duration,
-    core: pin ? clientCore : undefined,
-  };
-  if (warmup > 0) {
-    for (const s of servers) {
-      await runWrk(s.url, { ...wrkOptions, duration: warmup });
-      await drainLog(s.logFile);
-    }
-  }
-  console.log(
-    `round  ${servers.map((s) => s.contender.name.padStart(10)).join(" ")}   (req/s)`,
-  );
+  console.log(`round  ${chosen.map((c) => c.name.padStart(10)).join(" ")}   (req/s)`);
   for (let round = 1; round <= rounds; round++) {
     const line: string[] = [];
-    for (const s of servers) {
-      const cpu0 = await treeCpuSeconds(s.denoPid);
-      const r = await runWrk(s.url, wrkOptions);
-      const cpu1 = await treeCpuSeconds(s.denoPid);
-      results.get(s.contender.name)!.push(r.rps);
-      cpuPerRequest.get(s.contender.name)!.push((cpu1 - cpu0) * 1e6 / r.requests);
-      const logged = await drainLog(s.logFile);
-      if (r.errors > 0) notes.push(`round ${round}: ${s.contender.name} had ${r.errors} errors`);
-      const logging = s.contender.args.some((a) => /mod\.ts$|inprocess_server\.ts$/.test(a)) &&
-        !s.contender.args.includes("--quiet");
-      if (logging && logged < r.requests * 0.99) {
-        notes.push(
-          `round ${round}: ${s.contender.name} logged ${logged} lines for ${r.requests} requests`,
-        );
+    if (fresh) {
+      for (const c of chosen) {
+        const s = await launch(c);
+        await warm(s);
+        line.push(await measure(s, round));
+        await halt(s);
       }
-      line.push(r.rps.toFixed(0).padStart(10));
+    } else {
+      for (const s of running) line.push(await measure(s, round));
     }
     console.log(`${String(round).padStart(5)}  ${line.join(" ")}`);
   }

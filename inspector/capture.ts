@@ -209,7 +209,7 @@ export class ExchangeWriter implements ExchangeRecorder {
         const derivation = d.derivation;
         if (derivation !== undefined && this.#sink.derives(derivation.rule)) {
           enc.flags(FLAG.DERIVED);
-          writeDerivedEnviron(enc, derivation, d.environ);
+          writeDerivedEnviron(enc, derivation);
         } else writeEnviron(enc, d.environ);
         return C.environ;
       }

@@ -14,7 +14,7 @@
 import { FORMAT_VERSION, HEADER_SIZE, MAX_STRING, UTF8_FLAG } from "./record_format.ts";
 
 /** Memo places of an encoder (see `FrameEncoder.strAt`), and bytes kept at each. */
-const MEMO_PLACES = 94;
+const MEMO_PLACES = 91;
 const MEMO_BYTES = 64;
 /** The first memo place of each kind of string. */
 export const PLACE = {
@@ -29,10 +29,10 @@ export const PLACE = {
   /** headers_sent: the status line; then each header's name and value (24). */
   SENT: 62,
   SENT_HEADERS: 63,
-  /** A derived environ: its URL, server name, port and scheme, and its three objects' descriptions (7). */
+  /** A derived environ: its URL, server name, port and scheme (4). */
   DERIVED: 87,
   /** The end (exclusive). */
-  END: 94,
+  END: 91,
 } as const;
 
 const utf8Encoder = new TextEncoder();

@@ -59,13 +59,11 @@ function derivedEnviron(
   context: FrameContext | undefined,
 ): Record<string, EnvironValue> {
   const bits = c.u8();
+  const inputLeft = c.f64();
   const url = c.str();
   const serverName = bits & DERIVED.SERVER_NAME ? c.str() : undefined;
   const serverPort = bits & DERIVED.SERVER_PORT ? c.str() : undefined;
   const urlScheme = bits & DERIVED.URL_SCHEME ? c.str() : undefined;
-  const input = c.str();
-  const errors = c.str();
-  const fileWrapper = c.str();
   const request = context?.request;
   const rule = context?.rule;
   if (request === undefined || rule === undefined) {
@@ -84,6 +82,7 @@ function derivedEnviron(
       urlScheme,
       multiprocess: (bits & DERIVED.MULTIPROCESS) !== 0,
       dropped: (bits & DERIVED.DROPPED) !== 0,
+      inputLeft,
     }, request);
   } catch (error) {
     throw new RangeError(
@@ -91,15 +90,7 @@ function derivedEnviron(
     );
   }
   const environ: Record<string, EnvironValue> = {};
-  for (const key in live) {
-    environ[key] = key === "wsgi.input"
-      ? input
-      : key === "wsgi.errors"
-      ? errors
-      : key === "wsgi.file_wrapper"
-      ? fileWrapper
-      : plainValue(live[key], 0);
-  }
+  for (const key in live) environ[key] = plainValue(live[key], 0);
   return environ;
 }
 

@@ -11,11 +11,13 @@
  */
 
 import type { EnvironDerivation, EnvironRule } from "./recorder.ts";
-import type { Environ, ErrorStream, InputStream } from "./types.ts";
+import type { Environ } from "./types.ts";
 import { buildEnviron } from "./environ.ts";
+import { Input } from "./input.ts";
+import { Errors } from "./log.ts";
 
-/** Stands in for `wsgi.input` and `wsgi.errors`, which a recorder keeps as descriptions. */
-const ABSENT = null as unknown as InputStream & ErrorStream;
+/** `wsgi.errors` of a rebuilt environ: of the class every exchange's is (described alike). */
+const ERRORS = new Errors({ write() {}, flush() {} });
 
 /**
  * What Deno.serve dropped of a GET or HEAD body leaves the environ: no
@@ -29,8 +31,10 @@ export function leaveOutDroppedBody(environ: Environ): void {
 
 /**
  * Rebuilds an environ from its derivation and its request's method, header
- * pairs (as `buildEnviron` read them) and peer; `wsgi.input`, `wsgi.errors`
- * and `wsgi.file_wrapper` are `null`.
+ * pairs (as `buildEnviron` read them) and peer. Its `wsgi.input` is an
+ * unread input of the same length and `wsgi.errors` an error stream of the
+ * same class (neither reads or writes anything): they describe themselves as
+ * the live ones did.
  *
  * @example
  * ```ts
@@ -42,6 +46,7 @@ export function leaveOutDroppedBody(environ: Environ): void {
  *   urlScheme: "http",
  *   multiprocess: false,
  *   dropped: false,
+ *   inputLeft: 0,
  * }, { method: "GET", headers: [["host", "127.0.0.1:8000"]], peer: null });
  * console.assert(environ.PATH_INFO === "/a b" && environ.HTTP_HOST === "127.0.0.1:8000");
  * ```
@@ -61,9 +66,11 @@ export const deriveEnviron: EnvironRule = (
       },
     },
   } as unknown as Request;
+  const left = derivation.inputLeft;
   const environ = buildEnviron(recorded, {
-    input: ABSENT,
-    errors: ABSENT,
+    // Nothing read yet, as when the environ was recorded.
+    input: new Input({ body: null }, left === Infinity ? undefined : left),
+    errors: ERRORS,
     remoteAddr: request.peer ?? undefined,
     serverName: derivation.serverName,
     serverPort: derivation.serverPort,
@@ -71,7 +78,6 @@ export const deriveEnviron: EnvironRule = (
     urlScheme: derivation.urlScheme,
     method: request.method,
   });
-  (environ as Record<string, unknown>)["wsgi.file_wrapper"] = null;
   if (derivation.dropped) leaveOutDroppedBody(environ);
   return environ;
 };

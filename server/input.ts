@@ -477,6 +477,11 @@ export class Input implements InputStream {
     }
   }
 
+  /** The body's bytes not read yet, by its length (Infinity: no length, read to the end). */
+  get left(): number {
+    return this.#remaining;
+  }
+
   /** What the environ snapshot shows for this object. */
   toString(): string {
     const left = this.#remaining;

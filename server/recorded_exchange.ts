@@ -38,6 +38,7 @@ const DERIVATION: EnvironDerivation = {
   urlScheme: undefined,
   multiprocess: false,
   dropped: false,
+  inputLeft: 0,
 };
 
 const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
@@ -195,6 +196,7 @@ export class RecordedExchange extends Exchange implements InputOptions {
     derivation.urlScheme = options.urlScheme;
     derivation.multiprocess = options.multiprocess ?? false;
     derivation.dropped = dropped !== undefined;
+    derivation.inputLeft = this.input.left;
     const environ = PAYLOAD.environ;
     environ.environ = this.environ;
     this.emit("environ", environ);

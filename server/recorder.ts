@@ -63,9 +63,9 @@ export type Pair = [name: string, value: string];
  * The gateway's own way to build an environ (`deriveEnviron` in
  * `./environ_rule.ts`): from a derivation and the `request` event's method,
  * header pairs and peer, the environ that the gateway built for them, in
- * the same order, but with `null` for its objects (`wsgi.input`,
- * `wsgi.errors`, `wsgi.file_wrapper`), which a recorder describes as it
- * keeps the derivation.
+ * the same order, with objects of the same classes in the same state where
+ * it gave objects (`wsgi.input`, `wsgi.errors`, `wsgi.file_wrapper`): a
+ * recorder that describes them gets what it would have got of the live ones.
  */
 export type EnvironRule = (
   derivation: Omit<EnvironDerivation, "rule">,
@@ -94,6 +94,8 @@ export interface EnvironDerivation {
   multiprocess: boolean;
   /** A GET or HEAD came with a body Deno.serve dropped: `CONTENT_LENGTH` and `wsgi.input_terminated` were left out. */
   dropped: boolean;
+  /** The bytes `wsgi.input` had to give (Infinity: no length, read to the end). */
+  inputLeft: number;
 }
 
 /** Where an error was raised: which party broke. */

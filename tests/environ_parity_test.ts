@@ -1140,6 +1140,25 @@ Deno.test("the inspector's derived environ reads back as the whole environ, for 
       deepEqual(recordedEnviron(pair.derived, seq), wanted);
       deepEqual(Object.keys(recordedEnviron(pair.derived, seq)), Object.keys(wanted));
     }
+    // A body over the limit: refused, wsgi.input left with nothing to give.
+    const strict = twoStores();
+    const refusing = toFetch(echo, {
+      log: false,
+      errors: new MemorySink(),
+      recorder: strict.recorder,
+      maxRequestBody: 2,
+    });
+    const refused = await refusing(
+      new Request("http://x/", {
+        method: "POST",
+        body: "hello",
+        headers: { "content-length": "5" },
+      }),
+    );
+    equal(refused.status, 413);
+    await refused.body?.cancel();
+    deepEqual(recordedEnviron(strict.derived, 1), recordedEnviron(strict.whole, 1));
+    equal(recordedEnviron(strict.derived, 1)["wsgi.input"], "<wsgi.input: 0 bytes left>");
     equal(recordedEnviron(pair.derived, 1).SERVER_PORT, "8443");
     equal(recordedEnviron(pair.derived, 1)["wsgi.url_scheme"], "https");
     equal(recordedEnviron(pair.derived, 1).REMOTE_ADDR, undefined);

@@ -194,7 +194,7 @@ export class MinimalRecorder implements Recorder, ExchangeRecorder {
       }
       case "environ": {
         const d = data as EventMap["environ"];
-        if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation, d.environ);
+        if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation);
         else writeEnviron(enc, d.environ);
         break;
       }

@@ -22,7 +22,8 @@
  *   store's own environ writers (`inspector/record_environ.ts`: an environ
  *   the gateway alone has touched as its derivation, else known keys as one
  *   byte and runs of entries equal to the previous environ's copied from
- *   its bytes). No frame headers, no index, no eviction, no live stream, no
+ *   its bytes), and the heads' strings through the encoder's memo, as the
+ *   store writes them. No frame headers, no index, no eviction, no live stream, no
  *   caps, one exchange at a time: no recorder that keeps what the design
  *   asks for can run faster, so `minimal/gateway` bounds `inspector/gateway`.
  * - `copy-environ`: the same as `copy`, plus the environ's snapshot that the design
@@ -44,7 +45,7 @@ import type {
   Pair,
   Recorder,
 } from "../../server/recorder.ts";
-import { FrameEncoder } from "../../inspector/record_encoder.ts";
+import { FrameEncoder, PLACE } from "../../inspector/record_encoder.ts";
 import { writeDerivedEnviron, writeEnviron } from "../../inspector/record_environ.ts";
 
 /** The recording seam alone: every exchange's recorder records nothing. */
@@ -187,9 +188,10 @@ export class MinimalRecorder implements Recorder, ExchangeRecorder {
     switch (type) {
       case "request": {
         const d = data as EventMap["request"];
-        enc.str(d.method);
-        enc.str(d.target);
-        enc.pairs(d.headers);
+        // The encoder's memo, as the store writes heads: no recorder writes strings cheaper.
+        enc.strAt(d.method, PLACE.REQUEST);
+        enc.strAt(d.target, PLACE.REQUEST + 1);
+        enc.pairs(d.headers, PLACE.REQUEST_HEADERS, PLACE.APP - PLACE.REQUEST_HEADERS);
         break;
       }
       case "environ": {
@@ -200,8 +202,8 @@ export class MinimalRecorder implements Recorder, ExchangeRecorder {
       }
       case "headers_sent": {
         const d = data as EventMap["headers_sent"];
-        enc.str(d.status_line);
-        enc.pairs(d.headers);
+        enc.strAt(d.status_line, PLACE.SENT);
+        enc.pairs(d.headers, PLACE.SENT_HEADERS, PLACE.DERIVED - PLACE.SENT_HEADERS);
         break;
       }
       case "chunk":

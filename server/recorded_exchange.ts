@@ -23,12 +23,6 @@ import { LINT_KEY, type LintReport } from "./lint.ts";
 import { Exchange, NONE, type Shared } from "./exchange.ts";
 import type { HandlerInfo, TextSink } from "./gateway_options.ts";
 
-/**
- * The payload of each event, one object per event type reused for every
- * event of that type: a recorder copies what it keeps before `record()`
- * returns (`server/recorder.ts`), so one object serves them all, and a
- * recorded exchange allocates none per event.
- */
 /** The `environ` event's derivation, refilled for every exchange. */
 const DERIVATION: EnvironDerivation = {
   rule: deriveEnviron,
@@ -41,6 +35,12 @@ const DERIVATION: EnvironDerivation = {
   inputLeft: 0,
 };
 
+/**
+ * The payload of each event, one object per event type reused for every
+ * event of that type: a recorder copies what it keeps before `record()`
+ * returns (`server/recorder.ts`), so one object serves them all, and a
+ * recorded exchange allocates none per event.
+ */
 const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
   request: { method: "", target: "", version: "HTTP/1.1", peer: undefined, headers: NONE },
   environ: { environ: {}, derivation: DERIVATION },

@@ -48,6 +48,10 @@
  * absent when the request has none, every string is bytes as latin-1, the
  * process's environment never leaks in, and `wsgi.input`'s reads.
  *
+ * The same cases check the inspector's record of the environ: recorded as
+ * its derivation (`server/environ_rule.ts`) and as every entry, both read
+ * back equal, key by key and in order (no Python needed).
+ *
  * Needs `python3` and `gunicorn` (Debian: `apt-get install -y gunicorn`):
  * without them the parity test fails under `CI=true` and is skipped, loudly,
  * elsewhere.

@@ -12,7 +12,13 @@ import type { EnvironDerivation } from "../server/recorder.ts";
 import { DERIVED, KEY_CODE, TAG } from "./record_format.ts";
 import { type FrameEncoder, PLACE } from "./record_encoder.ts";
 import { describe } from "./record_write.ts";
-/** A tagged value (see `docs/record.md`, "Environ values"). */
+import type { EnvironValue } from "./protocol.ts";
+
+/** Items kept of an array value, and how deep arrays are followed. */
+const MAX_ITEMS = 100;
+const MAX_DEPTH = 3;
+
+/** A tagged value (see `docs/record.md`, "Environ values"); {@linkcode environValue} is how it reads back. */
 function writeValue(enc: FrameEncoder, value: unknown, depth: number): void {
   switch (typeof value) {
     case "string":
@@ -37,8 +43,8 @@ function writeValue(enc: FrameEncoder, value: unknown, depth: number): void {
   }
   if (value === null) {
     enc.u8(TAG.NULL);
-  } else if (Array.isArray(value) && depth < 3) {
-    const n = Math.min(value.length, 100);
+  } else if (Array.isArray(value) && depth < MAX_DEPTH) {
+    const n = Math.min(value.length, MAX_ITEMS);
     enc.u8(TAG.ARRAY);
     enc.u32(n);
     for (let i = 0; i < n; i++) writeValue(enc, value[i], depth + 1);
@@ -46,6 +52,30 @@ function writeValue(enc: FrameEncoder, value: unknown, depth: number): void {
     enc.u8(TAG.DESCRIBED);
     enc.str(describe(value));
   }
+}
+
+/**
+ * A live environ value as {@linkcode writeValue}'s bytes read back: what a
+ * reader gives for the entries of an environ it rebuilt (a derived one).
+ */
+export function environValue(value: unknown, depth = 0): EnvironValue {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : String(value);
+    case "undefined":
+      return null;
+  }
+  if (value === null) return null;
+  if (Array.isArray(value) && depth < MAX_DEPTH) {
+    const n = Math.min(value.length, MAX_ITEMS);
+    const out: EnvironValue[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = environValue(value[i], depth + 1);
+    return out;
+  }
+  return describe(value);
 }
 
 /**

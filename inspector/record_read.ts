@@ -13,6 +13,7 @@ import type { EnvironRule } from "../server/recorder.ts";
 import type { BytesRef, EnvironValue, Pair, StreamName, WireData, WireEvent } from "./protocol.ts";
 import { EVENT_TYPES } from "./protocol.ts";
 import { describe } from "./record_write.ts";
+import { environValue } from "./record_environ.ts";
 import {
   DERIVED,
   ENVIRON_KEYS,
@@ -90,29 +91,8 @@ function derivedEnviron(
     );
   }
   const environ: Record<string, EnvironValue> = {};
-  for (const key in live) environ[key] = plainValue(live[key], 0);
+  for (const key in live) environ[key] = environValue(live[key]);
   return environ;
-}
-
-/** A live environ value as its written form reads back (`writeValue` in `record_environ.ts`). */
-function plainValue(value: unknown, depth: number): EnvironValue {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value;
-    case "number":
-      return Number.isFinite(value) ? value : String(value);
-    case "undefined":
-      return null;
-  }
-  if (value === null) return null;
-  if (Array.isArray(value) && depth < 3) {
-    const n = Math.min(value.length, 100);
-    const out: EnvironValue[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = plainValue(value[i], depth + 1);
-    return out;
-  }
-  return describe(value);
 }
 
 /** A read position in a frame, with bounds checks. */

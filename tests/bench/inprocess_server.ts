@@ -11,7 +11,8 @@
  * that keeps the exchange must cost.
  *
  * Run by `throughput.ts`:
- * `deno run -A tests/bench/inprocess_server.ts [--record | --recorder seam|copy|copy-environ]`.
+ * `deno run -A tests/bench/inprocess_server.ts [--record | --recorder seam|copy|copy-environ] [--no-log]`
+ * (`--no-log`: without the request log, the `nolog` contender).
  * Listens on 127.0.0.1 on a free port and prints its URL on stdout.
  *
  * @module
@@ -23,8 +24,9 @@ import { application } from "../../examples/hello.ts";
 import { CEILINGS } from "./ceiling_recorders.ts";
 
 const inspector = Deno.args.includes("--record") ? createInspector({ port: 0 }) : undefined;
-const ceiling = Deno.args[Deno.args.indexOf("--recorder") + 1];
-if (Deno.args.includes("--recorder") && (ceiling === undefined || !(ceiling in CEILINGS))) {
+const at = Deno.args.indexOf("--recorder");
+const ceiling = at === -1 ? undefined : Deno.args[at + 1] ?? "";
+if (ceiling !== undefined && !(ceiling in CEILINGS)) {
   console.error(
     `error: --recorder must be one of ${Object.keys(CEILINGS)} (got ${JSON.stringify(ceiling)})`,
   );
@@ -34,7 +36,7 @@ const server = serve(application, {
   hostname: "127.0.0.1",
   port: 0,
   recorder: inspector?.recorder ?? (ceiling !== undefined ? CEILINGS[ceiling]!() : undefined),
-  log: true,
+  log: !Deno.args.includes("--no-log"),
 });
 if (inspector) await inspector.listen(server.url);
 console.log(`Serving HTTP on ${server.url}`);

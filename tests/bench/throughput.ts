@@ -10,8 +10,18 @@
  * - `app`: the floor plus a call of `examples/hello.ts` itself, whose output
  *   is dropped (`app_server.ts`): what the application costs by itself, so
  *   the ceiling of any gateway that serves it;
+ * - `pep3333`: the *gateway ceiling*, the least a PEP 3333 gateway must do
+ *   to serve that app: its environ, `start_response`, the chunks joined and
+ *   sent (`pep3333_server.ts`); no log, clock, limits or error page, so
+ *   `pep3333/app` bounds `gateway/app`;
+ * - `pep3333log`: the same, plus the request log line written as the gateway
+ *   writes it (`--log`): the ceiling of a gateway that logs every request;
+ * - `pep3333rec`: `pep3333log` recording each exchange inline, no seam
+ *   (`--log --record`): `pep3333rec/pep3333log` bounds `inspector/gateway`;
  * - `gateway`: the gateway in one process (`inprocess_server.ts`), serving
  *   `examples/hello.ts` with the request log on (stderr to a file);
+ * - `nolog`: the same without the request log (`--no-log`): what the log
+ *   costs;
  * - `inspector`: the same with the inspector recording
  *   (`inprocess_server.ts --record`);
  * - `seam`: the gateway with the recording seam on and a recorder that does
@@ -92,7 +102,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--only raw,floor,app,gateway,inspector,seam,copy,minimal,dev]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--only raw,floor,app,pep3333,pep3333log,pep3333rec,gateway,nolog,inspector,seam,copy,minimal,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -120,7 +130,14 @@ const contenders: Contender[] = [
   { name: "raw", args: ["run", "-A", "tests/bench/raw_server.ts"] },
   { name: "floor", args: ["run", "-A", "tests/bench/floor_server.ts"] },
   { name: "app", args: ["run", "-A", "tests/bench/app_server.ts"] },
+  { name: "pep3333", args: ["run", "-A", "tests/bench/pep3333_server.ts"] },
+  { name: "pep3333log", args: ["run", "-A", "tests/bench/pep3333_server.ts", "--log"] },
+  {
+    name: "pep3333rec",
+    args: ["run", "-A", "tests/bench/pep3333_server.ts", "--log", "--record"],
+  },
   { name: "gateway", args: ["run", "-A", "tests/bench/inprocess_server.ts"] },
+  { name: "nolog", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--no-log"] },
   { name: "inspector", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--record"] },
   { name: "seam", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "seam"] },
   { name: "copy", args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "copy"] },
@@ -332,6 +349,14 @@ ratio("inspector", "gateway");
 ratio("app", "floor");
 ratio("gateway", "app");
 ratio("inspector", "app");
+ratio("pep3333", "app");
+ratio("gateway", "pep3333");
+ratio("nolog", "pep3333");
+ratio("pep3333log", "app");
+ratio("gateway", "pep3333log");
+ratio("pep3333rec", "pep3333log");
+ratio("inspector", "pep3333rec");
+ratio("gateway", "nolog");
 ratio("seam", "gateway");
 ratio("copy", "gateway");
 ratio("minimal", "gateway");
@@ -344,7 +369,11 @@ const standard = [
   "raw",
   "floor",
   "app",
+  "pep3333",
+  "pep3333log",
+  "pep3333rec",
   "gateway",
+  "nolog",
   "inspector",
   "seam",
   "copy",
@@ -355,6 +384,7 @@ const standard = [
 for (const name of names.filter((n) => !standard.includes(n))) {
   ratio(name, "floor");
   ratio(name, "raw");
+  ratio(name, "gateway");
 }
 const cmd = ["deno", "run", "-A", "tests/bench/throughput.ts", ...Deno.args].map(shellQuote)
   .join(" ");

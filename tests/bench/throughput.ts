@@ -52,6 +52,7 @@
  * deno task bench --rounds 3 --duration 3        # a quick look
  * deno task bench --only floor,gateway           # some contenders only
  * deno task bench --fresh                        # new server processes every round
+ * deno task bench --fresh --duration 4 --slices 4 # and the servers' turns alternated each second
  * deno task bench --server mine=tests/bench/x.ts # one more contender
  * deno task bench --server "old=../old/mod.ts --port 0 --no-inspector"
  * ```
@@ -60,7 +61,11 @@
  * `--connections N` (50), `--threads N` (1), `--server-core N` (0),
  * `--client-core N` (1), `--only a,b`, `--fresh` (each round starts every
  * contender anew, one at a time, and warms it up: a process's luck then
- * varies round by round instead of staying for the whole run), `--server "NAME=FILE [ARGS]"` (repeatable;
+ * varies round by round instead of staying for the whole run; all of a
+ * round's servers are started before it is measured), `--slices N` (1: each
+ * server's `--duration` in N turns that alternate the servers, so that a
+ * change of the machine's speed within a round falls on all alike),
+ * `--server "NAME=FILE [ARGS]"` (repeatable;
  * the server must print `http://127.0.0.1:PORT` on stdout).
  *
  * @module
@@ -94,6 +99,7 @@ const { values } = parseArgs({
     "client-core": { type: "string", default: "1" },
     only: { type: "string" },
     fresh: { type: "boolean", default: false },
+    slices: { type: "string", default: "1" },
     server: { type: "string", multiple: true, default: [] },
     help: { type: "boolean", short: "h" },
   },
@@ -102,7 +108,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--only raw,floor,app,pep3333,pep3333log,pep3333rec,gateway,nolog,inspector,seam,copy,minimal,dev]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--slices N] [--only raw,floor,app,pep3333,pep3333log,pep3333rec,gateway,nolog,inspector,seam,copy,minimal,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -125,6 +131,13 @@ const threads = positive("threads", values.threads);
 const serverCore = positive("server-core", values["server-core"], 0);
 const clientCore = positive("client-core", values["client-core"], 0);
 const fresh = values.fresh;
+const slices = positive("slices", values.slices);
+if (duration % slices !== 0) {
+  console.error(
+    `error: --slices must divide --duration into whole seconds (got ${slices} for ${duration} s)`,
+  );
+  Deno.exit(2);
+}
 
 const contenders: Contender[] = [
   { name: "raw", args: ["run", "-A", "tests/bench/raw_server.ts"] },
@@ -172,7 +185,8 @@ if (!pin) console.error("warning: taskset is missing; nothing is pinned");
 const wrkVersion = (await sh("wrk", ["-v"])).out.split("\n")[0]?.trim() ?? "";
 
 const tmp = await Deno.makeTempDir({ prefix: "wsgi-bench-" });
-const lifetime = chosen.length * (warmup + rounds * (duration + 3 + (fresh ? warmup + 5 : 0))) +
+const lifetime =
+  chosen.length * (warmup + rounds * (duration + 3 * slices + (fresh ? warmup + 5 : 0))) +
   120;
 const servers: RunningServer[] = [];
 let stopping = false;
@@ -252,30 +266,66 @@ async function warm(server: RunningServer): Promise<void> {
   await drainLog(server.logFile);
 }
 
-/** One measured run of wrk against `s`; returns its req/s, cell of the round's line. */
-async function measure(s: RunningServer, round: number): Promise<string> {
+/** What one contender did in one round, summed over its slices. */
+interface Tally {
+  requests: number;
+  seconds: number;
+  cpu: number;
+}
+
+/** One slice of a round: wrk against `s` for `seconds`, added to its tally. */
+async function slice(
+  s: RunningServer,
+  tally: Tally,
+  seconds: number,
+  round: number,
+): Promise<void> {
   const cpu0 = await treeCpuSeconds(s.denoPid);
-  const r = await runWrk(s.url, wrkOptions);
+  const r = await runWrk(s.url, { ...wrkOptions, duration: seconds });
   const cpu1 = await treeCpuSeconds(s.denoPid);
-  results.get(s.contender.name)!.push(r.rps);
-  cpuPerRequest.get(s.contender.name)!.push((cpu1 - cpu0) * 1e6 / r.requests);
+  tally.requests += r.requests;
+  tally.seconds += r.requests / r.rps;
+  tally.cpu += cpu1 - cpu0;
   const logged = await drainLog(s.logFile);
   if (r.errors > 0) notes.push(`round ${round}: ${s.contender.name} had ${r.errors} errors`);
   const logging = s.contender.args.some((a) => /mod\.ts$|inprocess_server\.ts$/.test(a)) &&
-    !s.contender.args.includes("--quiet");
+    !s.contender.args.includes("--quiet") && !s.contender.args.includes("--no-log");
   if (logging && logged < r.requests * 0.99) {
     notes.push(
       `round ${round}: ${s.contender.name} logged ${logged} lines for ${r.requests} requests`,
     );
   }
-  return r.rps.toFixed(0).padStart(10);
+}
+
+/**
+ * One round: each server measured for `duration` seconds, in `slices`
+ * turns that alternate the servers (A B C A B C ...), so that a change of
+ * the machine's speed within the round falls on all of them alike. Returns
+ * the round's line of req/s.
+ */
+async function measureRound(these: RunningServer[], round: number): Promise<string[]> {
+  const tallies = these.map(() => ({ requests: 0, seconds: 0, cpu: 0 }));
+  for (let k = 0; k < slices; k++) {
+    for (let i = 0; i < these.length; i++) {
+      await slice(these[i]!, tallies[i]!, duration / slices, round);
+    }
+  }
+  return these.map((s, i) => {
+    const t = tallies[i]!;
+    const rps = t.requests / t.seconds;
+    results.get(s.contender.name)!.push(rps);
+    cpuPerRequest.get(s.contender.name)!.push(t.cpu * 1e6 / t.requests);
+    return rps.toFixed(0).padStart(10);
+  });
 }
 
 try {
-  // With --fresh, every round starts each contender anew (one process at a
-  // time): a process's own luck (where its JIT and allocator put things) then
-  // varies round by round, as the rounds' medians assume, instead of staying
-  // with the contender for the whole run.
+  // With --fresh, every round starts each contender anew: a process's own
+  // luck (where its JIT and allocator put things) then varies round by round,
+  // as the rounds' medians assume, instead of staying with the contender for
+  // the whole run. All of a round's servers are started and warmed first and
+  // then measured back to back (idle servers cost nothing), so that the
+  // round's ratios span seconds of the machine's time, not minutes.
   const running: RunningServer[] = [];
   if (!fresh) {
     for (const c of chosen) running.push(await launch(c));
@@ -283,17 +333,14 @@ try {
   }
   console.log(`round  ${chosen.map((c) => c.name.padStart(10)).join(" ")}   (req/s)`);
   for (let round = 1; round <= rounds; round++) {
-    const line: string[] = [];
+    let these = running;
     if (fresh) {
-      for (const c of chosen) {
-        const s = await launch(c);
-        await warm(s);
-        line.push(await measure(s, round));
-        await halt(s);
-      }
-    } else {
-      for (const s of running) line.push(await measure(s, round));
+      these = [];
+      for (const c of chosen) these.push(await launch(c));
+      for (const s of these) await warm(s);
     }
+    const line = await measureRound(these, round);
+    if (fresh) { for (const s of these) await halt(s); }
     console.log(`${String(round).padStart(5)}  ${line.join(" ")}`);
   }
 } finally {
@@ -393,7 +440,7 @@ console.log(
   `wrk:     ${
     [
       ...(pin ? ["taskset", "-c", String(clientCore)] : []),
-      ...wrkArgs("URL", { threads, connections, duration }),
+      ...wrkArgs("URL", { threads, connections, duration: duration / slices }),
     ].join(" ")
   }`,
 );

@@ -37,7 +37,7 @@
 
 import type { Application, ResponseBody } from "./types.ts";
 import type { ExchangeRecorder } from "./recorder.ts";
-import { Errors, lineLogger, stderrSink } from "./log.ts";
+import { blankLogLine, Errors, lineLogger, stderrSink } from "./log.ts";
 import { bodyError, show } from "./rules.ts";
 import { errorPage, timeoutPage } from "./error_page.ts";
 import { Deadlines } from "./timeout.ts";
@@ -244,17 +244,7 @@ export function toFetch(app: Application, options: GatewayOptions = {}): FetchHa
     options,
     sink,
     log: options.log ? lineLogger(options.log, sink) : undefined,
-    line: {
-      host: undefined,
-      port: 0,
-      method: "",
-      target: "",
-      status: 0,
-      bytes: 0,
-      duration: 0,
-      outcome: "end",
-      time: 0,
-    },
+    line: blankLogLine(),
     errors,
     environ: {
       // Replaced once built: the input's length is CONTENT_LENGTH, found while

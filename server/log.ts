@@ -329,6 +329,21 @@ export interface LogLine extends Omit<LogEntry, "remote"> {
   port: number;
 }
 
+/** A blank {@linkcode LogLine}, for a handler to fill for each of its lines. */
+export function blankLogLine(): LogLine {
+  return {
+    host: undefined,
+    port: 0,
+    method: "",
+    target: "",
+    status: 0,
+    bytes: 0,
+    duration: 0,
+    outcome: "end",
+    time: 0,
+  };
+}
+
 /** The {@linkcode LogEntry} of a {@linkcode LogLine}: a new object, its `remote` joined. */
 export function logEntry(line: LogLine): LogEntry {
   return {

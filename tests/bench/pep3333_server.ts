@@ -59,7 +59,8 @@
 
 import type { Environ, Header, StartResponse } from "../../server/types.ts";
 import { application } from "../../examples/hello.ts";
-import { BufferedSink, type LogLine } from "../../server/log.ts";
+import { blankLogLine, BufferedSink } from "../../server/log.ts";
+import { concatBytes } from "../../server/input.ts";
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const VERSION: [number, number] = [1, 0];
@@ -123,17 +124,7 @@ const startResponse = ((s: string, h: Header[]) => {
 
 /** With `--log`: the line every request fills, and where it goes (stderr, batched). */
 const log = Deno.args.includes("--log") ? new BufferedSink() : undefined;
-const line: LogLine = {
-  host: undefined,
-  port: 0,
-  method: "",
-  target: "",
-  status: 0,
-  bytes: 0,
-  duration: 0,
-  outcome: "end",
-  time: 0,
-};
+const line = blankLogLine();
 const TIME_ORIGIN = performance.timeOrigin;
 
 /** The bound port, as `SERVER_PORT` gives it (a string made once). */
@@ -222,7 +213,7 @@ Deno.serve({
     event(6, returned); // close
     event(7, returned); // headers_sent: as start_response got them
   }
-  const bytes = chunks.length === 1 ? chunks[0]! : join(chunks);
+  const bytes = concatBytes(chunks);
   const record: Record<string, string> = {};
   let text = false;
   for (const [name, value] of headers) {
@@ -255,15 +246,3 @@ Deno.serve({
   }
   return response;
 });
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}

@@ -60,9 +60,8 @@
  * Flags: `--rounds N` (5), `--duration S` (10), `--warmup S` (3),
  * `--connections N` (50), `--threads N` (1), `--server-core N` (0),
  * `--client-core N` (1), `--only a,b`, `--fresh` (each round starts every
- * contender anew, one at a time, and warms it up: a process's luck then
- * varies round by round instead of staying for the whole run; all of a
- * round's servers are started before it is measured), `--slices N` (1: each
+ * contender anew and warms it up, all before measuring any: a process's
+ * luck then varies round by round instead of staying for the whole run), `--slices N` (1: each
  * server's `--duration` in N turns that alternate the servers, so that a
  * change of the machine's speed within a round falls on all alike),
  * `--server "NAME=FILE [ARGS]"` (repeatable;
@@ -284,7 +283,7 @@ async function slice(
   const r = await runWrk(s.url, { ...wrkOptions, duration: seconds });
   const cpu1 = await treeCpuSeconds(s.denoPid);
   tally.requests += r.requests;
-  tally.seconds += r.requests / r.rps;
+  tally.seconds += r.rps > 0 ? r.requests / r.rps : seconds;
   tally.cpu += cpu1 - cpu0;
   const logged = await drainLog(s.logFile);
   if (r.errors > 0) notes.push(`round ${round}: ${s.contender.name} had ${r.errors} errors`);

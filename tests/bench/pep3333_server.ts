@@ -40,8 +40,8 @@
  * body came back; the log shares the first and the last); the request's
  * method, target, peer and headers (written in the same pass that builds the
  * environ), the environ as its derivation (the URL and a flags byte), the
- * status line and headers, the body's bytes; `headers_sent` as one byte
- * ("the list `start_response` got"). Strings are written a char a byte
+ * status line and headers, the body's bytes; `headers_sent` as its type
+ * and time alone (it sent the list `start_response` got). Strings are written a char a byte
  * (ASCII, as the benchmark sends). No frame headers, index, eviction, caps
  * or live stream: no recorder that keeps what the design asks can cost
  * less, so `pep3333rec` against `pep3333log` bounds `inspector/gateway` from

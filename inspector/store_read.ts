@@ -276,9 +276,10 @@ export function eventMessageFrom(
     (ring.buf[physical + 5]! & FLAG.DERIVED) !== 0 && ring.buf[physical + 4] === TYPE_CODE.environ
   ) {
     // A derived environ is rebuilt from its exchange's request.
-    const request = ix.request(seq) < 0
+    const requestAt = ix.request(seq);
+    const request = requestAt < 0
       ? undefined
-      : decodeFrame(ring.buf, ring.view, ring.at(ix.request(seq))).event;
+      : decodeFrame(ring.buf, ring.view, ring.at(requestAt)).event;
     context = { rule, request: request?.type === "request" ? request.data : undefined };
   }
   const frame = decodeFrame(ring.buf, ring.view, physical, context);

@@ -61,6 +61,7 @@ import type { Environ, Header, StartResponse } from "../../server/types.ts";
 import { application } from "../../examples/hello.ts";
 import { blankLogLine, BufferedSink } from "../../server/log.ts";
 import { concatBytes } from "../../server/input.ts";
+import { TYPE_CODE } from "../../inspector/record_format.ts";
 
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const VERSION: [number, number] = [1, 0];
@@ -84,6 +85,16 @@ let at = 0;
 function room(n: number): void {
   if (at + n > RING.length) at = 0;
 }
+// The record format's type codes (`docs/record.md`), read once.
+const REQUEST = TYPE_CODE.request;
+const ENVIRON = TYPE_CODE.environ;
+const CALL = TYPE_CODE.call;
+const START_RESPONSE = TYPE_CODE.start_response;
+const CHUNK = TYPE_CODE.chunk;
+const CLOSE = TYPE_CODE.close;
+const HEADERS_SENT = TYPE_CODE.headers_sent;
+const END = TYPE_CODE.end;
+
 /** An event's type byte and time. */
 function event(type: number, t: number): void {
   room(9);
@@ -110,7 +121,7 @@ const startResponse = ((s: string, h: Header[]) => {
   status = s;
   headers = h;
   if (recording) {
-    event(4, performance.now());
+    event(START_RESPONSE, performance.now());
     str(s);
     room(1);
     RING[at++] = h.length;
@@ -158,6 +169,8 @@ Deno.serve({
   const pathStart = url.indexOf("/", url.indexOf(":") + 3);
   const q = url.indexOf("?", pathStart);
   const path = q === -1 ? url.slice(pathStart) : url.slice(pathStart, q);
+  // The target as sent, for the record and the log line (one string for both).
+  const target = log === undefined && !recording ? "" : url.slice(pathStart);
   const environ: Environ = {
     REQUEST_METHOD: method,
     SCRIPT_NAME: "",
@@ -178,9 +191,9 @@ Deno.serve({
   filling = environ;
   let counted = 0;
   if (recording) {
-    event(1, started);
+    event(REQUEST, started);
     str(method);
-    str(url.slice(pathStart));
+    str(target);
     str(info.remoteAddr.hostname);
     room(3);
     VIEW.setUint16(at, info.remoteAddr.port, true);
@@ -191,11 +204,11 @@ Deno.serve({
   request.headers.forEach(readHeader);
   if (recording) {
     RING[counted] = count;
-    event(2, started);
+    event(ENVIRON, started);
     room(1);
     RING[at++] = 0; // the environ's flags
     str(url);
-    event(3, started);
+    event(CALL, started);
   }
   written = [];
   const body = application(environ, startResponse) as Uint8Array[];
@@ -204,14 +217,14 @@ Deno.serve({
   const returned = recording ? performance.now() : 0;
   if (recording) {
     for (const chunk of chunks) {
-      event(5, returned);
+      event(CHUNK, returned);
       room(4 + chunk.length);
       VIEW.setUint32(at, chunk.length, true);
       RING.set(chunk, at + 4);
       at += 4 + chunk.length;
     }
-    event(6, returned); // close
-    event(7, returned); // headers_sent: as start_response got them
+    event(CLOSE, returned);
+    event(HEADERS_SENT, returned); // as start_response got them
   }
   const bytes = concatBytes(chunks);
   const record: Record<string, string> = {};
@@ -227,7 +240,7 @@ Deno.serve({
     code === 200 ? { headers: record } : { status: code, headers: record },
   );
   if (recording) {
-    event(8, returned);
+    event(END, returned);
     room(4);
     VIEW.setUint32(at, bytes.length, true);
     at += 4;
@@ -237,7 +250,7 @@ Deno.serve({
     line.host = info.remoteAddr.hostname;
     line.port = info.remoteAddr.port;
     line.method = method;
-    line.target = url.slice(pathStart);
+    line.target = target;
     line.status = code;
     line.bytes = bytes.length;
     line.duration = ended - started;

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { EnvironDerivation, EnvironRule } from "./recorder.ts";
 import type { Environ } from "./types.ts";
 import { buildEnviron } from "./environ.ts";
@@ -81,3 +82,38 @@ export const deriveEnviron: EnvironRule = (
   if (derivation.dropped) leaveOutDroppedBody(environ);
   return environ;
 };
+
+/** This process's fingerprint of its environ code, once read. */
+let fingerprint: string | undefined;
+
+/**
+ * A fingerprint of the code that builds and rebuilds environs: the name and
+ * content of every module of this folder (`server/`, not its subfolders),
+ * read once per process. Under the CLI an app process writes environs as
+ * their derivation only when its fingerprint is the supervisor's
+ * (`AppRecording.environCode`): a contributor who edits `server/environ.ts`
+ * while the CLI runs gets app processes with the new code and a supervisor
+ * with the old one, which would rebuild an environ the app was never given.
+ * A folder that is not on disk (a remote import) is fixed by its URL; one
+ * that cannot be read gets a fingerprint no other process has.
+ */
+export function environCodeFingerprint(): string {
+  if (fingerprint !== undefined) return fingerprint;
+  const dir = new URL("./", import.meta.url);
+  if (dir.protocol !== "file:") return fingerprint = dir.href;
+  try {
+    const names: string[] = [];
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isFile && entry.name.endsWith(".ts")) names.push(entry.name);
+    }
+    const hash = createHash("sha256");
+    for (const name of names.sort()) {
+      hash.update(`${name}\0`);
+      hash.update(Deno.readFileSync(new URL(name, dir)));
+    }
+    fingerprint = hash.digest("hex");
+  } catch {
+    fingerprint = `unread ${crypto.randomUUID()}`;
+  }
+  return fingerprint;
+}

@@ -65,13 +65,15 @@ function killGroup(pid: number): void {
 
 /**
  * Writes `files` into a new temporary folder and starts
- * `deno run -A ...denoFlags mod.ts app.ts --port 0 --inspector-port 0 ...args` there.
+ * `deno run -A ...denoFlags mod.ts app.ts --port 0 --inspector-port 0 ...args` there,
+ * with the `mod.ts` of `root` (a folder path ending in `/`: this project's by default).
  */
 export async function startDev(
   files: Record<string, string>,
   args: string[] = [],
   module = "app.ts",
   denoFlags: string[] = [],
+  root = ROOT,
 ): Promise<DevServer> {
   const dir = await Deno.makeTempDir({ prefix: "wsgi-devtest-" });
   for (const [name, text] of Object.entries(files)) {
@@ -82,7 +84,7 @@ export async function startDev(
       "run",
       "-A",
       ...denoFlags,
-      `${ROOT}mod.ts`,
+      `${root}mod.ts`,
       module,
       "--port",
       "0",

@@ -29,6 +29,7 @@
 import type { Application } from "../types.ts";
 import { type FetchHandler, toFetch } from "../gateway.ts";
 import { stderrSink } from "../log.ts";
+import { environCodeFingerprint } from "../environ_rule.ts";
 import type { AppRecorder, CreateAppRecorder } from "../recorder.ts";
 import {
   ChannelWriter,
@@ -247,8 +248,14 @@ async function appRecorder(
   if (!config.recording || !module) return undefined;
   try {
     const { createAppRecorder } = await module as { createAppRecorder: CreateAppRecorder };
+    const settings = config.recording;
     return createAppRecorder({
-      settings: config.recording,
+      // Environs as their derivation only if the supervisor rebuilds them with this process's code.
+      settings: {
+        ...settings,
+        deriveEnviron: settings.deriveEnviron === true &&
+          settings.environCode === environCodeFingerprint(),
+      },
       generation: config.generation,
       worker: config.worker,
       send(frame, urgent) {
@@ -282,6 +289,9 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
   // standby's configuration names it too, so that it is loaded before the standby is used).
   let recorderModule = first.recording ? import(first.recording.module) : undefined;
   recorderModule?.catch(() => {/* reported when it is used */});
+  // This process's environ code, read now, as its modules were loaded (a standby's real
+  // configuration comes on the save it serves: ~5 ms off that path).
+  if (first.recording) environCodeFingerprint();
   const conn = await Deno.connect({ transport: "unix", path: first.channel });
   const out = new ChannelWriter(conn);
   out.control({ type: "hello", worker: first.worker, generation: first.generation, pid: Deno.pid });

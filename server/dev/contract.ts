@@ -77,6 +77,13 @@ export interface AppRecording {
    * else touched as its derivation (`FLAG.DERIVED` of the record format).
    */
   deriveEnviron?: boolean;
+  /**
+   * The supervisor's fingerprint of its environ code
+   * (`environCodeFingerprint` of `../environ_rule.ts`, set by the
+   * supervisor): an app process derives environs only when its own is the
+   * same, since the supervisor rebuilds them with its own code.
+   */
+  environCode?: string;
 }
 
 /** What an app process gives `createAppRecorder`. */

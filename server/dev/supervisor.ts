@@ -34,7 +34,8 @@ import {
 } from "./channel.ts";
 import { AppProcess } from "./app_process.ts";
 import type { ChildConfig } from "./child_config.ts";
-import type { Fault, RecordIntake, ServerEvent } from "./contract.ts";
+import type { AppRecording, Fault, RecordIntake, ServerEvent } from "./contract.ts";
+import { environCodeFingerprint } from "../environ_rule.ts";
 import type { LoadError } from "./load_error.ts";
 import { ModuleWatcher } from "./watcher.ts";
 import { Generations, GRACE_MS } from "./generations.ts";
@@ -128,6 +129,12 @@ export class Supervisor {
   #stopping = false;
   #print: (line: string) => void;
   #printError: (text: string) => void;
+  /**
+   * How app processes record: the inspector's settings, with this process's
+   * fingerprint of its environ code, read when it starts (before any app
+   * process, and so before any edit the watcher could see).
+   */
+  #recording: AppRecording | undefined;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
@@ -207,6 +214,8 @@ export class Supervisor {
         throw portError(error, "the inspector", "--inspector-port", host, port);
       }
     }
+    const recording = this.#o.inspector?.appRecording;
+    this.#recording = recording && { ...recording, environCode: environCodeFingerprint() };
     this.#dir = await Deno.makeTempDir({ prefix: "wsgi-dev-" });
     const path = `${this.#dir}/channel.sock`;
     this.#channel = Deno.listen({ transport: "unix", path });
@@ -313,7 +322,7 @@ export class Supervisor {
       port: this.#port,
       timeout: this.#o.timeout,
       multiprocess: this.#o.workers > 1,
-      recording: this.#o.inspector?.appRecording,
+      recording: this.#recording,
       maxRequestBody: this.#o.maxRequestBody,
       toolkit: this.#o.toolkit,
       log: this.#o.log,

@@ -536,7 +536,7 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
   /** The request body of a kept exchange as the client sent it. */
   requestBodyOf(seq: number): RequestBody {
     if (!this.keeps(seq)) return { bytes: new Uint8Array(0), size: 0, read: 0, complete: false };
-    return requestBodyFrom(this.#ring, this.#index, seq, this.#environRule);
+    return requestBodyFrom(this.#ring, this.#index, seq);
   }
 
   /** The live-stream message of one event (`at`: its frame's logical position), if it is still kept. */

@@ -195,14 +195,16 @@ export function summaryOf(ring: FrameRing, ix: ExchangeIndex, seq: number): Exch
 }
 
 /**
- * Decodes every kept frame of exchange `seq`; a derived environ is rebuilt
- * with `rule` from the exchange's request.
+ * Decodes every kept frame of exchange `seq` (only those whose type code is
+ * in `codes`, when given); a derived environ is rebuilt with `rule` from the
+ * exchange's request.
  */
 export function readExchange(
   ring: FrameRing,
   ix: ExchangeIndex,
   seq: number,
   rule?: EnvironRule,
+  codes?: ReadonlySet<number>,
 ): ExchangeReader {
   const reader = new ExchangeReader();
   const last = ix.last(seq);
@@ -213,6 +215,7 @@ export function readExchange(
   ring.walk(ix.first(seq), last, (at) => {
     // The ring interleaves exchanges: only this one's frames.
     if (view.getUint32(at + 8, true) !== id) return;
+    if (codes !== undefined && !codes.has(ring.buf[at + 4]!)) return;
     const frame = decodeFrame(ring.buf, view, at, context);
     if (frame.event.type === "request") context.request = frame.event.data;
     reader.add(frame, ring.buf);
@@ -244,14 +247,15 @@ export function requestFrom(
   return { method, target, headers };
 }
 
-/** The request body of kept exchange `seq`, as the client sent it. */
-export function requestBodyFrom(
-  ring: FrameRing,
-  ix: ExchangeIndex,
-  seq: number,
-  rule?: EnvironRule,
-): RequestBody {
-  const reader = readExchange(ring, ix, seq, rule);
+/** The frames that carry request body bytes. */
+const REQUEST_BODY_CODES: ReadonlySet<number> = new Set([TYPE_CODE.input, TYPE_CODE.input_rest]);
+
+/**
+ * The request body of kept exchange `seq`, as the client sent it: only its
+ * `input` and `input_rest` frames are decoded.
+ */
+export function requestBodyFrom(ring: FrameRing, ix: ExchangeIndex, seq: number): RequestBody {
+  const reader = readExchange(ring, ix, seq, undefined, REQUEST_BODY_CODES);
   const bytes = reader.request.bytes().slice();
   const size = ix.requestSize(seq);
   const read = ix.read(seq);

@@ -413,6 +413,32 @@ Deno.test("recordPaced(): requests wait while the channel is more than RECORD_WA
   await writer.drain();
 });
 
+Deno.test("recordPaced(): requests waiting when the channel closes go on at once, and the log says it closed, not that it stalled", async () => {
+  let fail!: () => void;
+  const failing = new Promise<number>((_, reject) => (fail = () => reject(new Error("gone"))));
+  const writer = new ChannelWriter({ write: () => failing }, 0);
+  const logged: string[] = [];
+  let calls = 0;
+  const handler = recordPaced(
+    () => {
+      calls++;
+      return Promise.resolve(new Response("ok"));
+    },
+    writer,
+    { stallMs: 60_000, log: (text) => logged.push(text) },
+  );
+  writer.send(RECORD, new Uint8Array(RECORD_WAIT + 1024 * 1024));
+  const waiting = handler(new Request("http://localhost/"));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  equal(calls, 0, "behind: it waits");
+  fail();
+  await (await waiting).text();
+  equal(calls, 1, "the channel closed: it went on, long before stallMs");
+  equal(writer.closed, true);
+  equal(logged.length, 1);
+  match(logged[0]!, /the channel to the supervisor closed; requests no longer wait for it/);
+});
+
 Deno.test("debugPage() shows the debug page to a loopback client only, unless anyClient", async () => {
   const app = () => {
     throw new Error("secret internals");

@@ -102,6 +102,11 @@ export class ChannelWriter {
     this.#delay = delay;
   }
 
+  /** Whether a write failed: the reader is gone, and nothing sent from now on reaches it. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Bytes queued and not yet written: how far behind the reader is. */
   get backlog(): number {
     return this.#queued + this.#used;

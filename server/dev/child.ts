@@ -175,11 +175,13 @@ export function recordPaced(
     if (!await out.below(RECORD_WAIT, stallMs) && !stalled) {
       stalled = true;
       log(
-        `Inspector: the inspector took no records for ${
-          stallMs / 1000
-        } s; requests no longer wait for it (past ${
-          RECORD_BACKLOG / 1024 / 1024
-        } MiB behind they are not recorded)\n`,
+        out.closed
+          ? "Inspector: the channel to the supervisor closed; requests no longer wait for it, and are no longer recorded\n"
+          : `Inspector: the inspector took no records for ${
+            stallMs / 1000
+          } s; requests no longer wait for it (past ${
+            RECORD_BACKLOG / 1024 / 1024
+          } MiB behind they are not recorded)\n`,
       );
     }
     return handler(request, info);

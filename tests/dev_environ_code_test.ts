@@ -13,6 +13,14 @@ import type { ExchangeDetail, ExchangeList } from "../inspector/protocol.ts";
 
 const json = async <T>(url: string): Promise<T> => JSON.parse((await get(url)).text) as T;
 
+/** Waits until the inspector has a complete exchange whose target is `target`. */
+async function recorded(inspector: string, target: string): Promise<void> {
+  await eventually(async () => {
+    const list = await json<ExchangeList>(`${inspector}/api/exchanges`);
+    return list.exchanges.some((x) => x.target === target && x.state === "complete");
+  }, `${target} recorded`);
+}
+
 /** The environ the inspector shows for the newest exchange whose target is `target`. */
 async function recordedEnviron(inspector: string, target: string) {
   const list = await json<ExchangeList>(`${inspector}/api/exchanges`);
@@ -39,10 +47,7 @@ export const application = (environ: Record<string, unknown>, start_response: (s
   const dev = await startDev({ "app.ts": app }, [], "app.ts", [], copy);
   try {
     equal((await get(`${dev.url}/before`)).text, "no");
-    await eventually(
-      async () => (await get(`${dev.inspector}/api/exchanges`)).text.includes("/before"),
-      "the first exchange recorded",
-    );
+    await recorded(dev.inspector, "/before");
     equal((await recordedEnviron(dev.inspector, "/before"))["test.edited"], undefined);
     const file = `${copy}server/environ.ts`;
     const code = await Deno.readTextFile(file);
@@ -62,13 +67,12 @@ export const application = (environ: Record<string, unknown>, start_response: (s
       "the edited code to serve",
       30_000,
     );
-    await eventually(
-      async () => (await get(`${dev.inspector}/api/exchanges`)).text.includes("/after"),
-      "the exchange recorded",
-    );
-    const environ = await recordedEnviron(dev.inspector, "/after");
+    // One more request, whose target no earlier exchange has, once the edited code serves.
+    equal((await get(`${dev.url}/edited`)).text, "yes");
+    await recorded(dev.inspector, "/edited");
+    const environ = await recordedEnviron(dev.inspector, "/edited");
     equal(environ["test.edited"], "yes", "the environ the app was given, key for key");
-    equal(environ.PATH_INFO, "/after");
+    equal(environ.PATH_INFO, "/edited");
   } finally {
     await dev.cleanup();
     await Deno.remove(copy, { recursive: true }).catch(() => {});

@@ -140,7 +140,9 @@ Deno.test({
         await dev.write("app.ts", FAILING);
         const app = await context.newPage();
         await eventually(async () => {
-          const response = await app.goto(dev.url + "/");
+          // A kept-alive connection to the process the reload retires may be closed under the
+          // request (README: clients reconnect): that is one more try, not a failure.
+          const response = await app.goto(dev.url + "/").catch(() => null);
           return response?.status() === 500 &&
             (await app.getByTestId("debug-error").count()) === 1;
         }, "the debug page");

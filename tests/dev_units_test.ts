@@ -371,9 +371,8 @@ Deno.test("ChannelWriter.below() resolves true once the reader took the backlog 
   equal(writer.backlog, 0);
 });
 
-Deno.test("recordPaced(): requests wait while the channel is more than RECORD_WAIT behind, and run once it caught up; a stalled reader lets them go on, said once", async () => {
-  const { sink, release, hold } = heldSink();
-  const writer = new ChannelWriter(sink, 0);
+/** `recordPaced` over a handler that counts its calls and answers "ok", its log kept. */
+function pacedOk(writer: ChannelWriter, stallMs: number) {
   const logged: string[] = [];
   let calls = 0;
   const handler = recordPaced(
@@ -382,18 +381,32 @@ Deno.test("recordPaced(): requests wait while the channel is more than RECORD_WA
       return Promise.resolve(new Response("ok"));
     },
     writer,
-    { stallMs: 200, log: (text) => logged.push(text) },
+    { stallMs, log: (text) => logged.push(text) },
   );
+  return {
+    handler,
+    logged,
+    get calls() {
+      return calls;
+    },
+  };
+}
+
+Deno.test("recordPaced(): requests wait while the channel is more than RECORD_WAIT behind, and run once it caught up; a stalled reader lets them go on, said once", async () => {
+  const { sink, release, hold } = heldSink();
+  const writer = new ChannelWriter(sink, 0);
+  const paced = pacedOk(writer, 200);
+  const { handler, logged } = paced;
   await (await handler(new Request("http://localhost/"))).text();
-  equal(calls, 1, "no backlog: no wait");
+  equal(paced.calls, 1, "no backlog: no wait");
   writer.send(RECORD, new Uint8Array(RECORD_WAIT + 1024 * 1024));
   const first = handler(new Request("http://localhost/"));
   const second = handler(new Request("http://localhost/"));
   await new Promise((resolve) => setTimeout(resolve, 50));
-  equal(calls, 1, "behind: both wait");
+  equal(paced.calls, 1, "behind: both wait");
   release();
   await Promise.all([(await first).text(), (await second).text()]);
-  equal(calls, 3, "caught up: both ran");
+  equal(paced.calls, 3, "caught up: both ran");
   ok(writer.backlog <= RECORD_WAIT);
   deepEqual(logged, []);
   // A reader that takes nothing: the waiters go on after stallMs, the next ones at once.
@@ -404,11 +417,11 @@ Deno.test("recordPaced(): requests wait while the channel is more than RECORD_WA
     handler(new Request("http://localhost/")),
     handler(new Request("http://localhost/")),
   ]);
-  equal(calls, 5);
+  equal(paced.calls, 5);
   equal(logged.length, 1, "said once");
   match(logged[0]!, /took no records for 0\.2 s; requests no longer wait for it/);
   await handler(new Request("http://localhost/"));
-  equal(calls, 6, "stalled: no wait");
+  equal(paced.calls, 6, "stalled: no wait");
   release();
   await writer.drain();
 });
@@ -417,23 +430,15 @@ Deno.test("recordPaced(): requests waiting when the channel closes go on at once
   let fail!: () => void;
   const failing = new Promise<number>((_, reject) => (fail = () => reject(new Error("gone"))));
   const writer = new ChannelWriter({ write: () => failing }, 0);
-  const logged: string[] = [];
-  let calls = 0;
-  const handler = recordPaced(
-    () => {
-      calls++;
-      return Promise.resolve(new Response("ok"));
-    },
-    writer,
-    { stallMs: 60_000, log: (text) => logged.push(text) },
-  );
+  const paced = pacedOk(writer, 60_000);
+  const { handler, logged } = paced;
   writer.send(RECORD, new Uint8Array(RECORD_WAIT + 1024 * 1024));
   const waiting = handler(new Request("http://localhost/"));
   await new Promise((resolve) => setTimeout(resolve, 20));
-  equal(calls, 0, "behind: it waits");
+  equal(paced.calls, 0, "behind: it waits");
   fail();
   await (await waiting).text();
-  equal(calls, 1, "the channel closed: it went on, long before stallMs");
+  equal(paced.calls, 1, "the channel closed: it went on, long before stallMs");
   equal(writer.closed, true);
   equal(logged.length, 1);
   match(logged[0]!, /the channel to the supervisor closed; requests no longer wait for it/);

@@ -10,13 +10,10 @@
  * So every lap is exactly `capacity` bytes, and a frame may take at most half
  * the budget.
  *
- * The ring starts small and doubles, rather than overwrite records its owner
- * still wants: a store that keeps 1000 small exchanges needs a megabyte or
- * two, and a small ring stays in the processor's caches (writing through a
- * mostly cold 64 MiB ring cost a third more per exchange). Past
- * {@linkcode STRAIGHT_AT} it grows to the budget at once: records that big
- * are large bodies, and doubling on to 64 MiB would copy and touch 127 MiB
- * of fresh pages on the way, where growing straight touches 71.
+ * The ring starts small and doubles, up to the budget, rather than overwrite
+ * records its owner still wants: a store that keeps 1000 small exchanges
+ * needs a megabyte or two, and a small ring stays in the processor's caches
+ * (writing through a mostly cold 64 MiB ring cost a third more per exchange).
  * At the budget, before the encoder may write over bytes of the previous lap,
  * the ring asks the owner to evict its oldest records until the bytes are
  * free ({@linkcode RingOwner}).
@@ -37,8 +34,6 @@ export interface RingOwner {
 
 /** The first capacity of a ring (or its budget, if smaller). */
 const FIRST_CAPACITY = 1024 * 1024;
-/** The capacity from which a ring grows to its budget at once, rather than doubling. */
-export const STRAIGHT_AT = 4 * 1024 * 1024;
 
 /** Rounds up to a multiple of 8. */
 export const align8 = (n: number): number => (n + 7) & ~7;
@@ -136,18 +131,15 @@ export class FrameRing implements FrameSink {
   }
 
   /**
-   * Doubles the ring (or grows it to the budget, from
-   * {@linkcode STRAIGHT_AT}), keeping every live byte at its logical
-   * position; the frame being written goes to the start of the next lap if
-   * it would straddle the new end. Returns false at the budget.
+   * Doubles the ring (up to the budget), keeping every live byte at its
+   * logical position; the frame being written goes to the start of the next
+   * lap if it would straddle the new end. Returns false at the budget.
    */
   #grow(enc: FrameEncoder): boolean {
     if (this.capacity >= this.budget) return false;
     const old = this.buf;
     const oldCapacity = this.capacity;
-    const capacity = oldCapacity >= STRAIGHT_AT
-      ? this.budget
-      : Math.min(this.budget, oldCapacity * 2);
+    const capacity = Math.min(this.budget, oldCapacity * 2);
     const buf = new Uint8Array(capacity);
     const start = this.base + enc.start;
     const length = enc.pos - enc.start;

@@ -293,7 +293,7 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
   recorderModule?.catch(() => {/* reported when it is used */});
   // This process's environ code, read now, as its modules were loaded (a standby's real
   // configuration comes on the save it serves: ~5 ms off that path).
-  if (first.recording) environCodeFingerprint();
+  if (first.recording?.deriveEnviron) environCodeFingerprint();
   const conn = await Deno.connect({ transport: "unix", path: first.channel });
   const out = new ChannelWriter(conn);
   out.control({ type: "hello", worker: first.worker, generation: first.generation, pid: Deno.pid });

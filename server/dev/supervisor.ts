@@ -215,7 +215,10 @@ export class Supervisor {
       }
     }
     const recording = this.#o.inspector?.appRecording;
-    this.#recording = recording && { ...recording, environCode: environCodeFingerprint() };
+    // Read only when app processes derive environs (not in token mode): it is what they compare.
+    this.#recording = recording?.deriveEnviron
+      ? { ...recording, environCode: environCodeFingerprint() }
+      : recording;
     this.#dir = await Deno.makeTempDir({ prefix: "wsgi-dev-" });
     const path = `${this.#dir}/channel.sock`;
     this.#channel = Deno.listen({ transport: "unix", path });

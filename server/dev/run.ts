@@ -90,7 +90,12 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
       `Cannot load module ${JSON.stringify(options.shown)}: ${loadErrorLine(started.loadError)}`,
     );
   }
-  console.log(`Serving HTTP on ${supervisor.url} ... (${options.shown})`);
+  const everywhere = supervisor.hostname === "0.0.0.0" || supervisor.hostname === "::";
+  console.log(
+    `Serving HTTP on ${supervisor.url} ... (${options.shown})${
+      everywhere ? `, on every interface (${supervisor.hostname})` : ""
+    }`,
+  );
   if (supervisor.inspectorUrl) console.log(`Inspector on ${supervisor.inspectorUrl}`);
   if (options.reload) console.log("Edits reload the app; the inspector keeps its history.");
   const stop = Promise.withResolvers<void>();

@@ -395,10 +395,7 @@ export class Supervisor {
   /** Stops every app process (within a second), the watcher, the channel and the inspector. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
-    this.#stopping = true;
-    this.#watcher?.close();
-    this.#watchdog.stop();
-    this.#generations.stop();
+    this.#stopTimers();
     const all = [...this.#processes];
     for (const p of all) {
       p.endedBy ??= "shutdown";
@@ -415,5 +412,32 @@ export class Supervisor {
     } catch { /* closed */ }
     await this.#o.inspector?.shutdown();
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  /**
+   * Stops at once, also in the middle of {@linkcode Supervisor.stop} (a
+   * second Ctrl-C): every app process's group is killed, the channel closed
+   * and the temporary folder removed, synchronously, so that the caller may
+   * exit the next moment. The inspector goes with this process.
+   */
+  stopNow(): void {
+    if (!this.#stopping) this.#stopTimers();
+    for (const p of this.#processes) p.kill("shutdown");
+    try {
+      this.#channel?.close();
+    } catch { /* closed */ }
+    if (this.#dir) {
+      try {
+        Deno.removeSync(this.#dir, { recursive: true });
+      } catch { /* removed */ }
+    }
+  }
+
+  /** No more reloads, restarts or heartbeat checks. */
+  #stopTimers(): void {
+    this.#stopping = true;
+    this.#watcher?.close();
+    this.#watchdog.stop();
+    this.#generations.stop();
   }
 }

@@ -8,6 +8,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { deriveEnviron } from "./environ_rule.ts";
@@ -316,6 +318,25 @@ function staticDirs(options: CliOptions): [string, string][] {
   });
 }
 
+/**
+ * The URL of a MODULE given on the command line: a URL (`file:`, `https:`,
+ * ...) as it is; a path, relative to `cwd`, as a `file:` URL whose `#`, `%`
+ * and `?` are escaped (they are part of a file name, not a fragment, an
+ * escape or a query).
+ *
+ * @example
+ * ```ts
+ * import { moduleUrl } from "./cli.ts";
+ * console.assert(moduleUrl("my app#1.ts", "/srv").href === "file:///srv/my%20app%231.ts");
+ * console.assert(moduleUrl("https://example.com/app.ts").href === "https://example.com/app.ts");
+ * ```
+ */
+export function moduleUrl(module: string, cwd: string = Deno.cwd()): URL {
+  // Two letters at least: `C:\app.ts` is a path.
+  if (/^[a-z][a-z\d+.-]+:/i.test(module) && URL.canParse(module)) return new URL(module);
+  return pathToFileURL(resolve(cwd, module));
+}
+
 /** The default application module, next to this repository's `mod.ts`. */
 export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.url);
 
@@ -328,8 +349,10 @@ export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.u
  * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
-  const url = module instanceof URL ? module : new URL(module, `file://${Deno.cwd()}/`);
-  const shown = module instanceof URL ? url.pathname : module;
+  const url = module instanceof URL ? module : moduleUrl(module);
+  const shown = module instanceof URL
+    ? url.protocol === "file:" ? fileURLToPath(url) : url.href
+    : module;
   if (url.protocol === "file:") {
     try {
       Deno.statSync(url);
@@ -398,18 +421,14 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       memory: options.inspectorMemory,
       environRule: deriveEnviron,
       app: {
-        module: options.module === undefined
-          ? DEFAULT_MODULE.href
-          : new URL(options.module, `file://${Deno.cwd()}/`).href,
+        module: (options.module === undefined ? DEFAULT_MODULE : moduleUrl(options.module)).href,
         name: options.name,
       },
     })
     : undefined;
   try {
     return await runDev({
-      module: options.module === undefined
-        ? DEFAULT_MODULE
-        : new URL(options.module, `file://${Deno.cwd()}/`),
+      module: options.module === undefined ? DEFAULT_MODULE : moduleUrl(options.module),
       shown: options.module ?? "examples/hello.ts",
       name: options.name,
       host: options.host,

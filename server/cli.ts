@@ -166,44 +166,99 @@ function byteSize(
   return n;
 }
 
+/** Each flag: its type, and for one that takes a value, the value's name in `--help`. */
+const FLAGS = {
+  host: { type: "string", value: "H" },
+  port: { type: "string", value: "N" },
+  "inspector-host": { type: "string", value: "H" },
+  "inspector-port": { type: "string", value: "N" },
+  "no-inspector": { type: "boolean" },
+  "max-exchanges": { type: "string", value: "N" },
+  "max-body-bytes": { type: "string", value: "N" },
+  "inspector-memory": { type: "string", value: "N" },
+  "max-request-body": { type: "string", value: "N" },
+  quiet: { type: "boolean" },
+  "no-validate": { type: "boolean" },
+  strict: { type: "boolean" },
+  static: { type: "string", multiple: true, value: "/P=DIR" },
+  "script-name": { type: "string", value: "/P" },
+  help: { type: "boolean", short: "h" },
+  "no-reload": { type: "boolean" },
+  "reload-grace": { type: "string", value: "SECONDS" },
+  timeout: { type: "string", value: "SECONDS" },
+  workers: { type: "string", value: "N" },
+  "debug-any-client": { type: "boolean" },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+
+/**
+ * Checks what `parseArgs` read leniently (so that `--timeout -1` is the
+ * value -1, which the flag's range check then names): an unknown flag, a
+ * value missing or given to a flag that takes none, or a flag taken for a
+ * value (`--host --port 9000`).
+ *
+ * @throws {UsageError} naming the flag and its rule
+ */
+function checkTokens(tokens: ReturnType<typeof parseArgs>["tokens"] = []): void {
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    const flag = Object.hasOwn(FLAGS, token.name) ? FLAGS[token.name as FlagName] : undefined;
+    if (flag === undefined) throw new UsageError(`Unknown flag ${JSON.stringify(token.rawName)}`);
+    if (flag.type === "boolean") {
+      if (token.value !== undefined) {
+        throw new UsageError(
+          `${token.rawName} takes no value (got ${JSON.stringify(token.value)})`,
+        );
+      }
+      continue;
+    }
+    const usage = `${token.rawName} ${flag.value}`;
+    if (token.value === undefined) {
+      throw new UsageError(`${token.rawName} needs a value: ${usage}`);
+    }
+    // A value that is a flag (not a negative number): the value was left out.
+    if (!token.inlineValue && /^-(?![\d.])/.test(token.value)) {
+      throw new UsageError(
+        `${token.rawName} needs a value: ${usage} (got the flag ${
+          JSON.stringify(token.value)
+        }; a value starting with "-" goes as ${token.rawName}=VALUE)`,
+      );
+    }
+  }
+}
+
 /**
  * Parses the command line.
  *
- * @throws {UsageError} for an unknown flag, a bad number, or extra arguments
+ * @throws {UsageError} for an unknown flag, a bad value, or extra arguments;
+ * its message names the flag and its rule, and points at `--help`
  */
 export function parseCli(args: string[]): CliOptions {
-  let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "inspector-host": { type: "string" },
-        "inspector-port": { type: "string" },
-        "no-inspector": { type: "boolean" },
-        "max-exchanges": { type: "string" },
-        "max-body-bytes": { type: "string" },
-        "inspector-memory": { type: "string" },
-        "max-request-body": { type: "string" },
-        quiet: { type: "boolean" },
-        "no-validate": { type: "boolean" },
-        strict: { type: "boolean" },
-        static: { type: "string", multiple: true },
-        "script-name": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        "no-reload": { type: "boolean" },
-        "reload-grace": { type: "string" },
-        timeout: { type: "string" },
-        workers: { type: "string" },
-        "debug-any-client": { type: "boolean" },
-      },
-    });
+    return parseFlags(args);
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!);
+    if (error instanceof UsageError) throw new UsageError(`${error.message}; see --help`);
+    throw error;
   }
-  const { values, positionals } = parsed;
+}
+
+function parseFlags(args: string[]): CliOptions {
+  // Lenient, then checked: parseArgs' strict errors name no rule ("argument is ambiguous").
+  const parsed = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: FLAGS,
+  });
+  checkTokens(parsed.tokens);
+  const values = parsed.values as {
+    [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true } ? string[]
+      : (typeof FLAGS)[K]["type"] extends "string" ? string
+      : boolean;
+  };
+  const positionals = parsed.positionals;
   if (positionals.length > 1) {
     throw new UsageError(
       `expected at most one MODULE (got ${positionals.length}: ${positionals.join(" ")})`,

@@ -102,7 +102,23 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
         ["--reload-grace", "soon"],
         /--reload-grace must be a number from 0 to 3600 \(got "soon"\)/,
       ],
-      ["an unknown flag", ["--frobnicate"], /Unknown option '--frobnicate'/],
+      ["an unknown flag", ["--frobnicate"], /Unknown flag "--frobnicate"; see --help$/m],
+      [
+        "a negative --timeout",
+        ["--timeout", "-1"],
+        /--timeout must be an integer from 0 to 86400 \(got "-1"\); see --help$/m,
+      ],
+      [
+        "a negative --max-exchanges",
+        ["--max-exchanges", "-1"],
+        /--max-exchanges must be an integer from 1 to 10000000 \(got "-1"\); see --help$/m,
+      ],
+      [
+        "a flag where a value belongs",
+        ["--host", "--port", "0"],
+        /--host needs a value: --host H \(got the flag "--port"; .*\); see --help$/m,
+      ],
+      ["a value for a flag that takes none", ["--quiet=yes"], /--quiet takes no value/],
       ["two modules", ["a.ts", "b.ts"], /expected at most one MODULE/],
     ];
     for (const [name, args, message] of cases) {

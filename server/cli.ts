@@ -423,7 +423,7 @@ export async function loadApplication(module: string | URL, name?: string): Prom
     throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: ${first}`);
   }
   const key = exportKey(exports, name);
-  if (key === undefined) throw new UsageError(missingExport(shown, name));
+  if (key === undefined) throw new UsageError(missingExport(shown, name, exports));
   const app = exportedApplication(key, exports[key], shown);
   if ("message" in app) throw new UsageError(app.message);
   return app;

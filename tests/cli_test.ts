@@ -406,3 +406,21 @@ Deno.test("a MODULE path with #, % or a space in its name is served and reloaded
     }
   });
 });
+
+Deno.test("MODULE:NAME naming an export the module lacks: the page says the name is on the command line and lists the exports", async () => {
+  const dev = await startDev({ "app.ts": helloApp("hi") }, [], "app.ts:nope");
+  try {
+    const page = await get(dev.url);
+    equal(page.status, 500);
+    match(
+      page.text,
+      /no export named "nope", the NAME given on the command line \(app\.ts:nope\); its exports that can be served: "application"/,
+    );
+    match(page.text, /run it again with one the module has \(app\.ts:application\)/);
+    ok(!/Fix the file and save/.test(page.text), page.text);
+    const html = await get(dev.url, { headers: { Accept: "text/html" } });
+    match(html.text, /<footer>The export&#39;s name is on the command line/);
+  } finally {
+    await dev.cleanup();
+  }
+});

@@ -44,7 +44,13 @@ import type { Fault } from "./contract.ts";
 import type { ChildConfig } from "./child_config.ts";
 import { fromImportError, type LoadError, loadErrorPage, withFrame } from "./load_error.ts";
 import { debugPage } from "./debug_page.ts";
-import { composeApplication, exportedApplication, exportKey, missingExport } from "./compose.ts";
+import {
+  composeApplication,
+  exportedApplication,
+  exportKey,
+  missingExport,
+  missingExportFix,
+} from "./compose.ts";
 
 /** Milliseconds between heartbeats. */
 export const HEARTBEAT_MS = 200;
@@ -97,7 +103,8 @@ async function importApplication(
         kind: "bad export",
         module: config.shown,
         file,
-        message: missingExport(config.shown, name),
+        message: missingExport(config.shown, name, exports),
+        fix: name === undefined ? undefined : missingExportFix(config.shown, name, exports),
       },
     };
   }

@@ -58,13 +58,53 @@ export function exportKey(exports: Record<string, unknown>, name?: string): stri
   return DEFAULT_EXPORTS.find((key) => key in exports);
 }
 
-/** The message for a module without the export asked for. */
-export function missingExport(shown: string, name?: string): string {
+/** The names of a module's exports that could be served (functions, objects with `fetch`). */
+export function servableExports(exports: Record<string, unknown>): string[] {
+  return Object.keys(exports).filter((key) => {
+    const value = exports[key];
+    return typeof value === "function" ||
+      typeof (value as { fetch?: unknown } | null)?.fetch === "function";
+  });
+}
+
+/**
+ * The message for a module without the export asked for, naming the exports
+ * it has that could be served. A `name` comes from the command line
+ * (`app.ts:NAME`), and the message says so.
+ */
+export function missingExport(
+  shown: string,
+  name: string | undefined,
+  exports: Record<string, unknown> = {},
+): string {
+  const servable = servableExports(exports);
+  const listed = servable.slice(0, 8).map((key) => JSON.stringify(key)).join(", ") +
+    (servable.length > 8 ? ", ..." : "");
+  const has = servable.length === 0
+    ? "it exports nothing that can be served"
+    : `its exports that can be served: ${listed}`;
   return name === undefined
     ? `Module ${
       JSON.stringify(shown)
-    } exports neither "application" nor a default (nor a "fetch" handler); export one, or name it as ${shown}:NAME`
-    : `Module ${JSON.stringify(shown)} has no export named ${JSON.stringify(name)}`;
+    } exports neither "application" nor a default (nor a "fetch" handler); ${has}; export one, or name it as ${shown}:NAME`
+    : `Module ${JSON.stringify(shown)} has no export named ${
+      JSON.stringify(name)
+    }, the NAME given on the command line (${shown}:${name}); ${has}`;
+}
+
+/**
+ * What to do about a missing export named on the command line: unlike a
+ * mistake in the file, a save alone does not mend it.
+ */
+export function missingExportFix(
+  shown: string,
+  name: string,
+  exports: Record<string, unknown>,
+): string {
+  const other = servableExports(exports)[0];
+  return `The export's name is on the command line: run it again with one the module has${
+    other === undefined ? "" : ` (${shown}:${other})`
+  }, or export ${JSON.stringify(name)} from ${shown} and save.`;
 }
 
 /**

@@ -41,6 +41,13 @@ export interface LoadError {
   frame?: string;
   /** The place as shown: `app.ts:3:14` (relative to the working folder). */
   place?: string;
+  /** What to do, when it is not "fix the file and save" (an export named on the command line). */
+  fix?: string;
+}
+
+/** The pages' last line: what to do. */
+function fixLine(error: LoadError): string {
+  return error.fix ?? "Fix the file and save: the server reloads it by itself.";
 }
 
 /** Adds the code frame of the error's place, when its file can be read. */
@@ -171,14 +178,14 @@ export function loadErrorPage(error: LoadError, options: LoadErrorPageOptions = 
           }</div>`
           : ""
       }${frame}${stack}</main>
-<footer>Fix the file and save: the server reloads it by itself.${
+<footer>${escapeHtml(fixLine(error))}${
         inspectorUrl
           ? ` The inspector: <a href="${escapeHtml(inspectorUrl)}">${escapeHtml(inspectorUrl)}</a>.`
           : ""
       }</footer></body></html>`;
       type = "text/html; charset=utf-8";
     } else {
-      body = formatLoadError(error, cwd) + "\nFix the file and save: the server reloads it.\n";
+      body = `${formatLoadError(error, cwd)}\n${fixLine(error)}\n`;
       type = "text/plain; charset=utf-8";
     }
     const bytes = new TextEncoder().encode(body);

@@ -92,6 +92,20 @@ function bodyExpression(bytes: Uint8Array, contentType: string | undefined): str
   return text !== undefined ? literal(text) : `Uint8Array.fromBase64(${literal(bytes.toBase64())})`;
 }
 
+/**
+ * Whether `new Request()` would send `target` as it is: it percent-encodes
+ * non-ASCII characters and resolves dot segments, which a client's raw
+ * target may hold (`Deno.serve` passes those on as sent).
+ */
+function survivesRequest(target: string): boolean {
+  try {
+    const url = new URL(`http://h${target}`);
+    return url.pathname + url.search === target;
+  } catch {
+    return false;
+  }
+}
+
 /** A safe identifier for an export name, or undefined. */
 function exportName(name: string | undefined): string | undefined {
   return name !== undefined && /^[A-Za-z_$][\w$]*$/.test(name) ? name : undefined;
@@ -149,6 +163,7 @@ export function testFile(exchange: ExchangeDetail, imports: TestImports): string
     : "http";
 
   const requestHeaders = request.headers.filter(([n]) => !REQUEST_SKIP.has(n.toLowerCase()));
+  const rawTarget = !survivesRequest(request.target);
   const hasBody = requestBody.length > 0 && request.method !== "GET" && request.method !== "HEAD";
 
   // The app's headers, grouped by name (in order of first appearance).
@@ -231,9 +246,15 @@ export function testFile(exchange: ExchangeDetail, imports: TestImports): string
       `    body: ${bodyExpression(requestBody, header(request.headers, "content-type"))},`,
     );
   }
+  L.push(`  });`);
+  if (rawTarget) {
+    L.push(
+      `  // new Request() would percent-encode this target (or resolve its dot segments); the`,
+      `  // gateway is given it as the client sent it.`,
+      `  const response = await handler(request, { target: ${literal(request.target)} });`,
+    );
+  } else L.push(`  const response = await handler(request);`);
   L.push(
-    `  });`,
-    `  const response = await handler(request);`,
     ``,
     `  assert.equal(response.status, ${sent.status});`,
   );

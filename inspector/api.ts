@@ -351,7 +351,7 @@ export function createApi(options: ApiOptions): InspectorApi {
     if (exchange === undefined) {
       return fail(
         502,
-        `Replay answered ${status} but was not recorded: the app at ${base} does not use this inspector's recorder`,
+        `Replay answered ${status} but was not recorded: the server at ${base} refused the request before the app ran (Deno.serve answers some requests itself, such as a CONNECT or a malformed target, with a 400), or it does not record into this inspector`,
       );
     }
     const result: ReplayResult = { id: exchange.id, status, changes: plan.changes };

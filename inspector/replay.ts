@@ -12,7 +12,10 @@
  * is made. An edited `Host` header is sent as written, to the app.
  *
  * **What it sends.** Exactly the recorded method, target, headers (`Host`
- * included, in their recorded order, names and values as recorded) and body,
+ * included, in their recorded order, names and values as recorded: as
+ * `Deno.serve` gave them, lower-cased, sorted by name, a repeated header
+ * joined into one; the client's own order and case reach no Deno server)
+ * and body,
  * plus one header, `x-wsgi-inspector-replay`, that links the new exchange to
  * its original (see `./store.ts`). Nothing an HTTP client would add
  * (`Accept-Encoding`, `User-Agent`, `Connection`). The target goes out as

@@ -366,57 +366,56 @@ export interface Route {
 }
 
 /**
- * The side port's routes: the one table, which `api.ts` dispatches on.
- *
- * | route | answer |
- * |---|---|
- * | `GET /` | the page (HTML), loading `/app.js` |
- * | `GET /app.js` | the page's script, bundled from `inspector/ui/` |
- * | `GET /api/exchanges?method=&status=&q=&body=&limit=&before=` | {@linkcode ExchangeList}, newest first; `status` exact (`404`) or a class (`4xx`); `q` matches the path and query; `body` (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange (`search.ts`); `before` is a `seq`, for paging |
- * | `GET /api/exchanges/:id` | {@linkcode ExchangeDetail} |
- * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
- * | `GET /api/exchanges/:id/test` | a `deno test` file that sends the recorded request to the app in-process and checks the recorded answer (a download; `test_export.ts`) |
- * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
- * | `GET /api/stream?events=` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage}; `events=none` leaves out the `event` messages (summaries, evictions, clears and server events only: what a list needs) |
- * | `GET /api/exchanges/:id/stream?from=` | Server-Sent Events of one exchange: its `event` messages from index `from` (0 by default) of those kept, then each new one live; ends when its timeline is finished (`timelineFinished`: after `end`, or after `abort` and `close`), or when it is dropped |
- * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
- * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
- * | `POST /api/import` | body: a HAR file (JSON); loads its entries into the store as imported exchanges, to view and replay; answers {@linkcode ImportResult} (needs the inspector's own Origin) |
- * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; sends it byte for byte to the app's own address; answers {@linkcode ReplayResult}, with how it differs from the recorded request (needs the inspector's own Origin) |
- *
- * Errors are JSON `{ "error": "..." }`. In token mode every `/api/` route
- * needs `Authorization: Bearer TOKEN` (see `./guard.ts`).
+ * The side port's routes: the one table, which `api.ts` dispatches on (each
+ * entry's `answer` says what it answers). A `GET` route answers `HEAD` too,
+ * unless it says `head: false`; `:id` is an exchange's id. Errors are JSON
+ * `{ "error": "..." }`. A `POST` needs the inspector's own `Origin`, and in
+ * token mode every `/api/` route needs `Authorization: Bearer TOKEN` (see
+ * `./guard.ts`).
  */
 export const ROUTES = [
   { name: "page", method: "GET", path: "/", answer: "the page (HTML), loading /app.js" },
-  { name: "script", method: "GET", path: "/app.js", answer: "the page's script" },
+  {
+    name: "script",
+    method: "GET",
+    path: "/app.js",
+    answer: "the page's script, bundled from inspector/ui/",
+  },
   {
     name: "list",
     method: "GET",
     path: "/api/exchanges",
     query: "method, status, q, body, limit, before",
-    answer: "ExchangeList, newest first",
+    answer:
+      "ExchangeList, newest first; status exact (404) or a class (4xx); q matches the path and query; body (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange (search.ts); before is a seq, for paging",
   },
   { name: "detail", method: "GET", path: "/api/exchanges/:id", answer: "ExchangeDetail" },
   {
     name: "exchangeHar",
     method: "GET",
     path: "/api/exchanges/:id/har",
-    answer: "HAR 1.2 of one exchange",
+    answer: "HAR 1.2 of that exchange (a download)",
   },
   {
     name: "exchangeTest",
     method: "GET",
     path: "/api/exchanges/:id/test",
-    answer: "a deno test file of one exchange",
+    answer:
+      "a deno test file that sends the recorded request to the app in-process and checks the recorded answer (a download; test_export.ts)",
   },
-  { name: "har", method: "GET", path: "/api/har", answer: "HAR 1.2 of every kept exchange" },
+  {
+    name: "har",
+    method: "GET",
+    path: "/api/har",
+    answer: "HAR 1.2 of every kept exchange, oldest first (a download)",
+  },
   {
     name: "stream",
     method: "GET",
     path: "/api/stream",
     query: "events (all, none)",
-    answer: "Server-Sent Events",
+    answer:
+      "Server-Sent Events: each data: is one StreamMessage; events=none leaves out the event messages (summaries, evictions, clears and server events only: what a list needs)",
     head: false,
   },
   {
@@ -424,22 +423,31 @@ export const ROUTES = [
     method: "GET",
     path: "/api/exchanges/:id/stream",
     query: "from",
-    answer: "Server-Sent Events of one exchange's events, until its end",
+    answer:
+      "Server-Sent Events of one exchange: its event messages from index from (0 by default) of those kept, then each new one live; ends when its timeline is finished (timelineFinished: after end, or after abort and close), or when it is dropped",
     head: false,
   },
   {
     name: "server",
     method: "GET",
     path: "/api/server",
-    answer: "ServerState: the app's generation, its load error, server-level events",
+    answer:
+      "ServerState: the app's generation, its load error, server-level events (under the CLI)",
   },
   { name: "clear", method: "POST", path: "/api/clear", answer: '{ "cleared": n }' },
-  { name: "import", method: "POST", path: "/api/import", answer: "ImportResult" },
+  {
+    name: "import",
+    method: "POST",
+    path: "/api/import",
+    answer:
+      "body: a HAR file (JSON); loads its entries into the store as imported exchanges, to view and replay; answers ImportResult",
+  },
   {
     name: "replay",
     method: "POST",
     path: "/api/exchanges/:id/replay",
-    answer: "ReplayResult",
+    answer:
+      "body ReplayRequest; sends it byte for byte to the app's own address; answers ReplayResult, with how it differs from the recorded request",
   },
 ] as const satisfies readonly Route[];
 

@@ -1,7 +1,8 @@
 /**
  * An exchange as a `deno test` file: the recorded request (method, target,
  * headers, body as the client sent it) sent in-process to the app through
- * `toFetch`, and the answer checked against the recording: its status, its
+ * `toFetch` (a target that `new Request()` would change goes as
+ * `HandlerInfo.target`, as sent), and the answer checked against the recording: its status, its
  * meaningful headers (`Content-Type` and the app's own; not `Date`, not
  * hop-by-hop) and its body (as text when it is text, as bytes otherwise).
  * `GET /api/exchanges/:id/test` serves it as a download.

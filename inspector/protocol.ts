@@ -79,6 +79,22 @@ export interface ExchangeList {
   maxExchanges?: number;
   /** The store's memory budget and how much of it holds records, in bytes. */
   memory?: { budget: number; used: number };
+  /**
+   * Set when a body search (`body=`) stopped before the oldest exchange: one
+   * request scans at most 64 MiB of bodies (`MAX_SEARCH_SCAN_BYTES` of
+   * `search.ts`), newest first. Exchange `seq` and every older one were not
+   * searched: they are neither counted in `total` nor listed. `message`
+   * says so, for a person.
+   */
+  searchCut?: SearchCut;
+}
+
+/** Where a body search stopped (see {@linkcode ExchangeList.searchCut}). */
+export interface SearchCut {
+  /** The newest exchange not searched. */
+  seq: number;
+  /** What was not searched and why, for a person. */
+  message: string;
 }
 
 /** The captured streams of an exchange. */
@@ -387,7 +403,7 @@ export const ROUTES = [
     path: "/api/exchanges",
     query: "method, status, q, body, limit, before",
     answer:
-      "ExchangeList, newest first; status exact (404) or a class (4xx); q matches the path and query; body (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange (search.ts); before is a seq, for paging",
+      "ExchangeList, newest first; status exact (404) or a class (4xx); q matches the path and query; body (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange, newest first (search.ts: at most 1024 bytes of UTF-8 a text, else 400; at most 64 MiB of bodies scanned a request, else the list stops and says so in searchCut); before is a seq, for paging",
   },
   { name: "detail", method: "GET", path: "/api/exchanges/:id", answer: "ExchangeDetail" },
   {

@@ -59,6 +59,7 @@ import type {
   ExchangeList,
   ExchangeSummary,
   Pair,
+  SearchCut,
   StreamMessage,
 } from "./protocol.ts";
 import type { FrameEncoder } from "./record.ts";
@@ -558,6 +559,7 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     const before = filter.before ?? Infinity;
     const ix = this.#index;
     let total = 0;
+    let cut: SearchCut | undefined;
     const exchanges: ExchangeSummary[] = [];
     for (let seq = this.#seq; seq >= this.#oldest; seq--) {
       if (!ix.has(seq)) continue;
@@ -567,16 +569,25 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
         if (method !== undefined && line.method.toUpperCase() !== method) continue;
         if (q !== undefined && !line.target.toLowerCase().includes(q)) continue;
       }
-      if (filter.match !== undefined && !filter.match(new KeptExchange(this, seq))) continue;
+      if (filter.match !== undefined) {
+        const kept = filter.match(new KeptExchange(this, seq));
+        if (typeof kept === "object") {
+          cut = kept;
+          break;
+        }
+        if (!kept) continue;
+      }
       total++;
       if (seq < before && exchanges.length < limit) exchanges.push(summaryOf(this.#ring, ix, seq));
     }
-    return {
+    const list: ExchangeList = {
       total,
       exchanges,
       maxExchanges: this.maxExchanges,
       memory: { budget: this.memory, used: this.used },
     };
+    if (cut !== undefined) list.searchCut = cut;
+    return list;
   }
 
   /** Drops every kept exchange and tells listeners. Returns how many were dropped. */

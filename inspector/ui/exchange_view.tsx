@@ -10,6 +10,10 @@
  * app went on. Everything comes from the shared reducer's state and the
  * exchange's two byte streams.
  *
+ * A view that throws on some record shows a short error in its place
+ * (`./error_boundary.tsx`): the tab's body when a tab fails, the whole view
+ * when its head does; the next exchange opened starts afresh.
+ *
  * @module
  */
 
@@ -20,6 +24,7 @@ import { elapsed } from "./clock_store.ts";
 import { BodyPanel } from "./body_view.tsx";
 import { curlCommand } from "./curl.ts";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
+import { ErrorBoundary } from "./error_boundary.tsx";
 import { formatBytes, formatClock, formatMs, headerValue, statusClass } from "./format.ts";
 import type { OpenExchange } from "./open_exchange.ts";
 import { ReplayChanges, ReplayForm } from "./replay_form.tsx";
@@ -61,6 +66,7 @@ const TABS: [Tab, string][] = [
   ["environ", "Environ"],
   ["errors", "Errors"],
 ];
+const TAB_LABEL = new Map(TABS);
 
 async function copyText(text: string): Promise<boolean> {
   try {
@@ -254,8 +260,16 @@ function ErrorsTab({ exchange }: { exchange: OpenExchange }) {
   );
 }
 
-/** The open exchange, with its tabs. */
+/** The open exchange, with its tabs; a failure to render it shows in its place. */
 export function ExchangeView(props: ExchangeViewProps) {
+  return (
+    <ErrorBoundary key={props.exchange.summary.id} what="this exchange">
+      <ExchangeDetail {...props} />
+    </ErrorBoundary>
+  );
+}
+
+function ExchangeDetail(props: ExchangeViewProps) {
   const { exchange, tab, step } = props;
   const { state } = exchange;
   // The summary, kept live by the same reducer as the events that stream in.
@@ -416,20 +430,24 @@ export function ExchangeView(props: ExchangeViewProps) {
           </button>
         ))}
       </nav>
-      {tab === "timeline" && (
-        <div class="timeline-tab" data-testid="timeline-tab">
-          <Timeline steps={exchange.events} selected={step} onChange={props.onStep} />
-          <StepDetail exchange={exchange} index={step} />
-        </div>
-      )}
-      {tab === "response" && <ResponseTab exchange={exchange} />}
-      {tab === "request" && <RequestTab exchange={exchange} />}
-      {tab === "environ" && (
-        <div class="tab-body" data-testid="environ-tab">
-          <EnvironTable environ={state.environ} />
-        </div>
-      )}
-      {tab === "errors" && <ErrorsTab exchange={exchange} />}
+      <ErrorBoundary key={tab} what={`the ${TAB_LABEL.get(tab) ?? tab} tab`}>
+        {tab === "timeline" && (
+          <div class="timeline-tab" data-testid="timeline-tab">
+            <Timeline steps={exchange.events} selected={step} onChange={props.onStep} />
+            <ErrorBoundary key={step} what={`step ${step + 1}`}>
+              <StepDetail exchange={exchange} index={step} />
+            </ErrorBoundary>
+          </div>
+        )}
+        {tab === "response" && <ResponseTab exchange={exchange} />}
+        {tab === "request" && <RequestTab exchange={exchange} />}
+        {tab === "environ" && (
+          <div class="tab-body" data-testid="environ-tab">
+            <EnvironTable environ={state.environ} />
+          </div>
+        )}
+        {tab === "errors" && <ErrorsTab exchange={exchange} />}
+      </ErrorBoundary>
     </div>
   );
 }

@@ -29,6 +29,7 @@ import { formatBytes, formatClock, formatMs, headerValue, statusClass } from "./
 import type { OpenExchange } from "./open_exchange.ts";
 import { ReplayChanges, ReplayForm } from "./replay_form.tsx";
 import type { Tab } from "./selection_store.ts";
+import { useStores } from "./stores.ts";
 import { StepDetail, Timeline } from "./timeline.tsx";
 
 /** Props of {@linkcode ExchangeView}. */
@@ -74,6 +75,27 @@ async function copyText(text: string): Promise<boolean> {
     return true;
   } catch {
     return false; // not a secure context, or no permission: the text is shown to copy by hand
+  }
+}
+
+/**
+ * The exchange's request as a curl command to the app at `appUrl`, or why
+ * there is none (the app's URL unknown, or a record that breaks a rule).
+ */
+function makeCurl(
+  exchange: OpenExchange,
+  appUrl: string | undefined,
+): { text: string } | { error: string } {
+  if (appUrl === undefined) {
+    return {
+      error:
+        "Cannot copy as curl: the inspector does not know the app's URL (it learns it when it starts listening with the app's URL, as the CLI does)",
+    };
+  }
+  try {
+    return { text: curlCommand({ state: exchange.state, body: exchange.request.bytes(), appUrl }) };
+  } catch (error) {
+    return { error: (error as Error).message };
   }
 }
 
@@ -274,7 +296,10 @@ function ExchangeDetail(props: ExchangeViewProps) {
   const { state } = exchange;
   // The summary, kept live by the same reducer as the events that stream in.
   const summary = summarize(state, exchange.summary);
-  const [curl, setCurl] = useState<{ text: string; copied: boolean } | null>(null);
+  const { server } = useStores();
+  const [curl, setCurl] = useState<{ text: string; copied: boolean } | { error: string } | null>(
+    null,
+  );
   const [editing, setEditing] = useState(false);
   const [replaying, setReplaying] = useState(false);
   const [replayError, setReplayError] = useState<string | null>(null);
@@ -308,8 +333,9 @@ function ExchangeDetail(props: ExchangeViewProps) {
               type="button"
               data-testid="copy-curl"
               onClick={async () => {
-                const text = curlCommand({ state, body: exchange.request.bytes() });
-                setCurl({ text, copied: await copyText(text) });
+                const made = makeCurl(exchange, server.state.value.appUrl);
+                if ("error" in made) setCurl(made);
+                else setCurl({ text: made.text, copied: await copyText(made.text) });
               }}
             >
               Copy as curl
@@ -392,8 +418,12 @@ function ExchangeDetail(props: ExchangeViewProps) {
       </header>
       {curl && (
         <div class="curl" data-testid="curl">
-          <pre class="mono" data-testid="curl-command">{curl.text}</pre>
-          <span class="muted">{curl.copied ? "Copied." : "Select and copy."}</span>
+          {"error" in curl ? <p class="note warn" data-testid="curl-error">{curl.error}</p> : (
+            <>
+              <pre class="mono" data-testid="curl-command">{curl.text}</pre>
+              <span class="muted">{curl.copied ? "Copied." : "Select and copy."}</span>
+            </>
+          )}
           <button type="button" class="link" onClick={() => setCurl(null)}>Close</button>
         </div>
       )}

@@ -67,12 +67,20 @@ Deno.test({
       assert.equal(sent.status, 200);
       await sent.body?.cancel();
       await (await fetch(`${server.url}/after`)).text();
+      // 300 parts: the Parts view lays out 200 and counts the rest.
+      let many = "";
+      for (let i = 0; i < 300; i++) many += `--b\r\nX-N: ${i}\r\n\r\npart ${i}\r\n`;
+      await (await fetch(`${server.url}/many`, {
+        method: "POST",
+        headers: { "content-type": "multipart/form-data; boundary=b" },
+        body: `${many}--b--\r\n`,
+      })).text();
 
       browser = await launchChromium({ viewport: { width: 1280, height: 900 } });
       const page = browser.page;
       const { errors } = await watchPage(page);
       await page.goto(url);
-      await row(page, "/after").waitFor();
+      await row(page, "/many").waitFor();
 
       await t.step("the bad exchange shows its part, the header block cut and marked", async () => {
         await row(page, "/multipart").click();
@@ -141,6 +149,15 @@ Deno.test({
           assert.equal(await byTestId(page, "view-error").count(), 0);
         },
       );
+
+      await t.step("a body of 300 parts lays out 200 and counts the rest", async () => {
+        await row(page, "/many").click();
+        await byTestId(page, "tab-request").click();
+        const request = byTestId(page, "request-body");
+        assert.match(await text(byTestId(request, "parts-count")), /^300 parts · boundary b/);
+        assert.equal(await byTestId(request, "part").count(), 200);
+        assert.match(await text(byTestId(request, "parts-more")), /^100 more parts not shown;/);
+      });
 
       assert.deepEqual(errors, [], "no error reached the page");
     } finally {

@@ -296,6 +296,12 @@ export interface ServerState {
   loadError: LoadErrorWire | null;
   /** The latest server-level events, oldest first. */
   events: ServerEventWire[];
+  /**
+   * The app server's URL (`http://127.0.0.1:8000`), where replays go and where
+   * the page's "Copy as curl" sends a request; absent while the inspector
+   * does not know it.
+   */
+  appUrl?: string;
 }
 
 /** An edited replay; each field omitted keeps the original's. */

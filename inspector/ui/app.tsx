@@ -210,7 +210,7 @@ export function App() {
         </span>
         {searching && (
           <span
-            class={`muted search-state ${found.error ? "bad" : ""}`}
+            class={`muted search-state ${found.error || found.cut !== null ? "bad" : ""}`}
             data-testid="search-state"
             data-busy={found.busy ? "true" : "false"}
             title="body: words are searched by the inspector in every kept exchange's bodies"
@@ -219,6 +219,8 @@ export function App() {
               ? `Body search failed: ${found.error}`
               : found.busy
               ? "searching bodies…"
+              : found.cut !== null
+              ? `bodies searched in part: ${found.cut}`
               : "bodies searched"}
           </span>
         )}

@@ -283,3 +283,36 @@ Deno.test("POST /api/import refuses a file over its size limit", async () => {
     assert.match((await response.json()).error, /larger than 1024 bytes/);
   }, { maxImportBytes: 1024 });
 });
+
+// ---------------------------------------------------------------------------
+// HAR export
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+Deno.test("GET /api/har leaves out an exchange it cannot export, and says so, instead of failing", async () => {
+  await withInspector(app, async ({ app: server, origin, inspector }) => {
+    assert.equal(await send(`${server.url}/plain`), 200);
+    // An arrival no date can hold, recorded past the import's checks.
+    const writer = inspector.store.begin(new Request("http://localhost/odd"), 1e20);
+    writer.record("request", {
+      method: "GET",
+      target: "/odd",
+      version: "HTTP/1.1",
+      peer: undefined,
+      headers: [],
+    }, 1e20);
+    writer.record("end", { status: 0, bytes: 0 }, 1e20 + 1);
+    assert.equal(await send(`${server.url}/after`), 200);
+
+    const response = await fetch(`${origin}/api/har`);
+    assert.equal(response.status, 200);
+    const har = await response.json();
+    assert.deepEqual(har.log.entries.map((e: Json) => e._id), ["1", "3"]);
+    assert.match(har.log.comment, /^Left out 1 exchange that could not be exported: #2 \(/);
+
+    const one = await fetch(`${origin}/api/exchanges/2/har`);
+    assert.equal(one.status, 500);
+    assert.match((await one.json()).error, /^Cannot export exchange 2 as HAR: /);
+  });
+});

@@ -35,7 +35,10 @@
  * An entry is written whole into a buffer of its own first, then handed to
  * the store ({@linkcode ExchangeStore.importFrames}), so an entry the store
  * cannot hold (a frame over half its memory) is skipped with nothing of it
- * kept.
+ * kept. Like recording, an import may evict the oldest exchanges, recorded
+ * or imported, to make room, and says how many
+ * ({@linkcode ImportResult.evicted}); it never evicts its own entries: those
+ * past what the store holds (`maxExchanges`, or its memory) are skipped.
  *
  * @module
  */
@@ -648,7 +651,8 @@ function checkFrames(store: ExchangeStore, encoded: EncodedEntry): void {
 
 /**
  * Loads a HAR document's entries into the store, oldest first as the file
- * lists them.
+ * lists them: as many as the store holds with one another (the rest are
+ * skipped, saying so), evicting the oldest exchanges kept before if need be.
  *
  * @throws {TypeError} when `har` is not a HAR document (no `log.entries`)
  */
@@ -661,21 +665,59 @@ export function importHar(store: ExchangeStore, har: unknown): ImportResult {
       "Cannot import: the file is not a HAR document (no log.entries); export one from a browser's network panel or from this inspector",
     );
   }
-  const result: ImportResult = { ids: [], skipped: [] };
+  const before = store.origins();
+  const budget = store.memory & ~7;
+  const loaded: string[] = [];
+  const skipped: ImportResult["skipped"] = [];
+  // Ring bytes this file's entries take, and its largest frame: a lap's end
+  // may pad away up to a frame's bytes, so they all stay kept while the two
+  // together fit the budget.
+  let used = 0;
+  let largest = 0;
+  let full: string | undefined;
   entries.forEach((entry, i) => {
+    if (full === undefined && loaded.length === store.maxExchanges) {
+      full =
+        `the store keeps at most ${store.maxExchanges} exchanges (--max-exchanges), and this file's entries before it fill it; raise --max-exchanges or split the file`;
+    }
+    if (full !== undefined) {
+      skipped.push({ entry: i, error: `Entry ${i}: not loaded: ${full}` });
+      return;
+    }
     let encoded: EncodedEntry;
     try {
       encoded = encodeEntry(store, entryDetail(entry));
       checkFrames(store, encoded);
+      if (encoded.size + encoded.largest.size > budget) {
+        throw new Bad(
+          `cannot be kept: its events take ${encoded.size} bytes, more than the inspector's memory holds (${store.memory} bytes); raise --inspector-memory`,
+        );
+      }
     } catch (error) {
       // Whatever went wrong, it is this entry's: the others are still loaded.
       const message = error instanceof Bad
         ? error.message
         : `could not be read (${error instanceof Error ? error.message : String(error)})`;
-      result.skipped.push({ entry: i, error: `Entry ${i}: ${message}` });
+      skipped.push({ entry: i, error: `Entry ${i}: ${message}` });
       return;
     }
-    result.ids.push(String(store.importFrames(encoded.frames)));
+    if (used + encoded.size + Math.max(largest, encoded.largest.size) > budget) {
+      full =
+        `the inspector's memory (${store.memory} bytes, --inspector-memory) is full with this file's entries before it; raise --inspector-memory or split the file`;
+      skipped.push({ entry: i, error: `Entry ${i}: not loaded: ${full}` });
+      return;
+    }
+    used += encoded.size;
+    largest = Math.max(largest, encoded.largest.size);
+    loaded.push(String(store.importFrames(encoded.frames)));
   });
-  return result;
+  const after = store.origins();
+  return {
+    ids: loaded.filter((id) => store.get(id) !== undefined),
+    skipped,
+    evicted: {
+      recorded: before.recorded - after.recorded,
+      imported: before.imported + loaded.length - after.imported,
+    },
+  };
 }

@@ -323,6 +323,19 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     return seq;
   }
 
+  /** How many kept exchanges were recorded here, and how many loaded from HAR files. */
+  origins(): { recorded: number; imported: number } {
+    const ix = this.#index;
+    let recorded = 0;
+    let imported = 0;
+    for (let seq = this.#oldest; seq <= this.#seq; seq++) {
+      if (!ix.has(seq)) continue;
+      if (ix.imported(seq)) imported++;
+      else recorded++;
+    }
+    return { recorded, imported };
+  }
+
   /** Whether exchange `seq` is still kept. */
   keeps(seq: number): boolean {
     return seq >= this.#oldest && seq <= this.#seq && this.#index.has(seq);

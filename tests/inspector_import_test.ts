@@ -9,10 +9,12 @@ import assert from "node:assert/strict";
 import type { Application } from "../mod.ts";
 import type { ExchangeDetail, ExchangeList, ImportResult } from "../inspector/protocol.ts";
 import { bytesContain } from "../inspector/search.ts";
+import { describeImport } from "../inspector/ui/import_note.ts";
 import { sleep } from "./_helpers.ts";
 import { bodyText, noise, withInspector } from "./_inspector.ts";
 
 const encoder = new TextEncoder();
+const EVICTED_NONE = { recorded: 0, imported: 0 };
 const BINARY = noise(300, 7);
 
 /** Routes that give each kind of exchange: text, JSON, binary, streamed, partly read, failing. */
@@ -512,4 +514,104 @@ Deno.test("POST /api/import refuses a foreign entry's absurd status, and quotes 
       .json();
     assert.equal(gone.state, "aborted");
   });
+});
+
+// ---------------------------------------------------------------------------
+// Room: what an import evicts, and what it does not load
+
+Deno.test("POST /api/import says which exchanges it evicted to make room, and lists only ids still kept", async () => {
+  await withInspector(app, async ({ app: server, origin, inspector }) => {
+    for (let i = 0; i < 30; i++) assert.equal(await send(`${server.url}/plain?n=${i}`), 200);
+    const har = await (await fetch(`${origin}/api/har`)).json();
+    const entries = [...har.log.entries, ...har.log.entries];
+    assert.equal(entries.length, 60);
+    const { status, body } = await importDocument(origin, entries);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.ids.length, 50);
+    assert.deepEqual(body.evicted, { recorded: 30, imported: 0 });
+    assert.deepEqual(
+      body.skipped.map((s) => s.entry),
+      Array.from({ length: 10 }, (_, i) => 50 + i),
+    );
+    assert.equal(
+      body.skipped[0]!.error,
+      "Entry 50: not loaded: the store keeps at most 50 exchanges (--max-exchanges), and this file's entries before it fill it; raise --max-exchanges or split the file",
+    );
+    for (const id of body.ids) {
+      const detail = await fetch(`${origin}/api/exchanges/${id}`);
+      assert.equal(detail.status, 200, `imported exchange ${id} is kept`);
+      await detail.body?.cancel();
+    }
+    assert.equal(inspector.store.size, 50);
+
+    // Imported again: the import evicts the earlier import's exchanges, and says so.
+    const again = await importDocument(origin, har.log.entries.slice(0, 5));
+    assert.deepEqual(again.body.evicted, { recorded: 0, imported: 5 });
+    assert.equal(again.body.ids.length, 5);
+  }, { maxExchanges: 50, memory: 1024 * 1024, maxBodyBytes: 65536 });
+});
+
+Deno.test("POST /api/import loads no more of a file than the inspector's memory holds with it", async () => {
+  const big = encoder.encode("b".repeat(60 * 1024));
+  const bigApp: Application = (_environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return [big];
+  };
+  await withInspector(bigApp, async ({ app: server, origin, inspector }) => {
+    for (let i = 0; i < 3; i++) assert.equal(await send(`${server.url}/big?n=${i}`), 200);
+    const har = await (await fetch(`${origin}/api/har`)).json();
+    // 60 KiB each: some 17 fit in 1 MiB.
+    const entries = Array.from({ length: 40 }, (_, i) => har.log.entries[i % 3]);
+    const { status, body } = await importDocument(origin, entries);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(body.ids.length > 8 && body.ids.length < 17, `${body.ids.length} loaded`);
+    // The oldest recorded exchanges went to make room, and the answer counts them.
+    const list: ExchangeList = await (await fetch(`${origin}/api/exchanges?limit=100`)).json();
+    const recorded = list.exchanges.filter((e) => !e.imported).length;
+    assert.ok(recorded < 3);
+    assert.deepEqual(body.evicted, { recorded: 3 - recorded, imported: 0 });
+    assert.equal(list.total, recorded + body.ids.length);
+    const first = body.ids.length;
+    assert.equal(body.skipped.length, 40 - first);
+    assert.match(
+      body.skipped[0]!.error,
+      new RegExp(
+        `^Entry ${first}: not loaded: the inspector's memory \\(1048576 bytes, --inspector-memory\\) is full with this file's entries before it; raise --inspector-memory or split the file$`,
+      ),
+    );
+    for (const id of body.ids) {
+      assert.ok(inspector.store.get(id), `imported exchange ${id} is kept`);
+    }
+  }, { memory: 1024 * 1024, maxBodyBytes: 65536 });
+});
+
+Deno.test("the page's import note gives the ids kept, the entries skipped, and warns of what was evicted", () => {
+  assert.deepEqual(describeImport("a.har", { ids: ["7"], skipped: [], evicted: EVICTED_NONE }), {
+    text: "Imported 1 exchange from a.har (#7)",
+    warn: false,
+  });
+  const skipped = Array.from({ length: 5 }, (_, i) => ({
+    entry: 50 + i,
+    error: `Entry ${50 + i}: not loaded: full`,
+  }));
+  assert.deepEqual(
+    describeImport("b.har", {
+      ids: Array.from({ length: 50 }, (_, i) => String(32 + i)),
+      skipped,
+      evicted: { recorded: 30, imported: 2 },
+    }),
+    {
+      text:
+        "Imported 50 exchanges from b.har (#32–#81); to make room, the 32 oldest exchanges were evicted (30 recorded, 2 imported before); skipped 5: Entry 50: not loaded: full; Entry 51: not loaded: full; Entry 52: not loaded: full; and 2 more",
+      warn: true,
+    },
+  );
+  assert.deepEqual(
+    describeImport("c.har", { ids: ["9"], skipped: [], evicted: { recorded: 1, imported: 0 } }),
+    {
+      text:
+        "Imported 1 exchange from c.har (#9); to make room, the oldest exchange was evicted (1 recorded)",
+      warn: true,
+    },
+  );
 });

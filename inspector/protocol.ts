@@ -340,10 +340,20 @@ export interface ReplayResult {
 
 /** What `POST /api/import` answers. */
 export interface ImportResult {
-  /** Ids of the exchanges loaded, in the file's order. */
+  /** Ids of the exchanges loaded, in the file's order: each still kept when the answer was made. */
   ids: string[];
-  /** Entries left out, with why (the file's entry index, from 0). */
+  /**
+   * Entries left out, with why (the file's entry index, from 0): not what
+   * HAR says (the field named), or past what the store holds with the
+   * file's entries before them (`not loaded: ...`).
+   */
   skipped: { entry: number; error: string }[];
+  /**
+   * Exchanges kept before the import that it evicted to make room (the
+   * oldest first, as recording does): recorded ones, and ones an earlier
+   * import loaded. An import never evicts its own entries.
+   */
+  evicted: { recorded: number; imported: number };
 }
 
 /**

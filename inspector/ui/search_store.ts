@@ -39,6 +39,16 @@ export interface SearchStore {
 }
 
 const NONE: BodyTerms = { include: [], exclude: [] };
+
+/** The state with no body search. */
+const idle = (): SearchState => ({
+  terms: NONE,
+  matched: null,
+  excluded: new Set(),
+  busy: false,
+  error: null,
+  cut: null,
+});
 const DELAY_MS = 150;
 
 /** Whether a summary passes the body search. */
@@ -49,14 +59,7 @@ export function passesSearch(state: SearchState, id: string): boolean {
 
 /** Creates the search store; it follows the filter text and the list of `exchanges`. */
 export function createSearchStore(client: ApiClient, exchanges: ExchangesStore): SearchStore {
-  const state = observable<SearchState>({
-    terms: NONE,
-    matched: null,
-    excluded: new Set(),
-    busy: false,
-    error: null,
-    cut: null,
-  });
+  const state = observable<SearchState>(idle());
   let timer: ReturnType<typeof setTimeout> | undefined;
   let run = 0;
 
@@ -82,14 +85,7 @@ export function createSearchStore(client: ApiClient, exchanges: ExchangesStore):
     const terms = bodyTerms(exchanges.filter.value);
     const mine = ++run;
     if (terms.include.length === 0 && terms.exclude.length === 0) {
-      state.set({
-        terms: NONE,
-        matched: null,
-        excluded: new Set(),
-        busy: false,
-        error: null,
-        cut: null,
-      });
+      state.set(idle());
       return;
     }
     state.set({ ...state.value, terms, busy: true });

@@ -8,6 +8,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { deriveEnviron } from "./environ_rule.ts";
@@ -164,44 +166,99 @@ function byteSize(
   return n;
 }
 
+/** Each flag: its type, and for one that takes a value, the value's name in `--help`. */
+const FLAGS = {
+  host: { type: "string", value: "H" },
+  port: { type: "string", value: "N" },
+  "inspector-host": { type: "string", value: "H" },
+  "inspector-port": { type: "string", value: "N" },
+  "no-inspector": { type: "boolean" },
+  "max-exchanges": { type: "string", value: "N" },
+  "max-body-bytes": { type: "string", value: "N" },
+  "inspector-memory": { type: "string", value: "N" },
+  "max-request-body": { type: "string", value: "N" },
+  quiet: { type: "boolean" },
+  "no-validate": { type: "boolean" },
+  strict: { type: "boolean" },
+  static: { type: "string", multiple: true, value: "/P=DIR" },
+  "script-name": { type: "string", value: "/P" },
+  help: { type: "boolean", short: "h" },
+  "no-reload": { type: "boolean" },
+  "reload-grace": { type: "string", value: "SECONDS" },
+  timeout: { type: "string", value: "SECONDS" },
+  workers: { type: "string", value: "N" },
+  "debug-any-client": { type: "boolean" },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+
+/**
+ * Checks what `parseArgs` read leniently (so that `--timeout -1` is the
+ * value -1, which the flag's range check then names): an unknown flag, a
+ * value missing or given to a flag that takes none, or a flag taken for a
+ * value (`--host --port 9000`).
+ *
+ * @throws {UsageError} naming the flag and its rule
+ */
+function checkTokens(tokens: ReturnType<typeof parseArgs>["tokens"] = []): void {
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    const flag = Object.hasOwn(FLAGS, token.name) ? FLAGS[token.name as FlagName] : undefined;
+    if (flag === undefined) throw new UsageError(`Unknown flag ${JSON.stringify(token.rawName)}`);
+    if (flag.type === "boolean") {
+      if (token.value !== undefined) {
+        throw new UsageError(
+          `${token.rawName} takes no value (got ${JSON.stringify(token.value)})`,
+        );
+      }
+      continue;
+    }
+    const usage = `${token.rawName} ${flag.value}`;
+    if (token.value === undefined) {
+      throw new UsageError(`${token.rawName} needs a value: ${usage}`);
+    }
+    // A value that is a flag (not a negative number): the value was left out.
+    if (!token.inlineValue && /^-(?![\d.])/.test(token.value)) {
+      throw new UsageError(
+        `${token.rawName} needs a value: ${usage} (got the flag ${
+          JSON.stringify(token.value)
+        }; a value starting with "-" goes as ${token.rawName}=VALUE)`,
+      );
+    }
+  }
+}
+
 /**
  * Parses the command line.
  *
- * @throws {UsageError} for an unknown flag, a bad number, or extra arguments
+ * @throws {UsageError} for an unknown flag, a bad value, or extra arguments;
+ * its message names the flag and its rule, and points at `--help`
  */
 export function parseCli(args: string[]): CliOptions {
-  let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "inspector-host": { type: "string" },
-        "inspector-port": { type: "string" },
-        "no-inspector": { type: "boolean" },
-        "max-exchanges": { type: "string" },
-        "max-body-bytes": { type: "string" },
-        "inspector-memory": { type: "string" },
-        "max-request-body": { type: "string" },
-        quiet: { type: "boolean" },
-        "no-validate": { type: "boolean" },
-        strict: { type: "boolean" },
-        static: { type: "string", multiple: true },
-        "script-name": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        "no-reload": { type: "boolean" },
-        "reload-grace": { type: "string" },
-        timeout: { type: "string" },
-        workers: { type: "string" },
-        "debug-any-client": { type: "boolean" },
-      },
-    });
+    return parseFlags(args);
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!);
+    if (error instanceof UsageError) throw new UsageError(`${error.message}; see --help`);
+    throw error;
   }
-  const { values, positionals } = parsed;
+}
+
+function parseFlags(args: string[]): CliOptions {
+  // Lenient, then checked: parseArgs' strict errors name no rule ("argument is ambiguous").
+  const parsed = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: FLAGS,
+  });
+  checkTokens(parsed.tokens);
+  const values = parsed.values as {
+    [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true } ? string[]
+      : (typeof FLAGS)[K]["type"] extends "string" ? string
+      : boolean;
+  };
+  const positionals = parsed.positionals;
   if (positionals.length > 1) {
     throw new UsageError(
       `expected at most one MODULE (got ${positionals.length}: ${positionals.join(" ")})`,
@@ -316,6 +373,25 @@ function staticDirs(options: CliOptions): [string, string][] {
   });
 }
 
+/**
+ * The URL of a MODULE given on the command line: a URL (`file:`, `https:`,
+ * ...) as it is; a path, relative to `cwd`, as a `file:` URL whose `#`, `%`
+ * and `?` are escaped (they are part of a file name, not a fragment, an
+ * escape or a query).
+ *
+ * @example
+ * ```ts
+ * import { moduleUrl } from "./cli.ts";
+ * console.assert(moduleUrl("my app#1.ts", "/srv").href === "file:///srv/my%20app%231.ts");
+ * console.assert(moduleUrl("https://example.com/app.ts").href === "https://example.com/app.ts");
+ * ```
+ */
+export function moduleUrl(module: string, cwd: string = Deno.cwd()): URL {
+  // Two letters at least: `C:\app.ts` is a path.
+  if (/^[a-z][a-z\d+.-]+:/i.test(module) && URL.canParse(module)) return new URL(module);
+  return pathToFileURL(resolve(cwd, module));
+}
+
 /** The default application module, next to this repository's `mod.ts`. */
 export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.url);
 
@@ -328,8 +404,10 @@ export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.u
  * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
-  const url = module instanceof URL ? module : new URL(module, `file://${Deno.cwd()}/`);
-  const shown = module instanceof URL ? url.pathname : module;
+  const url = module instanceof URL ? module : moduleUrl(module);
+  const shown = module instanceof URL
+    ? url.protocol === "file:" ? fileURLToPath(url) : url.href
+    : module;
   if (url.protocol === "file:") {
     try {
       Deno.statSync(url);
@@ -398,18 +476,14 @@ async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): 
       memory: options.inspectorMemory,
       environRule: deriveEnviron,
       app: {
-        module: options.module === undefined
-          ? DEFAULT_MODULE.href
-          : new URL(options.module, `file://${Deno.cwd()}/`).href,
+        module: (options.module === undefined ? DEFAULT_MODULE : moduleUrl(options.module)).href,
         name: options.name,
       },
     })
     : undefined;
   try {
     return await runDev({
-      module: options.module === undefined
-        ? DEFAULT_MODULE
-        : new URL(options.module, `file://${Deno.cwd()}/`),
+      module: options.module === undefined ? DEFAULT_MODULE : moduleUrl(options.module),
       shown: options.module ?? "examples/hello.ts",
       name: options.name,
       host: options.host,

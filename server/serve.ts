@@ -38,14 +38,38 @@ export interface Server {
   shutdown(): Promise<void>;
 }
 
-/** `""` is every interface, as in Python's `socket.bind(("", port))`. */
-function bindHost(hostname: string | undefined): string {
+/**
+ * The interface to bind: `127.0.0.1` when none is given, and `""` is every
+ * interface (`0.0.0.0`), as in Python's `socket.bind(("", port))`
+ * (`Deno.listen` refuses an empty hostname).
+ *
+ * @example
+ * ```ts
+ * import { bindHost } from "./serve.ts";
+ * console.assert(bindHost("") === "0.0.0.0" && bindHost(undefined) === "127.0.0.1");
+ * ```
+ */
+export function bindHost(hostname: string | undefined): string {
   return hostname === undefined ? "127.0.0.1" : hostname === "" ? "0.0.0.0" : hostname;
 }
 
-/** A URL a client on this machine can use for a bound address. */
+/**
+ * A URL a client on this machine can use for a bound address: a wildcard
+ * (`0.0.0.0`, `""`, `::`) is shown as loopback.
+ *
+ * @example
+ * ```ts
+ * import { addressUrl } from "./serve.ts";
+ * console.assert(addressUrl("", 8000) === "http://127.0.0.1:8000");
+ * console.assert(addressUrl("::", 8000) === "http://[::1]:8000");
+ * ```
+ */
 export function addressUrl(hostname: string, port: number): string {
-  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  const host = hostname === "0.0.0.0" || hostname === ""
+    ? "127.0.0.1"
+    : hostname === "::"
+    ? "::1"
+    : hostname;
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 

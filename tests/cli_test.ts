@@ -4,7 +4,9 @@
  */
 
 import { equal, match, ok } from "node:assert/strict";
+import { pathToFileURL } from "node:url";
 import { runDeno, spawnDeno, waitFor } from "./_helpers.ts";
+import { eventually, get, helloApp, startDev } from "./_dev.ts";
 
 Deno.test("mod.ts with no module serves examples/hello.ts, logs each request, stops on Ctrl-C", async () => {
   const child = await spawnDeno(["run", "-A", "mod.ts", "--port", "0", "--no-inspector"]);
@@ -100,7 +102,23 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
         ["--reload-grace", "soon"],
         /--reload-grace must be a number from 0 to 3600 \(got "soon"\)/,
       ],
-      ["an unknown flag", ["--frobnicate"], /Unknown option '--frobnicate'/],
+      ["an unknown flag", ["--frobnicate"], /Unknown flag "--frobnicate"; see --help$/m],
+      [
+        "a negative --timeout",
+        ["--timeout", "-1"],
+        /--timeout must be an integer from 0 to 86400 \(got "-1"\); see --help$/m,
+      ],
+      [
+        "a negative --max-exchanges",
+        ["--max-exchanges", "-1"],
+        /--max-exchanges must be an integer from 1 to 10000000 \(got "-1"\); see --help$/m,
+      ],
+      [
+        "a flag where a value belongs",
+        ["--host", "--port", "0"],
+        /--host needs a value: --host H \(got the flag "--port"; .*\); see --help$/m,
+      ],
+      ["a value for a flag that takes none", ["--quiet=yes"], /--quiet takes no value/],
       ["two modules", ["a.ts", "b.ts"], /expected at most one MODULE/],
     ];
     for (const [name, args, message] of cases) {
@@ -356,4 +374,35 @@ Deno.test("an app that imports runtime values from mod.ts is served by the CLI (
   } finally {
     equal(await child.stop(), 0, child.output());
   }
+});
+
+Deno.test("a MODULE path with #, % or a space in its name is served and reloaded; a file: URL given as one still works", async (t) => {
+  for (const name of ["my app#1.ts", "p%41.ts"]) {
+    await t.step(name, async () => {
+      const dev = await startDev({ [name]: helloApp("first") }, [], name);
+      try {
+        equal((await get(dev.url)).text, "first");
+        await dev.write(name, helloApp("second"));
+        await dev.waitFor(/reloaded \(/);
+        await eventually(async () => (await get(dev.url)).text === "second", "the edit served");
+      } finally {
+        await dev.cleanup();
+      }
+    });
+  }
+  await t.step("file:///…/p%2541.ts", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "wsgi-devtest-" });
+    try {
+      await Deno.writeTextFile(`${dir}/p%41.ts`, helloApp("by URL"));
+      const url = `${pathToFileURL(dir).href}/p%2541.ts`;
+      const dev = await startDev({}, [], url);
+      try {
+        equal((await get(dev.url)).text, "by URL");
+      } finally {
+        await dev.cleanup();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 });

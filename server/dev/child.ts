@@ -21,7 +21,8 @@
  * Faults no exchange caught (an unhandled rejection, an exception in a
  * timer) are logged with their stack, reported, and the process goes on.
  * It exits when told to retire (after its open exchanges finish), and at
- * once when the channel closes (the supervisor is gone).
+ * once, quietly, when the channel closes or cannot be opened (the
+ * supervisor is gone).
  *
  * @module
  */
@@ -294,7 +295,13 @@ export async function runChild(first: ChildConfig & { standby?: boolean }): Prom
   // This process's environ code, read now, as its modules were loaded (a standby's real
   // configuration comes on the save it serves: ~5 ms off that path).
   if (first.recording?.deriveEnviron) environCodeFingerprint();
-  const conn = await Deno.connect({ transport: "unix", path: first.channel });
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: first.channel });
+  } catch {
+    // The supervisor is gone (it stopped while this process started): nothing to serve for.
+    return;
+  }
   const out = new ChannelWriter(conn);
   out.control({ type: "hello", worker: first.worker, generation: first.generation, pid: Deno.pid });
   let recorder: AppRecorder | undefined;

@@ -10,6 +10,12 @@ import { PortError, type SupervisedInspector, Supervisor } from "./supervisor.ts
 import { loadErrorLine } from "./load_error.ts";
 import type { ToolkitOptions } from "./compose.ts";
 
+/**
+ * Milliseconds after a first Ctrl-C or SIGTERM within which another is the
+ * same one, delivered twice (see `signalHandler`).
+ */
+export const SAME_SIGNAL_MS = 300;
+
 /** What the CLI passes in (a subset of `CliOptions`). */
 export interface DevRunOptions {
   module: URL;
@@ -73,40 +79,75 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
     debugAnyClient: options.debugAnyClient,
     inspector: options.inspector,
   });
-  let started;
-  try {
-    started = await supervisor.start({
-      host: options.inspectorHost,
-      port: options.inspectorPort,
-    });
-  } catch (error) {
-    await supervisor.stop();
-    if (error instanceof PortError) throw new DevUsageError(error.message);
-    throw error;
-  }
-  if (started.loadError && !options.reload) {
-    await supervisor.stop();
-    throw new DevUsageError(
-      `Cannot load module ${JSON.stringify(options.shown)}: ${loadErrorLine(started.loadError)}`,
-    );
-  }
-  console.log(`Serving HTTP on ${supervisor.url} ... (${options.shown})`);
-  if (supervisor.inspectorUrl) console.log(`Inspector on ${supervisor.inspectorUrl}`);
-  if (options.reload) console.log("Edits reload the app; the inspector keeps its history.");
+  // Listening from before the start, so that a Ctrl-C while the app loads is not lost.
   const stop = Promise.withResolvers<void>();
-  const shutdown = () => stop.resolve();
-  Deno.addSignalListener("SIGINT", shutdown);
-  Deno.addSignalListener("SIGTERM", shutdown);
-  signal?.addEventListener("abort", shutdown, { once: true });
-  await stop.promise;
-  // A second Ctrl-C while stopping: out at once.
-  const now = () => Deno.exit(130);
-  Deno.removeSignalListener("SIGINT", shutdown);
-  Deno.removeSignalListener("SIGTERM", shutdown);
-  Deno.addSignalListener("SIGINT", now);
-  await supervisor.stop();
-  Deno.removeSignalListener("SIGINT", now);
+  const onSignal = signalHandler(supervisor, () => stop.resolve());
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  signal?.addEventListener("abort", () => stop.resolve(), { once: true });
+  try {
+    let started;
+    try {
+      started = await supervisor.start({
+        host: options.inspectorHost,
+        port: options.inspectorPort,
+      });
+    } catch (error) {
+      await supervisor.stop();
+      if (error instanceof PortError) throw new DevUsageError(error.message);
+      throw error;
+    }
+    if (started.loadError && !options.reload) {
+      await supervisor.stop();
+      throw new DevUsageError(
+        `Cannot load module ${JSON.stringify(options.shown)}: ${loadErrorLine(started.loadError)}`,
+      );
+    }
+    for (const line of banner(supervisor, options)) console.log(line);
+    await stop.promise;
+    await supervisor.stop();
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
   stderrSink.flush();
   console.log("Shut down.");
   return 0;
+}
+
+/** What the CLI prints once it serves. */
+function banner(supervisor: Supervisor, options: DevRunOptions): string[] {
+  const everywhere = supervisor.hostname === "0.0.0.0" || supervisor.hostname === "::";
+  const lines = [
+    `Serving HTTP on ${supervisor.url} ... (${options.shown})${
+      everywhere ? `, on every interface (${supervisor.hostname})` : ""
+    }`,
+  ];
+  if (supervisor.inspectorUrl) lines.push(`Inspector on ${supervisor.inspectorUrl}`);
+  if (options.reload) lines.push("Edits reload the app; the inspector keeps its history.");
+  return lines;
+}
+
+/**
+ * What Ctrl-C and SIGTERM do: the first asks for a graceful stop (`stop`);
+ * one that comes while stopping, later than {@linkcode SAME_SIGNAL_MS} after
+ * the first, stops everything at once and exits with code 130, leaving no
+ * app process or temporary file behind. One sooner is the first delivered
+ * twice: a wrapper such as `deno task` or `timeout` passes on the Ctrl-C that
+ * the terminal sent to its whole process group, this process included.
+ */
+function signalHandler(supervisor: Supervisor, stop: () => void): () => void {
+  let first: number | undefined;
+  return () => {
+    if (first === undefined) {
+      first = performance.now();
+      stop();
+      return;
+    }
+    if (performance.now() - first < SAME_SIGNAL_MS) return;
+    supervisor.stopNow();
+    stderrSink.flush();
+    console.log("Shut down at once (a second signal while stopping).");
+    Deno.exit(130);
+  };
 }

@@ -23,7 +23,7 @@
 
 import type { ToolkitOptions } from "./compose.ts";
 import type { InspectorHandle } from "../recorder.ts";
-import { addressUrl } from "../serve.ts";
+import { addressUrl, bindHost } from "../serve.ts";
 import {
   CONTROL,
   HEARTBEAT,
@@ -85,6 +85,7 @@ export interface SupervisorOptions {
   shown: string;
   /** The export to serve. */
   name?: string;
+  /** The interface the app listens on; `""` is every interface (`0.0.0.0`). */
   hostname: string;
   port: number;
   /** Reload on changes to the module's graph. */
@@ -137,7 +138,8 @@ export class Supervisor {
   #recording: AppRecording | undefined;
 
   constructor(options: SupervisorOptions) {
-    this.#o = options;
+    // `""` is every interface, as in Python (Deno.listen refuses an empty hostname).
+    this.#o = { ...options, hostname: bindHost(options.hostname) };
     this.#graceMs = options.graceMs ?? GRACE_MS;
     this.#print = options.print ?? ((line) => console.log(line));
     this.#printError = options.printError ??
@@ -171,7 +173,12 @@ export class Supervisor {
     }, this.#generations);
   }
 
-  /** The app's URL. */
+  /** The interface the app listens on (`0.0.0.0` when given `""`). */
+  get hostname(): string {
+    return this.#o.hostname;
+  }
+
+  /** The app's URL (on loopback when the app listens on every interface). */
   get url(): string {
     return addressUrl(this.#o.hostname, this.#port);
   }
@@ -388,10 +395,7 @@ export class Supervisor {
   /** Stops every app process (within a second), the watcher, the channel and the inspector. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
-    this.#stopping = true;
-    this.#watcher?.close();
-    this.#watchdog.stop();
-    this.#generations.stop();
+    this.#stopTimers();
     const all = [...this.#processes];
     for (const p of all) {
       p.endedBy ??= "shutdown";
@@ -408,5 +412,32 @@ export class Supervisor {
     } catch { /* closed */ }
     await this.#o.inspector?.shutdown();
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  /**
+   * Stops at once, also in the middle of {@linkcode Supervisor.stop} (a
+   * second Ctrl-C): every app process's group is killed, the channel closed
+   * and the temporary folder removed, synchronously, so that the caller may
+   * exit the next moment. The inspector goes with this process.
+   */
+  stopNow(): void {
+    if (!this.#stopping) this.#stopTimers();
+    for (const p of this.#processes) p.kill("shutdown");
+    try {
+      this.#channel?.close();
+    } catch { /* closed */ }
+    if (this.#dir) {
+      try {
+        Deno.removeSync(this.#dir, { recursive: true });
+      } catch { /* removed */ }
+    }
+  }
+
+  /** No more reloads, restarts or heartbeat checks. */
+  #stopTimers(): void {
+    this.#stopping = true;
+    this.#watcher?.close();
+    this.#watchdog.stop();
+    this.#generations.stop();
   }
 }

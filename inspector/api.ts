@@ -31,7 +31,7 @@ import type { Guard } from "./guard.ts";
 import { matchRoute, type ReplayResult, type RouteName } from "./protocol.ts";
 import { parseReplayRequest, planReplay, serializeRequest } from "./replay.ts";
 import { sendRequest } from "./raw_http.ts";
-import { toHar } from "./har.ts";
+import { exportHar } from "./har.ts";
 import { importHar } from "./har_import.ts";
 import { bodyFilter } from "./search.ts";
 import { testFile, type TestImports } from "./test_export.ts";
@@ -239,8 +239,12 @@ export function createApi(options: ApiOptions): InspectorApi {
     }
   }
 
-  function har(exchanges: KeptExchange[], filename: string): Response {
-    const document = toHar(exchanges.map((e) => e.detail()));
+  function har(exchanges: KeptExchange[], filename: string, one?: string): Response {
+    // An exchange that cannot be exported is left out, said in the log's comment.
+    const { har: document, leftOut } = exportHar(exchanges);
+    if (one !== undefined && leftOut.length > 0) {
+      return fail(500, `Cannot export exchange ${one} as HAR: ${leftOut[0]!.reason}`);
+    }
     return json(document, 200, {
       "content-disposition": `attachment; filename="${filename}"`,
     });
@@ -351,7 +355,7 @@ export function createApi(options: ApiOptions): InspectorApi {
     if (exchange === undefined) {
       return fail(
         502,
-        `Replay answered ${status} but was not recorded: the app at ${base} does not use this inspector's recorder`,
+        `Replay answered ${status} but was not recorded: the server at ${base} refused the request before the app ran (Deno.serve answers some requests itself, such as a CONNECT or a malformed target, with a 400), or it does not record into this inspector`,
       );
     }
     const result: ReplayResult = { id: exchange.id, status, changes: plan.changes };
@@ -413,7 +417,7 @@ export function createApi(options: ApiOptions): InspectorApi {
     list: (_request, _params, url) => list(url.searchParams),
     detail: (_request, { id }) => withExchange(id, (e) => json(e.detail())),
     exchangeHar: (_request, { id }) =>
-      withExchange(id, (e) => har([e], `wsgi-exchange-${e.id}.har`)),
+      withExchange(id, (e) => har([e], `wsgi-exchange-${e.id}.har`, e.id)),
     exchangeTest: (_request, { id }) => withExchange(id, exportTest),
     import: (request) => importFile(request),
     har: () => har([...store.exchanges()].reverse(), "wsgi-exchanges.har"),

@@ -113,6 +113,8 @@ export class ExchangeWriter implements ExchangeRecorder {
   #events = 0;
   #dropped = 0;
   #off = false;
+  /** The size of the part the byte event being recorded stands for (-1: its bytes' length). */
+  #partSize = -1;
   /** The app generation that serves this exchange, under the CLI (0: none); set before the `request` event. */
   generation = 0;
   /**
@@ -135,6 +137,29 @@ export class ExchangeWriter implements ExchangeRecorder {
    */
   get restWanted(): number {
     return this.#off ? 0 : Math.max(0, this.#limits.maxBodyBytes - this.#input);
+  }
+
+  /**
+   * Records a byte event (`input`, `input_rest`, `write`, `chunk`) for a
+   * part of `size` bytes of a stream of which only the first are given
+   * (`data.bytes`, maybe none): a part known from a file that kept only some
+   * of its bytes (a HAR import). The sizes count `size`; what is kept is at
+   * most the bytes given. Never throws.
+   */
+  recordPart<K extends "input" | "input_rest" | "write" | "chunk">(
+    type: K,
+    data: EventMap[K],
+    size: number,
+    time?: number,
+  ): void {
+    this.#partSize = size;
+    this.record(type, data, time);
+    this.#partSize = -1;
+  }
+
+  /** The size of a byte event's part: its bytes' length, unless `recordPart()` said more. */
+  #sizeOf(bytes: Uint8Array): number {
+    return this.#partSize < 0 ? bytes.length : this.#partSize;
   }
 
   /** Kept bytes of `size` more at `offset` of a stream. */
@@ -219,20 +244,21 @@ export class ExchangeWriter implements ExchangeRecorder {
       case "input": {
         if (this.#gone()) return GONE;
         const d = payload as EventMap["input"];
-        const size = d.bytes.length;
+        const size = this.#sizeOf(d.bytes);
         const offset = this.#input;
         this.#input += size;
-        writeInput(enc, d.method, d.size, d.bytes, offset, this.#kept(offset, size));
+        const kept = Math.min(this.#kept(offset, size), d.bytes.length);
+        writeInput(enc, d.method, d.size, d.bytes, offset, kept, size);
         return C.input;
       }
       case "input_rest": {
         if (this.#gone()) return GONE;
         const d = payload as EventMap["input_rest"];
-        const size = d.bytes.length;
+        const size = this.#sizeOf(d.bytes);
         const offset = this.#input;
         this.#input += size;
         if (d.complete) enc.flags(FLAG.COMPLETE);
-        enc.bytes(d.bytes, offset, this.#kept(offset, size));
+        enc.bytes(d.bytes, offset, Math.min(this.#kept(offset, size), d.bytes.length), size);
         return C.input_rest;
       }
       case "start_response": {
@@ -244,11 +270,11 @@ export class ExchangeWriter implements ExchangeRecorder {
       case "chunk": {
         if (this.#gone()) return GONE;
         const d = payload as EventMap["chunk"];
-        const size = d.bytes.length;
+        const size = this.#sizeOf(d.bytes);
         const offset = this.#output;
         this.#output += size;
         enc.u32(d.index);
-        enc.bytes(d.bytes, offset, this.#kept(offset, size));
+        enc.bytes(d.bytes, offset, Math.min(this.#kept(offset, size), d.bytes.length), size);
         return type === "write" ? C.write : C.chunk;
       }
       case "headers_sent": {

@@ -23,8 +23,14 @@
  *    of the same host is same-site with the inspector) gets 403 when it would
  *    change state, whatever its `Origin` says, and when it is a read that is
  *    not a top-level navigation (another page loading the API as a script, an
- *    image or a `no-cors` fetch). Tools that send no fetch metadata (curl)
- *    are judged by the other checks.
+ *    image or a `no-cors` fetch). A top-level navigation from another site
+ *    (a link, `window.open`, a redirect) may open only the page itself (`/`,
+ *    `/index.html`, `/app.js`): anything else, the API above all, gets 403,
+ *    since a link on any site could otherwise make the inspector do work
+ *    its user did not ask for (a body search over every recording). The
+ *    API's URL typed in the address bar (`Sec-Fetch-Site: none`) and the
+ *    page's own requests (`same-origin`) pass. Tools that send no fetch
+ *    metadata (curl) are judged by the other checks.
  * 3. **Access token.** When bound to a non-loopback interface (or when asked),
  *    every API request needs the token generated at start, as
  *    `Authorization: Bearer TOKEN`; without it: 401. The token is never a
@@ -233,6 +239,15 @@ export class Guard {
           `Refused: ${method} ${
             read ? `(Sec-Fetch-Mode: ${mode ?? "none"}) ` : ""
           }from another site's page (Sec-Fetch-Site: ${site}; the app's own port is same-site with the inspector); the inspector answers only its own page, open it at http://${host}/`,
+        );
+      }
+      const path = new URL(request.url).pathname;
+      if (!PAGE_PATHS.has(path)) {
+        return refuse(
+          403,
+          `Refused: a navigation from another site's page (Sec-Fetch-Site: ${site}) may open only the inspector's page, not ${
+            JSON.stringify(path)
+          }; open http://${host}/, or type the URL in the address bar`,
         );
       }
     }

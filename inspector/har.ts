@@ -127,7 +127,15 @@ export interface Har {
     version: "1.2";
     creator: { name: string; version: string };
     entries: HarEntry[];
+    /** Which exchanges were left out, and why (see {@linkcode exportHar}). */
+    comment?: string;
   };
+}
+
+/** An exchange whose detail is read only as its entry is made (a kept exchange of the store). */
+export interface HarSource {
+  readonly id: string;
+  detail(): ExchangeDetail;
 }
 
 /** The `creator` of exported archives. */
@@ -309,8 +317,14 @@ export function harEntry(exchange: ExchangeDetail): HarEntry {
   };
   if (exchange.status === null) harResponse.comment = `no response was sent (${exchange.state})`;
 
+  const started = new Date(exchange.startedAt);
+  if (Number.isNaN(started.getTime())) {
+    throw new RangeError(
+      `its arrival (${exchange.startedAt} ms since 1970) is not a time a date can hold`,
+    );
+  }
   const entry: HarEntry = {
-    startedDateTime: new Date(exchange.startedAt).toISOString(),
+    startedDateTime: started.toISOString(),
     time,
     request: harRequest,
     response: harResponse,
@@ -329,12 +343,41 @@ export function harEntry(exchange: ExchangeDetail): HarEntry {
 
 /**
  * Exchanges as a HAR 1.2 document, in the order given (pass them oldest
- * first, as HAR readers expect).
+ * first, as HAR readers expect). One that cannot be exported (its detail
+ * cannot be read, or holds what HAR cannot say, such as an arrival no date
+ * holds) is left out, and the log's `comment` says which and why: the
+ * export of the others never fails because of it.
  */
-export function toHar(exchanges: Iterable<ExchangeDetail>): Har {
+export function toHar(exchanges: Iterable<ExchangeDetail | HarSource>): Har {
+  return exportHar(exchanges).har;
+}
+
+/**
+ * {@linkcode toHar}, and the exchanges it left out with why (by id).
+ */
+export function exportHar(
+  exchanges: Iterable<ExchangeDetail | HarSource>,
+): { har: Har; leftOut: { id: string; reason: string }[] } {
   const entries: HarEntry[] = [];
-  for (const exchange of exchanges) entries.push(harEntry(exchange));
-  return { log: { version: "1.2", creator: { ...HAR_CREATOR }, entries } };
+  const leftOut: { id: string; reason: string }[] = [];
+  for (const exchange of exchanges) {
+    try {
+      const detail = "events" in exchange ? exchange : exchange.detail();
+      entries.push(harEntry(detail));
+    } catch (error) {
+      leftOut.push({
+        id: exchange.id,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  const har: Har = { log: { version: "1.2", creator: { ...HAR_CREATOR }, entries } };
+  if (leftOut.length > 0) {
+    har.log.comment = `Left out ${leftOut.length} exchange${
+      leftOut.length === 1 ? "" : "s"
+    } that could not be exported: ${leftOut.map((x) => `#${x.id} (${x.reason})`).join("; ")}`;
+  }
+  return { har, leftOut };
 }
 
 /** Bytes of a HAR text field: base64 when it says so, else UTF-8. */

@@ -2,9 +2,10 @@
  * HAR import: the entries of an HTTP Archive loaded into the store as
  * exchanges, to view and replay (`POST /api/import`, or a `.har` file dropped
  * on the page). Each entry becomes a record like any other: its events are
- * written as frames by the store's own {@linkcode ExchangeWriter}, so the
- * list, the detail, replay, HAR export and the body search read it as they
- * read a recorded one. It is marked imported (`ExchangeSummary.imported`).
+ * written as frames by the writer the store records with
+ * ({@linkcode ExchangeWriter}, with the store's caps), so the list, the
+ * detail, replay, HAR export and the body search read it as they read a
+ * recorded one. It is marked imported (`ExchangeSummary.imported`).
  *
  * Two kinds of entry:
  *
@@ -21,17 +22,31 @@
  *   no response (status 0) ends in an abort.
  *
  * A HAR file is input from anywhere: every field is checked for its type
- * before it is used, and an entry that is not what HAR says is skipped with
- * a message naming the entry and the field; the others are loaded. Bytes
- * past what the file carries are never made up: an exchange truncated in the
- * file keeps its sizes, and only the bytes the file has.
+ * and range before anything of its entry is written (arrivals from 1970 to
+ * the end of 9999, event times within a year of the arrival, status codes
+ * from 100 to 999, byte counts whole and at most 2^53 - 1, a
+ * `_timeline`'s byte parts back to back and adding up to the entry's
+ * `request.bodySize` and `response.content.size`), and an entry that is not
+ * what HAR says is skipped with a message naming the entry and the field;
+ * the others are loaded. Bytes past what the file carries are never made
+ * up, nor allocated: an exchange truncated in the file keeps its sizes, and
+ * only the bytes the file has.
+ *
+ * An entry is written whole into a buffer of its own first, then handed to
+ * the store ({@linkcode ExchangeStore.importFrames}), so an entry the store
+ * cannot hold (a frame over half its memory) is skipped with nothing of it
+ * kept. Like recording, an import may evict the oldest exchanges, recorded
+ * or imported, to make room, and says how many
+ * ({@linkcode ImportResult.evicted}); it never evicts its own entries: those
+ * past what the store holds (`maxExchanges`, or its memory) are skipped.
  *
  * @module
  */
 
-import { ExchangeWriter } from "./capture.ts";
+import { ExchangeWriter, FrameBuffer } from "./capture.ts";
 import { detailFromHar, type HarEntry } from "./har.ts";
 import {
+  type BytesRef,
   EVENT_TYPES,
   type EventType,
   type ExchangeDetail,
@@ -39,6 +54,7 @@ import {
   type Pair,
   type WireEvent,
 } from "./protocol.ts";
+import { align8 } from "./ring.ts";
 import type { ExchangeStore } from "./store.ts";
 import { reduce } from "./timeline.ts";
 
@@ -48,16 +64,29 @@ class Bad extends Error {}
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-function want(ok: boolean, where: string, what: string, got: unknown): void {
-  if (!ok) {
-    const shown = JSON.stringify(got);
-    throw new Bad(
-      `${where} must be ${what} (got ${
-        shown === undefined ? String(got) : shown.length > 60 ? shown.slice(0, 57) + "..." : shown
-      })`,
-    );
-  }
+/** Throws the message that `where` must be `what`, quoting (the start of) what it is. */
+function refuse(where: string, what: string, got: unknown): never {
+  // A long string is cut before it is quoted: a HAR text may be megabytes.
+  const shown = JSON.stringify(typeof got === "string" ? got.slice(0, 61) : got);
+  throw new Bad(
+    `${where} must be ${what} (got ${
+      shown === undefined ? String(got) : shown.length > 60 ? shown.slice(0, 57) + "..." : shown
+    })`,
+  );
 }
+
+function want(ok: boolean, where: string, what: string, got: unknown): void {
+  if (!ok) refuse(where, what, got);
+}
+
+/** The largest byte count or offset: past it, a number loses its last digits. */
+const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+/** The largest count the record format holds in a `u32` (event index, dropped events, generation). */
+const MAX_U32 = 2 ** 32 - 1;
+/** How far from its arrival an event may be: a year, in ms. */
+const MAX_MS = 365 * 24 * 60 * 60 * 1000;
+/** The latest arrival: the end of the year 9999 (HAR's dates have four-digit years). */
+const MAX_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 const str = (v: unknown, where: string): string => {
   want(typeof v === "string", where, "a string", v);
@@ -66,6 +95,37 @@ const str = (v: unknown, where: string): string => {
 const num = (v: unknown, where: string): number => {
   want(typeof v === "number" && Number.isFinite(v), where, "a finite number", v);
   return v as number;
+};
+/** A whole number from 0 to `max`. */
+const whole = (v: unknown, where: string, max = MAX_BYTES): number => {
+  const n = num(v, where);
+  want(Number.isInteger(n) && n >= 0 && n <= max, where, `a whole number from 0 to ${max}`, n);
+  return n;
+};
+/** An arrival, epoch ms, that a `Date` holds and HAR writes with a four-digit year. */
+const date = (v: unknown, where: string): number => {
+  const n = num(v, where);
+  want(n >= 0 && n <= MAX_DATE, where, "a time from 1970 to the end of 9999, in ms since 1970", n);
+  return n;
+};
+/** A time from an exchange's arrival, in ms. */
+const since = (v: unknown, where: string): number => {
+  const n = num(v, where);
+  want(Math.abs(n) <= MAX_MS, where, "a time from the arrival in ms, at most a year either way", n);
+  return n;
+};
+/** A status code (three digits), or 0 where `zero` says what 0 means. */
+const statusCode = (v: unknown, where: string, zero?: string): number => {
+  const n = num(v, where);
+  want(
+    (Number.isInteger(n) && n >= 100 && n <= 999) || (zero !== undefined && n === 0),
+    where,
+    zero === undefined
+      ? "a status code from 100 to 999"
+      : `0 (${zero}) or a status code from 100 to 999`,
+    n,
+  );
+  return n;
 };
 const bool = (v: unknown, where: string): boolean => {
   want(typeof v === "boolean", where, "true or false", v);
@@ -91,11 +151,9 @@ function pairList(v: unknown, where: string): Pair[] {
 function bytesRef(v: unknown, where: string, stream: "request" | "response"): void {
   const ref = obj(v, where);
   want(ref.stream === stream, `${where}.stream`, JSON.stringify(stream), ref.stream);
-  for (const key of ["offset", "size", "kept"]) {
-    const n = num(ref[key], `${where}.${key}`);
-    want(Number.isInteger(n) && n >= 0, `${where}.${key}`, "a whole number", n);
-  }
-  want((ref.kept as number) <= (ref.size as number), `${where}.kept`, "at most its size", ref.kept);
+  const offset = whole(ref.offset, `${where}.offset`);
+  whole(ref.size, `${where}.size`, MAX_BYTES - offset);
+  whole(ref.kept, `${where}.kept`, ref.size as number);
 }
 
 function environValue(v: unknown, where: string, depth: number): void {
@@ -110,7 +168,7 @@ function checkEvent(e: unknown, where: string): WireEvent {
   const event = obj(e, where);
   const type = str(event.type, `${where}.type`) as EventType;
   want(EVENT_TYPES.includes(type), `${where}.type`, "an event type", type);
-  num(event.t, `${where}.t`);
+  since(event.t, `${where}.t`);
   const d = obj(event.data, `${where}.data`);
   const at = (key: string) => `${where}.data.${key}`;
   switch (type) {
@@ -119,13 +177,13 @@ function checkEvent(e: unknown, where: string): WireEvent {
       str(d.target, at("target"));
       str(d.version, at("version"));
       pairList(d.headers, at("headers"));
-      num(d.startedAt, at("startedAt"));
+      date(d.startedAt, at("startedAt"));
       if (d.peer !== null) {
         const peer = obj(d.peer, at("peer"));
         str(peer.hostname, at("peer.hostname"));
-        num(peer.port, at("peer.port"));
+        whole(peer.port, at("peer.port"), 65535);
       }
-      if (d.generation !== undefined) num(d.generation, at("generation"));
+      if (d.generation !== undefined) whole(d.generation, at("generation"), MAX_U32);
       if (d.ref !== undefined) str(d.ref, at("ref"));
       break;
     }
@@ -144,7 +202,15 @@ function checkEvent(e: unknown, where: string): WireEvent {
         "read, readline, readlines or iterate",
         d.method,
       );
-      if (d.size !== null) num(d.size, at("size"));
+      if (d.size !== null) {
+        const size = num(d.size, at("size"));
+        want(
+          Number.isInteger(size) && Math.abs(size) <= MAX_BYTES,
+          at("size"),
+          "null or a whole number (-1: all)",
+          size,
+        );
+      }
       bytesRef(d.bytes, at("bytes"), "request");
       break;
     case "input_rest":
@@ -159,17 +225,17 @@ function checkEvent(e: unknown, where: string): WireEvent {
       break;
     case "write":
     case "chunk":
-      num(d.index, at("index"));
+      whole(d.index, at("index"), MAX_U32);
       bytesRef(d.bytes, at("bytes"), "response");
       break;
     case "headers_sent":
-      num(d.status, at("status"));
+      statusCode(d.status, at("status"));
       str(d.status_line, at("status_line"));
       pairList(d.headers, at("headers"));
       break;
     case "errors":
       str(d.text, at("text"));
-      num(d.size, at("size"));
+      whole(d.size, at("size"));
       break;
     case "error":
       str(d.where, at("where"));
@@ -185,14 +251,14 @@ function checkEvent(e: unknown, where: string): WireEvent {
       bool(d.called, at("called"));
       break;
     case "end":
-      num(d.status, at("status"));
-      num(d.bytes, at("bytes"));
-      num(d.dropped_events, at("dropped_events"));
+      statusCode(d.status, at("status"), "none sent");
+      whole(d.bytes, at("bytes"));
+      whole(d.dropped_events, at("dropped_events"), MAX_U32);
       break;
     case "abort":
       str(d.reason, at("reason"));
-      num(d.bytes, at("bytes"));
-      num(d.dropped_events, at("dropped_events"));
+      whole(d.bytes, at("bytes"));
+      whole(d.dropped_events, at("dropped_events"), MAX_U32);
       break;
   }
   return e as WireEvent;
@@ -214,7 +280,7 @@ function textBytes(text: unknown, base64: boolean, where: string): Uint8Array<Ar
   try {
     return Uint8Array.fromBase64(s);
   } catch {
-    throw new Bad(`${where} must be base64, as its encoding says`);
+    refuse(where, "base64, as its encoding says", s);
   }
 }
 
@@ -231,8 +297,15 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
     throw new Bad(`request.url must be an absolute URL (got ${JSON.stringify(url)})`);
   }
   const started = Date.parse(str(e.startedDateTime, "startedDateTime"));
-  want(!Number.isNaN(started), "startedDateTime", "an ISO 8601 date", e.startedDateTime);
+  want(
+    started >= 0 && started <= MAX_DATE,
+    "startedDateTime",
+    "an ISO 8601 date from 1970 to the end of 9999",
+    e.startedDateTime,
+  );
+  // HAR has no negative times but -1 for "unknown": read as 0.
   const time = e.time === undefined ? 0 : Math.max(0, num(e.time, "time"));
+  want(time <= MAX_MS, "time", "at most a year, in ms", e.time);
   const timings = isObject(e.timings) ? e.timings : {};
   const wait = typeof timings.wait === "number" && timings.wait >= 0
     ? Math.min(timings.wait, time)
@@ -254,7 +327,7 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
   const body = post === undefined
     ? new Uint8Array(0)
     : textBytes(post.text, post._encoding === "base64", "request.postData.text");
-  const status = num(response.status, "response.status");
+  const status = statusCode(response.status, "response.status", "no response");
   const statusText = typeof response.statusText === "string" ? response.statusText : "";
   const responseHeaders = nameValues(response.headers ?? [], "response.headers").filter(([n]) =>
     !n.startsWith(":")
@@ -285,7 +358,7 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
       },
     });
   }
-  if (status >= 100 && status <= 999) {
+  if (status !== 0) {
     const statusLine = `${status} ${statusText}`.trim();
     events.push(
       {
@@ -338,6 +411,101 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
   };
 }
 
+/** The part of a stream a byte event carries (`input`, `input_rest`, `write`, `chunk`). */
+function partOf(event: WireEvent): BytesRef | undefined {
+  switch (event.type) {
+    case "input":
+    case "input_rest":
+    case "write":
+    case "chunk":
+      return event.data.bytes;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Checks that the byte parts of each stream in a `_timeline` come back to
+ * back (each at the stream's size so far, as the writer counts them), and
+ * that they add up to what the entry's HAR fields say: the request body to
+ * `request.bodySize` (when there is one: with none, an export gives the
+ * `Content-Length`), the body sent to `response.content.size`.
+ */
+function checkStreams(
+  timeline: WireEvent[],
+  request: Record<string, unknown>,
+  response: Record<string, unknown>,
+): void {
+  const sizes = { request: 0, response: 0 };
+  timeline.forEach((event, i) => {
+    const ref = partOf(event);
+    if (ref === undefined) return;
+    const so = sizes[ref.stream];
+    want(
+      ref.offset === so,
+      `_timeline[${i}].data.bytes.offset`,
+      `${so}, the ${ref.stream} stream's size before it`,
+      ref.offset,
+    );
+    want(
+      so + ref.size <= MAX_BYTES,
+      `_timeline[${i}].data.bytes.size`,
+      `at most ${MAX_BYTES - so}, for the ${ref.stream} stream to stay countable`,
+      ref.size,
+    );
+    sizes[ref.stream] = so + ref.size;
+  });
+  const state = reduce(timeline);
+  // The first part that goes past `limit` of its stream, if any.
+  const past = (stream: "request" | "response", limit: number) =>
+    timeline.findIndex((e) => {
+      const ref = partOf(e);
+      return ref !== undefined && ref.stream === stream && ref.offset + ref.size > limit;
+    });
+  if (state.input.size > 0) {
+    const bodySize = whole(request.bodySize, "request.bodySize");
+    const i = past("request", bodySize);
+    if (i >= 0) {
+      const ref = partOf(timeline[i]!)!;
+      refuse(
+        `_timeline[${i}].data.bytes.size`,
+        `at most ${
+          bodySize - ref.offset
+        }, for the request body to stay within request.bodySize (${bodySize} bytes)`,
+        ref.size,
+      );
+    }
+    want(
+      bodySize === state.input.size,
+      "request.bodySize",
+      `the size of the request body in _timeline (${state.input.size} bytes)`,
+      bodySize,
+    );
+  }
+  const content = obj(response.content, "response.content");
+  const sent = state.response.size - state.response.bodyStart;
+  const contentSize = whole(content.size, "response.content.size");
+  if (sent !== contentSize) {
+    const limit = state.response.bodyStart + contentSize;
+    const i = past("response", limit);
+    if (i >= 0) {
+      const ref = partOf(timeline[i]!)!;
+      refuse(
+        `_timeline[${i}].data.bytes.size`,
+        `at most ${
+          limit - ref.offset
+        }, for the body sent to stay within response.content.size (${contentSize} bytes)`,
+        ref.size,
+      );
+    }
+    refuse(
+      "response.content.size",
+      `the size of the body sent in _timeline (${sent} bytes)`,
+      contentSize,
+    );
+  }
+}
+
 /** An entry's detail: rebuilt from `_timeline`, or made from another tool's HAR. */
 export function entryDetail(entry: unknown): ExchangeDetail {
   const e = obj(entry, "the entry");
@@ -356,9 +524,11 @@ export function entryDetail(entry: unknown): ExchangeDetail {
     const post = obj(request.postData, "request.postData");
     textBytes(post.text, post._encoding === "base64", "request.postData.text");
   }
-  const content = obj(obj(e.response, "response").content, "response.content");
+  const response = obj(e.response, "response");
+  const content = obj(response.content, "response.content");
   textBytes(content.text, content.encoding === "base64", "response.content.text");
   textBytes(e._responsePrefix, true, "_responsePrefix");
+  checkStreams(timeline as WireEvent[], request, response);
   if (e._id === undefined) e._id = "0";
   str(e._id, "_id");
   const detail = detailFromHar(e as unknown as HarEntry);
@@ -366,23 +536,21 @@ export function entryDetail(entry: unknown): ExchangeDetail {
   return detail;
 }
 
-/** The payload of one wire event, for the writer: bytes cut from the streams. */
+/**
+ * The payload of one wire event, for the writer: the bytes of a part are
+ * those of its stream the file has (a view, maybe shorter than the part, or
+ * empty: never more than the file carries).
+ */
 function payload(
   event: WireEvent,
   request: Uint8Array,
   response: Uint8Array,
   // deno-lint-ignore no-explicit-any
 ): any {
-  const slice = (ref: { stream: string; offset: number; size: number }) => {
+  const part = (ref: { stream: string; offset: number; size: number }) => {
     const from = ref.stream === "request" ? request : response;
-    const out = new Uint8Array(ref.size);
-    out.set(
-      from.subarray(
-        Math.min(ref.offset, from.length),
-        Math.min(ref.offset + ref.size, from.length),
-      ),
-    );
-    return out;
+    const start = Math.min(ref.offset, from.length);
+    return from.subarray(start, Math.min(start + ref.size, from.length));
   };
   switch (event.type) {
     case "request": {
@@ -399,58 +567,92 @@ function payload(
       return {
         method: event.data.method,
         size: event.data.size ?? undefined,
-        bytes: slice(event.data.bytes),
+        bytes: part(event.data.bytes),
       };
     case "input_rest":
-      return { bytes: slice(event.data.bytes), complete: event.data.complete };
+      return { bytes: part(event.data.bytes), complete: event.data.complete };
     case "write":
     case "chunk":
-      return { index: event.data.index, bytes: slice(event.data.bytes) };
+      return { index: event.data.index, bytes: part(event.data.bytes) };
     default:
       return event.data;
   }
 }
 
+/** One entry's frames, written before the store gets any, and what they take of its ring. */
+interface EncodedEntry {
+  frames: Uint8Array;
+  /** Bytes of the ring the frames take (each aligned to 8). */
+  size: number;
+  /** The largest frame's bytes (aligned) and event type. */
+  largest: { size: number; type: string };
+}
+
 /**
- * Writes one exchange's detail into the store as a new, imported exchange.
+ * Writes an exchange's detail as frames, with the store's caps, into a
+ * buffer of its own (the same writer the store records with).
  *
- * @returns its id in the store
+ * @throws {Bad} when the writer fails
  */
-export function writeDetail(store: ExchangeStore, detail: ExchangeDetail): string {
+function encodeEntry(store: ExchangeStore, detail: ExchangeDetail): EncodedEntry {
   const events = detail.events;
   const request = Uint8Array.fromBase64(detail.request.body.bytes);
   const response = Uint8Array.fromBase64(detail.response.body.bytes);
   const first = events[0];
   const startedAt = first?.type === "request" ? first.data.startedAt : detail.startedAt;
-  // The store hands out the exchange's seq; the writer is our own, to keep the
-  // arrival's time and to keep no more bytes than the file has.
-  const opened = store.begin(new Request("http://imported.invalid/"), 0);
-  store.markImported(opened.id);
-  const cut = (body: { size: number }, bytes: Uint8Array) =>
-    bytes.length < body.size ? bytes.length : Infinity;
-  const limits = {
-    ...store.limits,
-    maxBodyBytes: Math.min(
-      store.limits.maxBodyBytes,
-      cut(detail.request.body, request),
-      cut(detail.response.body, response),
-    ),
-  };
+  let failure: unknown;
+  const buffer = new FrameBuffer((error) => failure ??= error, 4096);
   const t0 = startedAt - performance.timeOrigin;
-  const writer = new ExchangeWriter(store, opened.id, t0, limits);
+  const writer = new ExchangeWriter(buffer, 1, t0, store.limits);
   if (first?.type === "request") {
     if (first.data.generation !== undefined) writer.generation = first.data.generation;
     if (first.data.ref !== undefined) writer.ref = first.data.ref;
   }
   for (const event of events) {
-    writer.record(event.type, payload(event, request, response), t0 + event.t);
+    const data = payload(event, request, response);
+    const part = partOf(event);
+    if (part !== undefined) {
+      writer.recordPart(
+        event.type as "input" | "input_rest" | "write" | "chunk",
+        data,
+        part.size,
+        t0 + event.t,
+      );
+    } else writer.record(event.type, data, t0 + event.t);
   }
-  return String(opened.id);
+  if (failure !== undefined) {
+    throw new Bad(`cannot be written: ${failure instanceof Error ? failure.message : failure}`);
+  }
+  const frames = buffer.take();
+  const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
+  let size = 0;
+  const largest = { size: 0, type: "" };
+  for (let at = 0; at < frames.length;) {
+    const length = view.getUint32(at, true);
+    const aligned = align8(length);
+    size += aligned;
+    if (aligned > largest.size) {
+      largest.size = aligned;
+      largest.type = EVENT_TYPES[frames[at + 4]! - 1] ?? "unknown";
+    }
+    at += length;
+  }
+  return { frames, size, largest };
+}
+
+/** Refuses an entry with a frame the store's ring cannot hold (over half its memory). */
+function checkFrames(store: ExchangeStore, encoded: EncodedEntry): void {
+  if (2 * encoded.largest.size > (store.memory & ~7)) {
+    throw new Bad(
+      `cannot be kept: its ${encoded.largest.type} event takes ${encoded.largest.size} bytes, more than half of the inspector's memory (${store.memory} bytes); raise --inspector-memory`,
+    );
+  }
 }
 
 /**
  * Loads a HAR document's entries into the store, oldest first as the file
- * lists them.
+ * lists them: as many as the store holds with one another (the rest are
+ * skipped, saying so), evicting the oldest exchanges kept before if need be.
  *
  * @throws {TypeError} when `har` is not a HAR document (no `log.entries`)
  */
@@ -463,17 +665,59 @@ export function importHar(store: ExchangeStore, har: unknown): ImportResult {
       "Cannot import: the file is not a HAR document (no log.entries); export one from a browser's network panel or from this inspector",
     );
   }
-  const result: ImportResult = { ids: [], skipped: [] };
+  const before = store.origins();
+  const budget = store.memory & ~7;
+  const loaded: string[] = [];
+  const skipped: ImportResult["skipped"] = [];
+  // Ring bytes this file's entries take, and its largest frame: a lap's end
+  // may pad away up to a frame's bytes, so they all stay kept while the two
+  // together fit the budget.
+  let used = 0;
+  let largest = 0;
+  let full: string | undefined;
   entries.forEach((entry, i) => {
-    let detail: ExchangeDetail;
-    try {
-      detail = entryDetail(entry);
-    } catch (error) {
-      if (!(error instanceof Bad || error instanceof TypeError)) throw error;
-      result.skipped.push({ entry: i, error: `Entry ${i}: ${error.message}` });
+    if (full === undefined && loaded.length === store.maxExchanges) {
+      full =
+        `the store keeps at most ${store.maxExchanges} exchanges (--max-exchanges), and this file's entries before it fill it; raise --max-exchanges or split the file`;
+    }
+    if (full !== undefined) {
+      skipped.push({ entry: i, error: `Entry ${i}: not loaded: ${full}` });
       return;
     }
-    result.ids.push(writeDetail(store, detail));
+    let encoded: EncodedEntry;
+    try {
+      encoded = encodeEntry(store, entryDetail(entry));
+      checkFrames(store, encoded);
+      if (encoded.size + encoded.largest.size > budget) {
+        throw new Bad(
+          `cannot be kept: its events take ${encoded.size} bytes, more than the inspector's memory holds (${store.memory} bytes); raise --inspector-memory`,
+        );
+      }
+    } catch (error) {
+      // Whatever went wrong, it is this entry's: the others are still loaded.
+      const message = error instanceof Bad
+        ? error.message
+        : `could not be read (${error instanceof Error ? error.message : String(error)})`;
+      skipped.push({ entry: i, error: `Entry ${i}: ${message}` });
+      return;
+    }
+    if (used + encoded.size + Math.max(largest, encoded.largest.size) > budget) {
+      full =
+        `the inspector's memory (${store.memory} bytes, --inspector-memory) is full with this file's entries before it; raise --inspector-memory or split the file`;
+      skipped.push({ entry: i, error: `Entry ${i}: not loaded: ${full}` });
+      return;
+    }
+    used += encoded.size;
+    largest = Math.max(largest, encoded.largest.size);
+    loaded.push(String(store.importFrames(encoded.frames)));
   });
-  return result;
+  const after = store.origins();
+  return {
+    ids: loaded.filter((id) => store.get(id) !== undefined),
+    skipped,
+    evicted: {
+      recorded: before.recorded - after.recorded,
+      imported: before.imported + loaded.length - after.imported,
+    },
+  };
 }

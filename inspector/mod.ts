@@ -205,6 +205,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
         return Promise.reject(error); // AddrInUse and the like, as a rejection
       }
       port = http.addr.port;
+      serverLog.appUrl = appUrl; // for the page's "Copy as curl" (GET /api/server)
       const warning = bindWarning(hostname);
       if (warning !== undefined) (options.warn ?? console.warn)(warning);
       api = createApi({

@@ -79,6 +79,22 @@ export interface ExchangeList {
   maxExchanges?: number;
   /** The store's memory budget and how much of it holds records, in bytes. */
   memory?: { budget: number; used: number };
+  /**
+   * Set when a body search (`body=`) stopped before the oldest exchange: one
+   * request scans at most 64 MiB of bodies (`MAX_SEARCH_SCAN_BYTES` of
+   * `search.ts`), newest first. Exchange `seq` and every older one were not
+   * searched: they are neither counted in `total` nor listed. `message`
+   * says so, for a person.
+   */
+  searchCut?: SearchCut;
+}
+
+/** Where a body search stopped (see {@linkcode ExchangeList.searchCut}). */
+export interface SearchCut {
+  /** The newest exchange not searched. */
+  seq: number;
+  /** What was not searched and why, for a person. */
+  message: string;
 }
 
 /** The captured streams of an exchange. */
@@ -280,6 +296,12 @@ export interface ServerState {
   loadError: LoadErrorWire | null;
   /** The latest server-level events, oldest first. */
   events: ServerEventWire[];
+  /**
+   * The app server's URL (`http://127.0.0.1:8000`), where replays go and where
+   * the page's "Copy as curl" sends a request; absent while the inspector
+   * does not know it.
+   */
+  appUrl?: string;
 }
 
 /** An edited replay; each field omitted keeps the original's. */
@@ -318,10 +340,20 @@ export interface ReplayResult {
 
 /** What `POST /api/import` answers. */
 export interface ImportResult {
-  /** Ids of the exchanges loaded, in the file's order. */
+  /** Ids of the exchanges loaded, in the file's order: each still kept when the answer was made. */
   ids: string[];
-  /** Entries left out, with why (the file's entry index, from 0). */
+  /**
+   * Entries left out, with why (the file's entry index, from 0): not what
+   * HAR says (the field named), or past what the store holds with the
+   * file's entries before them (`not loaded: ...`).
+   */
   skipped: { entry: number; error: string }[];
+  /**
+   * Exchanges kept before the import that it evicted to make room (the
+   * oldest first, as recording does): recorded ones, and ones an earlier
+   * import loaded. An import never evicts its own entries.
+   */
+  evicted: { recorded: number; imported: number };
 }
 
 /**
@@ -366,57 +398,56 @@ export interface Route {
 }
 
 /**
- * The side port's routes: the one table, which `api.ts` dispatches on.
- *
- * | route | answer |
- * |---|---|
- * | `GET /` | the page (HTML), loading `/app.js` |
- * | `GET /app.js` | the page's script, bundled from `inspector/ui/` |
- * | `GET /api/exchanges?method=&status=&q=&body=&limit=&before=` | {@linkcode ExchangeList}, newest first; `status` exact (`404`) or a class (`4xx`); `q` matches the path and query; `body` (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange (`search.ts`); `before` is a `seq`, for paging |
- * | `GET /api/exchanges/:id` | {@linkcode ExchangeDetail} |
- * | `GET /api/exchanges/:id/har` | HAR 1.2 of that exchange (a download) |
- * | `GET /api/exchanges/:id/test` | a `deno test` file that sends the recorded request to the app in-process and checks the recorded answer (a download; `test_export.ts`) |
- * | `GET /api/har` | HAR 1.2 of every kept exchange, oldest first (a download) |
- * | `GET /api/stream?events=` | Server-Sent Events: each `data:` is one {@linkcode StreamMessage}; `events=none` leaves out the `event` messages (summaries, evictions, clears and server events only: what a list needs) |
- * | `GET /api/exchanges/:id/stream?from=` | Server-Sent Events of one exchange: its `event` messages from index `from` (0 by default) of those kept, then each new one live; ends when its timeline is finished (`timelineFinished`: after `end`, or after `abort` and `close`), or when it is dropped |
- * | `GET /api/server` | {@linkcode ServerState}: the app's generation, its load error, server-level events (under the CLI) |
- * | `POST /api/clear` | `{ "cleared": n }` (needs the inspector's own Origin) |
- * | `POST /api/import` | body: a HAR file (JSON); loads its entries into the store as imported exchanges, to view and replay; answers {@linkcode ImportResult} (needs the inspector's own Origin) |
- * | `POST /api/exchanges/:id/replay` | body {@linkcode ReplayRequest}; sends it byte for byte to the app's own address; answers {@linkcode ReplayResult}, with how it differs from the recorded request (needs the inspector's own Origin) |
- *
- * Errors are JSON `{ "error": "..." }`. In token mode every `/api/` route
- * needs `Authorization: Bearer TOKEN` (see `./guard.ts`).
+ * The side port's routes: the one table, which `api.ts` dispatches on (each
+ * entry's `answer` says what it answers). A `GET` route answers `HEAD` too,
+ * unless it says `head: false`; `:id` is an exchange's id. Errors are JSON
+ * `{ "error": "..." }`. A `POST` needs the inspector's own `Origin`, and in
+ * token mode every `/api/` route needs `Authorization: Bearer TOKEN` (see
+ * `./guard.ts`).
  */
 export const ROUTES = [
   { name: "page", method: "GET", path: "/", answer: "the page (HTML), loading /app.js" },
-  { name: "script", method: "GET", path: "/app.js", answer: "the page's script" },
+  {
+    name: "script",
+    method: "GET",
+    path: "/app.js",
+    answer: "the page's script, bundled from inspector/ui/",
+  },
   {
     name: "list",
     method: "GET",
     path: "/api/exchanges",
     query: "method, status, q, body, limit, before",
-    answer: "ExchangeList, newest first",
+    answer:
+      "ExchangeList, newest first; status exact (404) or a class (4xx); q matches the path and query; body (repeatable: all must match) is text the request or response body contains, ASCII letters in any case, searched over every kept exchange, newest first (search.ts: at most 1024 bytes of UTF-8 a text, else 400; at most 64 MiB of bodies scanned a request, else the list stops and says so in searchCut); before is a seq, for paging",
   },
   { name: "detail", method: "GET", path: "/api/exchanges/:id", answer: "ExchangeDetail" },
   {
     name: "exchangeHar",
     method: "GET",
     path: "/api/exchanges/:id/har",
-    answer: "HAR 1.2 of one exchange",
+    answer: "HAR 1.2 of that exchange (a download)",
   },
   {
     name: "exchangeTest",
     method: "GET",
     path: "/api/exchanges/:id/test",
-    answer: "a deno test file of one exchange",
+    answer:
+      "a deno test file that sends the recorded request to the app in-process and checks the recorded answer (a download; test_export.ts)",
   },
-  { name: "har", method: "GET", path: "/api/har", answer: "HAR 1.2 of every kept exchange" },
+  {
+    name: "har",
+    method: "GET",
+    path: "/api/har",
+    answer: "HAR 1.2 of every kept exchange, oldest first (a download)",
+  },
   {
     name: "stream",
     method: "GET",
     path: "/api/stream",
     query: "events (all, none)",
-    answer: "Server-Sent Events",
+    answer:
+      "Server-Sent Events: each data: is one StreamMessage; events=none leaves out the event messages (summaries, evictions, clears and server events only: what a list needs)",
     head: false,
   },
   {
@@ -424,22 +455,31 @@ export const ROUTES = [
     method: "GET",
     path: "/api/exchanges/:id/stream",
     query: "from",
-    answer: "Server-Sent Events of one exchange's events, until its end",
+    answer:
+      "Server-Sent Events of one exchange: its event messages from index from (0 by default) of those kept, then each new one live; ends when its timeline is finished (timelineFinished: after end, or after abort and close), or when it is dropped",
     head: false,
   },
   {
     name: "server",
     method: "GET",
     path: "/api/server",
-    answer: "ServerState: the app's generation, its load error, server-level events",
+    answer:
+      "ServerState: the app's generation, its load error, server-level events (under the CLI)",
   },
   { name: "clear", method: "POST", path: "/api/clear", answer: '{ "cleared": n }' },
-  { name: "import", method: "POST", path: "/api/import", answer: "ImportResult" },
+  {
+    name: "import",
+    method: "POST",
+    path: "/api/import",
+    answer:
+      "body: a HAR file (JSON); loads its entries into the store as imported exchanges, to view and replay; answers ImportResult",
+  },
   {
     name: "replay",
     method: "POST",
     path: "/api/exchanges/:id/replay",
-    answer: "ReplayResult",
+    answer:
+      "body ReplayRequest; sends it byte for byte to the app's own address; answers ReplayResult, with how it differs from the recorded request",
   },
 ] as const satisfies readonly Route[];
 

@@ -240,15 +240,16 @@ export class FrameEncoder {
   }
 
   /**
-   * A byte field: `size` bytes of a stream at `offset`, of which the first
+   * A byte field: `size` bytes of a stream at `offset` (`bytes.length` by
+   * default; more when only the first ones are known), of which the first
    * `kept` (at most `bytes.length`) are written.
    */
-  bytes(bytes: Uint8Array, offset: number, kept: number): void {
+  bytes(bytes: Uint8Array, offset: number, kept: number, size: number = bytes.length): void {
     this.need(20 + kept);
     const at = this.pos;
     const view = this.view;
     view.setFloat64(at, offset, true);
-    view.setFloat64(at + 8, bytes.length, true);
+    view.setFloat64(at + 8, size, true);
     view.setUint32(at + 16, kept, true);
     const to = at + 20;
     if (kept <= 32) {

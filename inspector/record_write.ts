@@ -88,7 +88,10 @@ export function describe(value: unknown): string {
   }
 }
 
-/** `input`: how the app read (a code), the size it asked for (`NaN`: none), the bytes. */
+/**
+ * `input`: how the app read (a code), the size it asked for (`NaN`: none),
+ * the bytes (`total` of them: `bytes.length` unless only the first are known).
+ */
 export function writeInput(
   enc: FrameEncoder,
   method: InputMethod,
@@ -96,10 +99,11 @@ export function writeInput(
   bytes: Uint8Array,
   offset: number,
   kept: number,
+  total: number = bytes.length,
 ): void {
   enc.u8(INPUT_CODE[method] ?? 0);
   enc.f64(typeof size === "number" ? size : NaN);
-  enc.bytes(bytes, offset, kept);
+  enc.bytes(bytes, offset, kept, total);
 }
 
 /** Shows a status that is not a string (a call that broke a rule), as a string. */

@@ -12,7 +12,10 @@
  * is made. An edited `Host` header is sent as written, to the app.
  *
  * **What it sends.** Exactly the recorded method, target, headers (`Host`
- * included, in their recorded order, names and values as recorded) and body,
+ * included, in their recorded order, names and values as recorded: as
+ * `Deno.serve` gave them, lower-cased, sorted by name, a repeated header
+ * joined into one; the client's own order and case reach no Deno server)
+ * and body,
  * plus one header, `x-wsgi-inspector-replay`, that links the new exchange to
  * its original (see `./store.ts`). Nothing an HTTP client would add
  * (`Accept-Encoding`, `User-Agent`, `Connection`). The target goes out as
@@ -52,6 +55,7 @@
  */
 
 import type { ReplayChange, ReplayRequest } from "./protocol.ts";
+import { checkHeader, checkMethod, checkTarget } from "./request_rules.ts";
 import { REPLAY_HEADER } from "./store.ts";
 
 /** A request as it was recorded: what a replay sends again. */
@@ -71,36 +75,6 @@ export type OutgoingRequest = RecordedRequest;
 export interface ReplayPlan {
   request: OutgoingRequest;
   changes: ReplayChange[];
-}
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A header value: visible ASCII, space, TAB and latin-1 bytes; no other control character. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/**
- * An origin-form target: "/" (not "//") then visible characters: no ASCII or
- * C1 control, no whitespace of any kind, no backslash, no "#".
- */
-// deno-lint-ignore no-control-regex -- refusing control characters is the point
-const ORIGIN_FORM = /^\/(?!\/)[^\x00-\x20\x7f-\x9f\\#\s]*$/u;
-
-const quote = (value: string) => JSON.stringify(value);
-
-/**
- * Why `target` cannot be replayed, or undefined when it is origin-form.
- *
- * @example
- * ```ts
- * import { checkTarget } from "./replay.ts";
- * console.assert(checkTarget("/a/b?c=%20d") === undefined);
- * console.assert(checkTarget("/\\127.0.0.1:9/x")?.includes("origin-form"));
- * console.assert(checkTarget("//evil.example/")?.includes("origin-form"));
- * ```
- */
-export function checkTarget(target: string): string | undefined {
-  if (ORIGIN_FORM.test(target) && target.isWellFormed()) return undefined;
-  return `target must be origin-form: "/" then a path and query with no whitespace, control character, backslash or "#", and not "//" (got ${
-    quote(target)
-  })`;
 }
 
 /** Validates a replay request's JSON body; returns the edit, or the reason it is wrong. */
@@ -139,14 +113,13 @@ export function parseReplayRequest(text: string): ReplayRequest | string {
 /**
  * The request to send for `original` with `edit` applied, checked and framed
  * (see the module doc), and its changes; or the reason it cannot be sent.
- * Everything is checked, recorded or edited alike: a record may come from
- * anywhere (an attacker's request, an imported HAR).
+ * Everything is checked, recorded or edited alike, by `./request_rules.ts`:
+ * a record may come from anywhere (an attacker's request, an imported HAR).
  */
 export function planReplay(original: RecordedRequest, edit: ReplayRequest): ReplayPlan | string {
   const method = edit.method ?? original.method;
-  if (!TOKEN.test(method)) {
-    return `method must be an HTTP token like "POST" (got ${quote(method)})`;
-  }
+  const badMethod = checkMethod(method);
+  if (badMethod !== undefined) return badMethod;
   const target = edit.target ?? original.target;
   const badTarget = checkTarget(target);
   if (badTarget !== undefined) return badTarget;
@@ -161,16 +134,8 @@ export function planReplay(original: RecordedRequest, edit: ReplayRequest): Repl
   } else body = original.body;
   const given = edit.headers ?? original.headers;
   for (const [name, value] of given) {
-    if (!TOKEN.test(name)) {
-      return `header names must be HTTP tokens like "Content-Type" (got ${quote(name)})`;
-    }
-    if (!FIELD_VALUE.test(value)) {
-      return `header ${
-        quote(name)
-      } must hold no CR, LF or other control character, and only latin-1 characters (got ${
-        quote(value)
-      })`;
-    }
+    const badHeader = checkHeader(name, value);
+    if (badHeader !== undefined) return badHeader;
   }
   const headers = frame(given, body.length);
   const request = { method, target, headers, body };

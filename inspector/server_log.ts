@@ -3,7 +3,9 @@
  * each generation of the app that started serving (and why: a save, a
  * restart), the module failing to load, faults no exchange caught, app
  * processes that had to go. A small ring of the latest, and the state the
- * page's banner shows: the serving generation and its load error.
+ * page's banner shows: the serving generation and its load error. It also
+ * holds the app's URL once the inspector listens, for the page's "Copy as
+ * curl" (the URL replays go to; never one a record names).
  *
  * @example
  * ```ts
@@ -28,6 +30,8 @@ export class ServerLog {
   #generation = 0;
   #loadError: ServerState["loadError"] = null;
   readonly #listeners = new Set<(event: StampedServerEvent) => void>();
+  /** The app server's URL (`http://127.0.0.1:8000`), set when the inspector listens. */
+  appUrl: string | undefined;
 
   /** Records an event (stamped now) and tells listeners. */
   add(event: ServerEvent): void {
@@ -45,9 +49,15 @@ export class ServerLog {
     }
   }
 
-  /** The serving generation, its load error, and the events kept (oldest first). */
+  /** The serving generation, its load error, the events kept (oldest first), the app's URL. */
   state(): ServerState {
-    return { generation: this.#generation, loadError: this.#loadError, events: [...this.#events] };
+    const state: ServerState = {
+      generation: this.#generation,
+      loadError: this.#loadError,
+      events: [...this.#events],
+    };
+    if (this.appUrl !== undefined) state.appUrl = this.appUrl;
+    return state;
   }
 
   /** Listens to new events; returns the function that stops listening. */

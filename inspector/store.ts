@@ -59,6 +59,7 @@ import type {
   ExchangeList,
   ExchangeSummary,
   Pair,
+  SearchCut,
   StreamMessage,
 } from "./protocol.ts";
 import type { FrameEncoder } from "./record.ts";
@@ -296,9 +297,44 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     return seq >= this.#oldest;
   }
 
-  /** Marks exchange `seq` as loaded from a HAR file (before its first frame: summaries say so). */
-  markImported(seq: number): void {
-    if (this.alive(seq)) this.#index.setImported(seq);
+  /**
+   * Keeps one exchange whose frames were written elsewhere, whole, before
+   * any of them reached the store (by an {@linkcode ExchangeWriter} over a
+   * `FrameBuffer`: `har_import.ts` writes an entry so), as a new exchange
+   * marked imported: whole frames back to back, its `request` frame
+   * first. The caller checks that each frame takes at most half the memory
+   * budget (eight-byte aligned), as the ring asks: a bigger one would throw
+   * with the exchange half kept. Like a new recording, it may evict the
+   * oldest exchanges to make room.
+   *
+   * @returns its seq
+   */
+  importFrames(frames: Uint8Array): number {
+    const seq = this.#open(0);
+    this.#index.setImported(seq);
+    const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
+    const ring = this.#ring;
+    for (let at = 0; at < frames.length;) {
+      const length = view.getUint32(at, true);
+      const placed = ring.append(frames.subarray(at, at + length));
+      ring.view.setUint32(placed + 8, seq >>> 0, true);
+      if (!this.commit(seq, frames[at + 4]!)) break;
+      at += length;
+    }
+    return seq;
+  }
+
+  /** How many kept exchanges were recorded here, and how many loaded from HAR files. */
+  origins(): { recorded: number; imported: number } {
+    const ix = this.#index;
+    let recorded = 0;
+    let imported = 0;
+    for (let seq = this.#oldest; seq <= this.#seq; seq++) {
+      if (!ix.has(seq)) continue;
+      if (ix.imported(seq)) imported++;
+      else recorded++;
+    }
+    return { recorded, imported };
   }
 
   /** Whether exchange `seq` is still kept. */
@@ -558,6 +594,7 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     const before = filter.before ?? Infinity;
     const ix = this.#index;
     let total = 0;
+    let cut: SearchCut | undefined;
     const exchanges: ExchangeSummary[] = [];
     for (let seq = this.#seq; seq >= this.#oldest; seq--) {
       if (!ix.has(seq)) continue;
@@ -567,16 +604,25 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
         if (method !== undefined && line.method.toUpperCase() !== method) continue;
         if (q !== undefined && !line.target.toLowerCase().includes(q)) continue;
       }
-      if (filter.match !== undefined && !filter.match(new KeptExchange(this, seq))) continue;
+      if (filter.match !== undefined) {
+        const kept = filter.match(new KeptExchange(this, seq));
+        if (typeof kept === "object") {
+          cut = kept;
+          break;
+        }
+        if (!kept) continue;
+      }
       total++;
       if (seq < before && exchanges.length < limit) exchanges.push(summaryOf(this.#ring, ix, seq));
     }
-    return {
+    const list: ExchangeList = {
       total,
       exchanges,
       maxExchanges: this.maxExchanges,
       memory: { budget: this.memory, used: this.used },
     };
+    if (cut !== undefined) list.searchCut = cut;
+    return list;
   }
 
   /** Drops every kept exchange and tells listeners. Returns how many were dropped. */

@@ -7,7 +7,13 @@
  * @module
  */
 
-import type { ExchangeDetail, ExchangeSummary, Pair, StreamMessage } from "./protocol.ts";
+import type {
+  ExchangeDetail,
+  ExchangeSummary,
+  Pair,
+  SearchCut,
+  StreamMessage,
+} from "./protocol.ts";
 import type { EnvironRule } from "../server/recorder.ts";
 import { FLAG, HEADER_SIZE, TYPE_CODE } from "./record_format.ts";
 import { decodeFrame, type FrameContext, latin1 } from "./record_read.ts";
@@ -27,8 +33,13 @@ export interface ListFilter {
   limit?: number;
   /** Only exchanges whose `seq` is below this, for paging. */
   before?: number;
-  /** Only exchanges this test keeps (the body search of `search.ts`), after the other filters. */
-  match?: (exchange: KeptExchange) => boolean;
+  /**
+   * Only exchanges this test keeps (the body search of `search.ts`), after
+   * the other filters. A {@linkcode SearchCut} means the test could not
+   * tell (its work budget ran out): the list stops there, and answers it
+   * as its `searchCut`.
+   */
+  match?: (exchange: KeptExchange) => boolean | SearchCut;
 }
 
 /** The request body as the client sent it: what the app read, then what was drained. */

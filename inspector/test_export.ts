@@ -1,7 +1,8 @@
 /**
  * An exchange as a `deno test` file: the recorded request (method, target,
  * headers, body as the client sent it) sent in-process to the app through
- * `toFetch`, and the answer checked against the recording: its status, its
+ * `toFetch` (a target that `new Request()` would change goes as
+ * `HandlerInfo.target`, as sent), and the answer checked against the recording: its status, its
  * meaningful headers (`Content-Type` and the app's own; not `Date`, not
  * hop-by-hop) and its body (as text when it is text, as bytes otherwise).
  * `GET /api/exchanges/:id/test` serves it as a download.
@@ -92,6 +93,20 @@ function bodyExpression(bytes: Uint8Array, contentType: string | undefined): str
   return text !== undefined ? literal(text) : `Uint8Array.fromBase64(${literal(bytes.toBase64())})`;
 }
 
+/**
+ * Whether `new Request()` would send `target` as it is: it percent-encodes
+ * non-ASCII characters and resolves dot segments, which a client's raw
+ * target may hold (`Deno.serve` passes those on as sent).
+ */
+function survivesRequest(target: string): boolean {
+  try {
+    const url = new URL(`http://h${target}`);
+    return url.pathname + url.search === target;
+  } catch {
+    return false;
+  }
+}
+
 /** A safe identifier for an export name, or undefined. */
 function exportName(name: string | undefined): string | undefined {
   return name !== undefined && /^[A-Za-z_$][\w$]*$/.test(name) ? name : undefined;
@@ -149,6 +164,7 @@ export function testFile(exchange: ExchangeDetail, imports: TestImports): string
     : "http";
 
   const requestHeaders = request.headers.filter(([n]) => !REQUEST_SKIP.has(n.toLowerCase()));
+  const rawTarget = !survivesRequest(request.target);
   const hasBody = requestBody.length > 0 && request.method !== "GET" && request.method !== "HEAD";
 
   // The app's headers, grouped by name (in order of first appearance).
@@ -231,9 +247,15 @@ export function testFile(exchange: ExchangeDetail, imports: TestImports): string
       `    body: ${bodyExpression(requestBody, header(request.headers, "content-type"))},`,
     );
   }
+  L.push(`  });`);
+  if (rawTarget) {
+    L.push(
+      `  // new Request() would percent-encode this target (or resolve its dot segments); the`,
+      `  // gateway is given it as the client sent it.`,
+      `  const response = await handler(request, { target: ${literal(request.target)} });`,
+    );
+  } else L.push(`  const response = await handler(request);`);
   L.push(
-    `  });`,
-    `  const response = await handler(request);`,
     ``,
     `  assert.equal(response.status, ${sent.status});`,
   );

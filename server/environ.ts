@@ -73,6 +73,8 @@ export interface EnvironOptions {
   urlScheme?: string;
   /** `request.method`, when the caller has read it already (each read of the getter costs). */
   method?: string;
+  /** `request.url` as it is to be read, when it differs: the caller's target as sent (see {@linkcode withTarget}). */
+  url?: string;
 }
 
 /**
@@ -131,6 +133,33 @@ export function splitTarget(url: string, host?: string): Target {
     query: parts.query,
     target: parts.target,
   };
+}
+
+/**
+ * `url` with its path and query replaced by `target`, a request target as
+ * sent (`HandlerInfo.target` of `./gateway_options.ts`).
+ *
+ * @throws {TypeError} for a target that does not start with `/` or holds a
+ *   space or a control character
+ *
+ * @example
+ * ```ts
+ * import { withTarget } from "./environ.ts";
+ * console.assert(withTarget("http://h:8000/caf%C3%A9", "/caf\u00e9?x=1") === "http://h:8000/caf\u00e9?x=1");
+ * ```
+ */
+export function withTarget(url: string, target: string): string {
+  // deno-lint-ignore no-control-regex
+  if (!target.startsWith("/") || /[\x00-\x20\x7f]/.test(target)) {
+    throw new TypeError(
+      `A request target must start with "/" and hold no space or control character, as a client sends it: got ${
+        JSON.stringify(target.slice(0, 200))
+      }`,
+    );
+  }
+  const authority = url.indexOf("://") + 3;
+  const path = url.indexOf("/", authority);
+  return (path === -1 ? url : url.slice(0, path)) + target;
 }
 
 /**
@@ -317,7 +346,7 @@ export function buildEnviron(
   options: EnvironOptions,
   seen?: RequestSeen,
 ): Environ {
-  const url = request.url;
+  const url = options.url ?? request.url;
   split(url, undefined);
   // Read out at once, before any other code runs (a getter of `request`).
   const { scheme, authorityStart, pathStart, path, query } = parts;

@@ -21,7 +21,7 @@
 
 import type { Environ, Header, ResponseBody, StartResponse, Write } from "./types.ts";
 import type { ErrorSite } from "./recorder.ts";
-import type { EnvironOptions, RequestSeen } from "./environ.ts";
+import { type EnvironOptions, type RequestSeen, withTarget } from "./environ.ts";
 import { Input, type InputOptions, RequestBodyTooLarge } from "./input.ts";
 import { describeForLog, Errors, escapeControls, type LogEntry, type LogLine } from "./log.ts";
 import { checkHeaders, checkStatus, chunkError, isNullBodyStatus, ProtocolError } from "./rules.ts";
@@ -87,6 +87,8 @@ export class Exchange implements RequestSeen, BodyOwner {
   input: Input = NO_INPUT;
   /** The request target as sent (path and query), set by `buildEnviron`. */
   target = "";
+  /** `request.url` with the caller's target as sent (`HandlerInfo.target`), when one was given. */
+  readonly url: string | undefined;
   /** The request's header pairs, collected by `buildEnviron` when recording. */
   requestHeaders: [string, string][] | undefined;
 
@@ -136,6 +138,8 @@ export class Exchange implements RequestSeen, BodyOwner {
     this.shared = shared;
     const addr = info?.remoteAddr;
     if (addr !== undefined && addr.transport === "tcp") this.peer = addr;
+    const target = info?.target;
+    this.url = target === undefined ? undefined : withTarget(request.url, target);
   }
 
   /** Reads the clock. */

@@ -165,10 +165,12 @@ function setupEnviron(ex: Exchange): RequestBodyTooLarge | undefined {
   options.errors = ex.errorStream();
   options.remoteAddr = ex.peer;
   options.method = ex.method;
+  options.url = ex.url;
   const environ = buildEnviron(ex.request, options, ex);
   // Nothing of this exchange stays reachable from the shared object.
   options.errors = ex.shared.errors;
   options.remoteAddr = undefined;
+  options.url = undefined;
   // The body's length: CONTENT_LENGTH, or unknown (read to the end).
   const cl = environ.CONTENT_LENGTH;
   let length: number | undefined;

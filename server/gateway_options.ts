@@ -9,9 +9,19 @@ import type { Recorder } from "./recorder.ts";
 import type { LogEntry } from "./log.ts";
 import type { ErrorPage } from "./error_page.ts";
 
-/** What `Deno.serve` passes as the second argument; only the peer is used. */
+/** What `Deno.serve` passes as the second argument (only the peer is used), and what an in-process caller may add. */
 export interface HandlerInfo {
   remoteAddr?: Deno.Addr;
+  /**
+   * The request target (path and query) as the client sent it, for a caller
+   * whose `Request` cannot carry it: `new Request()` percent-encodes
+   * non-ASCII characters and resolves dot segments, which `Deno.serve` does
+   * not, so a test that replays a raw target passes it here (an exported
+   * test does). The gateway then reads the path and query from it instead
+   * of from `request.url`. It must start with `/` and hold no space or
+   * control character (as `Deno.serve` would refuse).
+   */
+  target?: string;
 }
 
 /** A standard fetch handler. */

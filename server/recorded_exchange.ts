@@ -190,7 +190,7 @@ export class RecordedExchange extends Exchange implements InputOptions {
     // Nothing but the gateway touched the environ yet: how it was built says all of it.
     const options = this.shared.environ;
     const derivation = DERIVATION;
-    derivation.url = this.request.url;
+    derivation.url = this.url ?? this.request.url;
     derivation.serverName = options.serverName;
     derivation.serverPort = options.serverPort;
     derivation.urlScheme = options.urlScheme;

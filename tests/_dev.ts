@@ -21,6 +21,8 @@ export interface DevServer {
   output(): string;
   /** The supervisor. */
   process: Deno.ChildProcess;
+  /** Its exit status, once it exited and everything it printed was read (`output()` is then whole). */
+  ended(): Promise<Deno.CommandStatus>;
   /** Writes a file of the app's folder. */
   write(name: string, text: string): Promise<void>;
   /** Waits until the output matches, or fails with the output. */
@@ -106,9 +108,12 @@ export async function startDev(
     for await (const chunk of stream) all += d.decode(chunk, { stream: true });
   };
   const reading = Promise.all([read(process.stdout), read(process.stderr)]);
-  let exited = false;
-  const status = process.status.then((s) => {
-    exited = true;
+  // Exited, and its output read to the end (before that, a match may still come).
+  let drained = false;
+  const status = process.status;
+  const ended = status.then(async (s) => {
+    await reading.catch(() => {});
+    drained = true;
     return s;
   });
   let cleaned = false;
@@ -118,13 +123,14 @@ export async function startDev(
     inspector: "",
     output: () => all,
     process,
+    ended: () => ended,
     write: (name, text) => Deno.writeTextFile(`${dir}/${name}`, text),
     async waitFor(pattern, timeout = 15_000) {
       const end = Date.now() + timeout;
       for (;;) {
         const m = all.match(pattern);
         if (m) return m;
-        if (Date.now() > end || (exited && !all.match(pattern))) {
+        if (Date.now() > end || (drained && !all.match(pattern))) {
           throw new Error(`Timed out waiting for ${pattern}; the CLI printed:\n${all}`);
         }
         await sleep(10);

@@ -58,7 +58,7 @@ Deno.test("CLI: a second Ctrl-C while stopping stops at once, leaving no app pro
     // Later than a duplicate of the first; the graceful stop waits on /hang for 800 ms.
     await sleep(SAME_SIGNAL_MS + 200);
     dev.process.kill("SIGINT");
-    const status = await dev.process.status;
+    const status = await dev.ended();
     equal(status.code, 130, dev.output());
     match(dev.output(), /Shut down at once/);
     ok(!exists(dir), `${dir} was removed`);
@@ -76,7 +76,7 @@ Deno.test("CLI: the same Ctrl-C delivered twice (a wrapper passing it on) is one
     dev.process.kill("SIGINT");
     await sleep(30);
     dev.process.kill("SIGINT");
-    const status = await dev.process.status;
+    const status = await dev.ended();
     equal(status.code, 0, dev.output());
     match(dev.output(), /Shut down\./);
     ok(!exists(dir), `${dir} was removed`);

@@ -589,7 +589,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       ok(dev.appPids().length > 0);
       const t0 = Date.now();
       dev.process.kill(signal);
-      const status = await dev.process.status;
+      const status = await dev.ended();
       const took = Date.now() - t0;
       ok(took < 2000, `stopped in ${took} ms`);
       equal(status.code, 0);

@@ -59,7 +59,7 @@
  * @module
  */
 
-import { deepEqual, equal, fail, match, ok } from "node:assert/strict";
+import { deepEqual, equal, fail, match, ok, rejects } from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { serve, type Server } from "../server/serve.ts";
 import { toFetch } from "../server/gateway.ts";
@@ -972,6 +972,47 @@ Deno.test("buildEnviron() carries raw non-ASCII bytes of the target as latin-1",
       equal(environ.REQUEST_URI, raw);
     });
   }
+});
+
+Deno.test("toFetch(): a target given as sent (HandlerInfo.target) gives the environ the same bytes over a socket give", async (t) => {
+  // What new Request() would change (non-ASCII percent-encoded, dot segments
+  // resolved) reaches the app as the client sent it, as through Deno.serve.
+  const cases: [string, string, string, string][] = [
+    [
+      "raw UTF-8 in path and query",
+      "/caf\u00e9%C3%A9?q=\u20ac",
+      "/caf\xc3\xa9\xc3\xa9",
+      "q=\xe2\x82\xac",
+    ],
+    ["dot segments", "/a/../b/./c?x", "/a/../b/./c", "x"],
+  ];
+  for (const [name, target, pathInfo, query] of cases) {
+    await t.step(name, async () => {
+      let environ: Record<string, unknown> = {};
+      const handler = toFetch((env, start_response) => {
+        environ = env;
+        start_response("204 No Content", []);
+        return [];
+      }, { log: false });
+      await handler(new Request(`http://127.0.0.1:8000${target}`), { target });
+      equal(environ.PATH_INFO, pathInfo);
+      equal(environ.QUERY_STRING, query);
+      const raw = new TextEncoder().encode(target);
+      equal(environ.RAW_URI, String.fromCharCode(...raw), "the target's UTF-8 bytes, as latin-1");
+      const overSocket = await ourEcho(get(String.fromCharCode(...raw)));
+      equal(overSocket.environ.RAW_URI, environ.RAW_URI, "as Deno.serve gives it");
+      equal(overSocket.environ.PATH_INFO, pathInfo);
+    });
+  }
+  await t.step("a target that no client could send is refused, naming the rule", async () => {
+    const handler = toFetch(() => [], { log: false });
+    for (const target of ["a", "/a b", "/a\r\nX: 1"]) {
+      await rejects(
+        handler(new Request("http://127.0.0.1/"), { target }),
+        /A request target must start with "\/" and hold no space or control character/,
+      );
+    }
+  });
 });
 
 Deno.test("wsgi.input reads like a Python file over a socket", async (t) => {

@@ -249,7 +249,11 @@ Deno.test({
         await row(page, "/echo").click();
         await byTestId(page, "copy-curl").click();
         const command = await text(byTestId(page, "curl-command"));
-        assert.match(command, /^curl -X POST '?http:\/\/127\.0\.0\.1:\d+\/echo'? /);
+        // To the app's own URL (the page learns it from GET /api/server), never the Host's.
+        assert.ok(
+          command.startsWith(`curl --globoff --path-as-is -X POST ${server.url}/echo -H `),
+          command,
+        );
         assert.match(command, / -H 'content-type: text\/plain;charset=UTF-8'/);
         assert.match(command, /--data-raw name=Ada/);
       });

@@ -93,6 +93,49 @@ Deno.test("the side port refuses state changes from another site even with its o
   });
 });
 
+Deno.test("the side port lets another site's navigation open its page only, never its API", async () => {
+  await withInspector(textApp, async ({ app, inspector }) => {
+    const port = inspector.port!;
+    const host = `Host: 127.0.0.1:${port}`;
+    await (await fetch(app.url)).text();
+    const navigate = (target: string, site: string) =>
+      send(port, `GET ${target} HTTP/1.1`, [
+        host,
+        `Sec-Fetch-Site: ${site}`,
+        "Sec-Fetch-Mode: navigate",
+        "Sec-Fetch-Dest: document",
+        "Sec-Fetch-User: ?1",
+      ]);
+    const search = `/api/exchanges?body=${"a".repeat(800)}b`;
+    for (const site of ["cross-site", "same-site"]) {
+      // A link on any page (or the app's own, same-site) must not make the inspector search or serve data.
+      for (
+        const target of [search, "/api/exchanges", "/api/exchanges/1", "/api/har", "/api/nothing"]
+      ) {
+        const response = await navigate(target, site);
+        equal(response.status, 403, `${site} ${target.slice(0, 40)}`);
+        const { error } = JSON.parse(text(response.body));
+        match(
+          error,
+          new RegExp(`navigation from another site's page \\(Sec-Fetch-Site: ${site}\\)`),
+        );
+        match(error, /may open only the inspector's page/);
+      }
+      for (const target of ["/", "/index.html", "/app.js"]) {
+        equal((await navigate(target, site)).status, 200, `${site} ${target}`);
+      }
+    }
+    // The API's URL typed in the address bar, and a link in the inspector's own page, still work.
+    for (const site of ["none", "same-origin"]) {
+      const response = await navigate(search, site);
+      equal(response.status, 200, site);
+      equal((JSON.parse(text(response.body)) as ExchangeList).total, 0, site);
+      const list = await navigate("/api/exchanges", site);
+      equal((JSON.parse(text(list.body)) as ExchangeList).total, 1, site);
+    }
+  });
+});
+
 Deno.test("the side port's answers forbid other origins to load them", async () => {
   await withInspector(textApp, async ({ app, inspector }) => {
     const port = inspector.port!;

@@ -152,6 +152,10 @@ Deno.test("replay reaches only the app: every hostile target is refused or sent 
       });
       equal(badMethod, 400);
       match(methodText, /method must be an HTTP token/);
+      // A CONNECT reaches the app's address, and Deno.serve refuses it before the app runs.
+      const [connect, connectText] = await replay(origin, "3", { method: "CONNECT", target: "/" });
+      equal(connect, 502, connectText);
+      match(connectText, /refused the request before the app ran/);
     });
     // Let any connection the replays made arrive before counting.
     await new Promise((r) => setTimeout(r, 50));

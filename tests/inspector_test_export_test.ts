@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import type { ExchangeList } from "../inspector/protocol.ts";
 import { testFile } from "../inspector/test_export.ts";
 import { eventually, get, startDev } from "./_dev.ts";
+import { rawRequest } from "./_helpers.ts";
 
 const APP = `import type { Application } from "${new URL("../mod.ts", import.meta.url).href}";
 
@@ -66,11 +67,24 @@ Deno.test({
       );
       assert.equal((await get(`${dev.url}/bytes`)).status, 200);
       assert.equal((await get(`${dev.url}/?a=1`)).status, 200);
+      // A raw UTF-8 target, as curl sends it and new Request() cannot: the app echoes its
+      // QUERY_STRING (bytes as latin-1), so the exported test must send the target as sent.
+      const port = Number(new URL(dev.url).port);
+      const raw = await rawRequest(
+        port,
+        `GET /?x=\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(raw.status, 200);
+      assert.equal(
+        new TextDecoder().decode(raw.body),
+        "hello \u2028 x=\u00c3\u00a9",
+        "the live app got the raw bytes",
+      );
       let list: ExchangeList = { total: 0, exchanges: [] };
       await eventually(async () => {
         list = await (await fetch(`${dev.inspector}/api/exchanges`)).json();
-        return list.exchanges.filter((e) => e.state === "complete").length === 3;
-      }, "three exchanges recorded");
+        return list.exchanges.filter((e) => e.state === "complete").length === 4;
+      }, "four exchanges recorded");
 
       const files: string[] = [];
       for (const exchange of list.exchanges) {
@@ -101,10 +115,14 @@ Deno.test({
       );
       assert.doesNotMatch(plain, /"Date"|"yesterday"/, "Date is not checked");
       assert.match(plain, /Not checked: Date/);
+      const rawTest = await Deno.readTextFile(
+        `${dev.dir}/exchange_${list.exchanges.find((e) => e.target === "/?x=\u00e9")!.id}_test.ts`,
+      );
+      assert.match(rawTest, /handler\(request, \{ target: "\/\?x=\u00e9" \}\)/);
 
       const passing = await denoTest(dev.dir, ".");
       assert.ok(passing.ok, `the exported tests pass:\n${passing.output}`);
-      assert.match(passing.output, /3 passed/);
+      assert.match(passing.output, /4 passed/);
 
       // The same files against a changed app: they fail, and say what differs.
       await Deno.writeTextFile(
@@ -116,7 +134,7 @@ Deno.test({
       );
       const failing = await denoTest(dev.dir, ".");
       assert.ok(!failing.ok);
-      assert.match(failing.output, /1 passed.*2 failed/s);
+      assert.match(failing.output, /2 passed.*2 failed/s);
       assert.match(failing.output, /'2' !== '1'|"2" !== "1"|- '1'|\+ '2'|2.*1/);
     } finally {
       await dev.cleanup();

@@ -78,7 +78,11 @@ async function everything(origin: string, token: string): Promise<Record<string,
     out[`/api/exchanges/${id}`] = detail;
     out[`/api/exchanges/${id}/har`] = await get(`/api/exchanges/${id}/har`);
     const open = openExchange(JSON.parse(detail) as ExchangeDetail);
-    out[`curl of ${id}`] = curlCommand({ state: open.state, body: open.request.bytes() });
+    out[`curl of ${id}`] = curlCommand({
+      state: open.state,
+      body: open.request.bytes(),
+      appUrl: "http://127.0.0.1:8000",
+    });
   }
   return out;
 }

@@ -3,7 +3,8 @@
  * imports `inspector/`, and `inspector/` imports nothing of `server/` but
  * `server/recorder.ts` (the recorder interface is the only thing they share,
  * and `server/` owns it); the page's browser code (`inspector/ui/`) imports
- * nothing of the Deno side but the wire types and the reducer; and nothing in
+ * nothing of the Deno side but the wire types, the reducer and the rules a
+ * request sent again must meet (`inspector/request_rules.ts`); and nothing in
  * `server/` or `inspector/` imports `mod.ts`, `examples/` or `tests/`.
  *
  * Run: `deno task lint:layers`.
@@ -23,6 +24,7 @@ const rules: { from: string; forbidden: string[]; except?: string[] }[] = [
       "inspector/ui/",
       "inspector/protocol.ts",
       "inspector/timeline.ts",
+      "inspector/request_rules.ts",
       "server/recorder.ts",
     ],
   },

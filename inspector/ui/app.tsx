@@ -16,6 +16,7 @@ import { picking } from "./compare_store.ts";
 import { passesSearch } from "./search_store.ts";
 import { ExchangeView } from "./exchange_view.tsx";
 import { filterExchanges } from "./filter.ts";
+import { describeImport } from "./import_note.ts";
 import { useObservable } from "./observable.ts";
 import { RequestList } from "./request_list.tsx";
 import { ServerBanner, ServerFaults } from "./server_banner.tsx";
@@ -59,17 +60,9 @@ export function App() {
       try {
         const result = await exchanges.importHar(file);
         newest = result.ids.at(-1) ?? newest;
-        notes.push(
-          `Imported ${result.ids.length} exchange${
-            result.ids.length === 1 ? "" : "s"
-          } from ${file.name}` +
-            (result.skipped.length > 0
-              ? `; skipped ${result.skipped.length}: ${
-                result.skipped.map((s) => s.error).join("; ")
-              }`
-              : ""),
-        );
-        if (result.skipped.length > 0) warn = true;
+        const note = describeImport(file.name, result);
+        notes.push(note.text);
+        if (note.warn) warn = true;
       } catch (error) {
         warn = true;
         notes.push(`${file.name}: ${(error as Error).message}`);
@@ -210,7 +203,7 @@ export function App() {
         </span>
         {searching && (
           <span
-            class={`muted search-state ${found.error ? "bad" : ""}`}
+            class={`muted search-state ${found.error || found.cut !== null ? "bad" : ""}`}
             data-testid="search-state"
             data-busy={found.busy ? "true" : "false"}
             title="body: words are searched by the inspector in every kept exchange's bodies"
@@ -219,6 +212,8 @@ export function App() {
               ? `Body search failed: ${found.error}`
               : found.busy
               ? "searching bodies…"
+              : found.cut !== null
+              ? `bodies searched in part: ${found.cut}`
               : "bodies searched"}
           </span>
         )}

@@ -13,11 +13,22 @@
  * The hex dump lays out 16 bytes a line where that fits its width, else 8:
  * its ASCII column is never cut off.
  *
+ * A mode's view that throws on some body shows a short error in its place
+ * (`./error_boundary.tsx`); the mode switch still works. The multipart view
+ * shows at most {@linkcode MAX_PARTS_SHOWN} parts, and marks a part's header
+ * block that was cut (`MAX_PART_HEADER_BYTES`).
+ *
  * @module
  */
 
 import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type Multipart, multipartBoundary, parseMultipart } from "./multipart.ts";
+import { ErrorBoundary } from "./error_boundary.tsx";
+import {
+  MAX_PART_HEADER_BYTES,
+  type Multipart,
+  multipartBoundary,
+  parseMultipart,
+} from "./multipart.ts";
 import { parseEventStream, type SseEvent } from "./sse.ts";
 import {
   asciiChar,
@@ -283,6 +294,9 @@ export function SseView(
   );
 }
 
+/** Parts the multipart view lays out; the rest are counted (a body may hold thousands). */
+export const MAX_PARTS_SHOWN = 200;
+
 /** The parts of a multipart body: each one's headers, name, file name, size and content. */
 export function MultipartView(
   { bytes, contentType }: Pick<BodyViewProps, "bytes" | "contentType">,
@@ -299,8 +313,8 @@ export function MultipartView(
         <code>{parsed.boundary}</code>
         {!parsed.complete && <span class="pill warn">no closing boundary</span>}
       </p>
-      {parsed.problem && <p class="note warn">{parsed.problem}</p>}
-      {parsed.parts.map((part, i) => (
+      {parsed.problem && <p class="note warn" data-testid="parts-problem">{parsed.problem}</p>}
+      {parsed.parts.slice(0, MAX_PARTS_SHOWN).map((part, i) => (
         <section key={i} class="part card" data-testid="part" data-name={part.name ?? ""}>
           <h4>
             <span class="mono" data-testid="part-name">{part.name ?? `part ${i}`}</span>
@@ -313,6 +327,12 @@ export function MultipartView(
               {part.contentType ? ` · ${part.contentType}` : ""} · at byte {part.offset}
             </span>
           </h4>
+          {part.headersCut && (
+            <p class="note warn" data-testid="part-headers-cut">
+              Header block cut: the first {formatBytes(MAX_PART_HEADER_BYTES)} of{" "}
+              {formatBytes(part.headerBytes)} shown.
+            </p>
+          )}
           <table class="kv part-headers">
             <tbody>
               {part.headers.map(([n, v], k) => (
@@ -330,6 +350,12 @@ export function MultipartView(
             : <HexDump bytes={part.bytes} />}
         </section>
       ))}
+      {parsed.parts.length > MAX_PARTS_SHOWN && (
+        <p class="note" data-testid="parts-more">
+          {parsed.parts.length - MAX_PARTS_SHOWN}{" "}
+          more parts not shown; the Text and Hex views show the whole body.
+        </p>
+      )}
     </div>
   );
 }
@@ -468,14 +494,16 @@ export function BodyPanel(props: BodyPanelProps) {
             : ""}
         </span>
       </div>
-      <BodyView
-        bytes={bytes}
-        mode={mode}
-        chunkOffsets={props.chunkOffsets}
-        chunkTimes={props.chunkTimes}
-        highlight={props.highlight}
-        contentType={props.contentType}
-      />
+      <ErrorBoundary key={mode} what={`the ${MODE_LABEL[mode]} view of this body`}>
+        <BodyView
+          bytes={bytes}
+          mode={mode}
+          chunkOffsets={props.chunkOffsets}
+          chunkTimes={props.chunkTimes}
+          highlight={props.highlight}
+          contentType={props.contentType}
+        />
+      </ErrorBoundary>
     </div>
   );
 }

@@ -3,7 +3,8 @@
  * request and response headers (as tables of names with the value on each
  * side), their bodies (a line diff of text, or where binary bodies first
  * differ) and their timelines (step by step). Pure functions over the shared
- * reducer's state and the captured bytes; the line diff is jsdiff's.
+ * reducer's state and the captured bytes; the line diff is jsdiff's, bounded
+ * (see {@linkcode MAX_DIFF_EDITS}): it runs on the page's main thread.
  *
  * @module
  */
@@ -78,14 +79,36 @@ export interface DiffPart {
 export type BodyDiff =
   | { kind: "equal"; size: number }
   | { kind: "text"; parts: DiffPart[] }
-  | { kind: "binary"; left: number; right: number; firstDifference: number };
+  | { kind: "binary"; left: number; right: number; firstDifference: number }
+  /** Both text, but the line diff gave up (see {@linkcode MAX_DIFF_EDITS}). */
+  | { kind: "too-different"; left: number; right: number; firstDifference: number };
 
 /** Bodies up to this many bytes a side get a line diff; larger ones say where they first differ. */
 export const MAX_TEXT_DIFF = 256 * 1024;
 
 /**
+ * The most lines the line diff lets change before it gives up. jsdiff's
+ * Myers diff costs about (N + M) · D steps for D changed lines, so two
+ * bodies that share nothing cost the square of their lines: 16 KiB of
+ * `a\n` against 16 KiB of `b\n` took 10 s on the page's main thread, and
+ * 256 KiB a side would take hours. With `maxEditLength` the work stays
+ * about D² for such bodies (well under a second for 1,000), and a diff with
+ * more changed lines than this would not be read line by line anyway.
+ */
+export const MAX_DIFF_EDITS = 1000;
+
+/**
+ * Milliseconds the line diff may run before it gives up (jsdiff's
+ * `timeout`): a backstop for what {@linkcode MAX_DIFF_EDITS} leaves, long
+ * runs of equal lines between the changes on a slow machine.
+ */
+export const MAX_DIFF_MS = 500;
+
+/**
  * How two bodies differ: not at all, by lines (both text), or from a byte
- * offset on (binary, or too large for a line diff).
+ * offset on (binary, or too large for a line diff); or, both text, too much
+ * to diff line by line within {@linkcode MAX_DIFF_EDITS} and
+ * {@linkcode MAX_DIFF_MS}.
  *
  * @example
  * ```ts
@@ -104,7 +127,19 @@ export function diffBodies(left: Uint8Array, right: Uint8Array): BodyDiff {
     left.length <= MAX_TEXT_DIFF && right.length <= MAX_TEXT_DIFF && isText(left) &&
     isText(right)
   ) {
-    const parts = diffLines(utf8Text(left), utf8Text(right)).map((change): DiffPart => ({
+    const changes = diffLines(utf8Text(left), utf8Text(right), {
+      maxEditLength: MAX_DIFF_EDITS,
+      timeout: MAX_DIFF_MS,
+    });
+    if (changes === undefined) {
+      return {
+        kind: "too-different",
+        left: left.length,
+        right: right.length,
+        firstDifference: first,
+      };
+    }
+    const parts = changes.map((change): DiffPart => ({
       kind: change.added ? "added" : change.removed ? "removed" : "same",
       text: change.value,
       lines: change.count ?? change.value.split("\n").length,

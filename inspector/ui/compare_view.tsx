@@ -3,7 +3,9 @@
  * environs, request headers, response headers, bodies (a line diff of text,
  * or where binary bodies first differ) and timelines (step by step). Rows
  * that are the same on both sides are folded away by default, counted.
- * Pure and controlled: the two exchanges come from the compare store.
+ * Pure and controlled: the two exchanges come from the compare store. A part
+ * that throws on some record shows a short error in its place
+ * (`./error_boundary.tsx`); Swap and Close still work.
  *
  * @module
  */
@@ -16,7 +18,10 @@ import {
   diffHeaders,
   type DiffRow,
   diffTimelines,
+  MAX_DIFF_EDITS,
+  MAX_DIFF_MS,
 } from "./compare.ts";
+import { ErrorBoundary } from "./error_boundary.tsx";
 import { formatBytes, formatMs, statusClass } from "./format.ts";
 import type { OpenExchange } from "./open_exchange.ts";
 import { summarize } from "../timeline.ts";
@@ -111,6 +116,10 @@ function BodyDiffView({ title, diff, testid }: { title: string; diff: BodyDiff; 
             ? `${formatBytes(diff.left)} and ${
               formatBytes(diff.right)
             }; they first differ at byte ${diff.firstDifference}`
+            : diff.kind === "too-different"
+            ? `${formatBytes(diff.left)} and ${
+              formatBytes(diff.right)
+            } of text that differ too much to diff line by line (over ${MAX_DIFF_EDITS} changed lines, or ${MAX_DIFF_MS} ms of work); they first differ at byte ${diff.firstDifference}`
             : "line by line: − only on the left, + only on the right"}
         </span>
       </h4>
@@ -129,8 +138,36 @@ function BodyDiffView({ title, diff, testid }: { title: string; diff: BodyDiff; 
   );
 }
 
-/** Two exchanges side by side. */
+/** Two exchanges side by side; what differs, in a boundary that keeps Swap and Close working. */
 export function CompareView({ left, right, onSwap, onClose, onOpen }: CompareViewProps) {
+  return (
+    <div class="compare" data-testid="compare-view">
+      <header class="exchange-head">
+        <div class="head-row">
+          <div class="title">
+            <strong>Compare</strong>
+          </div>
+          <div class="actions">
+            <button type="button" data-testid="compare-swap" onClick={onSwap}>Swap</button>
+            <button type="button" data-testid="compare-close" onClick={onClose}>Close</button>
+          </div>
+        </div>
+        <ErrorBoundary key={`${left.summary.id} ${right.summary.id}`} what="these two exchanges">
+          <div class="compare-sides">
+            <Side exchange={left} onOpen={onOpen} />
+            <Side exchange={right} onOpen={onOpen} />
+          </div>
+        </ErrorBoundary>
+      </header>
+      <ErrorBoundary key={`${left.summary.id} ${right.summary.id}`} what="what differs">
+        <Differences left={left} right={right} />
+      </ErrorBoundary>
+    </div>
+  );
+}
+
+/** What differs between the two: environs, headers, bodies, timelines. */
+function Differences({ left, right }: { left: OpenExchange; right: OpenExchange }) {
   const d = useMemo(() => {
     const ls = left.state;
     const rs = right.state;
@@ -146,53 +183,36 @@ export function CompareView({ left, right, onSwap, onClose, onOpen }: CompareVie
   }, [left, right]);
   const stepsDiffer = d.steps.filter((r) => !r.same).length;
   return (
-    <div class="compare" data-testid="compare-view">
-      <header class="exchange-head">
-        <div class="head-row">
-          <div class="title">
-            <strong>Compare</strong>
-          </div>
-          <div class="actions">
-            <button type="button" data-testid="compare-swap" onClick={onSwap}>Swap</button>
-            <button type="button" data-testid="compare-close" onClick={onClose}>Close</button>
-          </div>
-        </div>
-        <div class="compare-sides">
-          <Side exchange={left} onOpen={onOpen} />
-          <Side exchange={right} onOpen={onOpen} />
-        </div>
-      </header>
-      <div class="tab-body">
-        <DiffTable title="environ" rows={d.environ} testid="compare-environ" />
-        <DiffTable title="Request headers" rows={d.request} testid="compare-request-headers" />
-        <BodyDiffView title="Request body" diff={d.requestBody} testid="compare-request-body" />
-        <DiffTable title="Response headers" rows={d.response} testid="compare-response-headers" />
-        <BodyDiffView title="Response body" diff={d.responseBody} testid="compare-response-body" />
-        <section class="compare-section" data-testid="compare-timeline" data-changed={stepsDiffer}>
-          <h4>
-            Timeline{" "}
-            <span class="muted">
-              {left.events.length} and {right.events.length} steps
-              {stepsDiffer > 0 ? `; ${stepsDiffer} differ` : "; the same steps"}
-            </span>
-          </h4>
-          <table class="kv diff steps-diff">
-            <tbody>
-              {d.steps.map((row) => (
-                <tr key={row.index} class={row.same ? "" : "changed"} data-testid="step-row">
-                  <th class="mono">{row.index + 1}</th>
-                  <td class="mono">
-                    {row.left ? `${row.left.type} · ${formatMs(row.left.t)}` : "(none)"}
-                  </td>
-                  <td class="mono">
-                    {row.right ? `${row.right.type} · ${formatMs(row.right.t)}` : "(none)"}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </section>
-      </div>
+    <div class="tab-body">
+      <DiffTable title="environ" rows={d.environ} testid="compare-environ" />
+      <DiffTable title="Request headers" rows={d.request} testid="compare-request-headers" />
+      <BodyDiffView title="Request body" diff={d.requestBody} testid="compare-request-body" />
+      <DiffTable title="Response headers" rows={d.response} testid="compare-response-headers" />
+      <BodyDiffView title="Response body" diff={d.responseBody} testid="compare-response-body" />
+      <section class="compare-section" data-testid="compare-timeline" data-changed={stepsDiffer}>
+        <h4>
+          Timeline{" "}
+          <span class="muted">
+            {left.events.length} and {right.events.length} steps
+            {stepsDiffer > 0 ? `; ${stepsDiffer} differ` : "; the same steps"}
+          </span>
+        </h4>
+        <table class="kv diff steps-diff">
+          <tbody>
+            {d.steps.map((row) => (
+              <tr key={row.index} class={row.same ? "" : "changed"} data-testid="step-row">
+                <th class="mono">{row.index + 1}</th>
+                <td class="mono">
+                  {row.left ? `${row.left.type} · ${formatMs(row.left.t)}` : "(none)"}
+                </td>
+                <td class="mono">
+                  {row.right ? `${row.right.type} · ${formatMs(row.right.t)}` : "(none)"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
     </div>
   );
 }

@@ -1,33 +1,63 @@
 /**
  * "Copy as curl": a recorded request as a shell command that sends it again.
  *
+ * **Where it goes.** To the app's own URL, as the inspector knows it (the
+ * URL replays go to, `GET /api/server`'s `appUrl`), plus the recorded
+ * target; never to a place the record names. A record is attacker-controlled
+ * (any web page can make a browser send one, and a HAR can hold anything):
+ * its `Host` header is sent as a header (`-H 'host: …'`), so that the app
+ * sees what it saw, and never becomes the URL's authority (a `Host` of
+ * `127.0.0.1:8000@evil.example` would send curl to evil.example).
+ *
+ * **What it sends.** The recorded method, target, headers and body, as
+ * replay does: `--globoff` keeps `[1-3]` and `{a,b}` in a target from making
+ * several requests, and `--path-as-is` keeps `..` segments as recorded. A
+ * record that breaks the rules replay applies (`../request_rules.ts`: a
+ * method that is not an HTTP token, a target that is not origin-form, a
+ * header with CR, LF, NUL or another control character) is refused with the
+ * rule, rather than handed to curl, which would write it out as a second
+ * request. Every word is quoted for a POSIX shell.
+ *
  * @module
  */
 
+import { checkHeader, checkMethod, checkTarget } from "../request_rules.ts";
 import type { TimelineState } from "../timeline.ts";
 import { strictUtf8 } from "./bytes.ts";
-import { headerValue } from "./format.ts";
 
 /** Quotes a word for a POSIX shell. */
 export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Headers curl sets itself, or that would be wrong to repeat. */
-const SKIP = new Set(["host", "content-length", "connection", "transfer-encoding", "keep-alive"]);
+/** Headers curl frames itself: repeating them would contradict the body it sends. */
+const SKIP = new Set(["content-length", "connection", "transfer-encoding", "keep-alive"]);
 
-/** What a curl command is made of: the reducer's state, and the request body as sent. */
+/** What a curl command is made of: the reducer's state, the request body, where the app is. */
 export interface CurlSource {
   state: TimelineState;
   /** The kept bytes of the request body (what the app read, then what was drained). */
   body: Uint8Array;
+  /**
+   * The app's own URL (`http://127.0.0.1:8000`), as the inspector knows it:
+   * the command sends the request there, whatever the record says.
+   */
+  appUrl: string;
+}
+
+/** Refuses to build a command, naming the rule the record breaks. */
+function refuse(reason: string): never {
+  throw new TypeError(`Cannot copy as curl: ${reason}`);
 }
 
 /**
- * The curl command for an exchange's request: method, URL (from its `Host`
- * header and scheme), headers, and the body as the client sent it. A body
- * that is not UTF-8 text, or was not captured whole, is piped through
- * `base64 -d`.
+ * The curl command for an exchange's request: method, the app's URL with the
+ * recorded target, the recorded headers (`Host` included), and the body as
+ * the client sent it. A body that is not UTF-8 text, or was not captured
+ * whole, is piped through `base64 -d`.
+ *
+ * @throws {TypeError} when the record breaks a rule of `../request_rules.ts`
+ * (the message names it), or `appUrl` is not a URL
  *
  * @example
  * ```ts
@@ -35,32 +65,46 @@ export interface CurlSource {
  * import { reduce } from "../timeline.ts";
  * const state = reduce([{
  *   type: "request", t: 0,
- *   data: { method: "POST", target: "/a?b=1", version: "HTTP/1.1", peer: null, headers: [["host", "127.0.0.1:8000"]], startedAt: 0 },
+ *   data: { method: "POST", target: "/a?b=1", version: "HTTP/1.1", peer: null, headers: [["host", "evil.example"]], startedAt: 0 },
  * }, {
  *   type: "input", t: 1,
  *   data: { method: "read", size: null, bytes: { stream: "request", offset: 0, size: 2, kept: 2 } },
  * }]);
  * const body = new TextEncoder().encode("hi");
  * console.assert(
- *   curlCommand({ state, body }) === "curl -X POST 'http://127.0.0.1:8000/a?b=1' --data-raw hi",
+ *   curlCommand({ state, body, appUrl: "http://127.0.0.1:8000" }) ===
+ *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' --data-raw hi",
  * );
  * ```
  */
-export function curlCommand({ state, body }: CurlSource): string {
+export function curlCommand({ state, body, appUrl }: CurlSource): string {
   const method = state.request?.method ?? "GET";
+  const target = state.request?.target ?? "/";
   const headers = state.request?.headers ?? [];
-  const host = headerValue(headers, "host") ?? "127.0.0.1:8000";
-  const scheme = typeof state.environ?.["wsgi.url_scheme"] === "string"
-    ? state.environ["wsgi.url_scheme"]
-    : "http";
-  const parts = ["curl"];
+  const badMethod = checkMethod(method);
+  if (badMethod !== undefined) refuse(badMethod);
+  const badTarget = checkTarget(target);
+  if (badTarget !== undefined) refuse(badTarget);
+  for (const [name, value] of headers) {
+    const badHeader = checkHeader(name, value);
+    if (badHeader !== undefined) refuse(badHeader);
+  }
+  let origin: string;
+  try {
+    origin = new URL(appUrl).origin;
+  } catch {
+    refuse(`the app's URL is not a URL (got ${JSON.stringify(appUrl)})`);
+  }
+  // A target is "/" then no "/" (checkTarget): appended to an origin, it cannot change the host.
+  const parts = ["curl", "--globoff", "--path-as-is"];
   const hasBody = state.input.size > 0;
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));
-  parts.push(shellQuote(`${scheme}://${host}${state.request?.target ?? "/"}`));
+  parts.push(shellQuote(`${origin}${target}`));
   for (const [name, value] of headers) {
     if (SKIP.has(name.toLowerCase())) continue;
-    parts.push("-H", shellQuote(`${name}: ${value}`));
+    // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
+    parts.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
   }
   if (!hasBody) return parts.join(" ");
   const whole = body.length === state.input.size && state.input.restComplete !== false;

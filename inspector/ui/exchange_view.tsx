@@ -10,6 +10,10 @@
  * app went on. Everything comes from the shared reducer's state and the
  * exchange's two byte streams.
  *
+ * A view that throws on some record shows a short error in its place
+ * (`./error_boundary.tsx`): the tab's body when a tab fails, the whole view
+ * when its head does; the next exchange opened starts afresh.
+ *
  * @module
  */
 
@@ -20,10 +24,12 @@ import { elapsed } from "./clock_store.ts";
 import { BodyPanel } from "./body_view.tsx";
 import { curlCommand } from "./curl.ts";
 import { EnvironTable, HeadersTable } from "./environ_table.tsx";
+import { ErrorBoundary } from "./error_boundary.tsx";
 import { formatBytes, formatClock, formatMs, headerValue, statusClass } from "./format.ts";
 import type { OpenExchange } from "./open_exchange.ts";
 import { ReplayChanges, ReplayForm } from "./replay_form.tsx";
 import type { Tab } from "./selection_store.ts";
+import { useStores } from "./stores.ts";
 import { StepDetail, Timeline } from "./timeline.tsx";
 
 /** Props of {@linkcode ExchangeView}. */
@@ -61,6 +67,7 @@ const TABS: [Tab, string][] = [
   ["environ", "Environ"],
   ["errors", "Errors"],
 ];
+const TAB_LABEL = new Map(TABS);
 
 async function copyText(text: string): Promise<boolean> {
   try {
@@ -68,6 +75,27 @@ async function copyText(text: string): Promise<boolean> {
     return true;
   } catch {
     return false; // not a secure context, or no permission: the text is shown to copy by hand
+  }
+}
+
+/**
+ * The exchange's request as a curl command to the app at `appUrl`, or why
+ * there is none (the app's URL unknown, or a record that breaks a rule).
+ */
+function makeCurl(
+  exchange: OpenExchange,
+  appUrl: string | undefined,
+): { text: string } | { error: string } {
+  if (appUrl === undefined) {
+    return {
+      error:
+        "Cannot copy as curl: the inspector does not know the app's URL (it learns it when it starts listening with the app's URL, as the CLI does)",
+    };
+  }
+  try {
+    return { text: curlCommand({ state: exchange.state, body: exchange.request.bytes(), appUrl }) };
+  } catch (error) {
+    return { error: (error as Error).message };
   }
 }
 
@@ -254,13 +282,24 @@ function ErrorsTab({ exchange }: { exchange: OpenExchange }) {
   );
 }
 
-/** The open exchange, with its tabs. */
+/** The open exchange, with its tabs; a failure to render it shows in its place. */
 export function ExchangeView(props: ExchangeViewProps) {
+  return (
+    <ErrorBoundary key={props.exchange.summary.id} what="this exchange">
+      <ExchangeDetail {...props} />
+    </ErrorBoundary>
+  );
+}
+
+function ExchangeDetail(props: ExchangeViewProps) {
   const { exchange, tab, step } = props;
   const { state } = exchange;
   // The summary, kept live by the same reducer as the events that stream in.
   const summary = summarize(state, exchange.summary);
-  const [curl, setCurl] = useState<{ text: string; copied: boolean } | null>(null);
+  const { server } = useStores();
+  const [curl, setCurl] = useState<{ text: string; copied: boolean } | { error: string } | null>(
+    null,
+  );
   const [editing, setEditing] = useState(false);
   const [replaying, setReplaying] = useState(false);
   const [replayError, setReplayError] = useState<string | null>(null);
@@ -294,8 +333,9 @@ export function ExchangeView(props: ExchangeViewProps) {
               type="button"
               data-testid="copy-curl"
               onClick={async () => {
-                const text = curlCommand({ state, body: exchange.request.bytes() });
-                setCurl({ text, copied: await copyText(text) });
+                const made = makeCurl(exchange, server.state.value.appUrl);
+                if ("error" in made) setCurl(made);
+                else setCurl({ text: made.text, copied: await copyText(made.text) });
               }}
             >
               Copy as curl
@@ -378,8 +418,12 @@ export function ExchangeView(props: ExchangeViewProps) {
       </header>
       {curl && (
         <div class="curl" data-testid="curl">
-          <pre class="mono" data-testid="curl-command">{curl.text}</pre>
-          <span class="muted">{curl.copied ? "Copied." : "Select and copy."}</span>
+          {"error" in curl ? <p class="note warn" data-testid="curl-error">{curl.error}</p> : (
+            <>
+              <pre class="mono" data-testid="curl-command">{curl.text}</pre>
+              <span class="muted">{curl.copied ? "Copied." : "Select and copy."}</span>
+            </>
+          )}
           <button type="button" class="link" onClick={() => setCurl(null)}>Close</button>
         </div>
       )}
@@ -416,20 +460,24 @@ export function ExchangeView(props: ExchangeViewProps) {
           </button>
         ))}
       </nav>
-      {tab === "timeline" && (
-        <div class="timeline-tab" data-testid="timeline-tab">
-          <Timeline steps={exchange.events} selected={step} onChange={props.onStep} />
-          <StepDetail exchange={exchange} index={step} />
-        </div>
-      )}
-      {tab === "response" && <ResponseTab exchange={exchange} />}
-      {tab === "request" && <RequestTab exchange={exchange} />}
-      {tab === "environ" && (
-        <div class="tab-body" data-testid="environ-tab">
-          <EnvironTable environ={state.environ} />
-        </div>
-      )}
-      {tab === "errors" && <ErrorsTab exchange={exchange} />}
+      <ErrorBoundary key={tab} what={`the ${TAB_LABEL.get(tab) ?? tab} tab`}>
+        {tab === "timeline" && (
+          <div class="timeline-tab" data-testid="timeline-tab">
+            <Timeline steps={exchange.events} selected={step} onChange={props.onStep} />
+            <ErrorBoundary key={step} what={`step ${step + 1}`}>
+              <StepDetail exchange={exchange} index={step} />
+            </ErrorBoundary>
+          </div>
+        )}
+        {tab === "response" && <ResponseTab exchange={exchange} />}
+        {tab === "request" && <RequestTab exchange={exchange} />}
+        {tab === "environ" && (
+          <div class="tab-body" data-testid="environ-tab">
+            <EnvironTable environ={state.environ} />
+          </div>
+        )}
+        {tab === "errors" && <ErrorsTab exchange={exchange} />}
+      </ErrorBoundary>
     </div>
   );
 }

@@ -14,6 +14,13 @@ import { strictUtf8 } from "./bytes.ts";
 export interface MultipartPart {
   /** Its header lines, as `[name, value]` (latin-1, as sent). */
   headers: [string, string][];
+  /** The size of its header block in bytes (up to the blank line). */
+  headerBytes: number;
+  /**
+   * Whether the header block ran past {@linkcode MAX_PART_HEADER_BYTES} and
+   * only that much of it was read (its last line may be cut).
+   */
+  headersCut: boolean;
   /** The form field name (`Content-Disposition: form-data; name=...`), or null. */
   name: string | null;
   /** The file name, when the part is a file (`filename*` preferred), or null. */
@@ -56,7 +63,34 @@ export function multipartBoundary(contentType: string | undefined): string | und
   return value === "" ? undefined : value;
 }
 
-const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+/**
+ * The most of a part's header block that is read, in bytes: real ones hold a
+ * `Content-Disposition` and a `Content-Type` (well under 1 KiB), servers
+ * take lines up to about 8 KiB (Apache's `LimitRequestFieldSize`), and a
+ * larger block is cut (and says so) rather than laid out whole.
+ */
+export const MAX_PART_HEADER_BYTES = 8 * 1024;
+
+/** The longest boundary RFC 2046 allows (`boundary := 0*69<bchars> bcharnospace`). */
+export const MAX_BOUNDARY_LENGTH = 70;
+
+/** Characters per `String.fromCharCode` call: far below any engine's argument limit. */
+const CHUNK = 8192;
+
+/**
+ * Bytes as latin-1 text (one character a byte), decoded in chunks: spreading
+ * a whole block into one call overflows the stack on a large one.
+ * (`TextDecoder("latin1")` is windows-1252, which differs in 0x80-0x9f.)
+ */
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+  }
+  return text;
+}
+
+const CRLFCRLF = new Uint8Array([0x0d, 0x0a, 0x0d, 0x0a]);
 
 /** Index of `needle` in `hay` from `from`, or -1. */
 function find(hay: Uint8Array, needle: Uint8Array, from: number): number {
@@ -120,6 +154,11 @@ function utf8OfLatin1(text: string): string {
  */
 export function parseMultipart(body: Uint8Array, boundary: string): Multipart {
   const result: Multipart = { boundary, parts: [], complete: false };
+  if (boundary.length > MAX_BOUNDARY_LENGTH) {
+    result.problem =
+      `The boundary is ${boundary.length} characters long; RFC 2046 allows at most ${MAX_BOUNDARY_LENGTH}`;
+    return result;
+  }
   const enc = new TextEncoder();
   const dash = enc.encode(`--${boundary}`);
   const delimiter = enc.encode(`\r\n--${boundary}`);
@@ -146,12 +185,18 @@ export function parseMultipart(body: Uint8Array, boundary: string): Multipart {
       result.problem = `A boundary line at byte ${at} does not end with CRLF`;
       return result;
     }
-    const headerEnd = find(body, enc.encode("\r\n\r\n"), p - 2);
     const next = find(body, delimiter, p);
+    // The blank line that ends the headers, looked for only within this part:
+    // each part's search then stops at its own end, and the whole parse is linear.
+    const headerEnd = find(body.subarray(0, next === -1 ? body.length : next + 2), CRLFCRLF, p - 2);
     const headers: [string, string][] = [];
     let contentStart: number;
-    if (headerEnd !== -1 && (next === -1 || headerEnd + 2 <= next)) {
-      const block = latin1(body.subarray(p, Math.max(p, headerEnd)));
+    let headerBytes = 0;
+    let headersCut = false;
+    if (headerEnd !== -1) {
+      headerBytes = Math.max(0, headerEnd - p);
+      headersCut = headerBytes > MAX_PART_HEADER_BYTES;
+      const block = latin1(body.subarray(p, p + Math.min(headerBytes, MAX_PART_HEADER_BYTES)));
       for (const line of block.split("\r\n")) {
         if (line === "") continue;
         const colon = line.indexOf(":");
@@ -168,6 +213,8 @@ export function parseMultipart(body: Uint8Array, boundary: string): Multipart {
     const name = param(disposition, "name");
     result.parts.push({
       headers,
+      headerBytes,
+      headersCut,
       name: name === undefined ? null : utf8OfLatin1(name),
       filename: filename === undefined ? null : utf8OfLatin1(filename),
       contentType: headers.find(([n]) => n.toLowerCase() === "content-type")?.[1] ?? null,

@@ -25,6 +25,12 @@ export interface SearchState {
   busy: boolean;
   /** Why the last search failed. */
   error: string | null;
+  /**
+   * Where the side port stopped searching, when it did (its scan budget:
+   * `ExchangeList.searchCut`): the exchanges older than that were not
+   * searched, so they are neither matched nor excluded.
+   */
+  cut: string | null;
 }
 
 /** The search store: its state, and the list narrowed by it. */
@@ -33,6 +39,16 @@ export interface SearchStore {
 }
 
 const NONE: BodyTerms = { include: [], exclude: [] };
+
+/** The state with no body search. */
+const idle = (): SearchState => ({
+  terms: NONE,
+  matched: null,
+  excluded: new Set(),
+  busy: false,
+  error: null,
+  cut: null,
+});
 const DELAY_MS = 150;
 
 /** Whether a summary passes the body search. */
@@ -43,22 +59,21 @@ export function passesSearch(state: SearchState, id: string): boolean {
 
 /** Creates the search store; it follows the filter text and the list of `exchanges`. */
 export function createSearchStore(client: ApiClient, exchanges: ExchangesStore): SearchStore {
-  const state = observable<SearchState>({
-    terms: NONE,
-    matched: null,
-    excluded: new Set(),
-    busy: false,
-    error: null,
-  });
+  const state = observable<SearchState>(idle());
   let timer: ReturnType<typeof setTimeout> | undefined;
   let run = 0;
 
-  const ids = async (body: string[]) => {
+  /** The ids of exchanges whose bodies hold every word of `body`; `seen.cut` gets where the side port stopped, if it did. */
+  const ids = async (body: string[], seen: { cut: string | null }) => {
     const found = new Set<string>();
     let before: number | undefined;
     for (;;) {
       const page = await client.list({ body, limit: 500, before });
       for (const e of page.exchanges) found.add(e.id);
+      if (page.searchCut !== undefined) {
+        seen.cut ??= page.searchCut.message;
+        return found;
+      }
       const last = page.exchanges.at(-1);
       if (!last || page.exchanges.length < 500) return found;
       before = last.seq;
@@ -70,16 +85,17 @@ export function createSearchStore(client: ApiClient, exchanges: ExchangesStore):
     const terms = bodyTerms(exchanges.filter.value);
     const mine = ++run;
     if (terms.include.length === 0 && terms.exclude.length === 0) {
-      state.set({ terms: NONE, matched: null, excluded: new Set(), busy: false, error: null });
+      state.set(idle());
       return;
     }
     state.set({ ...state.value, terms, busy: true });
+    const seen = { cut: null as string | null };
     try {
-      const matched = terms.include.length > 0 ? await ids(terms.include) : null;
+      const matched = terms.include.length > 0 ? await ids(terms.include, seen) : null;
       const excluded = new Set<string>();
-      for (const term of terms.exclude) for (const id of await ids([term])) excluded.add(id);
+      for (const term of terms.exclude) for (const id of await ids([term], seen)) excluded.add(id);
       if (mine !== run) return;
-      state.set({ terms, matched, excluded, busy: false, error: null });
+      state.set({ terms, matched, excluded, busy: false, error: null, cut: seen.cut });
     } catch (error) {
       if (mine !== run) return;
       state.set({ ...state.value, terms, busy: false, error: (error as Error).message });

@@ -1,7 +1,8 @@
 /**
  * The server's own state, under the CLI: the app generation that serves, its
  * load error (the page's banner), and the latest server-level events (each
- * generation's reason, for the list's reload dividers; faults).
+ * generation's reason, for the list's reload dividers; faults); and the
+ * app's URL, where "Copy as curl" sends a request.
  *
  * @module
  */
@@ -45,6 +46,7 @@ export function createServerStore(client: ApiClient): ServerStore {
       state.set(
         event.type === "generation"
           ? {
+            ...now,
             generation: event.generation,
             loadError: event.loadError ?? null,
             events: [...now.events, event],

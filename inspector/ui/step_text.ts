@@ -51,7 +51,7 @@ export function describeStep(
       const d = event.data;
       change.summary = `Request arrived: ${d.method} ${d.target} ${d.version}`;
       if (d.peer) change.details.push(`from ${d.peer.hostname}:${d.peer.port}`);
-      change.details.push(...d.headers.map(([n, v]) => `${n}: ${v}`));
+      for (const [n, v] of d.headers) change.details.push(`${n}: ${v}`);
       break;
     }
     case "environ":
@@ -88,7 +88,7 @@ export function describeStep(
         plural(sr.headers.length, "header")
       }${sr.excInfo ? ", exc_info" : ""})`;
       if (sr.error) change.details.push(`broke a rule: ${sr.error}`);
-      change.details.push(...sr.headers.map(([n, v]) => `${n}: ${v}`));
+      for (const [n, v] of sr.headers) change.details.push(`${n}: ${v}`);
       break;
     }
     case "write":
@@ -106,7 +106,7 @@ export function describeStep(
     case "headers_sent": {
       const sent = after.headersSent!;
       change.summary = `Headers sent: ${sent.statusLine || sent.status}`;
-      change.details.push(...sent.headers.map(([n, v]) => `${n}: ${v}`));
+      for (const [n, v] of sent.headers) change.details.push(`${n}: ${v}`);
       break;
     }
     case "errors":

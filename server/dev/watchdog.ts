@@ -23,6 +23,12 @@ import { warmUp } from "./socket_lift.ts";
 
 /** Milliseconds between checks of the heartbeats. */
 const CHECK_MS = 100;
+/**
+ * A check this much later than its interval means the supervisor itself
+ * was held up (a long request to the inspector, a pause of the machine):
+ * heartbeats sent meanwhile may still be waiting to be read.
+ */
+const LATE_MS = 5 * CHECK_MS;
 /** Milliseconds a stuck process may keep the port while the next generation starts. */
 const STUCK_KILL_MS = 2000;
 /** Milliseconds after the start before the calls that answer a stuck process's clients are made ready. */
@@ -69,6 +75,10 @@ export class Watchdog {
   #warm: ReturnType<typeof setTimeout> | undefined;
   /** When the last crashes happened (`performance.now()`), for the restart's delay. */
   #crashes: number[] = [];
+  /** When the last check ran. */
+  #checked = 0;
+  /** When the supervisor last came back from being held up: no silence before it counts. */
+  #resumed = 0;
 
   constructor(host: WatchdogHost, generations: Generations) {
     this.#host = host;
@@ -78,6 +88,7 @@ export class Watchdog {
   /** Starts checking the heartbeats, when there is a timeout. */
   start(): void {
     if (!(this.#host.timeout > 0)) return;
+    this.#checked = performance.now();
     this.#timer = setInterval(() => this.#check(), CHECK_MS);
     // Off the start's path; a process stuck sooner than this costs its clients ~15 ms more.
     const warm = setTimeout(() => warmUp(), WARM_MS);
@@ -114,14 +125,23 @@ export class Watchdog {
     }, delay);
   }
 
-  /** Checks heartbeats: a process silent for longer than the timeout is stuck. */
+  /**
+   * Checks heartbeats: a process silent for longer than the timeout is
+   * stuck. Silence is counted from when the supervisor could last hear it:
+   * after the supervisor was held up itself (this check came late), its
+   * processes' heartbeats may still be unread, and a healthy app must not
+   * be restarted for the supervisor's own pause.
+   */
   #check(): void {
     const limit = this.#host.timeout * 1000 + 300;
     const now = performance.now();
+    if (now - this.#checked > LATE_MS) this.#resumed = now;
+    this.#checked = now;
     for (const p of this.#host.processes) {
       if (p.endedBy !== undefined || p.state === "gone" || p.state === "standby") continue;
-      if (now - p.lastSeen <= limit) continue;
-      this.#stuck(p, now - p.lastSeen);
+      const silent = now - Math.max(p.lastSeen, this.#resumed);
+      if (silent <= limit) continue;
+      this.#stuck(p, silent);
     }
   }
 

@@ -16,6 +16,9 @@ Deno.test("mod.ts with no module serves examples/hello.ts, logs each request, st
       child.output(),
       /Serving HTTP on http:\/\/127\.0\.0\.1:\d+ \.\.\. \(examples\/hello\.ts\)/,
     );
+    // No inspector, no history to keep (the line comes just after the one spawnDeno waited for).
+    await waitFor(() => /^Edits reload/m.test(child.output()), 5000, "the banner's last line");
+    match(child.output(), /^Edits reload the app\.$/m);
     const response = await fetch(`${child.url}/some/path?x=1`);
     equal(response.status, 200);
     equal(await response.text(), "<h1>Hello,web</h1>");

@@ -124,7 +124,13 @@ function banner(supervisor: Supervisor, options: DevRunOptions): string[] {
     }`,
   ];
   if (supervisor.inspectorUrl) lines.push(`Inspector on ${supervisor.inspectorUrl}`);
-  if (options.reload) lines.push("Edits reload the app; the inspector keeps its history.");
+  if (options.reload) {
+    lines.push(
+      supervisor.inspectorUrl
+        ? "Edits reload the app; the inspector keeps its history."
+        : "Edits reload the app.",
+    );
+  }
   return lines;
 }
 

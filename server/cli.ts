@@ -32,8 +32,9 @@ Serve a WSGI application written in TypeScript, with a request inspector.
 Options:
   --host H            interface to serve the app on (default 127.0.0.1; "" = all)
   --port N            port to serve the app on (default 8000; 0 = any free port)
-  --inspector-host H  interface for the inspector (default 127.0.0.1; any other
-                      needs the access token printed at start)
+  --inspector-host H  interface for the inspector (default 127.0.0.1); one beyond
+                      loopback (127.0.0.0/8, ::1, localhost) needs the access
+                      token printed at start
   --inspector-port N  port of the inspector (default 8001; 0 = any free port)
   --no-inspector      do not record exchanges or open the inspector
   --no-reload         do not reload the app when its files change

@@ -171,6 +171,8 @@ Deno.test("--help documents every flag", async () => {
   ) {
     ok(stdout.includes(flag), `--help mentions ${flag}`);
   }
+  // Loopback interfaces are exempt from the token (inspector/guard.ts: needsToken).
+  match(stdout, /--inspector-host H .*beyond\s+loopback \(127\.0\.0\.0\/8, ::1, localhost\) needs/);
 });
 
 Deno.test("the validator is on by default: one warning per rule and route; --strict makes it a 500; --no-validate turns it off", async () => {

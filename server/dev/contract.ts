@@ -114,6 +114,11 @@ export interface OpenExchange {
   method: string;
   /** Its client (`REMOTE_ADDR`, `REMOTE_PORT`), when the gateway knew it. */
   peer: { hostname: string; port: number } | undefined;
+  /**
+   * Its request target (path and query), for the request log line of the
+   * supervisor's answer; the log shows `-` while an intake does not give it.
+   */
+  target?: string;
   /** Whether its status and headers went out. */
   headersSent: boolean;
   /** When it arrived (epoch milliseconds). */

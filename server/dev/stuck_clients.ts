@@ -35,6 +35,7 @@ import type { AppProcess } from "./app_process.ts";
 import type { OpenExchange } from "./contract.ts";
 import { findConnection, type ProcSocket, TCP_LISTEN } from "./proc_sockets.ts";
 import { type LiftFailure, StoppedProcess } from "./socket_lift.ts";
+import type { LogEntry } from "../log.ts";
 
 /** Milliseconds between two emptyings of a stuck process's listener. */
 const DRAIN_MS = 50;
@@ -104,6 +105,8 @@ export interface StuckHost {
   readonly timeout: number;
   /** Prints an error. */
   printError(text: string): void;
+  /** Writes a request log line (absent with `--quiet`). */
+  log?(entry: LogEntry): void;
   /** Whether another app process listens on the port and answers (a sibling worker). */
   othersListen(p: AppProcess): boolean;
 }
@@ -160,7 +163,7 @@ export function answerStuckClients(p: AppProcess, host: StuckHost): void {
   const shut = host.othersListen(p);
   const lifted = unseen(stuck, unreadOnes, taken, host, shut);
   for (const [exchange, socket] of timedOut) {
-    const failure = answerTimeout(stuck, socket, exchange, p, host.timeout);
+    const failure = answerTimeout(stuck, socket, exchange, p, host);
     if (failure) fallback(host, failure.reason);
   }
   if (!lifted) return stuck.close();
@@ -227,14 +230,18 @@ function unseen(
   return true;
 }
 
-/** Answers `exchange` 504 on `socket`, and records it so; or says why it could not. */
+/**
+ * Answers `exchange` 504 on `socket`, records it so, and logs its request
+ * line, as the gateway logs its own 504; or says why it could not.
+ */
 function answerTimeout(
   stuck: StoppedProcess,
   socket: ProcSocket,
   exchange: OpenExchange,
   p: AppProcess,
-  seconds: number,
+  host: StuckHost,
 ): LiftFailure | undefined {
+  const seconds = host.timeout;
   const answer = stuckTimeoutAnswer(seconds);
   const bytes = response(
     answer.statusLine,
@@ -244,6 +251,17 @@ function answerTimeout(
   );
   const failure = stuck.answer(socket, bytes);
   if (failure) return failure;
+  const now = Date.now();
+  host.log?.({
+    remote: exchange.peer && `${exchange.peer.hostname}:${exchange.peer.port}`,
+    method: exchange.method,
+    target: exchange.target ?? "-",
+    status: 504,
+    bytes: exchange.method === "HEAD" ? 0 : answer.body.length,
+    duration: now - exchange.startedAt,
+    outcome: "end",
+    time: now,
+  });
   p.ingest?.answerOpen(exchange.id, {
     ...answer,
     error: {

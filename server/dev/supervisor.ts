@@ -24,6 +24,7 @@
 import type { ToolkitOptions } from "./compose.ts";
 import type { InspectorHandle } from "../recorder.ts";
 import { addressUrl, bindHost } from "../serve.ts";
+import { formatLogLine, useColor } from "../log.ts";
 import {
   CONTROL,
   HEARTBEAT,
@@ -170,6 +171,8 @@ export class Supervisor {
       stopping,
       fault: (p, fault) => this.#fault(p, fault),
       printError,
+      // The request log line of an exchange answered for a stuck app process, as its gateway would.
+      log: options.log ? (entry) => printError(formatLogLine(entry, useColor())) : undefined,
     }, this.#generations);
   }
 

@@ -20,6 +20,7 @@ import type { AppProcess } from "./app_process.ts";
 import type { Generations } from "./generations.ts";
 import { answerStuckClients } from "./stuck_clients.ts";
 import { warmUp } from "./socket_lift.ts";
+import type { LogEntry } from "../log.ts";
 
 /** Milliseconds between checks of the heartbeats. */
 const CHECK_MS = 100;
@@ -57,6 +58,8 @@ export interface WatchdogHost {
   fault(p: AppProcess, fault: ProcessFault): void;
   /** Prints an error. */
   printError(text: string): void;
+  /** The request log (absent with `--quiet`): a line for each exchange answered for a stuck process. */
+  log?: (entry: LogEntry) => void;
 }
 
 /** Whether a process other than `p` of `processes` serves the port. */
@@ -163,6 +166,7 @@ export class Watchdog {
           port: host.port,
           timeout: host.timeout,
           printError: (text) => host.printError(text),
+          log: host.log,
           othersListen: (p) => othersListen(host.processes, p),
         });
       } catch (error) {

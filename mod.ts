@@ -97,11 +97,12 @@ export type {
 import { main } from "./server/cli.ts";
 import { createInspector } from "./inspector/mod.ts";
 
-// No top-level await here: an application module that imports a value from
-// this file (`import { toFetch } from "./mod.ts"`) is loaded by main(), and
-// its import must find this module fully evaluated. Awaiting main() at the
-// top level would keep it evaluating until the server stops: a deadlock
-// ("Top-level await promise never resolved").
+// main() never imports the application: each app process does
+// (server/dev/child.ts). Still no top-level await: this module finishes
+// evaluating at once, so that a module this process imports later and that
+// imports mod.ts (as an app does for `toFetch`) finds it evaluated, instead of
+// waiting for the server to stop (a deadlock: "Top-level await promise never
+// resolved").
 if (import.meta.main) {
   main(Deno.args, { inspector: createInspector }).then(Deno.exit);
 }

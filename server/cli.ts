@@ -402,6 +402,11 @@ export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.u
  * object with a `fetch` method, or a function exported as `fetch`) is run
  * through `fromFetch`.
  *
+ * For programs that serve a module in their own process (`serve()`,
+ * `toFetch()`), picking the export as the CLI does. The CLI itself does not
+ * call it: its app processes import the module (`./dev/child.ts`), with the
+ * same rules (`./dev/compose.ts`).
+ *
  * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {

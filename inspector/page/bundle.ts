@@ -163,7 +163,7 @@ export const bundleUi: () => Promise<string> = createBundler({
  * if the script fails to load. No inline script or handler: the page's
  * `Content-Security-Policy` (`../csp.ts`) allows only `/app.js`. The shell
  * and script hold no data, so they are served without the access token;
- * the script sends it to the API (see `./api_client.ts`).
+ * the script sends it to the API (see `../ui/api_client.ts`).
  */
 export const pageHtml: string = `<!doctype html>
 <html lang="en">

@@ -16,7 +16,11 @@ import type { ToolkitOptions } from "./compose.ts";
  */
 export const SAME_SIGNAL_MS = 300;
 
-/** What the CLI passes in (a subset of `CliOptions`). */
+/**
+ * What the CLI passes in: its `CliOptions` resolved (the module as a URL,
+ * the `--static` directories as absolute paths, the toolkit's flags as one
+ * object, the inspector created).
+ */
 export interface DevRunOptions {
   module: URL;
   shown: string;

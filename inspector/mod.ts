@@ -8,9 +8,10 @@
  * closes it, and the CLI's app processes record with `appRecording` (their
  * frames come back through `intake()`); its `recorder` records an app server
  * in this process (`serve()`, `toFetch()`). The side port listens on
- * 127.0.0.1 by default; on any other interface it prints a one-line warning
- * at start and asks for an access token generated at start, and the URL it
- * returns carries it (`?token=...`).
+ * 127.0.0.1 by default; on an interface beyond loopback (127.0.0.0/8, ::1,
+ * localhost are not) it prints a one-line warning at start and asks for an
+ * access token generated at start, and the URL it returns carries it
+ * (`?token=...`).
  *
  * @example
  * ```ts

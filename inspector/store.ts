@@ -441,16 +441,19 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
       const requestAt = ix.request(seq);
       let peer: OpenExchange["peer"];
       let method = "";
+      let target: string | undefined;
       if (requestAt >= 0) {
         const frame = decodeFrame(ring.buf, ring.view, ring.at(requestAt));
         if (frame.event.type === "request") {
           peer = frame.event.data.peer ?? undefined;
           method = frame.event.data.method;
+          target = frame.event.data.target;
         }
       }
       open.push({
         id: key,
         method,
+        target,
         peer,
         headersSent: ix.sent(seq) >= 0,
         startedAt: ix.startedAt(seq),

@@ -16,12 +16,9 @@ const SPINNING_APP =
 };
 `;
 
-/**
- * The log line of the 504; its target is `-` until the inspector's intake
- * gives it (`OpenExchange.target`).
- */
+/** The log line of the 504, with the target the inspector's intake gives (`OpenExchange.target`). */
 const LINE_504 =
-  /127\.0\.0\.1:\d+ - - \[\d\d\/\w{3}\/\d{4} \d\d:\d\d:\d\d\] "GET (?:\/spin|-) HTTP\/1\.1" 504 (\d+) (\d+)\.\dms\n/;
+  /127\.0\.0\.1:\d+ - - \[\d\d\/\w{3}\/\d{4} \d\d:\d\d:\d\d\] "GET \/spin HTTP\/1\.1" 504 (\d+) (\d+)\.\dms\n/;
 
 for (const quiet of [false, true]) {
   Deno.test(

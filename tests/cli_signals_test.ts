@@ -51,16 +51,19 @@ async function busyDev() {
   return { dev, dir, hanging };
 }
 
-Deno.test("CLI: a second Ctrl-C while stopping stops at once, leaving no app process or temporary folder", async () => {
+/**
+ * Sends the busy CLI two SIGINTs `gap` ms apart; it must exit with `code`,
+ * saying `said`, leaving no app process, temporary folder or uncaught error.
+ */
+async function twoSignals(gap: number, code: number, said: RegExp): Promise<void> {
   const { dev, dir, hanging } = await busyDev();
   try {
     dev.process.kill("SIGINT");
-    // Later than a duplicate of the first; the graceful stop waits on /hang for 800 ms.
-    await sleep(SAME_SIGNAL_MS + 200);
+    await sleep(gap);
     dev.process.kill("SIGINT");
     const status = await dev.ended();
-    equal(status.code, 130, dev.output());
-    match(dev.output(), /Shut down at once/);
+    equal(status.code, code, dev.output());
+    match(dev.output(), said);
     ok(!exists(dir), `${dir} was removed`);
     await eventually(() => dev.appPids().length === 0, "every app process to be gone", 500);
     ok(!/Uncaught/.test(dev.output()), dev.output());
@@ -68,24 +71,15 @@ Deno.test("CLI: a second Ctrl-C while stopping stops at once, leaving no app pro
     await dev.cleanup();
     await hanging;
   }
+}
+
+Deno.test("CLI: a second Ctrl-C while stopping stops at once, leaving no app process or temporary folder", async () => {
+  // Later than a duplicate of the first; the graceful stop waits on /hang for 800 ms.
+  await twoSignals(SAME_SIGNAL_MS + 200, 130, /Shut down at once/);
 });
 
 Deno.test("CLI: the same Ctrl-C delivered twice (a wrapper passing it on) is one graceful stop", async () => {
-  const { dev, dir, hanging } = await busyDev();
-  try {
-    dev.process.kill("SIGINT");
-    await sleep(30);
-    dev.process.kill("SIGINT");
-    const status = await dev.ended();
-    equal(status.code, 0, dev.output());
-    match(dev.output(), /Shut down\./);
-    ok(!exists(dir), `${dir} was removed`);
-    await eventually(() => dev.appPids().length === 0, "every app process to be gone", 500);
-    ok(!/Uncaught/.test(dev.output()), dev.output());
-  } finally {
-    await dev.cleanup();
-    await hanging;
-  }
+  await twoSignals(30, 0, /Shut down\./);
 });
 
 Deno.test("CLI: a Ctrl-C while the app module still loads is not lost: it stops once started", async () => {

@@ -456,25 +456,27 @@ function checkStreams(
     sizes[ref.stream] = so + ref.size;
   });
   const state = reduce(timeline);
-  // The first part that goes past `limit` of its stream, if any.
-  const past = (stream: "request" | "response", limit: number) =>
-    timeline.findIndex((e) => {
+  // Refuses the first part that goes past `limit` of its stream, if any, naming what it breaks.
+  const refusePast = (stream: "request" | "response", limit: number, within: string) => {
+    const i = timeline.findIndex((e) => {
       const ref = partOf(e);
       return ref !== undefined && ref.stream === stream && ref.offset + ref.size > limit;
     });
+    if (i < 0) return;
+    const ref = partOf(timeline[i]!)!;
+    refuse(
+      `_timeline[${i}].data.bytes.size`,
+      `at most ${limit - ref.offset}, for ${within}`,
+      ref.size,
+    );
+  };
   if (state.input.size > 0) {
     const bodySize = whole(request.bodySize, "request.bodySize");
-    const i = past("request", bodySize);
-    if (i >= 0) {
-      const ref = partOf(timeline[i]!)!;
-      refuse(
-        `_timeline[${i}].data.bytes.size`,
-        `at most ${
-          bodySize - ref.offset
-        }, for the request body to stay within request.bodySize (${bodySize} bytes)`,
-        ref.size,
-      );
-    }
+    refusePast(
+      "request",
+      bodySize,
+      `the request body to stay within request.bodySize (${bodySize} bytes)`,
+    );
     want(
       bodySize === state.input.size,
       "request.bodySize",
@@ -487,17 +489,11 @@ function checkStreams(
   const contentSize = whole(content.size, "response.content.size");
   if (sent !== contentSize) {
     const limit = state.response.bodyStart + contentSize;
-    const i = past("response", limit);
-    if (i >= 0) {
-      const ref = partOf(timeline[i]!)!;
-      refuse(
-        `_timeline[${i}].data.bytes.size`,
-        `at most ${
-          limit - ref.offset
-        }, for the body sent to stay within response.content.size (${contentSize} bytes)`,
-        ref.size,
-      );
-    }
+    refusePast(
+      "response",
+      limit,
+      `the body sent to stay within response.content.size (${contentSize} bytes)`,
+    );
     refuse(
       "response.content.size",
       `the size of the body sent in _timeline (${sent} bytes)`,

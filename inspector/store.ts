@@ -224,10 +224,7 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
         this.#index.setIngestKey(seq, key);
         this.#index.setGeneration(seq, generation);
       },
-      append: (frame, seq) => {
-        const placed = this.#ring.append(frame);
-        this.#ring.view.setUint32(placed + 8, seq >>> 0, true);
-      },
+      append: (frame, seq) => this.#place(frame, seq),
       commit: (seq, code) => this.commit(seq, code),
       failed: (error) => this.failed(error),
       replayHeader: REPLAY_HEADER,
@@ -313,15 +310,20 @@ export class ExchangeStore implements Recorder, WriterSink, KeptSource {
     const seq = this.#open(0);
     this.#index.setImported(seq);
     const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
-    const ring = this.#ring;
     for (let at = 0; at < frames.length;) {
       const length = view.getUint32(at, true);
-      const placed = ring.append(frames.subarray(at, at + length));
-      ring.view.setUint32(placed + 8, seq >>> 0, true);
+      this.#place(frames.subarray(at, at + length), seq);
       if (!this.commit(seq, frames[at + 4]!)) break;
       at += length;
     }
     return seq;
+  }
+
+  /** Copies a whole frame written elsewhere into the ring, as exchange `seq`'s (its id rewritten); `commit()` indexes it. */
+  #place(frame: Uint8Array, seq: number): void {
+    const ring = this.#ring;
+    const placed = ring.append(frame);
+    ring.view.setUint32(placed + 8, seq >>> 0, true);
   }
 
   /** How many kept exchanges were recorded here, and how many loaded from HAR files. */

@@ -169,14 +169,18 @@ async function collect(
 /**
  * Runs `deno <args>` in the repository root until it prints a line matching
  * `ready` (or exits), dumping its output on failure. Always stop() it.
+ * `wrapper` runs deno through a command that execs it (`["unshare", "-rn"]`),
+ * so that the child's pid is still deno's.
  */
 export async function spawnDeno(
   args: string[],
   ready = /Serving HTTP on (\S+)/,
   timeout = 20_000,
+  wrapper: string[] = [],
 ): Promise<Child> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args,
+  const [command, ...before] = [...wrapper, Deno.execPath()];
+  const process = new Deno.Command(command!, {
+    args: [...before, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

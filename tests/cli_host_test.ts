@@ -5,7 +5,7 @@
  */
 
 import { equal, match, ok } from "node:assert/strict";
-import { ROOT, sleep } from "./_helpers.ts";
+import { spawnDeno } from "./_helpers.ts";
 
 /** Whether this machine lets us make a user and network namespace. */
 function canUnshare(): boolean {
@@ -36,10 +36,8 @@ Deno.test({
   name: 'mod.ts --host "" serves on every interface and prints a URL a client can use',
   ignore: !unshare,
   async fn() {
-    const process = new Deno.Command("unshare", {
-      args: [
-        "-rn",
-        Deno.execPath(),
+    const cli = await spawnDeno(
+      [
         "run",
         "-A",
         "mod.ts",
@@ -52,48 +50,22 @@ Deno.test({
         "--inspector-port",
         "0",
       ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    let stdout = "";
-    let stderr = "";
-    const read = async (stream: ReadableStream<Uint8Array>, add: (t: string) => void) => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) add(decoder.decode(chunk, { stream: true }));
-    };
-    const output = Promise.all([
-      read(process.stdout, (t) => stdout += t),
-      read(process.stderr, (t) => stderr += t),
-    ]);
-    let stopped = false;
-    let ports: number[] = [];
-    const status = process.status.then((s) => (stopped = true, s));
-    try {
-      for (let i = 0; i < 400 && !stopped && !/Edits reload/.test(stdout); i++) await sleep(50);
-      if (!/Edits reload/.test(stdout)) {
-        throw new Error(`The CLI did not start:\n${stdout}\n${stderr}`);
-      }
-      // unshare execs deno: its pid is the supervisor's.
-      ports = wildcardListeners(process.pid);
-    } finally {
-      try {
-        process.kill("SIGINT");
-      } catch { /* gone */ }
-    }
-    const timer = setTimeout(() => process.kill("SIGKILL"), 5000);
-    const { code } = await status;
-    clearTimeout(timer);
-    await output;
-    equal(code, 0, `${stdout}\n${stderr}`);
-    const banner = stdout.match(/Serving HTTP on http:\/\/127\.0\.0\.1:(\d+) .*every interface/);
-    ok(banner, stdout);
+      // Both listeners are up once the banner's last line is out.
+      /Serving HTTP on (\S+)[\s\S]*Edits reload/,
+      20_000,
+      ["unshare", "-rn"],
+    );
+    // unshare execs deno: its pid is the supervisor's.
+    const ports = wildcardListeners(cli.process.pid);
+    const code = await cli.stop();
+    const output = cli.output();
+    equal(code, 0, output);
+    const banner = output.match(/Serving HTTP on http:\/\/127\.0\.0\.1:(\d+) .*every interface/);
+    ok(banner, output);
     ok(ports.includes(Number(banner[1])), `the app's port ${banner[1]} is among ${ports}`);
     ok(ports.length >= 2, `the app and the inspector listen on 0.0.0.0 (got ports ${ports})`);
-    match(stdout, /Inspector on http:\/\/127\.0\.0\.1:\d+\/\?token=/);
-    match(stdout, /Shut down\./);
-    ok(!/Uncaught|URIError/.test(stderr), stderr);
+    match(output, /Inspector on http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    match(output, /Shut down\./);
+    ok(!/Uncaught|URIError/.test(output), output);
   },
 });

@@ -44,7 +44,7 @@ export type {
 export { loadApplication, main } from "./server/cli.ts";
 // The toolkit: wsgiref's validate, util and headers, and Werkzeug's middleware and test client.
 export { validator, type ValidatorOptions } from "./server/validate.ts";
-export { LINT_KEY, type LintReport } from "./server/lint.ts";
+export { lint, LINT_KEY, type LintReport, type LintReporter } from "./server/lint.ts";
 export {
   applicationUri,
   ErrorBuffer,

@@ -19,7 +19,7 @@ import { deriveEnviron } from "./environ_rule.ts";
 import type { InputOptions } from "./input.ts";
 import { describeForLog, Errors, type LogEntry } from "./log.ts";
 import { ProtocolError } from "./rules.ts";
-import { LINT_KEY, type LintReport } from "./lint.ts";
+import { LINT_KEY, type LintReporter } from "./lint.ts";
 import { Exchange, NONE, type Shared } from "./exchange.ts";
 import type { HandlerInfo, TextSink } from "./gateway_options.ts";
 
@@ -66,8 +66,13 @@ const PAYLOAD: { readonly [K in EventType]: EventMap[K] } = {
  */
 const REQUEST_HEADERS: [string, string][] = [];
 
-/** `wsgi.errors` of a recorded exchange: stderr, and an `errors` event for each text. */
-class RecordedErrors extends Errors {
+/**
+ * `wsgi.errors` of a recorded exchange: stderr, and an `errors` event for
+ * each text. It is the exchange's lint reporter too (`./lint.ts`): the one
+ * object of its own the exchange hands to the application, so the seam for
+ * `lint` events costs no closure.
+ */
+class RecordedErrors extends Errors implements LintReporter {
   readonly #exchange: RecordedExchange;
 
   constructor(sink: TextSink, exchange: RecordedExchange) {
@@ -78,6 +83,11 @@ class RecordedErrors extends Errors {
   override write(text: string): void {
     super.write(text);
     this.#exchange.onErrorsText(text);
+  }
+
+  /** Reports a broken rule as a `lint` event of the exchange ({@linkcode LintReporter}). */
+  report(rule: string, message: string): void {
+    this.#exchange.onLint(String(rule), String(message));
   }
 }
 
@@ -201,8 +211,7 @@ export class RecordedExchange extends Exchange implements InputOptions {
     environ.environ = this.environ;
     this.emit("environ", environ);
     // The seam for the validator's lint events, after the snapshot (it is no request data).
-    const lint: LintReport = (rule, message) => this.onLint(String(rule), String(message));
-    this.environ[LINT_KEY] = lint;
+    this.environ[LINT_KEY] = this.environ["wsgi.errors"];
     if (dropped !== undefined) this.onLint("request.body_dropped", dropped);
   }
 

@@ -11,7 +11,7 @@
  * - body bytes: the first `maxBodyBytes` of each stream (the request: what
  *   the app read, then what was drained after the response; the response:
  *   every chunk and `write()`), with every true size counted;
- * - `wsgi.errors` text: the first `maxBodyBytes` characters;
+ * - `wsgi.errors` text: the first `maxBodyBytes` bytes of it in UTF-8;
  * - an error's name, message and stack: `maxText` characters each;
  * - events: `maxEvents`; past it only the last steps (`headers_sent`,
  *   `close`, `end`, `abort`, `input_rest`) are written, and `end`/`abort` say
@@ -33,6 +33,7 @@ import type {
 import { FLAG, TYPE_CODE as C } from "./record_format.ts";
 import {
   cut,
+  cutUtf8,
   FrameEncoder,
   type FrameSink,
   writeCall,
@@ -47,7 +48,7 @@ import {
 
 /** The caps of one exchange's capture. */
 export interface CaptureLimits {
-  /** Body bytes kept per stream (request, response); also `wsgi.errors` characters. */
+  /** Body bytes kept per stream (request, response); also of `wsgi.errors` text, in UTF-8. */
   readonly maxBodyBytes: number;
   /** Events kept. */
   readonly maxEvents: number;
@@ -108,7 +109,7 @@ export class ExchangeWriter implements ExchangeRecorder {
   #input = 0;
   /** Response stream bytes so far. */
   #output = 0;
-  /** `wsgi.errors` characters so far. */
+  /** `wsgi.errors` bytes so far (UTF-8). */
   #errors = 0;
   #events = 0;
   #dropped = 0;
@@ -285,9 +286,10 @@ export class ExchangeWriter implements ExchangeRecorder {
       case "errors": {
         if (this.#gone()) return GONE;
         const text = (payload as EventMap["errors"]).text;
-        const room = this.#limits.maxBodyBytes - this.#errors;
-        this.#errors += text.length;
-        const kept = room <= 0 ? "" : cut(text, room);
+        // The cap counts UTF-8 bytes: by characters, a text of three-byte
+        // characters could make a frame of three times the cap.
+        const { kept, size } = cutUtf8(text, Math.max(0, this.#limits.maxBodyBytes - this.#errors));
+        this.#errors += size;
         if (kept.length < text.length) enc.flags(FLAG.CUT);
         enc.f64(text.length);
         enc.str(kept);

@@ -271,6 +271,37 @@ Deno.test("ExchangeStore marks cut wsgi.errors text as truncated", async () => {
   ok(detail.truncated);
 });
 
+Deno.test("ExchangeStore caps wsgi.errors text by its UTF-8 bytes: a cap of a quarter of the memory still fits", async () => {
+  // Three bytes a character: counted by characters, the kept text would take 3/4 of the ring.
+  const failures: unknown[] = [];
+  const store = new ExchangeStore({
+    maxBodyBytes: 16 * 1024,
+    memory: 64 * 1024,
+    onError: (error) => failures.push(error),
+  });
+  await exchange(store, (environ, start_response) => {
+    environ["wsgi.errors"].write("\u20ac".repeat(16 * 1024));
+    environ["wsgi.errors"].write("more");
+    start_response("204 No Content", []);
+    return [];
+  });
+  deepEqual(failures, []);
+  const detail = store.get("1")!.detail();
+  const state = stateOf(detail);
+  equal(state.errorsText, "\u20ac".repeat(Math.floor(16 * 1024 / 3)));
+  equal(state.errorsSize, 16 * 1024 + 4);
+  equal(state.finished?.state, "complete");
+  ok(detail.truncated);
+  // Latin-1 text counts a byte a character below 0x80, two above (its UTF-8 size).
+  const plain = new ExchangeStore({ maxBodyBytes: 10 });
+  await exchange(plain, (environ, start_response) => {
+    environ["wsgi.errors"].write("abc\u00e9\u00e9\u00e9defgh");
+    start_response("204 No Content", []);
+    return [];
+  });
+  equal(stateOf(plain.get("1")!.detail()).errorsText, "abc\u00e9\u00e9\u00e9d");
+});
+
 Deno.test("ExchangeStore.list() filters by method, status and path text, and pages", async () => {
   const store = new ExchangeStore();
   await exchange(store, echoApp, "http://127.0.0.1:8000/a?who=alice", {

@@ -10,6 +10,7 @@ import assert, { deepEqual, equal, match, ok, throws } from "node:assert/strict"
 import type { EventMap, EventType } from "../server/recorder.ts";
 import { ExchangeWriter, FrameBuffer } from "../inspector/capture.ts";
 import {
+  cutUtf8,
   decodeFrame,
   ENVIRON_KEYS,
   FORMAT_VERSION,
@@ -117,7 +118,8 @@ Deno.test("record: every event type goes through a frame and back", () => {
       status_line: "200 Fine",
       headers: [],
     }],
-    ["errors", { text: "warn ✓\n" }, { text: "warn ✓\n", size: 7 }],
+    // The cap (8) counts UTF-8 bytes: "ok ✓\n" takes 7 of them, the next text one.
+    ["errors", { text: "ok ✓\n" }, { text: "ok ✓\n", size: 5 }],
     ["errors", { text: "and more" }, { text: "a", size: 8 }],
     ["error", { where: "iterable", name: "TypeError", message: "bad", stack: "at x" }, {
       where: "iterable",
@@ -213,6 +215,19 @@ Deno.test("record: the well-known environ keys are one byte each, and an unknown
     () => decodeFrame(frame, new DataView(frame.buffer), 0),
     /unknown environ key code 250/,
   );
+});
+
+Deno.test("cutUtf8() keeps whole characters within a byte cap and counts every byte", () => {
+  deepEqual(cutUtf8("abc", 3), { kept: "abc", size: 3 });
+  deepEqual(cutUtf8("abc", 2), { kept: "ab", size: 3 });
+  // é is 2 bytes, € 3, an emoji (a surrogate pair) 4: never cut inside one.
+  deepEqual(cutUtf8("a\u00e9\u20ac", 2), { kept: "a", size: 6 });
+  deepEqual(cutUtf8("a\u{1F600}b", 4), { kept: "a", size: 6 });
+  deepEqual(cutUtf8("a\u{1F600}b", 5), { kept: "a\u{1F600}", size: 6 });
+  // A lone surrogate is written as U+FFFD: 3 bytes.
+  deepEqual(cutUtf8("\ud800x", 3), { kept: "\ud800", size: 4 });
+  deepEqual(cutUtf8("", 0), { kept: "", size: 0 });
+  deepEqual(cutUtf8("xyz", 0), { kept: "", size: 3 });
 });
 
 Deno.test("record: a cut, foreign or unknown frame is refused with a clear error", () => {

@@ -16,9 +16,10 @@
  *
  * Custom fields start with `_`, as HAR asks, and carry what the gateway saw,
  * so that an import can rebuild the exchange's detail
- * ({@linkcode detailFromHar} does): `_id`, `_replayOf`,
- * `_truncated`, `_timeline` (every wire event, with byte references into the
- * two streams), `_requestRead` (bytes of `postData` the app itself read) and
+ * ({@linkcode detailFromHar} does): `_id`, `_replayOf`, `_truncated`,
+ * `_timeline` (every wire event, with byte references into the two streams;
+ * its `end` or `abort` counts the events dropped past the event cap, which an
+ * import keeps), `_requestRead` (bytes of `postData` the app itself read) and
  * `_responsePrefix` (base64 of bytes the app produced before the response
  * that was sent, e.g. the body a 500 page replaced; absent when none).
  *

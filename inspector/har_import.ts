@@ -634,6 +634,10 @@ function encodeEntry(store: ExchangeStore, detail: ExchangeDetail): EncodedEntry
   }
   for (const event of events) {
     const data = payload(event, request, response);
+    // The events the file says were dropped, counted again in its end or abort.
+    if (event.type === "end" || event.type === "abort") {
+      writer.droppedBefore = event.data.dropped_events;
+    }
     const part = partOf(event);
     if (part !== undefined) {
       writer.recordPart(

@@ -12,9 +12,9 @@ import type { Application } from "../mod.ts";
 import { toFetch } from "../server/gateway.ts";
 import { toHar } from "../inspector/har.ts";
 import { importHar } from "../inspector/har_import.ts";
-import type { ExchangeDetail, ImportResult } from "../inspector/protocol.ts";
+import type { ExchangeDetail, ExchangeList, ImportResult } from "../inspector/protocol.ts";
 import { ExchangeStore } from "../inspector/store.ts";
-import { noise } from "./_inspector.ts";
+import { noise, withInspector } from "./_inspector.ts";
 
 const encoder = new TextEncoder();
 
@@ -167,4 +167,107 @@ Deno.test("importHar() decodes of an exported exchange's bodies only the bytes t
     { stream: "response", offset: 0, size: 1, kept: 1 },
     { stream: "response", offset: 1, size: response.length - 1, kept: 999 },
   ]);
+});
+
+Deno.test("importHar() refuses a body of an exported exchange that says base64 and is not, naming the field", async () => {
+  const recorded = new ExchangeStore();
+  const handler = toFetch((_environ, start_response) => {
+    start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+    return [noise(10)];
+  }, { recorder: recorded });
+  await (await handler(new Request("http://localhost/bin"))).arrayBuffer();
+  const entry = JSON.parse(JSON.stringify(toHar([...recorded.exchanges()]).log.entries[0]));
+  assert.equal(entry.response.content.encoding, "base64");
+  entry.response.content.text = entry.response.content.text.slice(0, -3) + "*==";
+  const result = importHar(new ExchangeStore({ maxBodyBytes: 4 }), { log: { entries: [entry] } });
+  assert.deepEqual(result.ids, []);
+  assert.deepEqual(result.skipped, [{
+    entry: 0,
+    error: `Entry 0: response.content.text must be base64, as its encoding says (got ${
+      JSON.stringify(entry.response.content.text)
+    })`,
+  }]);
+});
+
+// ---------------------------------------------------------------------------
+// Events dropped past maxEvents
+
+/** Yields 40 chunks: more events than a budget of 10 keeps. */
+const manyChunks: Application = (_environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return (function* () {
+    for (let i = 0; i < 40; i++) yield encoder.encode(`chunk ${i}\n`);
+  })();
+};
+
+/** The `end` or `abort` event of a detail. */
+function finish(detail: ExchangeDetail) {
+  const last = detail.events.findLast((e) => e.type === "end" || e.type === "abort");
+  assert.ok(last?.type === "end" || last?.type === "abort");
+  return last;
+}
+
+Deno.test("HAR export then POST /api/import keeps the count of events dropped past maxEvents, and the list marks it truncated", async () => {
+  await withInspector(manyChunks, async ({ app: server, origin }) => {
+    await (await fetch(`${server.url}/many`)).arrayBuffer();
+    const original: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/1`)).json();
+    const dropped = finish(original).data.dropped_events;
+    assert.ok(dropped > 30, `${dropped} events dropped`);
+    assert.equal(original.truncated, true);
+
+    const har = await (await fetch(`${origin}/api/har`)).json();
+    const response = await fetch(`${origin}/api/import`, {
+      method: "POST",
+      headers: { origin, "content-type": "application/json" },
+      body: JSON.stringify(har),
+    });
+    const result: ImportResult = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(result));
+    assert.equal(result.ids.length, 1);
+    const imported: ExchangeDetail = await (await fetch(`${origin}/api/exchanges/${result.ids[0]}`))
+      .json();
+    assert.deepEqual(finish(imported), finish(original));
+    assert.equal(imported.truncated, true);
+    assert.deepEqual(imported.events, original.events);
+    const list: ExchangeList = await (await fetch(`${origin}/api/exchanges`)).json();
+    assert.deepEqual(list.exchanges.map((e) => [e.id, e.imported ?? false, e.truncated]), [
+      [result.ids[0], true, true],
+      ["1", false, true],
+    ]);
+  }, { maxEvents: 10 });
+});
+
+Deno.test("importHar() restores an abort's dropped events, and adds those its own store drops", async () => {
+  const recorded = new ExchangeStore({ maxEvents: 20 });
+  const handler = toFetch(manyChunks, { recorder: recorded });
+  await (await handler(new Request("http://localhost/many"))).arrayBuffer();
+  const original = [...recorded.exchanges()][0]!.detail();
+  const kept = original.events.length;
+  const dropped = finish(original).data.dropped_events;
+  assert.ok(dropped > 0);
+  const har = JSON.parse(JSON.stringify(toHar([original])));
+
+  // Into a store that keeps fewer events: the file's dropped ones, and the store's own.
+  const small = new ExchangeStore({ maxEvents: 10 });
+  const { details: [fewer] } = importWatched(small, har);
+  assert.equal(finish(fewer!).data.dropped_events, dropped + kept - fewer!.events.length);
+  assert.equal(small.list().exchanges[0]!.truncated, true);
+
+  // An abort (the client went away) says the same count.
+  const entry = har.log.entries[0];
+  const end = entry._timeline.findIndex((e: { type: string }) => e.type === "end");
+  entry._timeline[end] = {
+    type: "abort",
+    t: entry._timeline[end].t,
+    data: { reason: "the client went away", bytes: 0, dropped_events: dropped },
+  };
+  const store = new ExchangeStore({ maxEvents: 20 });
+  const { details: [aborted] } = importWatched(store, har);
+  assert.deepEqual(finish(aborted!).data, {
+    reason: "the client went away",
+    bytes: 0,
+    dropped_events: dropped,
+  });
+  assert.equal(aborted!.state, "aborted");
+  assert.equal(store.list().exchanges[0]!.truncated, true);
 });

@@ -15,7 +15,7 @@
  * - an error's name, message and stack: `maxText` characters each;
  * - events: `maxEvents`; past it only the last steps (`headers_sent`,
  *   `close`, `end`, `abort`, `input_rest`) are written, and `end`/`abort` say
- *   how many were dropped.
+ *   how many were dropped (with those a HAR file says were, on import).
  *
  * `record()` never throws: a failure is reported once through the sink and
  * the exchange is no longer recorded.
@@ -123,6 +123,12 @@ export class ExchangeWriter implements ExchangeRecorder {
    * the debug page links to); set before the `request` event.
    */
   ref: string | undefined = undefined;
+  /**
+   * Events dropped before this writer saw the exchange, which `end` and
+   * `abort` count with those it drops itself: a HAR import sets the file's
+   * `dropped_events` before writing the `end` or `abort`.
+   */
+  droppedBefore = 0;
 
   constructor(sink: WriterSink, id: number, t0: number, limits: CaptureLimits) {
     this.#sink = sink;
@@ -210,6 +216,11 @@ export class ExchangeWriter implements ExchangeRecorder {
    */
   #gone(): boolean {
     return !this.#sink.alive(this.id);
+  }
+
+  /** Events dropped, here and before (`droppedBefore`), as many as a `u32` holds. */
+  #droppedAll(): number {
+    return Math.min(this.#dropped + this.droppedBefore, 0xffffffff);
   }
 
   /** Writes the payload of an event; returns its type code, or {@linkcode GONE}. */
@@ -315,14 +326,14 @@ export class ExchangeWriter implements ExchangeRecorder {
         const d = payload as EventMap["end"];
         enc.u16(d.status);
         enc.f64(d.bytes);
-        enc.u32(this.#dropped);
+        enc.u32(this.#droppedAll());
         return C.end;
       }
       case "abort": {
         const d = payload as EventMap["abort"];
         enc.str(cut(d.reason, this.#limits.maxText));
         enc.f64(d.bytes);
-        enc.u32(this.#dropped);
+        enc.u32(this.#droppedAll());
         return C.abort;
       }
       default:

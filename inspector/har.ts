@@ -16,9 +16,10 @@
  *
  * Custom fields start with `_`, as HAR asks, and carry what the gateway saw,
  * so that an import can rebuild the exchange's detail
- * ({@linkcode detailFromHar} does): `_id`, `_replayOf`,
- * `_truncated`, `_timeline` (every wire event, with byte references into the
- * two streams), `_requestRead` (bytes of `postData` the app itself read) and
+ * ({@linkcode detailFromHar} does): `_id`, `_replayOf`, `_truncated`,
+ * `_timeline` (every wire event, with byte references into the two streams;
+ * its `end` or `abort` counts the events dropped past the event cap, which an
+ * import keeps), `_requestRead` (bytes of `postData` the app itself read) and
  * `_responsePrefix` (base64 of bytes the app produced before the response
  * that was sent, e.g. the body a 500 page replaced; absent when none).
  *
@@ -41,6 +42,7 @@
  * @module
  */
 
+import { type BodyPrefix, bodyPrefix } from "./har_body.ts";
 import type { Base64, ExchangeDetail, Pair, WireEvent } from "./protocol.ts";
 import { reduce, summarize, type TimelineState } from "./timeline.ts";
 
@@ -380,10 +382,35 @@ export function exportHar(
   return { har, leftOut };
 }
 
-/** Bytes of a HAR text field: base64 when it says so, else UTF-8. */
-function textBytes(text: string | undefined, base64: boolean): Uint8Array<ArrayBuffer> {
-  if (!text) return new Uint8Array(0);
-  return base64 ? Uint8Array.fromBase64(text) : new TextEncoder().encode(text);
+/** Options of {@linkcode detailFromHar}. */
+export interface DetailFromHarOptions {
+  /**
+   * Bytes kept of each stream, request and response (a store's
+   * `maxBodyBytes`): only those are decoded; the sizes stay the true ones.
+   * All by default.
+   */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The first `keep` bytes of a HAR text field (base64 when it says so, else
+ * UTF-8) and its size, decoding no more.
+ *
+ * @throws {TypeError} when it says base64 and is not
+ */
+function textPrefix(
+  text: string | undefined,
+  base64: boolean,
+  keep: number,
+  where: string,
+): BodyPrefix {
+  const body = bodyPrefix(text ?? "", base64, keep);
+  if (body === undefined) {
+    throw new TypeError(
+      `Cannot rebuild an exchange from this HAR entry: ${where} must be base64, as its encoding says`,
+    );
+  }
+  return body;
 }
 
 /**
@@ -391,23 +418,32 @@ function textBytes(text: string | undefined, base64: boolean): Uint8Array<ArrayB
  * events from `_timeline`, its request stream from `postData`, its response
  * stream from `_responsePrefix` and `content`, its summary through the
  * reducer. The same detail the API served, so a HAR import can show and
- * replay it.
+ * replay it; with `maxBodyBytes`, only the first bytes of each stream (as a
+ * store with that cap keeps them), the rest never decoded.
  *
- * @throws {TypeError} for an entry without `_timeline` (not exported by this inspector)
+ * @throws {TypeError} for an entry without `_timeline` (not exported by this inspector), or a body that says base64 and is not
  */
-export function detailFromHar(entry: HarEntry): ExchangeDetail {
+export function detailFromHar(entry: HarEntry, options: DetailFromHarOptions = {}): ExchangeDetail {
   if (!Array.isArray(entry._timeline)) {
     throw new TypeError(
       "Cannot rebuild an exchange from this HAR entry: it has no _timeline (only HAR files this inspector exported carry one)",
     );
   }
+  const cap = options.maxBodyBytes ?? Infinity;
   const events = entry._timeline;
   const state = reduce(events);
   const post = entry.request.postData;
-  const request = textBytes(post?.text, post?._encoding === "base64");
-  const prefix = textBytes(entry._responsePrefix, true);
+  const request = textPrefix(post?.text, post?._encoding === "base64", cap, "request.postData.text")
+    .bytes;
+  // The response stream: the prefix, then the body sent, kept up to the cap together.
+  const prefix = textPrefix(entry._responsePrefix, true, cap, "_responsePrefix").bytes;
   const content = entry.response.content;
-  const sent = textBytes(content.text, content.encoding === "base64");
+  const sent = textPrefix(
+    content.text,
+    content.encoding === "base64",
+    cap - prefix.length,
+    "response.content.text",
+  ).bytes;
   const response = new Uint8Array(prefix.length + sent.length);
   response.set(prefix);
   response.set(sent, prefix.length);

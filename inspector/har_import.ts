@@ -30,7 +30,10 @@
  * what HAR says is skipped with a message naming the entry and the field;
  * the others are loaded. Bytes past what the file carries are never made
  * up, nor allocated: an exchange truncated in the file keeps its sizes, and
- * only the bytes the file has.
+ * only the bytes the file has. Of the bytes it has, only those the store
+ * keeps (its `maxBodyBytes` of each stream) are decoded: a body's true size
+ * is counted from its text (`har_body.ts`), so a body of hundreds of
+ * megabytes costs the store's cap, not its size, and keeps its size.
  *
  * An entry is written whole into a buffer of its own first, then handed to
  * the store ({@linkcode ExchangeStore.importFrames}), so an entry the store
@@ -45,6 +48,7 @@
 
 import { ExchangeWriter, FrameBuffer } from "./capture.ts";
 import { detailFromHar, type HarEntry } from "./har.ts";
+import { base64Size, type BodyPrefix, bodyPrefix } from "./har_body.ts";
 import {
   type BytesRef,
   EVENT_TYPES,
@@ -272,20 +276,28 @@ function nameValues(v: unknown, where: string): Pair[] {
   });
 }
 
-/** Bytes of a HAR text field: base64 when it says so, else UTF-8. */
-function textBytes(text: unknown, base64: boolean, where: string): Uint8Array<ArrayBuffer> {
-  if (text === undefined) return new Uint8Array(0);
+/**
+ * The first `keep` bytes of a HAR text field (base64 when it says so, else
+ * UTF-8) and its true size: only the bytes kept are decoded.
+ */
+function textPrefix(text: unknown, base64: boolean, where: string, keep: number): BodyPrefix {
+  if (text === undefined) return { bytes: new Uint8Array(0), size: 0 };
   const s = str(text, where);
-  if (!base64) return new TextEncoder().encode(s);
-  try {
-    return Uint8Array.fromBase64(s);
-  } catch {
-    refuse(where, "base64, as its encoding says", s);
-  }
+  return bodyPrefix(s, base64, keep) ?? refuse(where, "base64, as its encoding says", s);
 }
 
-/** An exchange's detail from an entry of another tool's HAR: a timeline made from what HAR says. */
-function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
+/** Checks a HAR text field: a string, and base64 when it says so (counted, not decoded). */
+function checkText(text: unknown, base64: boolean, where: string): void {
+  if (text === undefined) return;
+  const s = str(text, where);
+  if (base64 && base64Size(s) === undefined) refuse(where, "base64, as its encoding says", s);
+}
+
+/**
+ * An exchange's detail from an entry of another tool's HAR: a timeline made
+ * from what HAR says, with the first `maxBodyBytes` of each body.
+ */
+function detailFromForeignHar(e: Record<string, unknown>, maxBodyBytes: number): ExchangeDetail {
   const request = obj(e.request, "request");
   const response = obj(e.response, "response");
   const method = str(request.method, "request.method");
@@ -325,15 +337,20 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
     ? undefined
     : obj(request.postData, "request.postData");
   const body = post === undefined
-    ? new Uint8Array(0)
-    : textBytes(post.text, post._encoding === "base64", "request.postData.text");
+    ? { bytes: new Uint8Array(0), size: 0 }
+    : textPrefix(post.text, post._encoding === "base64", "request.postData.text", maxBodyBytes);
   const status = statusCode(response.status, "response.status", "no response");
   const statusText = typeof response.statusText === "string" ? response.statusText : "";
   const responseHeaders = nameValues(response.headers ?? [], "response.headers").filter(([n]) =>
     !n.startsWith(":")
   );
   const content = obj(response.content ?? {}, "response.content");
-  const sent = textBytes(content.text, content.encoding === "base64", "response.content.text");
+  const sent = textPrefix(
+    content.text,
+    content.encoding === "base64",
+    "response.content.text",
+    maxBodyBytes,
+  );
 
   const events: WireEvent[] = [{
     type: "request",
@@ -347,14 +364,14 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
       startedAt: started,
     },
   }];
-  if (body.length > 0) {
+  if (body.size > 0) {
     events.push({
       type: "input",
       t: 0,
       data: {
         method: "read",
         size: null,
-        bytes: { stream: "request", offset: 0, size: body.length, kept: body.length },
+        bytes: { stream: "request", offset: 0, size: body.size, kept: body.bytes.length },
       },
     });
   }
@@ -372,17 +389,17 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
         data: { status, status_line: statusLine, headers: responseHeaders },
       },
     );
-    if (sent.length > 0) {
+    if (sent.size > 0) {
       events.push({
         type: "chunk",
         t: wait,
         data: {
           index: 0,
-          bytes: { stream: "response", offset: 0, size: sent.length, kept: sent.length },
+          bytes: { stream: "response", offset: 0, size: sent.size, kept: sent.bytes.length },
         },
       });
     }
-    events.push({ type: "end", t: time, data: { status, bytes: sent.length, dropped_events: 0 } });
+    events.push({ type: "end", t: time, data: { status, bytes: sent.size, dropped_events: 0 } });
   } else {
     events.push({
       type: "abort",
@@ -400,16 +417,23 @@ function detailFromForeignHar(e: Record<string, unknown>): ExchangeDetail {
     status: state.headersSent?.status ?? null,
     statusLine: state.headersSent?.statusLine ?? null,
     duration: time,
-    requestBytes: body.length,
-    responseBytes: sent.length,
+    requestBytes: body.size,
+    responseBytes: sent.size,
     state: state.finished?.state ?? "pending",
-    truncated: false,
+    truncated: state.truncated,
     errors: 0,
     events,
-    request: { body: { size: body.length, bytes: body.toBase64(), truncated: false } },
-    response: { body: { size: sent.length, bytes: sent.toBase64(), truncated: false } },
+    request: { body: bodyOf(body) },
+    response: { body: bodyOf(sent) },
   };
 }
+
+/** A body of a detail: its size, the bytes kept (base64), and whether some were not. */
+const bodyOf = ({ bytes, size }: BodyPrefix) => ({
+  size,
+  bytes: bytes.toBase64(),
+  truncated: bytes.length < size,
+});
 
 /** The part of a stream a byte event carries (`input`, `input_rest`, `write`, `chunk`). */
 function partOf(event: WireEvent): BytesRef | undefined {
@@ -502,10 +526,14 @@ function checkStreams(
   }
 }
 
-/** An entry's detail: rebuilt from `_timeline`, or made from another tool's HAR. */
-export function entryDetail(entry: unknown): ExchangeDetail {
+/**
+ * An entry's detail: rebuilt from `_timeline`, or made from another tool's
+ * HAR; with the first `maxBodyBytes` of each stream (the bytes a store with
+ * that cap keeps: the rest is never decoded), and every true size.
+ */
+export function entryDetail(entry: unknown, maxBodyBytes = Infinity): ExchangeDetail {
   const e = obj(entry, "the entry");
-  if (e._timeline === undefined) return detailFromForeignHar(e);
+  if (e._timeline === undefined) return detailFromForeignHar(e, maxBodyBytes);
   const timeline = arr(e._timeline, "_timeline");
   timeline.forEach((event, i) => checkEvent(event, `_timeline[${i}]`));
   want(
@@ -518,16 +546,16 @@ export function entryDetail(entry: unknown): ExchangeDetail {
   const request = obj(e.request, "request");
   if (request.postData !== undefined) {
     const post = obj(request.postData, "request.postData");
-    textBytes(post.text, post._encoding === "base64", "request.postData.text");
+    checkText(post.text, post._encoding === "base64", "request.postData.text");
   }
   const response = obj(e.response, "response");
   const content = obj(response.content, "response.content");
-  textBytes(content.text, content.encoding === "base64", "response.content.text");
-  textBytes(e._responsePrefix, true, "_responsePrefix");
+  checkText(content.text, content.encoding === "base64", "response.content.text");
+  checkText(e._responsePrefix, true, "_responsePrefix");
   checkStreams(timeline as WireEvent[], request, response);
   if (e._id === undefined) e._id = "0";
   str(e._id, "_id");
-  const detail = detailFromHar(e as unknown as HarEntry);
+  const detail = detailFromHar(e as unknown as HarEntry, { maxBodyBytes });
   delete detail.replayOf;
   return detail;
 }
@@ -606,6 +634,10 @@ function encodeEntry(store: ExchangeStore, detail: ExchangeDetail): EncodedEntry
   }
   for (const event of events) {
     const data = payload(event, request, response);
+    // The events the file says were dropped, counted again in its end or abort.
+    if (event.type === "end" || event.type === "abort") {
+      writer.droppedBefore = event.data.dropped_events;
+    }
     const part = partOf(event);
     if (part !== undefined) {
       writer.recordPart(
@@ -682,7 +714,7 @@ export function importHar(store: ExchangeStore, har: unknown): ImportResult {
     }
     let encoded: EncodedEntry;
     try {
-      encoded = encodeEntry(store, entryDetail(entry));
+      encoded = encodeEntry(store, entryDetail(entry, store.maxBodyBytes));
       checkFrames(store, encoded);
       if (encoded.size + encoded.largest.size > budget) {
         throw new Bad(

@@ -33,7 +33,6 @@ import type {
 import { FLAG, TYPE_CODE as C } from "./record_format.ts";
 import {
   cut,
-  cutUtf8,
   FrameEncoder,
   type FrameSink,
   writeCall,
@@ -45,6 +44,7 @@ import {
   writeRequest,
   writeStartResponse,
 } from "./record.ts";
+import { cutUtf8 } from "./utf8.ts";
 
 /** The caps of one exchange's capture. */
 export interface CaptureLimits {

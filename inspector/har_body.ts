@@ -23,6 +23,8 @@
  * @module
  */
 
+import { utf8CharBytes, utf8Size } from "./utf8.ts";
+
 /** The first bytes of a body, and how many it has in all. */
 export interface BodyPrefix {
   /** The first bytes (at most as many as asked for; a buffer of their own). */
@@ -62,29 +64,6 @@ export function base64Size(text: string): number | undefined {
 }
 
 /**
- * The bytes of `text` in UTF-8, counted without encoding it: a surrogate
- * pair is four, a lone surrogate three (`TextEncoder` writes U+FFFD).
- */
-export function utf8Size(text: string): number {
-  let size = 0;
-  for (let i = 0; i < text.length; i++) {
-    const bytes = charBytes(text, i);
-    size += bytes;
-    if (bytes === 4) i++;
-  }
-  return size;
-}
-
-/** The UTF-8 bytes of the character at `i`: 4 only for a surrogate pair (two code units). */
-function charBytes(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c < 0x80) return 1;
-  if (c < 0x800) return 2;
-  if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) return 4;
-  return 3;
-}
-
-/**
  * The first `keep` bytes of a HAR text field (base64, or text as UTF-8),
  * and its true size. Only the kept bytes are decoded: base64 up to the
  * chunk that holds the last of them, text up to the character that does
@@ -112,7 +91,7 @@ export function bodyPrefix(text: string, base64: boolean, keep: number): BodyPre
   // The code units of the characters that hold the first `keep` bytes.
   let end = 0;
   for (let bytes = 0; bytes < keep; end++) {
-    const n = charBytes(text, end);
+    const n = utf8CharBytes(text, end);
     bytes += n;
     if (n === 4) end++;
   }

@@ -47,7 +47,6 @@ export {
 export { FrameEncoder, type FrameSink } from "./record_encoder.ts";
 export {
   cut,
-  cutUtf8,
   describe,
   writeCall,
   writeError,

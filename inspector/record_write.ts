@@ -189,32 +189,3 @@ export function cut(text: string, max: number): string {
   const c = text.charCodeAt(max - 1);
   return text.slice(0, c >= 0xd800 && c <= 0xdbff ? max - 1 : max);
 }
-
-/**
- * `text` cut to at most `max` bytes of UTF-8 (never inside a character), and
- * the UTF-8 size of all of it: what a byte cap keeps of a text, and what the
- * text counts against it. Latin-1 text is written a byte a character, so
- * its UTF-8 size bounds what it takes in a frame either way.
- */
-export function cutUtf8(text: string, max: number): { kept: string; size: number } {
-  let size = 0;
-  let end = -1;
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    const bytes = c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        // A surrogate pair: one character of four bytes.
-        if (end === -1 && size + 4 > max) end = i;
-        size += 4;
-        i++;
-        continue;
-      }
-    }
-    if (end === -1 && size + bytes > max) end = i;
-    size += bytes;
-  }
-  return { kept: end === -1 ? text : text.slice(0, end), size };
-}

@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { base64Size, bodyPrefix, utf8Size } from "../inspector/har_body.ts";
+import { base64Size, bodyPrefix } from "../inspector/har_body.ts";
+import { utf8Size } from "../inspector/utf8.ts";
 import { noise } from "./_inspector.ts";
 
 /** What `Uint8Array.fromBase64` makes of `text`, or `undefined` when it refuses it. */

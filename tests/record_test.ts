@@ -10,7 +10,6 @@ import assert, { deepEqual, equal, match, ok, throws } from "node:assert/strict"
 import type { EventMap, EventType } from "../server/recorder.ts";
 import { ExchangeWriter, FrameBuffer } from "../inspector/capture.ts";
 import {
-  cutUtf8,
   decodeFrame,
   ENVIRON_KEYS,
   FORMAT_VERSION,
@@ -21,6 +20,7 @@ import {
 } from "../inspector/record.ts";
 import { EVENT_TYPES, type ExchangeDetail, type WireEvent } from "../inspector/protocol.ts";
 import { ExchangeStore } from "../inspector/store.ts";
+import { cutUtf8 } from "../inspector/utf8.ts";
 import { toFetch } from "../server/gateway.ts";
 import { recordExchanges } from "./fixtures/record_exchanges.ts";
 import { deriveEnviron } from "../server/environ_rule.ts";

@@ -2,7 +2,10 @@
  * Helpers of the dev-loop tests: the CLI run as users run it, on an app in a
  * temporary folder, and cleaned up however a test ends: the supervisor and
  * every process whose command line names the folder (the app processes, and
- * anything they started) are killed, process group and all.
+ * anything they started) are killed, process group and all. The CLI runs
+ * with a `TMPDIR` of its own, removed with the app's folder: a killed
+ * supervisor cannot remove its temporary folder (`wsgi-dev-*`, which holds
+ * the channel's socket) itself, and a test run leaves nothing in `/tmp`.
  *
  * @module
  */
@@ -13,6 +16,8 @@ import { ROOT, sleep } from "./_helpers.ts";
 export interface DevServer {
   /** The folder holding the app. */
   dir: string;
+  /** The CLI's `TMPDIR` (its app processes' too): its temporary folders are made there. */
+  tmp: string;
   /** The app's URL. */
   url: string;
   /** The inspector's URL (no trailing slash). */
@@ -29,7 +34,7 @@ export interface DevServer {
   waitFor(pattern: RegExp, timeout?: number): Promise<RegExpMatchArray>;
   /** The app processes (and what they started) alive now. */
   appPids(): number[];
-  /** Kills everything and removes the folder (idempotent). */
+  /** Kills everything and removes the app's folder and `tmp` (idempotent). */
   cleanup(): Promise<void>;
 }
 
@@ -66,9 +71,35 @@ function killGroup(pid: number): void {
 }
 
 /**
+ * The supervisor's temporary folder (`wsgi-dev-*`, holding the channel's
+ * socket), read from an app process's command line.
+ */
+export function supervisorDir(pids: number[]): string {
+  for (const pid of pids) {
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+      const m = cmd.match(/"channel":"([^"]+)\/channel\.sock"/);
+      if (m) return m[1]!;
+    } catch { /* gone */ }
+  }
+  throw new Error(`No app process names the channel (pids ${pids})`);
+}
+
+/** Whether `path` exists. */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Writes `files` into a new temporary folder and starts
  * `deno run -A ...denoFlags mod.ts app.ts --port 0 --inspector-port 0 ...args` there,
- * with the `mod.ts` of `root` (a folder path ending in `/`: this project's by default).
+ * with the `mod.ts` of `root` (a folder path ending in `/`: this project's by default),
+ * and `TMPDIR` a new folder of its own.
  */
 export async function startDev(
   files: Record<string, string>,
@@ -78,6 +109,7 @@ export async function startDev(
   root = ROOT,
 ): Promise<DevServer> {
   const dir = await Deno.makeTempDir({ prefix: "wsgi-devtest-" });
+  const tmp = await Deno.makeTempDir({ prefix: "wsgi-devtest-tmp-" });
   for (const [name, text] of Object.entries(files)) {
     await Deno.writeTextFile(`${dir}/${name}`, text);
   }
@@ -98,7 +130,7 @@ export async function startDev(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", TMPDIR: tmp },
     detached: true,
   }).spawn();
   let all = "";
@@ -119,6 +151,7 @@ export async function startDev(
   let cleaned = false;
   const server: DevServer = {
     dir,
+    tmp,
     url: "",
     inspector: "",
     output: () => all,
@@ -150,6 +183,7 @@ export async function startDev(
         await sleep(50);
       }
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
     },
   };
   try {

@@ -6,7 +6,7 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { cpuSeconds, eventually, get, helloApp, startDev } from "./_dev.ts";
+import { cpuSeconds, eventually, exists, get, helloApp, startDev, supervisorDir } from "./_dev.ts";
 import { rawRequest, sleep } from "./_helpers.ts";
 import type { ExchangeDetail, ExchangeList, ServerState } from "../inspector/protocol.ts";
 
@@ -572,7 +572,7 @@ export const application = (_environ: Record<string, unknown>, _start_response: 
 });
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  Deno.test(`CLI: ${signal} stops the supervisor and every app process within 2 s, even a spinning one`, async () => {
+  Deno.test(`CLI: ${signal} stops the supervisor and every app process within 2 s, even a spinning one, and leaves no temporary folder`, async () => {
     const dev = await startDev({
       "app.ts":
         `export const application = (environ: Record<string, unknown>, start_response: (s: string, h: [string, string][]) => void) => {
@@ -587,6 +587,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       fetch(`${dev.url}/spin`).then((r) => r.body?.cancel(), () => {});
       await sleep(300);
       ok(dev.appPids().length > 0);
+      const folder = supervisorDir(dev.appPids());
+      ok(folder.startsWith(`${dev.tmp}/wsgi-dev-`), `${folder} is made in the CLI's TMPDIR`);
       const t0 = Date.now();
       dev.process.kill(signal);
       const status = await dev.ended();
@@ -595,6 +597,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       equal(status.code, 0);
       await eventually(() => dev.appPids().length === 0, "every app process to be gone", 500);
       match(dev.output(), /Shut down\./);
+      ok(!exists(folder), `${folder} was removed by the CLI`);
+      deepEqual([...Deno.readDirSync(dev.tmp)].map((e) => e.name), [], "nothing left in TMPDIR");
     } finally {
       await dev.cleanup();
     }

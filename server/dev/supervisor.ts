@@ -41,6 +41,7 @@ import type { LoadError } from "./load_error.ts";
 import { ModuleWatcher } from "./watcher.ts";
 import { Generations, GRACE_MS } from "./generations.ts";
 import { type ProcessFault, Watchdog } from "./watchdog.ts";
+import { type PortHold, takePort } from "./port_hold.ts";
 
 /** Milliseconds a shutdown lets the app processes finish their exchanges before it kills them. */
 const SHUTDOWN_KILL_MS = 800;
@@ -128,6 +129,8 @@ export class Supervisor {
   #watcher: ModuleWatcher | undefined;
   #inspectorUrl: string | undefined;
   #port = 0;
+  /** The app's port, bound (never listening) from the start to the stop: `./port_hold.ts`. */
+  #hold: PortHold | undefined;
   #stopping = false;
   #print: (line: string) => void;
   #printError: (text: string) => void;
@@ -212,7 +215,9 @@ export class Supervisor {
     inspectorAddress?: { host: string; port: number },
   ): Promise<{ loadError?: LoadError }> {
     try {
-      this.#port = this.#probe();
+      // Held until the stop: no gap before the first app process listens, nor while the
+      // only one is replaced after a crash (a reload's processes bind beside the old ones).
+      ({ port: this.#port, hold: this.#hold } = takePort(this.#o.hostname, this.#o.port));
     } catch (error) {
       throw portError(error, "the app", "--port", this.#o.hostname, this.#o.port);
     }
@@ -244,19 +249,6 @@ export class Supervisor {
       this.#watcher.refresh();
     }
     return { loadError: this.#generations.current?.loadError };
-  }
-
-  /**
-   * Binds the port once without `SO_REUSEPORT` and lets it go: a port that
-   * anything holds (another server, or another dev server sharing it with
-   * `SO_REUSEPORT`) fails here instead of being silently shared; port 0 picks
-   * a free port, which every app process then uses.
-   */
-  #probe(): number {
-    const listener = Deno.listen({ hostname: this.#o.hostname, port: this.#o.port });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    return port;
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -395,7 +387,10 @@ export class Supervisor {
     });
   }
 
-  /** Stops every app process (within a second), the watcher, the channel and the inspector. */
+  /**
+   * Stops every app process (within a second), the watcher, the channel, the
+   * port's hold and the inspector.
+   */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopTimers();
@@ -413,15 +408,17 @@ export class Supervisor {
     try {
       this.#channel?.close();
     } catch { /* closed */ }
+    this.#hold?.close();
     await this.#o.inspector?.shutdown();
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
   /**
    * Stops at once, also in the middle of {@linkcode Supervisor.stop} (a
-   * second Ctrl-C): every app process's group is killed, the channel closed
-   * and the temporary folder removed, synchronously, so that the caller may
-   * exit the next moment. The inspector goes with this process.
+   * second Ctrl-C): every app process's group is killed, the channel and
+   * the port's hold closed and the temporary folder removed, synchronously,
+   * so that the caller may exit the next moment. The inspector goes with
+   * this process.
    */
   stopNow(): void {
     if (!this.#stopping) this.#stopTimers();
@@ -429,6 +426,7 @@ export class Supervisor {
     try {
       this.#channel?.close();
     } catch { /* closed */ }
+    this.#hold?.close();
     if (this.#dir) {
       try {
         Deno.removeSync(this.#dir, { recursive: true });

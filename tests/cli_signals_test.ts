@@ -5,7 +5,7 @@
  * process, temporary folder or uncaught error is left behind.
  */
 
-import { equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { eventually, pidsWith, startDev } from "./_dev.ts";
 import { ROOT, sleep, text } from "./_helpers.ts";
 import { SAME_SIGNAL_MS } from "../server/dev/run.ts";
@@ -82,19 +82,22 @@ Deno.test("CLI: the same Ctrl-C delivered twice (a wrapper passing it on) is one
   await twoSignals(30, 0, /Shut down\./);
 });
 
-Deno.test("CLI: a Ctrl-C while the app module still loads is not lost: it stops once started", async () => {
+Deno.test("CLI: a Ctrl-C while the app module still loads stops it then, not once it has loaded", async () => {
   const dir = await Deno.makeTempDir({ prefix: "wsgi-devtest-" });
+  // A top level that takes 30 s: the CLI must not wait for it.
   await Deno.writeTextFile(
     `${dir}/app.ts`,
-    `await new Promise((r) => setTimeout(r, 1500));\n${HANGING_APP}`,
+    `await new Promise((r) => setTimeout(r, 30_000));\n${HANGING_APP}`,
   );
+  const tmp = `${dir}/tmp`;
+  await Deno.mkdir(tmp);
   const process = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}mod.ts`, "app.ts", "--port", "0", "--inspector-port", "0"],
     cwd: dir,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", TMPDIR: tmp },
   }).spawn();
   const read = async (stream: ReadableStream<Uint8Array>) => {
     let all = "";
@@ -110,11 +113,20 @@ Deno.test("CLI: a Ctrl-C while the app module still loads is not lost: it stops 
       "an app process",
       15_000,
     );
+    const appPids = pidsWith(dir).filter((p) => p !== process.pid);
     process.kill("SIGINT");
     const status = await process.status;
     const [stdout, stderr] = await output;
+    // Before the load's end (the killer would have ended it with SIGKILL at 20 s).
     equal(status.code, 0, `${stdout}\n${stderr}`);
-    match(stdout, /Shut down\./);
+    match(stdout, /Shut down \(while the app was loading\)\./);
+    ok(!/Uncaught/.test(stderr), stderr);
+    await eventually(
+      () => appPids.every((pid) => !exists(`/proc/${pid}`)),
+      "the loading app process to be gone",
+      2000,
+    );
+    deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "the CLI's folder was removed");
   } finally {
     clearTimeout(killer);
     try {

@@ -16,6 +16,17 @@ import type { ToolkitOptions } from "./compose.ts";
  */
 export const SAME_SIGNAL_MS = 300;
 
+/** Milliseconds a stop during start-up waits for `start()` to see it before cleaning up anyway. */
+const START_SETTLE_MS = 1000;
+
+/** Waits for `promise` to settle, or `ms` milliseconds, whichever comes first. */
+async function settled(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  await Promise.race([promise.then(() => {}, () => {}), late]);
+  clearTimeout(timer);
+}
+
 /**
  * What the CLI passes in: its `CliOptions` resolved (the module as a URL,
  * the `--static` directories as absolute paths, the toolkit's flags as one
@@ -90,16 +101,29 @@ export async function runDev(options: DevRunOptions, signal?: AbortSignal): Prom
   Deno.addSignalListener("SIGTERM", onSignal);
   signal?.addEventListener("abort", () => stop.resolve(), { once: true });
   try {
+    const starting = supervisor.start({
+      host: options.inspectorHost,
+      port: options.inspectorPort,
+    });
     let started;
     try {
-      started = await supervisor.start({
-        host: options.inspectorHost,
-        port: options.inspectorPort,
-      });
+      // A signal while the app loads stops it then, not once the module has
+      // loaded: a module's top level may take long, or never end.
+      started = await Promise.race([starting, stop.promise.then(() => undefined)]);
     } catch (error) {
       await supervisor.stop();
       if (error instanceof PortError) throw new DevUsageError(error.message);
       throw error;
+    }
+    if (started === undefined) {
+      await supervisor.stop();
+      // start() returns once it sees the stop (its app process was stopped);
+      // what it made meanwhile (its channel and folder) goes with stopNow().
+      await settled(starting, START_SETTLE_MS);
+      supervisor.stopNow();
+      stderrSink.flush();
+      console.log("Shut down (while the app was loading).");
+      return 0;
     }
     if (started.loadError && !options.reload) {
       await supervisor.stop();

@@ -235,11 +235,14 @@ export class Supervisor {
       ? { ...recording, environCode: environCodeFingerprint() }
       : recording;
     this.#dir = await Deno.makeTempDir({ prefix: "wsgi-dev-" });
+    // Stopped meanwhile (a Ctrl-C while starting): nothing more to start.
+    if (this.#stopping) return {};
     const path = `${this.#dir}/channel.sock`;
     this.#channel = Deno.listen({ transport: "unix", path });
     this.#acceptLoop(this.#channel);
     const first = this.#generations.start("start", undefined);
     await first.settled;
+    if (this.#stopping) return {};
     this.#watchdog.start();
     if (this.#o.reload && this.#o.module.startsWith("file:")) {
       this.#watcher = new ModuleWatcher(

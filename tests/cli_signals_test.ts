@@ -6,7 +6,7 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { eventually, pidsWith, startDev } from "./_dev.ts";
+import { eventually, exists, pidsWith, startDev, supervisorDir } from "./_dev.ts";
 import { ROOT, sleep, text } from "./_helpers.ts";
 import { SAME_SIGNAL_MS } from "../server/dev/run.ts";
 
@@ -19,34 +19,13 @@ const HANGING_APP =
 };
 `;
 
-/** The supervisor's temporary folder, read from an app process's command line. */
-function channelDir(pids: number[]): string {
-  for (const pid of pids) {
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-      const m = cmd.match(/"channel":"([^"]+)\/channel\.sock"/);
-      if (m) return m[1]!;
-    } catch { /* gone */ }
-  }
-  throw new Error(`No app process names the channel (pids ${pids})`);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Starts the hanging app with a request in flight; returns it and the supervisor's folder. */
 async function busyDev() {
   const dev = await startDev({ "app.ts": HANGING_APP }, ["--timeout", "0"]);
   const hanging = fetch(`${dev.url}/hang`).then((r) => r.body?.cancel(), () => {});
   // Time for it to reach the app.
   await sleep(300);
-  const dir = channelDir(dev.appPids());
+  const dir = supervisorDir(dev.appPids());
   ok(exists(dir), `${dir} exists while serving`);
   return { dev, dir, hanging };
 }

@@ -23,6 +23,7 @@
  */
 
 import { addressBytes, LITTLE_ENDIAN } from "./proc_sockets.ts";
+import { errnoOf, type NoLibc, openLibc } from "./libc.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -41,23 +42,11 @@ const SYMBOLS = {
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let libc: Libc | { reason: string } | undefined;
+let libc: Libc | NoLibc | undefined;
 
 /** The C library, once; or why it cannot be had. */
-function loadLibc(): Libc | { reason: string } {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") return libc = { reason: `not Linux (${Deno.build.os})` };
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return libc = { reason: "no FFI permission (--allow-ffi)" };
-  }
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (error) {
-    libc = {
-      reason: `cannot load the C library: ${error instanceof Error ? error.message : error}`,
-    };
-  }
-  return libc;
+function loadLibc(): Libc | NoLibc {
+  return libc ??= openLibc(SYMBOLS, "holding the app's port");
 }
 
 /** A `sockaddr_in` or `sockaddr_in6` for `address` (an IP, as `Deno.NetAddr` has it) and `port`. */
@@ -100,13 +89,13 @@ export class PortHold {
     const addr = sockaddr(address, port);
     if (!addr) return { reason: `cannot hold address ${JSON.stringify(address)}` };
     const fd = c.socket(address.includes(":") ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return { reason: `socket() failed (errno ${errno(c)})` };
+    if (fd < 0) return { reason: `socket() failed (errno ${errnoOf(c)})` };
     const one = new Uint8Array(new Int32Array([1]).buffer);
     if (
       c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, one.length) !== 0 ||
       c.bind(fd, addr, addr.length) !== 0
     ) {
-      const n = errno(c);
+      const n = errnoOf(c);
       c.close(fd);
       if (n === EADDRINUSE) throw new Deno.errors.AddrInUse(`Address in use: ${address}:${port}`);
       return { reason: `binding ${address}:${port} failed (errno ${n})` };
@@ -150,9 +139,4 @@ export function takePort(
       if (port !== 0 || attempt === 3) throw error;
     }
   }
-}
-
-function errno(c: Libc): number {
-  const p = c.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
 }

@@ -29,6 +29,7 @@ import {
   processSockets,
   type ProcSocket,
 } from "./proc_sockets.ts";
+import { errnoOf, openLibc } from "./libc.ts";
 
 /** Why a socket could not be lifted, for the log. */
 export interface LiftFailure {
@@ -72,30 +73,11 @@ let libc: Libc | LiftFailure | undefined;
 
 /** The C library, once; or why it cannot be had (not Linux, no FFI permission, no glibc). */
 function loadLibc(): Libc | LiftFailure {
-  if (libc !== undefined) return libc;
-  if (Deno.build.os !== "linux") {
-    return libc = {
-      reason: `taking a socket from another process needs Linux (this is ${Deno.build.os})`,
-    };
-  }
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return libc = {
-      reason: "taking a socket from another process needs the FFI permission (--allow-ffi)",
-    };
-  }
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch (error) {
-    libc = {
-      reason: `cannot load the C library: ${error instanceof Error ? error.message : error}`,
-    };
-  }
-  return libc;
+  return libc ??= openLibc(SYMBOLS, "taking a socket from another process");
 }
 
 function errno(c: Libc): string {
-  const p = c.__errno_location();
-  const n = p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+  const n = errnoOf(c);
   return ERRNO[n] ?? `errno ${n}`;
 }
 

@@ -10,8 +10,14 @@
  * `127.0.0.1:8000@evil.example` would send curl to evil.example).
  *
  * **What it sends.** The recorded method, target, headers and body, as
- * replay does: `--globoff` keeps `[1-3]` and `{a,b}` in a target from making
- * several requests, and `--path-as-is` keeps `..` segments as recorded. A
+ * replay does, and nothing curl would add: `--globoff` keeps `[1-3]` and
+ * `{a,b}` in a target from making several requests, `--path-as-is` keeps `..`
+ * segments as recorded, a header with an empty value goes as `-H 'name;'`
+ * (curl drops `-H 'name:'`), and each header curl sends of its own accord
+ * that the record lacks is removed with `-H 'Name:'` (`Host`, `User-Agent`,
+ * `Accept`; with a body also the form `Content-Type` of `--data*` and the
+ * `Expect: 100-continue` of a large body). curl frames the body itself with
+ * its own `Content-Length`. A
  * record that breaks the rules replay applies (`../request_rules.ts`: a
  * method that is not an HTTP token, a target that is not origin-form, a
  * header with CR, LF, NUL or another control character) is refused with the
@@ -32,6 +38,15 @@ export function shellQuote(word: string): string {
 
 /** Headers curl frames itself: repeating them would contradict the body it sends. */
 const SKIP = new Set(["content-length", "connection", "transfer-encoding", "keep-alive"]);
+
+/** Headers curl sends of its own accord (curl 7.88: `Host`, `User-Agent: curl/7.88.1`, `Accept`). */
+const CURL_OWN = ["Host", "User-Agent", "Accept"];
+
+/**
+ * Headers curl adds with a body: `--data*` a form `Content-Type`, and a body
+ * past a threshold (1 MiB in curl 7.88, 1 KiB in older ones) `Expect: 100-continue`.
+ */
+const CURL_OWN_WITH_BODY = ["Content-Type", "Expect"];
 
 /** What a curl command is made of: the reducer's state, the request body, where the app is. */
 export interface CurlSource {
@@ -73,7 +88,8 @@ function refuse(reason: string): never {
  * const body = new TextEncoder().encode("hi");
  * console.assert(
  *   curlCommand({ state, body, appUrl: "http://127.0.0.1:8000" }) ===
- *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' --data-raw hi",
+ *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' " +
+ *       "-H User-Agent: -H Accept: -H Content-Type: -H Expect: --data-raw hi",
  * );
  * ```
  */
@@ -101,11 +117,7 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));
   parts.push(shellQuote(`${origin}${target}`));
-  for (const [name, value] of headers) {
-    if (SKIP.has(name.toLowerCase())) continue;
-    // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
-    parts.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
-  }
+  parts.push(...headerWords(headers, hasBody));
   if (!hasBody) return parts.join(" ");
   const whole = body.length === state.input.size && state.input.restComplete !== false;
   const text = strictUtf8(body);
@@ -115,4 +127,23 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   }
   parts.push("--data-binary", "@-");
   return `printf %s ${shellQuote(body.toBase64())} | base64 -d | ${parts.join(" ")}`;
+}
+
+/**
+ * The `-H` words: the recorded headers (but the framing ones), then a
+ * removal of each header curl would add that the record lacks.
+ */
+function headerWords(headers: [string, string][], hasBody: boolean): string[] {
+  const words: string[] = [];
+  const recorded = new Set<string>();
+  for (const [name, value] of headers) {
+    recorded.add(name.toLowerCase());
+    if (SKIP.has(name.toLowerCase())) continue;
+    // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
+    words.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
+  }
+  for (const name of hasBody ? [...CURL_OWN, ...CURL_OWN_WITH_BODY] : CURL_OWN) {
+    if (!recorded.has(name.toLowerCase())) words.push("-H", shellQuote(`${name}:`));
+  }
+  return words;
 }

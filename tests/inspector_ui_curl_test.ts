@@ -307,5 +307,27 @@ Deno.test({
         ["content-length", String(body.length)],
       ]);
     });
+    await t.step(
+      "a text body past one argument's cap (128 KiB on Linux) arrives whole",
+      async () => {
+        const body = new TextEncoder().encode(`{"text":"${"it's é ".repeat(200_000)}"}`);
+        await sends(
+          "POST",
+          "/notes",
+          [
+            ["content-type", "application/json"],
+            ["host", "127.0.0.1:8000"],
+          ],
+          body,
+          [["content-length", String(body.length)]],
+        );
+      },
+    );
+    await t.step("a UTF-8 body with a NUL byte arrives byte for byte", async () => {
+      const body = new TextEncoder().encode("a\0b");
+      await sends("POST", "/nul", [["host", "127.0.0.1:8000"]], body, [
+        ["content-length", String(body.length)],
+      ]);
+    });
   },
 });

@@ -48,6 +48,14 @@ const CURL_OWN = ["Host", "User-Agent", "Accept"];
  */
 const CURL_OWN_WITH_BODY = ["Content-Type", "Expect"];
 
+/**
+ * The largest body sent as an argument (`--data-raw`): one argument is capped
+ * (128 KiB on Linux, `MAX_ARG_STRLEN`; all of them 1 MiB on macOS), and a
+ * longer one makes the shell fail with "Argument list too long". A larger
+ * body goes through `printf`, a shell builtin that no such cap applies to.
+ */
+const ARGUMENT_BYTES = 64 * 1024;
+
 /** What a curl command is made of: the reducer's state, the request body, where the app is. */
 export interface CurlSource {
   state: TimelineState;
@@ -68,7 +76,8 @@ function refuse(reason: string): never {
 /**
  * The curl command for an exchange's request: method, the app's URL with the
  * recorded target, the recorded headers (`Host` included), and the body as
- * the client sent it. A body that is not UTF-8 text, or was not captured
+ * the client sent it. A body that is not UTF-8 text, holds a NUL (no shell
+ * word can), is larger than {@linkcode ARGUMENT_BYTES}, or was not captured
  * whole, is piped through `base64 -d`.
  *
  * @throws {TypeError} when the record breaks a rule of `../request_rules.ts`
@@ -121,7 +130,7 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   if (!hasBody) return parts.join(" ");
   const whole = body.length === state.input.size && state.input.restComplete !== false;
   const text = strictUtf8(body);
-  if (text !== undefined && whole) {
+  if (text !== undefined && whole && !text.includes("\0") && body.length <= ARGUMENT_BYTES) {
     parts.push("--data-raw", shellQuote(text));
     return parts.join(" ");
   }

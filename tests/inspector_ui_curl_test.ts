@@ -278,6 +278,28 @@ Deno.test({
         [],
       );
     });
+    await t.step("the recorded Connection and Keep-Alive go as recorded", async () => {
+      await sends(
+        "GET",
+        "/",
+        [
+          ["connection", "keep-alive"],
+          ["host", "127.0.0.1:8000"],
+          ["keep-alive", "timeout=5"],
+        ],
+        none,
+        [],
+      );
+    });
+    await t.step("a body-less POST's Content-Length: 0 goes as recorded", async () => {
+      await sends(
+        "POST",
+        "/empty",
+        [["content-length", "0"], ["host", "127.0.0.1:8000"]],
+        none,
+        [],
+      );
+    });
     await t.step("a record with no Host (an imported HAR's) gets none", async () => {
       await sends("DELETE", "/item/1", [["x-a", "1"]], none, []);
     });

@@ -17,7 +17,8 @@
  * that the record lacks is removed with `-H 'Name:'` (`Host`, `User-Agent`,
  * `Accept`; with a body also the form `Content-Type` of `--data*` and the
  * `Expect: 100-continue` of a large body). curl frames the body itself with
- * its own `Content-Length`. A
+ * its own `Content-Length` (a recorded one, or `Transfer-Encoding`, is left
+ * out; a body-less request's goes as 0, as replay sends it). A
  * record that breaks the rules replay applies (`../request_rules.ts`: a
  * method that is not an HTTP token, a target that is not origin-form, a
  * header with CR, LF, NUL or another control character) is refused with the
@@ -36,8 +37,8 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Headers curl frames itself: repeating them would contradict the body it sends. */
-const SKIP = new Set(["content-length", "connection", "transfer-encoding", "keep-alive"]);
+/** The body's framing: curl frames the body it sends (a `Content-Length`, never chunked). */
+const FRAMING = new Set(["content-length", "transfer-encoding"]);
 
 /** Headers curl sends of its own accord (curl 7.88: `Host`, `User-Agent: curl/7.88.1`, `Accept`). */
 const CURL_OWN = ["Host", "User-Agent", "Accept"];
@@ -146,8 +147,13 @@ function headerWords(headers: [string, string][], hasBody: boolean): string[] {
   const words: string[] = [];
   const recorded = new Set<string>();
   for (const [name, value] of headers) {
-    recorded.add(name.toLowerCase());
-    if (SKIP.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    // A body-less request keeps its first recorded length, as 0 (replay's framing): curl adds none.
+    if (lower === "content-length" && !hasBody && !recorded.has(lower)) {
+      words.push("-H", shellQuote(`${name}: 0`));
+    }
+    recorded.add(lower);
+    if (FRAMING.has(lower)) continue;
     // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
     words.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
   }

@@ -1,9 +1,10 @@
 /**
  * "Copy as curl" (`inspector/ui/curl.ts`) on records an attacker chose: the
- * command goes to the app's own URL whatever the recorded `Host` says, curl
- * does not glob the target, and a method or header that would write a second
- * request is refused with the rule it breaks; and the command sends the
- * recorded request, none of the headers curl would add of its own accord.
+ * command goes to the app's own URL whatever the recorded `Host` (or a proxy
+ * in the environment) says, curl does not glob the target, and a method or
+ * header that would write a second request is refused with the rule it
+ * breaks; and the command sends the recorded request, none of the headers
+ * curl would add of its own accord.
  * The commands are run by the real curl against a raw loopback listener
  * (standing in for the app), which shows what curl actually sends.
  *
@@ -51,7 +52,7 @@ Deno.test("curlCommand() sends to the app's URL; the recorded Host goes as a hea
   });
   assert.equal(
     command,
-    "curl --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent:",
+    "curl --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent: --noproxy '*'",
   );
 });
 
@@ -59,7 +60,7 @@ Deno.test("curlCommand() turns curl's URL globbing off", () => {
   const command = curlCommand({ ...recorded("GET", "/glob/[1-3]{a,b}", []), appUrl: APP });
   assert.equal(
     command,
-    "curl --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept:",
+    "curl --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept: --noproxy '*'",
   );
 });
 
@@ -115,7 +116,7 @@ Deno.test("curlCommand() keeps quoting a body and headers for the shell", () => 
   });
   assert.equal(
     command,
-    "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
+    "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
   );
 });
 
@@ -161,14 +162,8 @@ async function readRequest(conn: Deno.Conn): Promise<Received> {
   return { line: head.line, headers: head.headers, body: bytes.slice(head.end) };
 }
 
-/**
- * Runs `command` with the system's curl against a raw loopback listener that
- * stands for the app, and answers every request it got. The command is read
- * by `sh -c` from stdin (`eval "$(cat)"`), as a shell reads a pasted line:
- * one argument to `sh -c` is capped (128 KiB on Linux), a large body's
- * command is not.
- */
-async function runCurl(make: (appUrl: string) => string): Promise<Received[]> {
+/** A raw loopback listener: it reads each request it gets, keeps it, and answers 200. */
+function rawListener() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const received: Received[] = [];
   const serving = (async () => {
@@ -181,10 +176,32 @@ async function runCurl(make: (appUrl: string) => string): Promise<Received[]> {
       }
     }
   })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    received,
+    async close() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+/**
+ * Runs `command` with the system's curl (and `env` added to the environment)
+ * against a raw loopback listener that stands for the app, and answers every
+ * request it got. The command is read by `sh -c` from stdin (`eval
+ * "$(cat)"`), as a shell reads a pasted line: one argument to `sh -c` is
+ * capped (128 KiB on Linux), a large body's command is not.
+ */
+async function runCurl(
+  make: (appUrl: string) => string,
+  env: Record<string, string> = {},
+): Promise<Received[]> {
+  const app = rawListener();
   try {
-    const command = make(`http://127.0.0.1:${listener.addr.port}`);
     const child = new Deno.Command("sh", {
       args: ["-c", 'eval "$(cat)"'],
+      env,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -192,16 +209,15 @@ async function runCurl(make: (appUrl: string) => string): Promise<Received[]> {
     const writer = child.stdin.getWriter();
     await writer.write(
       new TextEncoder().encode(
-        `${command} --silent --show-error --max-time 20 --output /dev/null`,
+        `${make(app.url)} --silent --show-error --max-time 20 --output /dev/null`,
       ),
     );
     await writer.close();
     const run = await child.output();
     assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
-    return received;
+    return app.received;
   } finally {
-    listener.close();
-    await serving.catch(() => {});
+    await app.close();
   }
 }
 
@@ -223,6 +239,35 @@ Deno.test({
     const { line, headers } = received[0]!;
     assert.equal(line, "GET /glob/[1-3]{a,b}/../x HTTP/1.1", "the target as recorded");
     assert.deepEqual(headerSet(headers), ["host: 127.0.0.1:18431@evil.example"]);
+  },
+});
+
+Deno.test({
+  name:
+    "curlCommand()'s command, run by curl, goes to the app's address past a proxy in the environment",
+  ignore: curlMissing !== undefined,
+  async fn() {
+    // A proxy would get the recorded request (cookies and all), and send it on to its own loopback.
+    const proxy = rawListener();
+    try {
+      const headers: Pair[] = [["cookie", "session=secret"], ["host", "127.0.0.1:8000"]];
+      const received = await runCurl(
+        (appUrl) => curlCommand({ ...recorded("GET", "/x", headers), appUrl }),
+        {
+          http_proxy: proxy.url,
+          ALL_PROXY: proxy.url,
+          all_proxy: proxy.url,
+          NO_PROXY: "",
+          no_proxy: "",
+        },
+      );
+      assert.deepEqual(proxy.received, [], "nothing to the proxy");
+      assert.equal(received.length, 1, "one request to the app");
+      assert.equal(received[0]!.line, "GET /x HTTP/1.1");
+      assert.deepEqual(headerSet(received[0]!.headers), headerSet(headers));
+    } finally {
+      await proxy.close();
+    }
   },
 });
 

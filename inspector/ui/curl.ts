@@ -7,7 +7,10 @@
  * (any web page can make a browser send one, and a HAR can hold anything):
  * its `Host` header is sent as a header (`-H 'host: …'`), so that the app
  * sees what it saw, and never becomes the URL's authority (a `Host` of
- * `127.0.0.1:8000@evil.example` would send curl to evil.example).
+ * `127.0.0.1:8000@evil.example` would send curl to evil.example). And
+ * straight there: `--noproxy '*'` keeps out a proxy set in the environment
+ * (`http_proxy`, `ALL_PROXY`), to which curl would send even a loopback
+ * request, cookies and all.
  *
  * **What it sends.** The recorded method, target, headers and body, as
  * replay does, and nothing curl would add: `--globoff` keeps `[1-3]` and
@@ -99,7 +102,7 @@ function refuse(reason: string): never {
  * console.assert(
  *   curlCommand({ state, body, appUrl: "http://127.0.0.1:8000" }) ===
  *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' " +
- *       "-H User-Agent: -H Accept: -H Content-Type: -H Expect: --data-raw hi",
+ *       "-H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw hi",
  * );
  * ```
  */
@@ -127,7 +130,7 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));
   parts.push(shellQuote(`${origin}${target}`));
-  parts.push(...headerWords(headers, hasBody));
+  parts.push(...headerWords(headers, hasBody), "--noproxy", shellQuote("*"));
   if (!hasBody) return parts.join(" ");
   const whole = body.length === state.input.size && state.input.restComplete !== false;
   const text = strictUtf8(body);

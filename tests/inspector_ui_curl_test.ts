@@ -1,10 +1,12 @@
 /**
  * "Copy as curl" (`inspector/ui/curl.ts`) on records an attacker chose: the
- * command goes to the app's own URL whatever the recorded `Host` says, curl
- * does not glob the target, and a method or header that would write a second
- * request is refused with the rule it breaks. The commands are run by the
- * real curl against a raw loopback listener (standing in for the app), which
- * shows what curl actually sends.
+ * command goes to the app's own URL whatever the recorded `Host` (or a proxy
+ * in the environment) says, curl does not glob the target, and a method or
+ * header that would write a second request is refused with the rule it
+ * breaks; and the command sends the recorded request, none of the headers
+ * curl would add of its own accord.
+ * The commands are run by the real curl against a raw loopback listener
+ * (standing in for the app), which shows what curl actually sends.
  *
  * @module
  */
@@ -13,11 +15,17 @@ import assert from "node:assert/strict";
 import type { Pair, WireEvent } from "../inspector/protocol.ts";
 import { reduce } from "../inspector/timeline.ts";
 import { curlCommand } from "../inspector/ui/curl.ts";
+import { noise } from "./_inspector.ts";
 
 const APP = "http://127.0.0.1:8000";
 
 /** The reducer's state of a request with `body` read whole by the app. */
-function recorded(method: string, target: string, headers: Pair[], body = new Uint8Array()) {
+function recorded(
+  method: string,
+  target: string,
+  headers: Pair[],
+  body: Uint8Array = new Uint8Array(),
+) {
   const events: WireEvent[] = [{
     type: "request",
     t: 0,
@@ -44,13 +52,16 @@ Deno.test("curlCommand() sends to the app's URL; the recorded Host goes as a hea
   });
   assert.equal(
     command,
-    "curl --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*'",
+    "curl --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent: --noproxy '*'",
   );
 });
 
 Deno.test("curlCommand() turns curl's URL globbing off", () => {
   const command = curlCommand({ ...recorded("GET", "/glob/[1-3]{a,b}", []), appUrl: APP });
-  assert.equal(command, "curl --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}'");
+  assert.equal(
+    command,
+    "curl --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept: --noproxy '*'",
+  );
 });
 
 Deno.test("curlCommand() refuses a record that would smuggle a second request", async (t) => {
@@ -105,52 +116,285 @@ Deno.test("curlCommand() keeps quoting a body and headers for the shell", () => 
   });
   assert.equal(
     command,
-    "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
+    "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
   );
 });
 
-/** Whether curl is installed (the last test runs it). */
+/** Whether curl is installed (the last tests run it). */
 const curlMissing = await new Deno.Command("curl", { args: ["--version"], stdout: "null" })
   .output().then(() => undefined, (error: Error) => error.message);
 if (curlMissing !== undefined) {
   console.warn(`\n!!! SKIPPING the curl run of curlCommand(): curl is missing (${curlMissing})\n`);
 }
 
+/** A request as the listener got it: the request line, header pairs, body bytes. */
+interface Received {
+  line: string;
+  headers: Pair[];
+  body: Uint8Array;
+}
+
+/** Reads one HTTP/1.1 request off `conn`: the head, then a `Content-Length` body. */
+async function readRequest(conn: Deno.Conn): Promise<Received> {
+  let bytes = new Uint8Array(0);
+  const buf = new Uint8Array(65536);
+  let head: { line: string; headers: Pair[]; end: number; length: number } | undefined;
+  while (head === undefined || bytes.length < head.end + head.length) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    const joined = new Uint8Array(bytes.length + n);
+    joined.set(bytes);
+    joined.set(buf.subarray(0, n), bytes.length);
+    bytes = joined;
+    if (head !== undefined) continue;
+    const at = new TextDecoder("latin1").decode(bytes).indexOf("\r\n\r\n");
+    if (at === -1) continue;
+    const [line = "", ...fields] = new TextDecoder("latin1").decode(bytes.subarray(0, at))
+      .split("\r\n");
+    const headers = fields.map((field): Pair => {
+      const colon = field.indexOf(":");
+      return [field.slice(0, colon), field.slice(colon + 1).trim()];
+    });
+    const length = headers.find(([name]) => name.toLowerCase() === "content-length")?.[1];
+    head = { line, headers, end: at + 4, length: Number(length ?? 0) };
+  }
+  if (head === undefined) throw new Error("The connection closed before a request head");
+  return { line: head.line, headers: head.headers, body: bytes.slice(head.end) };
+}
+
+/** A raw loopback listener: it reads each request it gets, keeps it, and answers 200. */
+function rawListener() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const received: Received[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      try {
+        received.push(await readRequest(conn));
+        await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+      } finally {
+        conn.close();
+      }
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    received,
+    async close() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+/**
+ * Runs `command` with the system's curl (and `env` added to the environment)
+ * against a raw loopback listener that stands for the app, and answers every
+ * request it got. The command is read by `sh -c` from stdin (`eval
+ * "$(cat)"`), as a shell reads a pasted line: one argument to `sh -c` is
+ * capped (128 KiB on Linux), a large body's command is not.
+ */
+async function runCurl(
+  make: (appUrl: string) => string,
+  env: Record<string, string> = {},
+): Promise<Received[]> {
+  const app = rawListener();
+  try {
+    const child = new Deno.Command("sh", {
+      args: ["-c", 'eval "$(cat)"'],
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      new TextEncoder().encode(
+        `${make(app.url)} --silent --show-error --max-time 20 --output /dev/null`,
+      ),
+    );
+    await writer.close();
+    const run = await child.output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    return app.received;
+  } finally {
+    await app.close();
+  }
+}
+
+/** Header pairs with names lower-cased (names are case-insensitive; values are not), sorted. */
+const headerSet = (headers: Pair[]) =>
+  headers.map(([name, value]) => `${name.toLowerCase()}: ${value}`).sort();
+
 Deno.test({
   name: "curlCommand()'s command, run by curl, reaches the app's address with one request",
   ignore: curlMissing !== undefined,
   async fn() {
-    // A raw listener stands for the app: it records the bytes of every request it gets.
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const appUrl = `http://127.0.0.1:${listener.addr.port}`;
-    const received: string[] = [];
-    const serving = (async () => {
-      for await (const conn of listener) {
-        const buf = new Uint8Array(65536);
-        const n = await conn.read(buf) ?? 0;
-        received.push(new TextDecoder().decode(buf.subarray(0, n)));
-        await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
-        conn.close();
-      }
-    })();
-    try {
-      const command = curlCommand({
+    const received = await runCurl((appUrl) =>
+      curlCommand({
         ...recorded("GET", "/glob/[1-3]{a,b}/../x", [["Host", "127.0.0.1:18431@evil.example"]]),
         appUrl,
-      });
-      const run = await new Deno.Command("sh", {
-        args: ["-c", `${command} --silent --show-error --max-time 10 --output /dev/null`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
-      assert.equal(received.length, 1, "one request, not one per glob");
-      const [line, ...headers] = received[0]!.split("\r\n");
-      assert.equal(line, "GET /glob/[1-3]{a,b}/../x HTTP/1.1", "the target as recorded");
-      assert.ok(headers.includes("Host: 127.0.0.1:18431@evil.example"), received[0]);
+      })
+    );
+    assert.equal(received.length, 1, "one request, not one per glob");
+    const { line, headers } = received[0]!;
+    assert.equal(line, "GET /glob/[1-3]{a,b}/../x HTTP/1.1", "the target as recorded");
+    assert.deepEqual(headerSet(headers), ["host: 127.0.0.1:18431@evil.example"]);
+  },
+});
+
+Deno.test({
+  name:
+    "curlCommand()'s command, run by curl, goes to the app's address past a proxy in the environment",
+  ignore: curlMissing !== undefined,
+  async fn() {
+    // A proxy would get the recorded request (cookies and all), and send it on to its own loopback.
+    const proxy = rawListener();
+    try {
+      const headers: Pair[] = [["cookie", "session=secret"], ["host", "127.0.0.1:8000"]];
+      const received = await runCurl(
+        (appUrl) => curlCommand({ ...recorded("GET", "/x", headers), appUrl }),
+        {
+          http_proxy: proxy.url,
+          ALL_PROXY: proxy.url,
+          all_proxy: proxy.url,
+          NO_PROXY: "",
+          no_proxy: "",
+        },
+      );
+      assert.deepEqual(proxy.received, [], "nothing to the proxy");
+      assert.equal(received.length, 1, "one request to the app");
+      assert.equal(received[0]!.line, "GET /x HTTP/1.1");
+      assert.deepEqual(headerSet(received[0]!.headers), headerSet(headers));
     } finally {
-      listener.close();
-      await serving.catch(() => {});
+      await proxy.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "curlCommand()'s command, run by curl, sends the recorded headers and body and nothing curl adds",
+  ignore: curlMissing !== undefined,
+  async fn(t) {
+    /** Runs the command of a record; checks the request line, the exact header set, the body. */
+    const sends = async (
+      method: string,
+      target: string,
+      headers: Pair[],
+      body: Uint8Array,
+      framing: Pair[],
+    ) => {
+      const received = await runCurl((appUrl) =>
+        curlCommand({ ...recorded(method, target, headers, body), appUrl })
+      );
+      assert.equal(received.length, 1, "one request");
+      const got = received[0]!;
+      assert.equal(got.line, `${method} ${target} HTTP/1.1`);
+      assert.deepEqual(headerSet(got.headers), headerSet([...headers, ...framing]));
+      assert.deepEqual(got.body, body, "the body, byte for byte");
+    };
+    const none = new Uint8Array(0);
+    await t.step("a request with no User-Agent or Accept gets none", async () => {
+      await sends("GET", "/plain?q=1", [["host", "127.0.0.1:8000"], ["x-a", "1"]], none, []);
+    });
+    await t.step("a request's own User-Agent and Accept go as recorded", async () => {
+      await sends(
+        "GET",
+        "/",
+        [
+          ["accept", "text/html"],
+          ["host", "127.0.0.1:8000"],
+          ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) Test/1.0"],
+        ],
+        none,
+        [],
+      );
+    });
+    await t.step("a header with an empty value goes empty, not dropped", async () => {
+      await sends(
+        "GET",
+        "/",
+        [
+          ["host", "127.0.0.1:8000"],
+          ["user-agent", ""],
+          ["x-empty", ""],
+        ],
+        none,
+        [],
+      );
+    });
+    await t.step("the recorded Connection and Keep-Alive go as recorded", async () => {
+      await sends(
+        "GET",
+        "/",
+        [
+          ["connection", "keep-alive"],
+          ["host", "127.0.0.1:8000"],
+          ["keep-alive", "timeout=5"],
+        ],
+        none,
+        [],
+      );
+    });
+    await t.step("a body-less POST's Content-Length: 0 goes as recorded", async () => {
+      await sends(
+        "POST",
+        "/empty",
+        [["content-length", "0"], ["host", "127.0.0.1:8000"]],
+        none,
+        [],
+      );
+    });
+    await t.step("a record with no Host (an imported HAR's) gets none", async () => {
+      await sends("DELETE", "/item/1", [["x-a", "1"]], none, []);
+    });
+    await t.step("a text body with no Content-Type gets no form Content-Type", async () => {
+      const body = new TextEncoder().encode("a=1&b=it's");
+      await sends("POST", "/form", [["host", "127.0.0.1:8000"]], body, [
+        ["content-length", String(body.length)],
+      ]);
+    });
+    await t.step("a body's own Content-Type goes as recorded", async () => {
+      const body = new TextEncoder().encode('{"name":"cup"}');
+      await sends(
+        "PUT",
+        "/items",
+        [
+          ["content-type", "application/json"],
+          ["host", "127.0.0.1:8000"],
+        ],
+        body,
+        [["content-length", String(body.length)]],
+      );
+    });
+    await t.step("a body past curl's Expect: 100-continue threshold gets no Expect", async () => {
+      // curl 7.88 sends Expect past 1 MiB (older curls past 1 KiB).
+      const body = noise(1024 * 1024 + 300_000, 7);
+      await sends("POST", "/upload", [["host", "127.0.0.1:8000"]], body, [
+        ["content-length", String(body.length)],
+      ]);
+    });
+    await t.step(
+      "a text body past one argument's cap (128 KiB on Linux) arrives whole",
+      async () => {
+        const body = new TextEncoder().encode(`{"text":"${"it's é ".repeat(200_000)}"}`);
+        await sends(
+          "POST",
+          "/notes",
+          [
+            ["content-type", "application/json"],
+            ["host", "127.0.0.1:8000"],
+          ],
+          body,
+          [["content-length", String(body.length)]],
+        );
+      },
+    );
+    await t.step("a UTF-8 body with a NUL byte arrives byte for byte", async () => {
+      const body = new TextEncoder().encode("a\0b");
+      await sends("POST", "/nul", [["host", "127.0.0.1:8000"]], body, [
+        ["content-length", String(body.length)],
+      ]);
+    });
   },
 });

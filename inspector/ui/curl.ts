@@ -7,11 +7,21 @@
  * (any web page can make a browser send one, and a HAR can hold anything):
  * its `Host` header is sent as a header (`-H 'host: …'`), so that the app
  * sees what it saw, and never becomes the URL's authority (a `Host` of
- * `127.0.0.1:8000@evil.example` would send curl to evil.example).
+ * `127.0.0.1:8000@evil.example` would send curl to evil.example). And
+ * straight there: `--noproxy '*'` keeps out a proxy set in the environment
+ * (`http_proxy`, `ALL_PROXY`), to which curl would send even a loopback
+ * request, cookies and all.
  *
  * **What it sends.** The recorded method, target, headers and body, as
- * replay does: `--globoff` keeps `[1-3]` and `{a,b}` in a target from making
- * several requests, and `--path-as-is` keeps `..` segments as recorded. A
+ * replay does, and nothing curl would add: `--globoff` keeps `[1-3]` and
+ * `{a,b}` in a target from making several requests, `--path-as-is` keeps `..`
+ * segments as recorded, a header with an empty value goes as `-H 'name;'`
+ * (curl drops `-H 'name:'`), and each header curl sends of its own accord
+ * that the record lacks is removed with `-H 'Name:'` (`Host`, `User-Agent`,
+ * `Accept`; with a body also the form `Content-Type` of `--data*` and the
+ * `Expect: 100-continue` of a large body). curl frames the body itself with
+ * its own `Content-Length` (a recorded one, or `Transfer-Encoding`, is left
+ * out; a body-less request's goes as 0, as replay sends it). A
  * record that breaks the rules replay applies (`../request_rules.ts`: a
  * method that is not an HTTP token, a target that is not origin-form, a
  * header with CR, LF, NUL or another control character) is refused with the
@@ -30,8 +40,25 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Headers curl frames itself: repeating them would contradict the body it sends. */
-const SKIP = new Set(["content-length", "connection", "transfer-encoding", "keep-alive"]);
+/** The body's framing: curl frames the body it sends (a `Content-Length`, never chunked). */
+const FRAMING = new Set(["content-length", "transfer-encoding"]);
+
+/** Headers curl sends of its own accord (curl 7.88: `Host`, `User-Agent: curl/7.88.1`, `Accept`). */
+const CURL_OWN = ["Host", "User-Agent", "Accept"];
+
+/**
+ * Headers curl adds with a body: `--data*` a form `Content-Type`, and a body
+ * past a threshold (1 MiB in curl 7.88, 1 KiB in older ones) `Expect: 100-continue`.
+ */
+const CURL_OWN_WITH_BODY = ["Content-Type", "Expect"];
+
+/**
+ * The largest body sent as an argument (`--data-raw`): one argument is capped
+ * (128 KiB on Linux, `MAX_ARG_STRLEN`; all of them 1 MiB on macOS), and a
+ * longer one makes the shell fail with "Argument list too long". A larger
+ * body goes through `printf`, a shell builtin that no such cap applies to.
+ */
+const ARGUMENT_BYTES = 64 * 1024;
 
 /** What a curl command is made of: the reducer's state, the request body, where the app is. */
 export interface CurlSource {
@@ -53,7 +80,8 @@ function refuse(reason: string): never {
 /**
  * The curl command for an exchange's request: method, the app's URL with the
  * recorded target, the recorded headers (`Host` included), and the body as
- * the client sent it. A body that is not UTF-8 text, or was not captured
+ * the client sent it. A body that is not UTF-8 text, holds a NUL (no shell
+ * word can), is larger than {@linkcode ARGUMENT_BYTES}, or was not captured
  * whole, is piped through `base64 -d`.
  *
  * @throws {TypeError} when the record breaks a rule of `../request_rules.ts`
@@ -73,7 +101,8 @@ function refuse(reason: string): never {
  * const body = new TextEncoder().encode("hi");
  * console.assert(
  *   curlCommand({ state, body, appUrl: "http://127.0.0.1:8000" }) ===
- *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' --data-raw hi",
+ *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' " +
+ *       "-H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw hi",
  * );
  * ```
  */
@@ -101,18 +130,38 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));
   parts.push(shellQuote(`${origin}${target}`));
-  for (const [name, value] of headers) {
-    if (SKIP.has(name.toLowerCase())) continue;
-    // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
-    parts.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
-  }
+  parts.push(...headerWords(headers, hasBody), "--noproxy", shellQuote("*"));
   if (!hasBody) return parts.join(" ");
   const whole = body.length === state.input.size && state.input.restComplete !== false;
   const text = strictUtf8(body);
-  if (text !== undefined && whole) {
+  if (text !== undefined && whole && !text.includes("\0") && body.length <= ARGUMENT_BYTES) {
     parts.push("--data-raw", shellQuote(text));
     return parts.join(" ");
   }
   parts.push("--data-binary", "@-");
   return `printf %s ${shellQuote(body.toBase64())} | base64 -d | ${parts.join(" ")}`;
+}
+
+/**
+ * The `-H` words: the recorded headers (but the framing ones), then a
+ * removal of each header curl would add that the record lacks.
+ */
+function headerWords(headers: [string, string][], hasBody: boolean): string[] {
+  const words: string[] = [];
+  const recorded = new Set<string>();
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    // A body-less request keeps its first recorded length, as 0 (replay's framing): curl adds none.
+    if (lower === "content-length" && !hasBody && !recorded.has(lower)) {
+      words.push("-H", shellQuote(`${name}: 0`));
+    }
+    recorded.add(lower);
+    if (FRAMING.has(lower)) continue;
+    // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
+    words.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
+  }
+  for (const name of hasBody ? [...CURL_OWN, ...CURL_OWN_WITH_BODY] : CURL_OWN) {
+    if (!recorded.has(name.toLowerCase())) words.push("-H", shellQuote(`${name}:`));
+  }
+  return words;
 }

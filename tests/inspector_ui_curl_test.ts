@@ -52,7 +52,7 @@ Deno.test("curlCommand() sends to the app's URL; the recorded Host goes as a hea
   });
   assert.equal(
     command,
-    "curl --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent: --noproxy '*'",
+    "curl -q --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent: --noproxy '*'",
   );
 });
 
@@ -60,7 +60,7 @@ Deno.test("curlCommand() turns curl's URL globbing off", () => {
   const command = curlCommand({ ...recorded("GET", "/glob/[1-3]{a,b}", []), appUrl: APP });
   assert.equal(
     command,
-    "curl --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept: --noproxy '*'",
+    "curl -q --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept: --noproxy '*'",
   );
 });
 
@@ -116,7 +116,7 @@ Deno.test("curlCommand() keeps quoting a body and headers for the shell", () => 
   });
   assert.equal(
     command,
-    "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
+    "curl -q --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
   );
 });
 
@@ -267,6 +267,29 @@ Deno.test({
       assert.deepEqual(headerSet(received[0]!.headers), headerSet(headers));
     } finally {
       await proxy.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "curlCommand()'s command, run by curl, reads no ~/.curlrc (it could add headers)",
+  ignore: curlMissing !== undefined,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "wsgi-curlrc-" });
+    try {
+      await Deno.writeTextFile(
+        `${home}/.curlrc`,
+        'header = "X-From-Curlrc: 1"\nuser-agent = "from-curlrc"\n',
+      );
+      const headers: Pair[] = [["host", "127.0.0.1:8000"]];
+      const received = await runCurl(
+        (appUrl) => curlCommand({ ...recorded("GET", "/rc", headers), appUrl }),
+        { HOME: home, CURL_HOME: home },
+      );
+      assert.equal(received.length, 1, "one request");
+      assert.deepEqual(headerSet(received[0]!.headers), headerSet(headers));
+    } finally {
+      await Deno.remove(home, { recursive: true });
     }
   },
 });

@@ -13,7 +13,7 @@
  * request, cookies and all.
  *
  * **What it sends.** The recorded method, target, headers and body, as
- * replay does, and nothing curl would add: `--globoff` keeps `[1-3]` and
+ * replay does, and nothing curl would add: `-q` keeps a `~/.curlrc` out, `--globoff` keeps `[1-3]` and
  * `{a,b}` in a target from making several requests, `--path-as-is` keeps `..`
  * segments as recorded, a header with an empty value goes as `-H 'name;'`
  * (curl drops `-H 'name:'`), and each header curl sends of its own accord
@@ -101,7 +101,7 @@ function refuse(reason: string): never {
  * const body = new TextEncoder().encode("hi");
  * console.assert(
  *   curlCommand({ state, body, appUrl: "http://127.0.0.1:8000" }) ===
- *     "curl --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' " +
+ *     "curl -q --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' " +
  *       "-H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw hi",
  * );
  * ```
@@ -125,7 +125,8 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
     refuse(`the app's URL is not a URL (got ${JSON.stringify(appUrl)})`);
   }
   // A target is "/" then no "/" (checkTarget): appended to an origin, it cannot change the host.
-  const parts = ["curl", "--globoff", "--path-as-is"];
+  // -q first: no ~/.curlrc adds headers or options of its own.
+  const parts = ["curl", "-q", "--globoff", "--path-as-is"];
   const hasBody = state.input.size > 0;
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import type { Application } from "../server/types.ts";
 import type { ExchangeDetail } from "../inspector/protocol.ts";
 import { harEntry } from "../inspector/har.ts";
@@ -122,6 +122,12 @@ Deno.test("the drained rest stops at the cap: kept bytes exact, marked truncated
     });
     equal(replay.status, 409);
     await replay.body?.cancel();
+    // Copy as curl refuses it too: the kept bytes would be another request.
+    const open = openExchange(detail);
+    throws(
+      () => curlCommand({ state: open.state, body: open.request.bytes(), appUrl: app.url }),
+      /Cannot copy as curl: the request body was captured only up to 2048 of 2048\+ bytes; raise --max-body-bytes/,
+    );
   }, { maxBodyBytes: 2048 });
 });
 

@@ -108,6 +108,29 @@ Deno.test("curlCommand() refuses a record that would smuggle a second request", 
   });
 });
 
+Deno.test("curlCommand() refuses a body not captured whole, and a HEAD with a body", () => {
+  const body = new TextEncoder().encode("0123456789");
+  const cut = recorded("POST", "/up", [["host", "x"]], body);
+  // The app read 10 bytes of a 25-byte body, and only those were kept.
+  cut.state.input.size = 25;
+  assert.throws(
+    () => curlCommand({ ...cut, appUrl: APP }),
+    /Cannot copy as curl: the request body was captured only up to 10 of 25 bytes; raise --max-body-bytes/,
+  );
+  // A drain that stopped at the cap: the size is not known, only that there was more.
+  const drained = recorded("POST", "/up", [["host", "x"]], body);
+  drained.state.input.restComplete = false;
+  assert.throws(
+    () => curlCommand({ ...drained, appUrl: APP }),
+    /captured only up to 10 of 10\+ bytes/,
+  );
+  assert.throws(
+    () => curlCommand({ ...recorded("HEAD", "/", [["host", "x"]], body), appUrl: APP }),
+    /Cannot copy as curl: curl cannot send a HEAD request with a body/,
+  );
+  assert.match(curlCommand({ ...recorded("HEAD", "/", [["host", "x"]]), appUrl: APP }), / --head /);
+});
+
 Deno.test("curlCommand() keeps quoting a body and headers for the shell", () => {
   const body = new TextEncoder().encode(`it's $HOME \`id\` "x"\n`);
   const command = curlCommand({

@@ -81,11 +81,13 @@ function refuse(reason: string): never {
  * The curl command for an exchange's request: method, the app's URL with the
  * recorded target, the recorded headers (`Host` included), and the body as
  * the client sent it. A body that is not UTF-8 text, holds a NUL (no shell
- * word can), is larger than {@linkcode ARGUMENT_BYTES}, or was not captured
- * whole, is piped through `base64 -d`.
+ * word can), or is larger than {@linkcode ARGUMENT_BYTES} is piped through
+ * `base64 -d`. A body not captured whole is refused, as replay refuses it,
+ * and so is a HEAD request with a body (curl cannot send one).
  *
  * @throws {TypeError} when the record breaks a rule of `../request_rules.ts`
- * (the message names it), or `appUrl` is not a URL
+ * (the message names it), its body was not captured whole, it is a HEAD
+ * with a body, or `appUrl` is not a URL
  *
  * @example
  * ```ts
@@ -124,18 +126,28 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   } catch {
     refuse(`the app's URL is not a URL (got ${JSON.stringify(appUrl)})`);
   }
+  const hasBody = state.input.size > 0;
+  // As replay: a body kept only in part would be another request.
+  const whole = body.length === state.input.size && state.input.restComplete !== false;
+  if (hasBody && !whole) {
+    refuse(
+      `the request body was captured only up to ${body.length} of ${state.input.size}${
+        body.length < state.input.size ? "" : "+"
+      } bytes; raise --max-body-bytes to record it whole`,
+    );
+  }
+  // curl's --head takes no body, and -X HEAD would wait for a body the answer never has.
+  if (hasBody && method === "HEAD") refuse("curl cannot send a HEAD request with a body");
   // A target is "/" then no "/" (checkTarget): appended to an origin, it cannot change the host.
   // -q first: no ~/.curlrc adds headers or options of its own.
   const parts = ["curl", "-q", "--globoff", "--path-as-is"];
-  const hasBody = state.input.size > 0;
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));
   parts.push(shellQuote(`${origin}${target}`));
   parts.push(...headerWords(headers, hasBody), "--noproxy", shellQuote("*"));
   if (!hasBody) return parts.join(" ");
-  const whole = body.length === state.input.size && state.input.restComplete !== false;
   const text = strictUtf8(body);
-  if (text !== undefined && whole && !text.includes("\0") && body.length <= ARGUMENT_BYTES) {
+  if (text !== undefined && !text.includes("\0") && body.length <= ARGUMENT_BYTES) {
     parts.push("--data-raw", shellQuote(text));
     return parts.join(" ");
   }

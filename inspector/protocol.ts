@@ -382,6 +382,19 @@ export function timelineFinished(types: Iterable<EventType>): boolean {
   return aborted && closed;
 }
 
+/** The part of a stream a byte event carries (`input`, `input_rest`, `write`, `chunk`). */
+export function partOf(event: WireEvent): BytesRef | undefined {
+  switch (event.type) {
+    case "input":
+    case "input_rest":
+    case "write":
+    case "chunk":
+      return event.data.bytes;
+    default:
+      return undefined;
+  }
+}
+
 /** One route of the side port. */
 export interface Route {
   /** The handler's name in `api.ts`. */

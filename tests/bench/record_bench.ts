@@ -16,6 +16,7 @@
  */
 
 import type { EventMap, EventType, Recorder } from "../../server/recorder.ts";
+import { helloAnswer } from "./hello_events.ts";
 import { toFetch } from "../../server/gateway.ts";
 import { buildEnviron } from "../../server/environ.ts";
 import { Input } from "../../server/input.ts";
@@ -44,12 +45,7 @@ const events: [EventType, EventMap[EventType]][] = [
     headers: [["host", "127.0.0.1:8000"]],
   }],
   ["environ", { environ }],
-  ["call", { app: "application" }],
-  ["start_response", { status: "200 OK", headers, exc_info: false }],
-  ["chunk", { index: 0, bytes: body }],
-  ["close", { called: false }],
-  ["headers_sent", { status: 200, status_line: "200 OK", headers }],
-  ["end", { status: 200, bytes: body.length }],
+  ...helloAnswer(headers, body),
 ];
 
 const stores: [string, Recorder][] = [["store", new ExchangeStore()]];

@@ -23,6 +23,7 @@
 
 import { parseArgs } from "node:util";
 import type { EventMap, EventType, Recorder } from "../../server/recorder.ts";
+import { helloAnswer } from "./hello_events.ts";
 import { deriveEnviron } from "../../server/environ_rule.ts";
 import { ExchangeStore } from "../../inspector/store.ts";
 import { MinimalRecorder } from "./ceiling_recorders.ts";
@@ -76,12 +77,7 @@ const requestEvent: EventMap["request"] = {
 const events: [EventType, EventMap[EventType]][] = [
   ["request", requestEvent],
   ["environ", { environ: {}, derivation }],
-  ["call", { app: "application" }],
-  ["start_response", { status: "200 OK", headers, exc_info: false }],
-  ["chunk", { index: 0, bytes: body }],
-  ["close", { called: false }],
-  ["headers_sent", { status: 200, status_line: "200 OK", headers }],
-  ["end", { status: 200, bytes: body.length }],
+  ...helloAnswer(headers, body),
 ];
 
 /** A new string of the same text as `text` (slice() of a longer one: not the same object). */

@@ -76,6 +76,34 @@ export async function rawRequest(port: number, request: string): Promise<RawResp
   };
 }
 
+/**
+ * Reads one HTTP/1.1 request off `conn` as the server side of a raw test
+ * listener: its exact bytes, the head and then `Content-Length` bytes of
+ * body (or what came before the client closed).
+ */
+export async function readRawRequest(conn: Deno.Conn): Promise<Uint8Array> {
+  const decoder = new TextDecoder("latin1");
+  let got = new Uint8Array(0);
+  const chunk = new Uint8Array(65536);
+  let end = -1;
+  for (;;) {
+    if (end === -1) {
+      const head = decoder.decode(got).indexOf("\r\n\r\n");
+      if (head !== -1) {
+        const m = decoder.decode(got.subarray(0, head)).match(/\r\ncontent-length: *(\d+)/i);
+        end = head + 4 + Number(m?.[1] ?? 0);
+      }
+    }
+    if (end !== -1 && got.length >= end) return got;
+    const n = await conn.read(chunk);
+    if (n === null) return got;
+    const next = new Uint8Array(got.length + n);
+    next.set(got);
+    next.set(chunk.subarray(0, n), got.length);
+    got = next;
+  }
+}
+
 /** A bodiless request over a fresh connection that the server closes after answering. */
 export function request(port: number, method: string, target: string): Promise<RawResponse> {
   return rawRequest(port, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);

@@ -12,7 +12,7 @@ import type { ExchangeDetail, ReplayChange, ReplayResult } from "../inspector/pr
 import { createApi } from "../inspector/api.ts";
 import { ExchangeStore } from "../inspector/store.ts";
 import { serve } from "../server/serve.ts";
-import { MemorySink, rawRequest, text } from "./_helpers.ts";
+import { MemorySink, rawRequest, readRawRequest, text } from "./_helpers.ts";
 import { echoApp, environOf, noise, stateOf, textApp, withInspector } from "./_inspector.ts";
 
 function latin1(bytes: Uint8Array): string {
@@ -179,22 +179,7 @@ function rawApp(answer: string) {
   const captured: Captured[] = [];
   const serving = (async () => {
     for await (const conn of listener) {
-      let got = new Uint8Array(0);
-      const chunk = new Uint8Array(65536);
-      for (;;) {
-        const head = latin1(got).indexOf("\r\n\r\n");
-        if (head !== -1) {
-          const m = latin1(got.subarray(0, head)).match(/\r\ncontent-length: *(\d+)/i);
-          if (got.length >= head + 4 + Number(m?.[1] ?? 0)) break;
-        }
-        const n = await conn.read(chunk);
-        if (n === null) break;
-        const next = new Uint8Array(got.length + n);
-        next.set(got);
-        next.set(chunk.subarray(0, n), got.length);
-        got = next;
-      }
-      captured.push({ bytes: got });
+      captured.push({ bytes: await readRawRequest(conn) });
       const bytes = Uint8Array.from(answer, (ch) => ch.charCodeAt(0));
       // Slowly, in pieces, so that the reader must put the response together.
       for (let i = 0; i < bytes.length; i += 7) await conn.write(bytes.subarray(i, i + 7));

@@ -16,6 +16,7 @@ import type { Pair, WireEvent } from "../inspector/protocol.ts";
 import { reduce } from "../inspector/timeline.ts";
 import { curlCommand } from "../inspector/ui/curl.ts";
 import { noise } from "./_inspector.ts";
+import { readRawRequest } from "./_helpers.ts";
 
 const APP = "http://127.0.0.1:8000";
 
@@ -157,32 +158,18 @@ interface Received {
   body: Uint8Array;
 }
 
-/** Reads one HTTP/1.1 request off `conn`: the head, then a `Content-Length` body. */
+/** Reads one HTTP/1.1 request off `conn` ({@linkcode readRawRequest}) and splits it. */
 async function readRequest(conn: Deno.Conn): Promise<Received> {
-  let bytes = new Uint8Array(0);
-  const buf = new Uint8Array(65536);
-  let head: { line: string; headers: Pair[]; end: number; length: number } | undefined;
-  while (head === undefined || bytes.length < head.end + head.length) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    const joined = new Uint8Array(bytes.length + n);
-    joined.set(bytes);
-    joined.set(buf.subarray(0, n), bytes.length);
-    bytes = joined;
-    if (head !== undefined) continue;
-    const at = new TextDecoder("latin1").decode(bytes).indexOf("\r\n\r\n");
-    if (at === -1) continue;
-    const [line = "", ...fields] = new TextDecoder("latin1").decode(bytes.subarray(0, at))
-      .split("\r\n");
-    const headers = fields.map((field): Pair => {
-      const colon = field.indexOf(":");
-      return [field.slice(0, colon), field.slice(colon + 1).trim()];
-    });
-    const length = headers.find(([name]) => name.toLowerCase() === "content-length")?.[1];
-    head = { line, headers, end: at + 4, length: Number(length ?? 0) };
-  }
-  if (head === undefined) throw new Error("The connection closed before a request head");
-  return { line: head.line, headers: head.headers, body: bytes.slice(head.end) };
+  const bytes = await readRawRequest(conn);
+  const at = new TextDecoder("latin1").decode(bytes).indexOf("\r\n\r\n");
+  if (at === -1) throw new Error("The connection closed before a request head");
+  const [line = "", ...fields] = new TextDecoder("latin1").decode(bytes.subarray(0, at))
+    .split("\r\n");
+  const headers = fields.map((field): Pair => {
+    const colon = field.indexOf(":");
+    return [field.slice(0, colon), field.slice(colon + 1).trim()];
+  });
+  return { line, headers, body: bytes.slice(at + 4) };
 }
 
 /** A raw loopback listener: it reads each request it gets, keeps it, and answers 200. */

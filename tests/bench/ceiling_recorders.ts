@@ -1,5 +1,5 @@
 /**
- * Two recorders that bound what any recorder can cost, for the throughput
+ * Recorders that bound what any recorder can cost, for the throughput
  * benchmark's ceiling contenders (`inprocess_server.ts --recorder NAME`) and
  * `record_cpu.ts`:
  *
@@ -26,6 +26,10 @@
  *   store writes them. No frame headers, no index, no eviction, no live stream, no
  *   caps, one exchange at a time: no recorder that keeps what the design
  *   asks for can run faster, so `minimal/gateway` bounds `inspector/gateway`.
+ * - {@linkcode FramedRecorder} (`framed`): `minimal`, plus what issue 9 asks
+ *   of a store, each in its cheapest form: a self-contained frame per event,
+ *   a slot per exchange for the list, the oldest dropped beyond 1000. It
+ *   bounds `inspector/gateway` more tightly than `minimal`.
  * - `copy-environ`: the same as `copy`, plus the environ's snapshot that the design
  *   asks for (`DESIGN.md`: "a snapshot of every key"), copied naively: each
  *   key and each value (a string character by character, a number as 8
@@ -47,6 +51,7 @@ import type {
 } from "../../server/recorder.ts";
 import { FrameEncoder, PLACE } from "../../inspector/record_encoder.ts";
 import { writeDerivedEnviron, writeEnviron } from "../../inspector/record_environ.ts";
+import { TYPE_CODE } from "../../inspector/record_format.ts";
 
 /** The recording seam alone: every exchange's recorder records nothing. */
 const nothing: ExchangeRecorder = { record() {} };
@@ -219,10 +224,132 @@ export class MinimalRecorder implements Recorder, ExchangeRecorder {
   }
 }
 
+/**
+ * `minimal`, plus what issue 9 asks of a store's bytes and bookkeeping, each
+ * in its cheapest form: every event a self-contained frame of the record
+ * format (`docs/record.md`: length, type, exchange id, time; the bytes one
+ * process writes and another reads), a slot per exchange for the list
+ * (where its frames begin, its status, its duration), the oldest dropped
+ * beyond 1000 exchanges, and the live stream's check for listeners (none
+ * here). Cheaper than any store can be: one exchange at a time (one arrival
+ * kept, no writer object per exchange), no caps or counts of bytes, frames
+ * not aligned, and when the ring wraps every older exchange goes at once
+ * rather than as its bytes are overwritten. So `framed/gateway` bounds
+ * `inspector/gateway` for a recorder that keeps what the issue asks.
+ */
+export class FramedRecorder implements Recorder, ExchangeRecorder {
+  readonly encoder: FrameEncoder;
+  /** Four numbers a slot: seq, logical start, status, duration. */
+  readonly #index = new Float64Array(1024 * 4);
+  #seq = 0;
+  #oldest = 1;
+  /** The logical position of the buffer's first byte (grows at each wrap). */
+  #base = 0;
+  #t0 = 0;
+  /** Subscribers of the live stream (the benchmark has none). */
+  listeners = 0;
+
+  constructor(size = 1 << 20) {
+    const sink = {
+      more: (enc: FrameEncoder, need: number) => {
+        const length = enc.pos - enc.start;
+        if (length + need > size / 2) throw new RangeError(`Cannot keep ${length + need} bytes`);
+        this.#base += enc.start;
+        enc.buf.copyWithin(0, enc.start, enc.pos);
+        enc.start = 0;
+        enc.pos = length;
+        enc.limit = size;
+        // Whatever came before the frame being written is overwritten from now on.
+        while (this.#oldest < this.#seq) this.#drop();
+      },
+    };
+    this.encoder = new FrameEncoder(sink, new Uint8Array(size));
+    this.encoder.limit = size;
+  }
+
+  #drop(): void {
+    const s = (this.#oldest & 1023) * 4;
+    if (this.#index[s] === this.#oldest) this.#index[s] = 0;
+    this.#oldest++;
+  }
+
+  begin(_request: Request, time?: number): ExchangeRecorder {
+    this.#t0 = time ?? performance.now();
+    const seq = ++this.#seq;
+    if (seq - this.#oldest >= 1000) this.#drop();
+    const s = (seq & 1023) * 4;
+    const index = this.#index;
+    index[s] = seq;
+    index[s + 1] = this.#base + this.encoder.pos;
+    index[s + 2] = 0;
+    index[s + 3] = NaN;
+    return this;
+  }
+
+  record<K extends EventType>(type: K, data: EventMap[K], time?: number): void {
+    const enc = this.encoder;
+    const t = (time ?? performance.now()) - this.#t0;
+    enc.begin(0, 0, this.#seq, t);
+    let code = 0;
+    switch (type) {
+      case "request": {
+        const d = data as EventMap["request"];
+        code = 1;
+        enc.strAt(d.method, PLACE.REQUEST);
+        enc.strAt(d.target, PLACE.REQUEST + 1);
+        enc.pairs(d.headers, PLACE.REQUEST_HEADERS, PLACE.APP - PLACE.REQUEST_HEADERS);
+        break;
+      }
+      case "environ": {
+        const d = data as EventMap["environ"];
+        code = 2;
+        if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation);
+        else writeEnviron(enc, d.environ);
+        break;
+      }
+      case "call":
+        code = 3;
+        break;
+      case "start_response":
+        code = 5;
+        break;
+      case "headers_sent": {
+        const d = data as EventMap["headers_sent"];
+        code = 8;
+        enc.strAt(d.status_line, PLACE.SENT);
+        enc.pairs(d.headers, PLACE.SENT_HEADERS, PLACE.DERIVED - PLACE.SENT_HEADERS);
+        this.#index[(this.#seq & 1023) * 4 + 2] = d.status;
+        break;
+      }
+      case "close":
+        code = 12;
+        break;
+      case "end":
+        code = 13;
+        this.#index[(this.#seq & 1023) * 4 + 3] = t;
+        break;
+      case "chunk":
+      case "write":
+      case "input":
+      case "input_rest": {
+        const bytes = (data as EventMap["chunk"]).bytes;
+        code = type === "chunk" ? 7 : TYPE_CODE[type];
+        enc.bytes(bytes, 0, Math.min(bytes.length, 1 << 16));
+        break;
+      }
+    }
+    enc.buf[enc.start + 4] = code;
+    enc.end();
+    enc.start = enc.pos;
+    if (this.listeners !== 0) throw new Error("no live stream in a ceiling");
+  }
+}
+
 /** The ceiling recorders by the name `inprocess_server.ts --recorder` takes. */
 export const CEILINGS: Record<string, () => Recorder> = {
   seam: () => seamRecorder,
   copy: () => new CopyRecorder(),
   minimal: () => new MinimalRecorder(),
+  framed: () => new FramedRecorder(),
   "copy-environ": () => new CopyRecorder(1 << 20, true),
 };

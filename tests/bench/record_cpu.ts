@@ -23,7 +23,7 @@
  * gateway alone and with its store are two more, so that a change to either
  * side of the seam is measured in the same run.
  *
- * `seam`, `copy` and `minimal` are the ceiling recorders of
+ * `seam`, `copy`, `minimal` and `framed` are the ceiling recorders of
  * `ceiling_recorders.ts`: the recording seam alone (a recorder that records
  * nothing), a recorder that only copies the heads and bodies into a
  * preallocated ring (no recorder that keeps the exchange can be cheaper),
@@ -42,7 +42,12 @@ import type { Recorder } from "../../server/recorder.ts";
 import { ExchangeStore } from "../../inspector/store.ts";
 import { application } from "../../examples/hello.ts";
 import { median } from "./_bench.ts";
-import { CopyRecorder, MinimalRecorder, seamRecorder } from "./ceiling_recorders.ts";
+import {
+  CopyRecorder,
+  FramedRecorder,
+  MinimalRecorder,
+  seamRecorder,
+} from "./ceiling_recorders.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -77,6 +82,10 @@ const contenders: [string, (r: Request, i: Info) => Promise<Response>][] = [
   [
     "minimal",
     toFetch(application, { errors: quiet, log: () => {}, recorder: new MinimalRecorder() }),
+  ],
+  [
+    "framed",
+    toFetch(application, { errors: quiet, log: () => {}, recorder: new FramedRecorder() }),
   ],
   [
     "copy-env",

@@ -36,6 +36,10 @@
  *   type and time, and the environ's snapshot (written by the store's own
  *   environ writer); no frames, index or eviction (`--recorder minimal`):
  *   the ceiling of any recorder that keeps what the design asks for;
+ * - `framed`: `minimal`, plus what issue 9 asks of a store, each in its
+ *   cheapest form: a self-contained frame per event, a slot per exchange
+ *   for the list, the oldest dropped beyond 1000 (`--recorder framed`): the
+ *   ceiling of any store that keeps what the issue asks for;
  * - `dev`: the CLI as users run it, `deno run -A mod.ts --port 0`: the
  *   supervisor and one app process, reload and timeouts on, recording (its
  *   CPU time is the process tree's).
@@ -107,7 +111,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno task bench [--rounds N] [--duration S] [--warmup S] [--connections N]\n" +
-      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--slices N] [--only raw,floor,app,pep3333,pep3333log,pep3333rec,gateway,nolog,inspector,seam,copy,minimal,dev]\n" +
+      "  [--threads N] [--server-core N] [--client-core N] [--fresh] [--slices N] [--only raw,floor,app,pep3333,pep3333log,pep3333rec,gateway,nolog,inspector,seam,copy,minimal,framed,dev]\n" +
       "  [--server NAME=FILE.ts ...]",
   );
   Deno.exit(0);
@@ -156,6 +160,10 @@ const contenders: Contender[] = [
   {
     name: "minimal",
     args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "minimal"],
+  },
+  {
+    name: "framed",
+    args: ["run", "-A", "tests/bench/inprocess_server.ts", "--recorder", "framed"],
   },
   { name: "dev", args: ["run", "-A", "mod.ts", "--port", "0", "--inspector-port", "0"] },
 ];
@@ -408,6 +416,9 @@ ratio("copy", "gateway");
 ratio("minimal", "gateway");
 ratio("inspector", "copy");
 ratio("inspector", "minimal");
+ratio("framed", "gateway");
+ratio("framed", "minimal");
+ratio("inspector", "framed");
 ratio("inspector", "seam");
 ratio("dev", "inspector");
 ratio("dev", "gateway");
@@ -424,6 +435,7 @@ const standard = [
   "seam",
   "copy",
   "minimal",
+  "framed",
   "copy-environ",
   "dev",
 ];

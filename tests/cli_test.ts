@@ -130,6 +130,9 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
           "run",
           "-A",
           "mod.ts",
+          // Not the default 8000, which a server of the developer's may hold (a later --port wins).
+          "--port",
+          "0",
           ...args,
           "--no-inspector",
           "--no-reload",

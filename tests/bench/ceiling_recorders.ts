@@ -154,6 +154,50 @@ export class CopyRecorder implements Recorder, ExchangeRecorder {
 }
 
 /**
+ * Writes what the design asks to keep of one event, and nothing more: the
+ * heads through the encoder's memo, as the store writes them (no recorder
+ * writes strings cheaper), the environ's snapshot with the store's own
+ * writers, the body bytes. Returns the event's type code.
+ */
+function writeKept<K extends EventType>(enc: FrameEncoder, type: K, data: EventMap[K]): number {
+  switch (type) {
+    case "request": {
+      const d = data as EventMap["request"];
+      enc.strAt(d.method, PLACE.REQUEST);
+      enc.strAt(d.target, PLACE.REQUEST + 1);
+      enc.pairs(d.headers, PLACE.REQUEST_HEADERS, PLACE.APP - PLACE.REQUEST_HEADERS);
+      return REQUEST;
+    }
+    case "environ": {
+      const d = data as EventMap["environ"];
+      if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation);
+      else writeEnviron(enc, d.environ);
+      return ENVIRON;
+    }
+    case "headers_sent": {
+      const d = data as EventMap["headers_sent"];
+      enc.strAt(d.status_line, PLACE.SENT);
+      enc.pairs(d.headers, PLACE.SENT_HEADERS, PLACE.DERIVED - PLACE.SENT_HEADERS);
+      return HEADERS_SENT;
+    }
+    case "chunk":
+    case "write":
+    case "input":
+    case "input_rest": {
+      const bytes = (data as EventMap["chunk"]).bytes;
+      enc.bytes(bytes, 0, Math.min(bytes.length, 1 << 16));
+      return type === "chunk" ? CHUNK : TYPE_CODE[type];
+    }
+  }
+  return TYPE_CODE[type];
+}
+const REQUEST = TYPE_CODE.request;
+const ENVIRON = TYPE_CODE.environ;
+const CHUNK = TYPE_CODE.chunk;
+const HEADERS_SENT = TYPE_CODE.headers_sent;
+const END = TYPE_CODE.end;
+
+/**
  * Keeps what the design asks for and nothing more (see the module doc): the
  * heads and bodies as `copy` does, the environ's snapshot, and each event's
  * type and time, in one preallocated ring that wraps without bookkeeping.
@@ -184,42 +228,16 @@ export class MinimalRecorder implements Recorder, ExchangeRecorder {
     return this;
   }
 
+  /** A type byte and a time, then the payload; the type byte is filled in last. */
   record<K extends EventType>(type: K, data: EventMap[K], time?: number): void {
     const enc = this.encoder;
     enc.need(9);
-    enc.buf[enc.pos++] = type.length; // a type's tag: its name's length is enough here
+    enc.pos += 1;
     enc.f64((time ?? performance.now()) - this.#t0);
-    enc.start = enc.pos;
-    switch (type) {
-      case "request": {
-        const d = data as EventMap["request"];
-        // The encoder's memo, as the store writes heads: no recorder writes strings cheaper.
-        enc.strAt(d.method, PLACE.REQUEST);
-        enc.strAt(d.target, PLACE.REQUEST + 1);
-        enc.pairs(d.headers, PLACE.REQUEST_HEADERS, PLACE.APP - PLACE.REQUEST_HEADERS);
-        break;
-      }
-      case "environ": {
-        const d = data as EventMap["environ"];
-        if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation);
-        else writeEnviron(enc, d.environ);
-        break;
-      }
-      case "headers_sent": {
-        const d = data as EventMap["headers_sent"];
-        enc.strAt(d.status_line, PLACE.SENT);
-        enc.pairs(d.headers, PLACE.SENT_HEADERS, PLACE.DERIVED - PLACE.SENT_HEADERS);
-        break;
-      }
-      case "chunk":
-      case "write":
-      case "input":
-      case "input_rest": {
-        const bytes = (data as EventMap["chunk"]).bytes;
-        enc.bytes(bytes, 0, Math.min(bytes.length, 1 << 16));
-        break;
-      }
-    }
+    // The event's first byte: relative to `start`, since the ring may move what is being written.
+    enc.start = enc.pos - 9;
+    const code = writeKept(enc, type, data);
+    enc.buf[enc.start] = code;
     enc.start = enc.pos;
   }
 }
@@ -290,57 +308,14 @@ export class FramedRecorder implements Recorder, ExchangeRecorder {
     const enc = this.encoder;
     const t = (time ?? performance.now()) - this.#t0;
     enc.begin(0, 0, this.#seq, t);
-    let code = 0;
-    switch (type) {
-      case "request": {
-        const d = data as EventMap["request"];
-        code = 1;
-        enc.strAt(d.method, PLACE.REQUEST);
-        enc.strAt(d.target, PLACE.REQUEST + 1);
-        enc.pairs(d.headers, PLACE.REQUEST_HEADERS, PLACE.APP - PLACE.REQUEST_HEADERS);
-        break;
-      }
-      case "environ": {
-        const d = data as EventMap["environ"];
-        code = 2;
-        if (d.derivation !== undefined) writeDerivedEnviron(enc, d.derivation);
-        else writeEnviron(enc, d.environ);
-        break;
-      }
-      case "call":
-        code = 3;
-        break;
-      case "start_response":
-        code = 5;
-        break;
-      case "headers_sent": {
-        const d = data as EventMap["headers_sent"];
-        code = 8;
-        enc.strAt(d.status_line, PLACE.SENT);
-        enc.pairs(d.headers, PLACE.SENT_HEADERS, PLACE.DERIVED - PLACE.SENT_HEADERS);
-        this.#index[(this.#seq & 1023) * 4 + 2] = d.status;
-        break;
-      }
-      case "close":
-        code = 12;
-        break;
-      case "end":
-        code = 13;
-        this.#index[(this.#seq & 1023) * 4 + 3] = t;
-        break;
-      case "chunk":
-      case "write":
-      case "input":
-      case "input_rest": {
-        const bytes = (data as EventMap["chunk"]).bytes;
-        code = type === "chunk" ? 7 : TYPE_CODE[type];
-        enc.bytes(bytes, 0, Math.min(bytes.length, 1 << 16));
-        break;
-      }
-    }
+    const code = writeKept(enc, type, data);
     enc.buf[enc.start + 4] = code;
     enc.end();
     enc.start = enc.pos;
+    // The list's fields.
+    if (code === HEADERS_SENT) {
+      this.#index[(this.#seq & 1023) * 4 + 2] = (data as EventMap["headers_sent"]).status;
+    } else if (code === END) this.#index[(this.#seq & 1023) * 4 + 3] = t;
     if (this.listeners !== 0) throw new Error("no live stream in a ceiling");
   }
 }

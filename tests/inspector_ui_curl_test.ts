@@ -560,7 +560,8 @@ def pump(stop):
             try:
                 seen += os.read(fd, 65536)
             except OSError:
-                return
+                return True  # the terminal closed: bash is exiting
+    return False
 pump(lambda: b"READY>" in seen)
 keys = (b"\x1b[200~" + command + b"\x1b[201~" if bracketed else command) + b"\r" + b"exit 0\r"
 while keys:
@@ -570,8 +571,10 @@ def ended():
     if not done and os.waitpid(pid, os.WNOHANG)[0] == pid:
         done.append(pid)
     return done
-pump(ended)
-if not ended():
+if pump(ended) and not done:
+    os.waitpid(pid, 0)
+    done.append(pid)
+if not done:
     os.kill(pid, 9)
     sys.exit("the pasted line did not finish: " + repr(seen[-300:]))
 `;

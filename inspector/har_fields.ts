@@ -26,13 +26,65 @@ export class EntryError extends Error {}
 export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** How much of a refused value a message quotes: 60 characters of its JSON (57 and "..."). */
+const SHOWN = 60;
+
+/**
+ * The start of `value`'s JSON, past `SHOWN` characters when it is longer:
+ * `JSON.stringify` of the value as far as that, and no further. A refused
+ * value may be most of a file of 256 MiB, or an array nested millions
+ * deep, whose whole JSON took `JSON.stringify` a time that grows faster
+ * than its depth (5 million deep: 12 s), on the inspector's thread.
+ */
+function jsonStart(value: unknown): string | undefined {
+  let out = "";
+  /** Appends `v`'s JSON; false once `out` is past `SHOWN` (the rest is never read). */
+  const write = (v: unknown, inArray: boolean): boolean => {
+    if (out.length > SHOWN) return false;
+    if (typeof v === "string") out += JSON.stringify(v.slice(0, SHOWN + 1));
+    else if (Array.isArray(v)) {
+      out += "[";
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) out += ",";
+        if (!write(v[i], true)) return false;
+      }
+      out += "]";
+    } else if (typeof v === "object" && v !== null) {
+      out += "{";
+      let first = true;
+      for (const key in v) {
+        if (!Object.hasOwn(v, key)) continue;
+        const item = (v as Record<string, unknown>)[key];
+        if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+        out += `${first ? "" : ","}${JSON.stringify(key.slice(0, SHOWN + 1))}:`;
+        first = false;
+        if (out.length > SHOWN || !write(item, false)) return false;
+      }
+      out += "}";
+    } else {
+      const text = JSON.stringify(v);
+      out += text === undefined ? (inArray ? "null" : "") : text;
+    }
+    return out.length <= SHOWN;
+  };
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") {
+    return undefined;
+  }
+  write(value, false);
+  return out;
+}
+
 /** Throws the message that `where` must be `what`, quoting (the start of) what it is. */
 export function refuse(where: string, what: string, got: unknown): never {
-  // A long string is cut before it is quoted: a HAR text may be megabytes.
-  const shown = JSON.stringify(typeof got === "string" ? got.slice(0, 61) : got);
+  // Only the start is made: a HAR text may be megabytes, a value nested millions deep.
+  const shown = jsonStart(got);
   throw new EntryError(
     `${where} must be ${what} (got ${
-      shown === undefined ? String(got) : shown.length > 60 ? shown.slice(0, 57) + "..." : shown
+      shown === undefined
+        ? String(got)
+        : shown.length > SHOWN
+        ? shown.slice(0, SHOWN - 3) + "..."
+        : shown
     })`,
   );
 }

@@ -20,7 +20,6 @@
 import { type BodyPrefix, bodyPrefix } from "./har_body.ts";
 import {
   arr,
-  EntryError,
   isObject,
   MAX_DATE,
   MAX_MS,
@@ -71,7 +70,7 @@ export function detailFromForeignHar(
   try {
     parsed = new URL(url);
   } catch {
-    throw new EntryError(`request.url must be an absolute URL (got ${JSON.stringify(url)})`);
+    refuse("request.url", "an absolute URL", url);
   }
   const started = Date.parse(str(e.startedDateTime, "startedDateTime"));
   want(

@@ -41,6 +41,15 @@
  * ({@linkcode ImportResult.evicted}); it never evicts its own entries: those
  * past what the store holds (`maxExchanges`, or its memory) are skipped.
  *
+ * **Bounded work.** A file's size is capped (`POST /api/import`), but its
+ * entries are not: a file of 256 MiB holds 128 million entries `0`. So the
+ * answer lists the first {@linkcode SKIPPED_LISTED} skipped entries and
+ * counts the rest (`skippedMore`), an import stops reading once the store is
+ * full (the rest are counted, not looked at), and once
+ * {@linkcode INVALID_READ} entries were not HAR (the file is not what it
+ * says, and the rest is counted as not read). The work is then some
+ * `maxExchanges` + {@linkcode INVALID_READ} entries, whatever the count.
+ *
  * @module
  */
 
@@ -192,6 +201,12 @@ function checkFrames(store: ExchangeStore, encoded: EncodedEntry): void {
   }
 }
 
+/** Skipped entries the answer lists, each with why; the rest are counted (`skippedMore`). */
+export const SKIPPED_LISTED = 100;
+
+/** Entries that are not what HAR says after which an import reads no more of the file. */
+export const INVALID_READ = 1000;
+
 /**
  * Loads a HAR document's entries into the store, oldest first as the file
  * lists them: as many as the store holds with one another (the rest are
@@ -212,20 +227,38 @@ export function importHar(store: ExchangeStore, har: unknown): ImportResult {
   const budget = store.memory & ~7;
   const loaded: string[] = [];
   const skipped: ImportResult["skipped"] = [];
+  let skippedMore = 0;
+  const skip = (entry: number, error: string) => {
+    if (skipped.length < SKIPPED_LISTED) skipped.push({ entry, error });
+    else skippedMore++;
+  };
+  /** Skips the entries from `from` on, unread, for `why`: the first listed, the rest counted. */
+  const skipRest = (from: number, why: string) => {
+    const listed = Math.min(entries.length, from + SKIPPED_LISTED - skipped.length);
+    for (let i = from; i < listed; i++) skipped.push({ entry: i, error: `Entry ${i}: ${why}` });
+    skippedMore += entries.length - Math.max(from, listed);
+  };
   // Ring bytes this file's entries take, and its largest frame: a lap's end
   // may pad away up to a frame's bytes, so they all stay kept while the two
   // together fit the budget.
   let used = 0;
   let largest = 0;
-  let full: string | undefined;
-  entries.forEach((entry, i) => {
-    if (full === undefined && loaded.length === store.maxExchanges) {
-      full =
-        `the store keeps at most ${store.maxExchanges} exchanges (--max-exchanges), and this file's entries before it fill it; raise --max-exchanges or split the file`;
+  let invalid = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
+    if (loaded.length === store.maxExchanges) {
+      skipRest(
+        i,
+        `not loaded: the store keeps at most ${store.maxExchanges} exchanges (--max-exchanges), and this file's entries before it fill it; raise --max-exchanges or split the file`,
+      );
+      break;
     }
-    if (full !== undefined) {
-      skipped.push({ entry: i, error: `Entry ${i}: not loaded: ${full}` });
-      return;
+    if (invalid === INVALID_READ) {
+      skipRest(
+        i,
+        `not read: ${INVALID_READ} of this file's entries before it are not what HAR says, so the rest was not read; fix the file, or split it`,
+      );
+      break;
     }
     let encoded: EncodedEntry;
     try {
@@ -241,23 +274,26 @@ export function importHar(store: ExchangeStore, har: unknown): ImportResult {
       const message = error instanceof EntryError
         ? error.message
         : `could not be read (${error instanceof Error ? error.message : String(error)})`;
-      skipped.push({ entry: i, error: `Entry ${i}: ${message}` });
-      return;
+      skip(i, `Entry ${i}: ${message}`);
+      invalid++;
+      continue;
     }
     if (used + encoded.size + Math.max(largest, encoded.largest.size) > budget) {
-      full =
-        `the inspector's memory (${store.memory} bytes, --inspector-memory) is full with this file's entries before it; raise --inspector-memory or split the file`;
-      skipped.push({ entry: i, error: `Entry ${i}: not loaded: ${full}` });
-      return;
+      skipRest(
+        i,
+        `not loaded: the inspector's memory (${store.memory} bytes, --inspector-memory) is full with this file's entries before it; raise --inspector-memory or split the file`,
+      );
+      break;
     }
     used += encoded.size;
     largest = Math.max(largest, encoded.largest.size);
     loaded.push(String(store.importFrames(encoded.frames)));
-  });
+  }
   const after = store.origins();
   return {
     ids: loaded.filter((id) => store.get(id) !== undefined),
     skipped,
+    ...(skippedMore > 0 ? { skippedMore } : {}),
     evicted: {
       recorded: before.recorded - after.recorded,
       imported: before.imported + loaded.length - after.imported,

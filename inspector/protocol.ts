@@ -349,6 +349,12 @@ export interface ImportResult {
    */
   skipped: { entry: number; error: string }[];
   /**
+   * Entries skipped past the first 100, which `skipped` lists: counted, not
+   * listed (absent when none). A file's entries past 1000 that are not what
+   * HAR says are not read, and are counted here too.
+   */
+  skippedMore?: number;
+  /**
    * Exchanges kept before the import that it evicted to make room (the
    * oldest first, as recording does): recorded ones, and ones an earlier
    * import loaded. An import never evicts its own entries.

@@ -251,7 +251,7 @@ Deno.test({
         const command = await text(byTestId(page, "curl-command"));
         // To the app's own URL (the page learns it from GET /api/server), never the Host's.
         assert.ok(
-          command.startsWith(`curl -q --globoff --path-as-is -X POST ${server.url}/echo -H `),
+          command.startsWith(`curl -q -X POST ${server.url}/ --request-target /echo -H `),
           command,
         );
         assert.match(command, / -H 'content-type: text\/plain;charset=UTF-8'/);

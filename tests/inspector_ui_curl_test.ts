@@ -53,15 +53,15 @@ Deno.test("curlCommand() sends to the app's URL; the recorded Host goes as a hea
   });
   assert.equal(
     command,
-    "curl -q --globoff --path-as-is http://127.0.0.1:8000/x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent: --noproxy '*'",
+    "curl -q http://127.0.0.1:8000/ --request-target /x -H 'Host: 127.0.0.1:18431@evil.example' -H 'Accept: */*' -H User-Agent: --noproxy '*'",
   );
 });
 
-Deno.test("curlCommand() turns curl's URL globbing off", () => {
+Deno.test("curlCommand() sends the target as it is: no URL globbing", () => {
   const command = curlCommand({ ...recorded("GET", "/glob/[1-3]{a,b}", []), appUrl: APP });
   assert.equal(
     command,
-    "curl -q --globoff --path-as-is 'http://127.0.0.1:8000/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept: --noproxy '*'",
+    "curl -q http://127.0.0.1:8000/ --request-target '/glob/[1-3]{a,b}' -H Host: -H User-Agent: -H Accept: --noproxy '*'",
   );
 });
 
@@ -140,7 +140,7 @@ Deno.test("curlCommand() keeps quoting a body and headers for the shell", () => 
   });
   assert.equal(
     command,
-    "curl -q --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
+    "curl -q -X POST http://127.0.0.1:8000/ --request-target '/a?b=1&c' -H 'X-Q: '\\''; rm -rf / #' -H 'X-Empty;' -H Host: -H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw 'it'\\''s $HOME `id` \"x\"\n'",
   );
 });
 
@@ -439,5 +439,242 @@ Deno.test({
         ["content-length", String(body.length)],
       ]);
     });
+  },
+});
+
+/** Text as the listener reads it: its bytes (`encode`d) decoded as it decodes them. */
+const onWire = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
+/** A latin-1 string's bytes (a header value's characters are its bytes). */
+const latin1Bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+/** Bodies that try to break out of the shell word, or of the paste, they are in. */
+const HOSTILE_BODIES = [
+  "' ; touch pwned ; '$(touch pwned)`touch pwned`\"$(touch pwned)\"\\'\n!!",
+  // Bracketed paste ends at ESC [201~: what follows is typed, a Ctrl-U erases the line, a CR runs.
+  "x\x1b[201~\x15touch pwned\r",
+  // Without bracketed paste, a DEL erases the quote before it; # comments out the closing one.
+  "\x7f; touch pwned; #",
+  // Every C0 control but NUL, DEL, and C1 controls.
+  Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join("") + "\x7f\x85\x9b",
+  "--output=pwned",
+  "@pwned",
+  "caf\u00e9 \u202e\u2028\u2029\ud83d\ude00",
+];
+
+Deno.test("curlCommand()'s command holds no control character but a body's LF", () => {
+  // A pasted control character is a key to the terminal or readline, not text.
+  // deno-lint-ignore no-control-regex -- finding control characters is the point
+  const keys = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+  for (const text of HOSTILE_BODIES) {
+    const command = curlCommand({
+      ...recorded("POST", "/x", [["host", "a"]], new TextEncoder().encode(text)),
+      appUrl: APP,
+    });
+    assert.doesNotMatch(command, keys, JSON.stringify(text));
+  }
+  const command = curlCommand({
+    ...recorded("GET", "/caf\u00e9", [["x-a", "a\tb\xe9\xff\x80"]]),
+    appUrl: APP,
+  });
+  assert.doesNotMatch(command, keys);
+  assert.match(command, / -H 'x-a: a'"\$\(printf '\\011'\)"b"\$\(printf '\\351'\)"/);
+});
+
+Deno.test({
+  name: "curlCommand()'s command, run by curl, sends hostile input as recorded and runs nothing",
+  ignore: skipCurl,
+  async fn(t) {
+    const cwd = await Deno.makeTempDir({ prefix: "wsgi-curl-hostile-" });
+    /** Runs the command of a record in `cwd`; answers what the app got. */
+    const run = async (method: string, target: string, headers: Pair[], body: Uint8Array) => {
+      const received = await runCurl(
+        (appUrl) =>
+          `cd ${cwd} && ${curlCommand({ ...recorded(method, target, headers, body), appUrl })}`,
+      );
+      assert.deepEqual([...Deno.readDirSync(cwd)], [], "the command ran nothing of the record");
+      assert.equal(received.length, 1, "one request");
+      return received[0]!;
+    };
+    try {
+      await t.step("bodies that try to leave their quote", async () => {
+        for (const text of HOSTILE_BODIES) {
+          const body = new TextEncoder().encode(text);
+          const got = await run("POST", "/b", [["host", "a"]], body);
+          assert.deepEqual(got.body, body, JSON.stringify(text));
+        }
+      });
+      await t.step("a target with shell syntax and non-ASCII text goes as it is", async () => {
+        const target =
+          "/$(touch${IFS}pwned)/`touch${IFS}pwned`/'q'/caf\u00e9/../%2e%2e/[1-2]{a,b}?x=;y|z&w=\u00e9";
+        const got = await run("GET", target, [["host", "a"]], new Uint8Array());
+        assert.equal(got.line, `GET ${onWire(new TextEncoder().encode(target))} HTTP/1.1`);
+      });
+      await t.step("a method curl could read as an option is the method", async () => {
+        for (const method of ["--output", "-o", "-"]) {
+          const got = await run(method, "/m", [["host", "a"]], new Uint8Array());
+          assert.equal(got.line, `${method} /m HTTP/1.1`);
+        }
+      });
+      await t.step(
+        "header values: shell syntax, TAB, and latin-1 bytes, byte for byte",
+        async () => {
+          const headers: Pair[] = [
+            ["host", "a"],
+            ["x-shell", "'$(touch pwned)`touch pwned`\"; touch pwned #"],
+            ["x-at", "@pwned"],
+            ["x-dash", "-o pwned"],
+            // Deno.serve reads a header's bytes as latin-1: raw UTF-8 "é" is "\xc3\xa9".
+            ["x-bytes", "a\tb caf\xc3\xa9 \xe9\xa0\xff"],
+          ];
+          const got = await run("GET", "/h", headers, new Uint8Array());
+          assert.deepEqual(
+            headerSet(got.headers),
+            headerSet(headers.map(([name, value]) => [name, onWire(latin1Bytes(value))])),
+          );
+        },
+      );
+    } finally {
+      await Deno.remove(cwd, { recursive: true });
+    }
+  },
+});
+
+/**
+ * Pastes `command` into an interactive bash on a pseudo-terminal, as a
+ * terminal does (with bracketed paste, `ESC [200~ … ESC [201~`, when
+ * readline's `enable-bracketed-paste` is on, else as typed keys), presses
+ * Enter, then types `exit`: the bash ends once the pasted line has run, or
+ * is killed after 30 s (a pasted line left open). Run in `cwd`.
+ */
+const PASTE = String.raw`
+import os, pty, select, sys, time
+command, bracketed = sys.stdin.buffer.read(), sys.argv[1] == "on"
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("bash", ["bash", "--noprofile", "--rcfile", "bashrc", "-i"])
+seen, until = b"", time.time() + 15
+def pump(stop):
+    global seen
+    while not stop() and time.time() < until:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                return True  # the terminal closed: bash is exiting
+    return False
+pump(lambda: b"READY>" in seen)
+keys = (b"\x1b[200~" + command + b"\x1b[201~" if bracketed else command) + b"\r" + b"exit 0\r"
+while keys:
+    keys = keys[os.write(fd, keys):]
+done = []
+def ended():
+    if not done and os.waitpid(pid, os.WNOHANG)[0] == pid:
+        done.append(pid)
+    return done
+if pump(ended) and not done:
+    os.waitpid(pid, 0)
+    done.append(pid)
+if not done:
+    os.kill(pid, 9)
+    sys.exit("the pasted line did not finish: " + repr(seen[-300:]))
+`;
+
+/** Why bash on a pseudo-terminal (through python3) cannot be run here, or nothing. */
+async function whyNoPty(): Promise<string | undefined> {
+  try {
+    for (const tool of ["bash", "python3"]) {
+      await new Deno.Command(tool, { args: ["--version"], stdout: "null" }).output();
+    }
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+const ptyMissing = curlMissing ?? await whyNoPty();
+const skipPaste = ptyMissing !== undefined && Deno.env.get("CI") !== "true";
+if (skipPaste) {
+  console.warn(`\n!!! SKIPPING the paste of curlCommand() into bash (${ptyMissing})\n`);
+}
+
+Deno.test({
+  name: "curlCommand()'s command, pasted into bash, sends the recorded bytes and runs nothing else",
+  ignore: skipPaste,
+  async fn(t) {
+    const cwd = await Deno.makeTempDir({ prefix: "wsgi-curl-paste-" });
+    try {
+      await Deno.writeTextFile(`${cwd}/bashrc`, "PS1='READY> '\n");
+      await Deno.writeTextFile(`${cwd}/inputrc-on`, "set enable-bracketed-paste on\n");
+      await Deno.writeTextFile(`${cwd}/inputrc-off`, "set enable-bracketed-paste off\n");
+      const paste = async (mode: "on" | "off", make: (appUrl: string) => string) => {
+        const app = rawListener();
+        try {
+          const child = new Deno.Command("python3", {
+            args: ["-c", PASTE, mode],
+            cwd,
+            clearEnv: true,
+            env: {
+              PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+              HOME: cwd,
+              TERM: "xterm",
+              LANG: "C.UTF-8",
+              HISTFILE: "/dev/null",
+              INPUTRC: `${cwd}/inputrc-${mode}`,
+            },
+            stdin: "piped",
+            stdout: "null",
+            stderr: "piped",
+          }).spawn();
+          const writer = child.stdin.getWriter();
+          await writer.write(
+            new TextEncoder().encode(`${make(app.url)} --silent --output /dev/null`),
+          );
+          await writer.close();
+          const run = await child.output();
+          assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+          return app.received;
+        } finally {
+          await app.close();
+        }
+      };
+      const outside = () =>
+        [...Deno.readDirSync(cwd)].map((entry) => entry.name).filter((name) =>
+          !name.startsWith("inputrc-") && name !== "bashrc"
+        );
+      for (const mode of ["on", "off"] as const) {
+        await t.step(`bodies (bracketed paste ${mode})`, async () => {
+          for (const text of HOSTILE_BODIES) {
+            const body = new TextEncoder().encode(text);
+            const received = await paste(
+              mode,
+              (appUrl) => curlCommand({ ...recorded("POST", "/p", [["host", "a"]], body), appUrl }),
+            );
+            assert.deepEqual(outside(), [], `ran nothing of ${JSON.stringify(text)}`);
+            assert.equal(received.length, 1, "one request");
+            assert.deepEqual(received[0]!.body, body, JSON.stringify(text));
+          }
+        });
+        await t.step(
+          `a header with a TAB and latin-1 bytes (bracketed paste ${mode})`,
+          async () => {
+            const headers: Pair[] = [["host", "a"], ["x-bytes", "a\tb\t\tc caf\xc3\xa9 \xe9"]];
+            const received = await paste(
+              mode,
+              (appUrl) => curlCommand({ ...recorded("GET", "/caf\u00e9", headers), appUrl }),
+            );
+            assert.equal(received.length, 1, "one request");
+            assert.equal(
+              received[0]!.line,
+              `GET ${onWire(new TextEncoder().encode("/caf\u00e9"))} HTTP/1.1`,
+            );
+            assert.deepEqual(
+              headerSet(received[0]!.headers),
+              headerSet(headers.map(([name, value]) => [name, onWire(latin1Bytes(value))])),
+            );
+          },
+        );
+      }
+    } finally {
+      await Deno.remove(cwd, { recursive: true });
+    }
   },
 });

@@ -13,9 +13,11 @@
  * request, cookies and all.
  *
  * **What it sends.** The recorded method, target, headers and body, as
- * replay does, and nothing curl would add: `-q` keeps a `~/.curlrc` out, `--globoff` keeps `[1-3]` and
- * `{a,b}` in a target from making several requests, `--path-as-is` keeps `..`
- * segments as recorded, a header with an empty value goes as `-H 'name;'`
+ * replay does, and nothing curl would add: `-q` keeps a `~/.curlrc` out,
+ * the target goes as `--request-target`, which curl sends as it is (in the
+ * URL, curl would percent-encode a non-ASCII path, `/café` as
+ * `/caf%c3%a9`, make several requests of `[1-3]` and `{a,b}`, and resolve
+ * `..`), a header with an empty value goes as `-H 'name;'`
  * (curl drops `-H 'name:'`), and each header curl sends of its own accord
  * that the record lacks is removed with `-H 'Name:'` (`Host`, `User-Agent`,
  * `Accept`; with a body also the form `Content-Type` of `--data*` and the
@@ -28,6 +30,16 @@
  * rule, rather than handed to curl, which would write it out as a second
  * request. Every word is quoted for a POSIX shell.
  *
+ * **What a paste runs.** The command is pasted into a terminal, where a
+ * control character is a key, not text: a DEL erases the quote before it,
+ * a Ctrl-U the line, an `ESC [201~` ends a bracketed paste so that the rest
+ * is typed, a TAB completes, a CR ends the line. So the command holds only
+ * printable characters, spaces, and LF inside a quoted body (a new line of
+ * the same word): a body with any other control character goes through
+ * `base64 -d`, and a header's TAB or latin-1 byte (a header value's
+ * characters are its bytes) goes as `"$(printf '\ooo')"`, which is also
+ * the byte itself where the character, pasted as UTF-8, would be two.
+ *
  * @module
  */
 
@@ -38,6 +50,34 @@ import { strictUtf8 } from "./bytes.ts";
 /** Quotes a word for a POSIX shell. */
 export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Characters a pasted command must not hold (a terminal reads them as keys):
+ * the C0 controls but LF, DEL, and the C1 controls.
+ */
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const PASTE_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+
+/**
+ * Quotes a word of bytes (a header: each character a byte, as `Deno.serve`
+ * read it) for a POSIX shell: printable ASCII quoted as by
+ * {@linkcode shellQuote}, each other byte (TAB, latin-1) as
+ * `"$(printf '\ooo')"`, so that the command holds only printable ASCII and
+ * the shell passes curl the byte itself.
+ *
+ * @example
+ * ```ts
+ * import { shellQuoteBytes } from "./curl.ts";
+ * console.assert(shellQuoteBytes("x: caf\xe9 au lait") === `'x: caf'"$(printf '\\351')"' au lait'`);
+ * ```
+ */
+export function shellQuoteBytes(word: string): string {
+  return word.split(/([^\x20-\x7e])/).map((part, i) =>
+    i % 2 === 0
+      ? part === "" ? "" : shellQuote(part)
+      : `"$(printf '\\${part.charCodeAt(0).toString(8).padStart(3, "0")}')"`
+  ).join("") || "''";
 }
 
 /** The body's framing: curl frames the body it sends (a `Content-Length`, never chunked). */
@@ -78,10 +118,11 @@ function refuse(reason: string): never {
 }
 
 /**
- * The curl command for an exchange's request: method, the app's URL with the
+ * The curl command for an exchange's request: method, the app's URL and the
  * recorded target, the recorded headers (`Host` included), and the body as
  * the client sent it. A body that is not UTF-8 text, holds a NUL (no shell
- * word can), or is larger than {@linkcode ARGUMENT_BYTES} is piped through
+ * word can) or another control character but LF (a key, pasted into a
+ * terminal), or is larger than {@linkcode ARGUMENT_BYTES} is piped through
  * `base64 -d`. A body not captured whole is refused, as replay refuses it,
  * and so is a HEAD request with a body (curl cannot send one).
  *
@@ -103,7 +144,7 @@ function refuse(reason: string): never {
  * const body = new TextEncoder().encode("hi");
  * console.assert(
  *   curlCommand({ state, body, appUrl: "http://127.0.0.1:8000" }) ===
- *     "curl -q --globoff --path-as-is -X POST 'http://127.0.0.1:8000/a?b=1' -H 'host: evil.example' " +
+ *     "curl -q -X POST http://127.0.0.1:8000/ --request-target '/a?b=1' -H 'host: evil.example' " +
  *       "-H User-Agent: -H Accept: -H Content-Type: -H Expect: --noproxy '*' --data-raw hi",
  * );
  * ```
@@ -138,16 +179,17 @@ export function curlCommand({ state, body, appUrl }: CurlSource): string {
   }
   // curl's --head takes no body, and -X HEAD would wait for a body the answer never has.
   if (hasBody && method === "HEAD") refuse("curl cannot send a HEAD request with a body");
-  // A target is "/" then no "/" (checkTarget): appended to an origin, it cannot change the host.
   // -q first: no ~/.curlrc adds headers or options of its own.
-  const parts = ["curl", "-q", "--globoff", "--path-as-is"];
+  const parts = ["curl", "-q"];
   if (method === "HEAD") parts.push("--head");
   else if (method !== "GET" || hasBody) parts.push("-X", shellQuote(method));
-  parts.push(shellQuote(`${origin}${target}`));
+  // The URL is the app's origin alone; the target (origin-form: checkTarget) goes as it is.
+  parts.push(shellQuote(`${origin}/`), "--request-target", shellQuote(target));
   parts.push(...headerWords(headers, hasBody), "--noproxy", shellQuote("*"));
   if (!hasBody) return parts.join(" ");
   const text = strictUtf8(body);
-  if (text !== undefined && !text.includes("\0") && body.length <= ARGUMENT_BYTES) {
+  // A control character would be a key in the terminal it is pasted into (a DEL erases the quote).
+  if (text !== undefined && !PASTE_UNSAFE.test(text) && body.length <= ARGUMENT_BYTES) {
     parts.push("--data-raw", shellQuote(text));
     return parts.join(" ");
   }
@@ -166,12 +208,12 @@ function headerWords(headers: [string, string][], hasBody: boolean): string[] {
     const lower = name.toLowerCase();
     // A body-less request keeps its first recorded length, as 0 (replay's framing): curl adds none.
     if (lower === "content-length" && !hasBody && !recorded.has(lower)) {
-      words.push("-H", shellQuote(`${name}: 0`));
+      words.push("-H", shellQuoteBytes(`${name}: 0`));
     }
     recorded.add(lower);
     if (FRAMING.has(lower)) continue;
     // `Name:` with nothing after it tells curl to drop the header; `Name;` sends it empty.
-    words.push("-H", shellQuote(value.trim() === "" ? `${name};` : `${name}: ${value}`));
+    words.push("-H", shellQuoteBytes(value.trim() === "" ? `${name};` : `${name}: ${value}`));
   }
   for (const name of hasBody ? [...CURL_OWN, ...CURL_OWN_WITH_BODY] : CURL_OWN) {
     if (!recorded.has(name.toLowerCase())) words.push("-H", shellQuote(`${name}:`));

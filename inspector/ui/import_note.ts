@@ -46,10 +46,13 @@ export function describeImport(
       evicted === 1 ? "the oldest exchange was" : `the ${evicted} oldest exchanges were`
     } evicted (${which})`;
   }
-  if (skipped.length > 0) {
-    const shown = skipped.slice(0, REASONS_SHOWN).map((s) => s.error).join("; ");
-    const more = skipped.length - REASONS_SHOWN;
-    text += `; skipped ${skipped.length}: ${shown}${more > 0 ? `; and ${more} more` : ""}`;
+  // The answer lists the first skipped entries and counts the rest.
+  const skippedAll = skipped.length + (result.skippedMore ?? 0);
+  if (skippedAll > 0) {
+    const reasons = skipped.slice(0, REASONS_SHOWN);
+    const shown = reasons.map((s) => s.error).join("; ");
+    const more = skippedAll - reasons.length;
+    text += `; skipped ${skippedAll}: ${shown}${more > 0 ? `; and ${more} more` : ""}`;
   }
-  return { text, warn: evicted > 0 || skipped.length > 0 };
+  return { text, warn: evicted > 0 || skippedAll > 0 };
 }

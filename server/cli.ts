@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { deriveEnviron } from "./environ_rule.ts";
-import { DevUsageError, runDev } from "./dev/run.ts";
+import { DevUsageError, moduleFileProblem, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
 import { escapeControls } from "./log.ts";
 import { exportedApplication, exportKey, missingExport } from "./dev/compose.ts";
@@ -124,7 +124,8 @@ export class UsageError extends Error {
 
 /**
  * A flag's number, from `min` to `max`, or `fallback` when the flag is
- * absent: a whole number, unless `fractions` (seconds like `0.5`).
+ * absent: a whole number in decimal digits, unless `fractions` (seconds
+ * like `0.5`).
  */
 function numberFlag(
   flag: string,
@@ -134,9 +135,9 @@ function numberFlag(
   fractions = false,
 ): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  const ok = fractions ? Number.isFinite(n) : Number.isInteger(n);
-  if (!ok || n < min || n > max || value.trim() === "") {
+  // Decimal digits only: Number() would also take "0x10", "1e3" or " 80 ".
+  const n = (fractions ? /^(\d+\.?\d*|\.\d+)$/ : /^\d+$/).test(value) ? Number(value) : NaN;
+  if (Number.isNaN(n) || n < min || n > max) {
     throw new UsageError(
       `${flag} must be ${fractions ? "a number" : "an integer"} from ${min} to ${max} (got ${
         JSON.stringify(value)
@@ -407,20 +408,15 @@ export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.u
  * call it: its app processes import the module (`./dev/child.ts`), with the
  * same rules (`./dev/compose.ts`).
  *
- * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
+ * @throws {UsageError} when the module is missing (or a directory), lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
   const url = module instanceof URL ? module : moduleUrl(module);
   const shown = module instanceof URL
     ? url.protocol === "file:" ? fileURLToPath(url) : url.href
     : module;
-  if (url.protocol === "file:") {
-    try {
-      Deno.statSync(url);
-    } catch {
-      throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: no such file`);
-    }
-  }
+  const problem = moduleFileProblem(url, shown);
+  if (problem) throw new UsageError(problem);
   let exports: Record<string, unknown>;
   try {
     exports = await import(url.href);

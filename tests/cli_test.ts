@@ -5,7 +5,7 @@
 
 import { equal, match, ok } from "node:assert/strict";
 import { pathToFileURL } from "node:url";
-import { runDeno, spawnDeno, waitFor } from "./_helpers.ts";
+import { ROOT, runDeno, spawnDeno, waitFor } from "./_helpers.ts";
 import { eventually, get, helloApp, startDev } from "./_dev.ts";
 
 Deno.test("mod.ts with no module serves examples/hello.ts, logs each request, stops on Ctrl-C", async () => {
@@ -122,6 +122,16 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
         /--host needs a value: --host H \(got the flag "--port"; .*\); see --help$/m,
       ],
       ["a value for a flag that takes none", ["--quiet=yes"], /--quiet takes no value/],
+      [
+        "a directory as MODULE",
+        ["examples"],
+        /Cannot load module "examples": it is a directory; name the app's file, like "examples\/\w+\.ts"$/m,
+      ],
+      [
+        "a host that is not a host name",
+        ["--host", "bad host", "--port", "0"],
+        /Cannot serve the app on bad host:0: "bad host" is not an address this machine can listen on \(.*\); give --host an address like 127\.0\.0\.1/,
+      ],
       ["two modules", ["a.ts", "b.ts"], /expected at most one MODULE/],
     ];
     for (const [name, args, message] of cases) {
@@ -142,6 +152,43 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
     }
   } finally {
     listener.close();
+  }
+});
+
+Deno.test("with reload and the inspector on, a directory as MODULE, a host the machine cannot listen on or a port in hex is one line and exit code 2", async (t) => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      "a directory",
+      ["tests/fixtures/", "--port", "0", "--inspector-port", "0"],
+      /^error: Cannot load module "tests\/fixtures\/": it is a directory; name the app's file, like "tests\/fixtures\/\w+\.ts"$/m,
+    ],
+    [
+      "an inspector host that is not a host name",
+      ["--inspector-host", "http://localhost", "--port", "0", "--inspector-port", "0"],
+      /^error: Cannot serve the inspector on http:\/\/localhost:0: "http:\/\/localhost" is not an address this machine can listen on \(.*\); give --inspector-host an address like 127\.0\.0\.1/m,
+    ],
+    [
+      // Number("0x10") is 16: it served on port 16.
+      "a port that is not decimal digits",
+      ["--port", "0x10", "--inspector-port", "0"],
+      /^error: --port must be an integer from 0 to 65535 \(got "0x10"\); see --help$/m,
+    ],
+  ];
+  for (const [name, args, message] of cases) {
+    await t.step(name, async () => {
+      // Killed after 30 s: a regression would serve instead of exiting.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "mod.ts", ...args],
+        cwd: ROOT,
+        stdin: "null",
+        env: { NO_COLOR: "1" },
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      equal(out.code, 2, stderr + new TextDecoder().decode(out.stdout));
+      match(stderr, message);
+      equal(stderr.trim().split("\n").length, 1, `one line, no stack trace:\n${stderr}`);
+    });
   }
 });
 

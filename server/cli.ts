@@ -466,7 +466,32 @@ export async function main(
   }
 }
 
+/**
+ * The permissions the CLI needs: it reads and watches files, makes a
+ * temporary folder, listens, starts the app processes (`run`), reads the
+ * environment and the host name. `ffi` is not among them: without it a stuck
+ * process's clients are cut instead of answered, and the log says so.
+ */
+const PERMISSIONS = ["read", "write", "net", "env", "run", "sys"] as const;
+
+/**
+ * @throws {UsageError} naming the permissions not granted, and `-A`
+ */
+function checkPermissions(): void {
+  const missing = PERMISSIONS.filter((name) =>
+    Deno.permissions.querySync({ name }).state !== "granted"
+  );
+  if (missing.length > 0) {
+    throw new UsageError(
+      `The CLI needs these permissions (it starts the app's processes, watches its files, listens): run it as deno run -A mod.ts [MODULE] (not granted: ${
+        missing.map((name) => `--allow-${name}`).join(", ")
+      })`,
+    );
+  }
+}
+
 async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
+  checkPermissions();
   const statics = staticDirs(options);
   for (const [prefix, dir] of statics) console.log(`Static files: ${prefix || "/"} from ${dir}`);
   const inspector = options.inspector && hooks.inspector

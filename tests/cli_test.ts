@@ -192,6 +192,50 @@ Deno.test("with reload and the inspector on, a directory as MODULE, a host the m
   }
 });
 
+Deno.test("run without -A, the CLI says which permissions it lacks and to run it with -A; --help needs none", async (t) => {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...args],
+      cwd: ROOT,
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  await t.step("no permission at all", async () => {
+    const { code, stderr } = await run(["mod.ts", "--port", "0", "--inspector-port", "0"]);
+    equal(code, 2, stderr);
+    match(
+      stderr,
+      /^error: The CLI needs these permissions .*: run it as deno run -A mod\.ts \[MODULE\] \(not granted: --allow-read, --allow-write, --allow-net, --allow-env, --allow-run, --allow-sys\)$/m,
+    );
+    equal(stderr.trim().split("\n").length, 1, `one line, no stack trace:\n${stderr}`);
+  });
+  await t.step("some permissions", async () => {
+    const { code, stderr } = await run([
+      "--allow-net",
+      "--allow-read",
+      "mod.ts",
+      "--port",
+      "0",
+      "--inspector-port",
+      "0",
+    ]);
+    equal(code, 2, stderr);
+    match(
+      stderr,
+      /\(not granted: --allow-write, --allow-env, --allow-run, --allow-sys\)$/m,
+    );
+  });
+  await t.step("--help", async () => {
+    const { code, stdout, stderr } = await run(["mod.ts", "--help"]);
+    equal(code, 0, stderr);
+    match(stdout, /^Usage: deno run -A mod\.ts/);
+  });
+});
+
 Deno.test("--help documents every flag", async () => {
   const { code, stdout } = await runDeno(["run", "-A", "mod.ts", "--help"]);
   equal(code, 0);

@@ -155,12 +155,17 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
   }
 });
 
-Deno.test("with reload and the inspector on, a directory as MODULE, a host the machine cannot listen on or a port in hex is one line and exit code 2", async (t) => {
+Deno.test("with reload and the inspector on, a directory or a Python file as MODULE, a host the machine cannot listen on or a port in hex is one line and exit code 2", async (t) => {
   const cases: [string, string[], RegExp][] = [
     [
       "a directory",
       ["tests/fixtures/", "--port", "0", "--inspector-port", "0"],
       /^error: Cannot load module "tests\/fixtures\/": it is a directory; name the app's file, like "tests\/fixtures\/\w+\.ts"$/m,
+    ],
+    [
+      "a Python file",
+      ["tests/fixtures/echo_environ.py", "--port", "0", "--inspector-port", "0"],
+      /^error: Cannot load module "tests\/fixtures\/echo_environ\.py": it is a Python file; this server runs WSGI applications written in TypeScript or JavaScript .*; serve a Python one with a Python server/m,
     ],
     [
       "an inspector host that is not a host name",

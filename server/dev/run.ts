@@ -79,8 +79,8 @@ function moduleIn(dir: URL): string | undefined {
 
 /**
  * Why a `file:` module cannot be imported at all, or undefined: no file
- * there, or a directory (which an import refuses with a message that names
- * no fix). Either is the command line's mistake, not a module to fix and
+ * there, a directory (which an import refuses with a message that names no
+ * fix), or a Python file (which it reads as a JavaScript syntax error). Either is the command line's mistake, not a module to fix and
  * reload.
  */
 export function moduleFileProblem(module: URL, shown: string): string | undefined {
@@ -90,6 +90,11 @@ export function moduleFileProblem(module: URL, shown: string): string | undefine
     info = Deno.statSync(module);
   } catch {
     return `Cannot load module ${JSON.stringify(shown)}: no such file`;
+  }
+  if (info.isFile && /\.py$/i.test(module.pathname)) {
+    return `Cannot load module ${
+      JSON.stringify(shown)
+    }: it is a Python file; this server runs WSGI applications written in TypeScript or JavaScript (a .ts file that exports application, like examples/hello.ts); serve a Python one with a Python server (gunicorn, wsgiref)`;
   }
   if (info.isDirectory) {
     const file = `${shown.replace(/[\\/]+$/, "")}/${moduleIn(module) ?? "app.ts"}`;

@@ -291,7 +291,7 @@ function parseFlags(args: string[]): CliOptions {
       }`,
     );
   }
-  return {
+  const options: CliOptions = {
     module,
     name,
     host: values.host ?? "127.0.0.1",
@@ -320,6 +320,15 @@ function parseFlags(args: string[]): CliOptions {
     workers: numberFlag("--workers", values.workers, 1, [1, 64]),
     debugAnyClient: values["debug-any-client"] ?? false,
   };
+  if (
+    options.inspector && options.port !== 0 && options.port === options.inspectorPort &&
+    options.host === options.inspectorHost
+  ) {
+    throw new UsageError(
+      `--port and --inspector-port are both ${options.port}: the app and the inspector need a port each; pick another for one of them`,
+    );
+  }
+  return options;
 }
 
 function strictFlag(strict: boolean, validate: boolean): boolean {

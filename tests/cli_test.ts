@@ -155,7 +155,11 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
   }
 });
 
-Deno.test("with reload and the inspector on, a directory or a Python file as MODULE, a host the machine cannot listen on or a port in hex is one line and exit code 2", async (t) => {
+Deno.test("with reload and the inspector on, a directory or a Python file as MODULE, a host the machine cannot listen on, a port in hex or one port for the app and the inspector is one line and exit code 2", async (t) => {
+  // A port free a moment ago: the CLI must refuse it before it binds it.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const free = String((probe.addr as Deno.NetAddr).port);
+  probe.close();
   const cases: [string, string[], RegExp][] = [
     [
       "a directory",
@@ -177,6 +181,15 @@ Deno.test("with reload and the inspector on, a directory or a Python file as MOD
       "a port that is not decimal digits",
       ["--port", "0x10", "--inspector-port", "0"],
       /^error: --port must be an integer from 0 to 65535 \(got "0x10"\); see --help$/m,
+    ],
+    [
+      // It said the inspector's port was in use: by the app.
+      "one port for the app and the inspector",
+      ["--port", free, "--inspector-port", free],
+      new RegExp(
+        `^error: --port and --inspector-port are both ${free}: the app and the inspector need a port each; pick another for one of them; see --help$`,
+        "m",
+      ),
     ],
   ];
   for (const [name, args, message] of cases) {

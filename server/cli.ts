@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Application } from "./types.ts";
 import type { InspectorHandle, InspectorSettings } from "./recorder.ts";
 import { deriveEnviron } from "./environ_rule.ts";
-import { DevUsageError, runDev } from "./dev/run.ts";
+import { DevUsageError, moduleFileProblem, runDev } from "./dev/run.ts";
 import { DEFAULT_MAX_REQUEST_BODY } from "./gateway.ts";
 import { escapeControls } from "./log.ts";
 import { exportedApplication, exportKey, missingExport } from "./dev/compose.ts";
@@ -124,7 +124,8 @@ export class UsageError extends Error {
 
 /**
  * A flag's number, from `min` to `max`, or `fallback` when the flag is
- * absent: a whole number, unless `fractions` (seconds like `0.5`).
+ * absent: a whole number in decimal digits, unless `fractions` (seconds
+ * like `0.5`).
  */
 function numberFlag(
   flag: string,
@@ -134,9 +135,9 @@ function numberFlag(
   fractions = false,
 ): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  const ok = fractions ? Number.isFinite(n) : Number.isInteger(n);
-  if (!ok || n < min || n > max || value.trim() === "") {
+  // Decimal digits only: Number() would also take "0x10", "1e3" or " 80 ".
+  const n = (fractions ? /^(\d+\.?\d*|\.\d+)$/ : /^\d+$/).test(value) ? Number(value) : NaN;
+  if (Number.isNaN(n) || n < min || n > max) {
     throw new UsageError(
       `${flag} must be ${fractions ? "a number" : "an integer"} from ${min} to ${max} (got ${
         JSON.stringify(value)
@@ -290,7 +291,7 @@ function parseFlags(args: string[]): CliOptions {
       }`,
     );
   }
-  return {
+  const options: CliOptions = {
     module,
     name,
     host: values.host ?? "127.0.0.1",
@@ -319,6 +320,15 @@ function parseFlags(args: string[]): CliOptions {
     workers: numberFlag("--workers", values.workers, 1, [1, 64]),
     debugAnyClient: values["debug-any-client"] ?? false,
   };
+  if (
+    options.inspector && options.port !== 0 && options.port === options.inspectorPort &&
+    options.host === options.inspectorHost
+  ) {
+    throw new UsageError(
+      `--port and --inspector-port are both ${options.port}: the app and the inspector need a port each; pick another for one of them`,
+    );
+  }
+  return options;
 }
 
 function strictFlag(strict: boolean, validate: boolean): boolean {
@@ -407,20 +417,15 @@ export const DEFAULT_MODULE: URL = new URL("../examples/hello.ts", import.meta.u
  * call it: its app processes import the module (`./dev/child.ts`), with the
  * same rules (`./dev/compose.ts`).
  *
- * @throws {UsageError} when the module is missing, lacks the export, or the export is neither
+ * @throws {UsageError} when the module is missing (or a directory), lacks the export, or the export is neither
  */
 export async function loadApplication(module: string | URL, name?: string): Promise<Application> {
   const url = module instanceof URL ? module : moduleUrl(module);
   const shown = module instanceof URL
     ? url.protocol === "file:" ? fileURLToPath(url) : url.href
     : module;
-  if (url.protocol === "file:") {
-    try {
-      Deno.statSync(url);
-    } catch {
-      throw new UsageError(`Cannot load module ${JSON.stringify(shown)}: no such file`);
-    }
-  }
+  const problem = moduleFileProblem(url, shown);
+  if (problem) throw new UsageError(problem);
   let exports: Record<string, unknown>;
   try {
     exports = await import(url.href);
@@ -470,7 +475,32 @@ export async function main(
   }
 }
 
+/**
+ * The permissions the CLI needs: it reads and watches files, makes a
+ * temporary folder, listens, starts the app processes (`run`), reads the
+ * environment and the host name. `ffi` is not among them: without it a stuck
+ * process's clients are cut instead of answered, and the log says so.
+ */
+const PERMISSIONS = ["read", "write", "net", "env", "run", "sys"] as const;
+
+/**
+ * @throws {UsageError} naming the permissions not granted, and `-A`
+ */
+function checkPermissions(): void {
+  const missing = PERMISSIONS.filter((name) =>
+    Deno.permissions.querySync({ name }).state !== "granted"
+  );
+  if (missing.length > 0) {
+    throw new UsageError(
+      `The CLI needs these permissions (it starts the app's processes, watches its files, listens): run it as deno run -A mod.ts [MODULE] (not granted: ${
+        missing.map((name) => `--allow-${name}`).join(", ")
+      })`,
+    );
+  }
+}
+
 async function run(options: CliOptions, hooks: CliHooks, signal?: AbortSignal): Promise<number> {
+  checkPermissions();
   const statics = staticDirs(options);
   for (const [prefix, dir] of statics) console.log(`Static files: ${prefix || "/"} from ${dir}`);
   const inspector = options.inspector && hooks.inspector

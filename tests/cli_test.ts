@@ -5,7 +5,7 @@
 
 import { equal, match, ok } from "node:assert/strict";
 import { pathToFileURL } from "node:url";
-import { runDeno, spawnDeno, waitFor } from "./_helpers.ts";
+import { ROOT, runDeno, spawnDeno, waitFor } from "./_helpers.ts";
 import { eventually, get, helloApp, startDev } from "./_dev.ts";
 
 Deno.test("mod.ts with no module serves examples/hello.ts, logs each request, stops on Ctrl-C", async () => {
@@ -122,6 +122,16 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
         /--host needs a value: --host H \(got the flag "--port"; .*\); see --help$/m,
       ],
       ["a value for a flag that takes none", ["--quiet=yes"], /--quiet takes no value/],
+      [
+        "a directory as MODULE",
+        ["examples"],
+        /Cannot load module "examples": it is a directory; name the app's file, like "examples\/\w+\.ts"$/m,
+      ],
+      [
+        "a host that is not a host name",
+        ["--host", "bad host", "--port", "0"],
+        /Cannot serve the app on bad host:0: "bad host" is not an address this machine can listen on \(.*\); give --host an address like 127\.0\.0\.1/,
+      ],
       ["two modules", ["a.ts", "b.ts"], /expected at most one MODULE/],
     ];
     for (const [name, args, message] of cases) {
@@ -146,6 +156,105 @@ Deno.test("CLI mistakes (and, with --no-reload, a module that cannot be served) 
   } finally {
     listener.close();
   }
+});
+
+Deno.test("with reload and the inspector on, a directory or a Python file as MODULE, a host the machine cannot listen on, a port in hex or one port for the app and the inspector is one line and exit code 2", async (t) => {
+  // A port free a moment ago: the CLI must refuse it before it binds it.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const free = String((probe.addr as Deno.NetAddr).port);
+  probe.close();
+  const cases: [string, string[], RegExp][] = [
+    [
+      "a directory",
+      ["tests/fixtures/", "--port", "0", "--inspector-port", "0"],
+      /^error: Cannot load module "tests\/fixtures\/": it is a directory; name the app's file, like "tests\/fixtures\/\w+\.ts"$/m,
+    ],
+    [
+      "a Python file",
+      ["tests/fixtures/echo_environ.py", "--port", "0", "--inspector-port", "0"],
+      /^error: Cannot load module "tests\/fixtures\/echo_environ\.py": it is a Python file; this server runs WSGI applications written in TypeScript or JavaScript .*; serve a Python one with a Python server/m,
+    ],
+    [
+      "an inspector host that is not a host name",
+      ["--inspector-host", "http://localhost", "--port", "0", "--inspector-port", "0"],
+      /^error: Cannot serve the inspector on http:\/\/localhost:0: "http:\/\/localhost" is not an address this machine can listen on \(.*\); give --inspector-host an address like 127\.0\.0\.1/m,
+    ],
+    [
+      // Number("0x10") is 16: it served on port 16.
+      "a port that is not decimal digits",
+      ["--port", "0x10", "--inspector-port", "0"],
+      /^error: --port must be an integer from 0 to 65535 \(got "0x10"\); see --help$/m,
+    ],
+    [
+      // It said the inspector's port was in use: by the app.
+      "one port for the app and the inspector",
+      ["--port", free, "--inspector-port", free],
+      new RegExp(
+        `^error: --port and --inspector-port are both ${free}: the app and the inspector need a port each; pick another for one of them; see --help$`,
+        "m",
+      ),
+    ],
+  ];
+  for (const [name, args, message] of cases) {
+    await t.step(name, async () => {
+      // Killed after 30 s: a regression would serve instead of exiting.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "mod.ts", ...args],
+        cwd: ROOT,
+        stdin: "null",
+        env: { NO_COLOR: "1" },
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      equal(out.code, 2, stderr + new TextDecoder().decode(out.stdout));
+      match(stderr, message);
+      equal(stderr.trim().split("\n").length, 1, `one line, no stack trace:\n${stderr}`);
+    });
+  }
+});
+
+Deno.test("run without -A, the CLI says which permissions it lacks and to run it with -A; --help needs none", async (t) => {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...args],
+      cwd: ROOT,
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  await t.step("no permission at all", async () => {
+    const { code, stderr } = await run(["mod.ts", "--port", "0", "--inspector-port", "0"]);
+    equal(code, 2, stderr);
+    match(
+      stderr,
+      /^error: The CLI needs these permissions .*: run it as deno run -A mod\.ts \[MODULE\] \(not granted: --allow-read, --allow-write, --allow-net, --allow-env, --allow-run, --allow-sys\)$/m,
+    );
+    equal(stderr.trim().split("\n").length, 1, `one line, no stack trace:\n${stderr}`);
+  });
+  await t.step("some permissions", async () => {
+    const { code, stderr } = await run([
+      "--allow-net",
+      "--allow-read",
+      "mod.ts",
+      "--port",
+      "0",
+      "--inspector-port",
+      "0",
+    ]);
+    equal(code, 2, stderr);
+    match(
+      stderr,
+      /\(not granted: --allow-write, --allow-env, --allow-run, --allow-sys\)$/m,
+    );
+  });
+  await t.step("--help", async () => {
+    const { code, stdout, stderr } = await run(["mod.ts", "--help"]);
+    equal(code, 0, stderr);
+    match(stdout, /^Usage: deno run -A mod\.ts/);
+  });
 });
 
 Deno.test("--help documents every flag", async () => {

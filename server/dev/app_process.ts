@@ -14,8 +14,12 @@ import type { LoadError } from "./load_error.ts";
 
 /** The app process entry point. */
 const CHILD = new URL("./child.ts", import.meta.url).href;
-/** More `deno run` flags for app processes, for profiling: `WSGI_DEV_DENO_FLAGS="--cpu-prof"`. */
-const EXTRA_FLAGS = (Deno.env.get("WSGI_DEV_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
+/**
+ * More `deno run` flags for app processes, for profiling: `WSGI_DEV_DENO_FLAGS="--cpu-prof"`.
+ * Read when a process starts, not at import: `mod.ts` imports this module,
+ * and a top-level read would fail before the CLI can say which permissions it lacks.
+ */
+const extraFlags = () => (Deno.env.get("WSGI_DEV_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
 
 /** Where an app process is in its life: a standby waits for a `load` message. */
 export type ProcessState = "standby" | "starting" | "ready" | "retiring" | "gone";
@@ -87,7 +91,7 @@ export class AppProcess {
         "--unstable-net",
         // request.signal says only that a client left (the gateway's watchClient), with no warning.
         "--unstable-no-legacy-abort",
-        ...EXTRA_FLAGS,
+        ...extraFlags(),
         CHILD,
         JSON.stringify({ ...config, standby }),
       ],

@@ -64,6 +64,47 @@ export class DevUsageError extends Error {
   }
 }
 
+/** A module file of a directory to suggest: `app.ts`, `main.ts` or `mod.ts` first, else the first `.ts`. */
+function moduleIn(dir: URL): string | undefined {
+  try {
+    const names = [...Deno.readDirSync(dir)]
+      .filter((e) => e.isFile && /\.[mc]?[jt]sx?$/.test(e.name))
+      .map((e) => e.name)
+      .sort();
+    return ["app.ts", "main.ts", "mod.ts"].find((n) => names.includes(n)) ?? names[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why a `file:` module cannot be imported at all, or undefined: no file
+ * there, a directory (which an import refuses with a message that names no
+ * fix), or a Python file (which it reads as a JavaScript syntax error). Either is the command line's mistake, not a module to fix and
+ * reload.
+ */
+export function moduleFileProblem(module: URL, shown: string): string | undefined {
+  if (module.protocol !== "file:") return undefined;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(module);
+  } catch {
+    return `Cannot load module ${JSON.stringify(shown)}: no such file`;
+  }
+  if (info.isFile && /\.py$/i.test(module.pathname)) {
+    return `Cannot load module ${
+      JSON.stringify(shown)
+    }: it is a Python file; this server runs WSGI applications written in TypeScript or JavaScript (a .ts file that exports application, like examples/hello.ts); serve a Python one with a Python server (gunicorn, wsgiref)`;
+  }
+  if (info.isDirectory) {
+    const file = `${shown.replace(/[\\/]+$/, "")}/${moduleIn(module) ?? "app.ts"}`;
+    return `Cannot load module ${
+      JSON.stringify(shown)
+    }: it is a directory; name the app's file, like ${JSON.stringify(file)}`;
+  }
+  return undefined;
+}
+
 /**
  * Serves the app under the supervisor until stopped.
  *
@@ -71,13 +112,8 @@ export class DevUsageError extends Error {
  * @throws {DevUsageError} when the port is taken, or (without reload) the module cannot be served
  */
 export async function runDev(options: DevRunOptions, signal?: AbortSignal): Promise<number> {
-  if (options.module.protocol === "file:") {
-    try {
-      Deno.statSync(options.module);
-    } catch {
-      throw new DevUsageError(`Cannot load module ${JSON.stringify(options.shown)}: no such file`);
-    }
-  }
+  const problem = moduleFileProblem(options.module, options.shown);
+  if (problem) throw new DevUsageError(problem);
   const supervisor = new Supervisor({
     module: options.module.href,
     shown: options.shown,

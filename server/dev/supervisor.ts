@@ -59,19 +59,29 @@ export class PortError extends Error {
 function portError(
   error: unknown,
   what: string,
-  flag: string,
+  flags: { host: string; port: string },
   host: string,
   port: number,
 ): unknown {
+  const where = `Cannot serve ${what} on ${host}:${port}`;
   if (error instanceof Deno.errors.AddrInUse) {
+    return new PortError(`${where}: the port is in use; pick another with ${flags.port}`);
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
     return new PortError(
-      `Cannot serve ${what} on ${host}:${port}: the port is in use; pick another with ${flag}`,
+      `${where}: ${error.message}: not an address of this machine; give ${flags.host} one of its addresses, like 127.0.0.1`,
     );
   }
-  if (
-    error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
-  ) {
-    return new PortError(`Cannot serve ${what} on ${host}:${port}: ${(error as Error).message}`);
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new PortError(`${where}: ${error.message}`);
+  }
+  // A name Deno cannot parse (URIError: "invalid host"), or one no resolver knows.
+  if (error instanceof URIError || /failed to lookup address/.test(String(error))) {
+    return new PortError(
+      `${where}: ${JSON.stringify(host)} is not an address this machine can listen on (${
+        (error as Error).message
+      }); give ${flags.host} an address like 127.0.0.1, or "" for every interface`,
+    );
   }
   return error;
 }
@@ -219,14 +229,26 @@ export class Supervisor {
       // only one is replaced after a crash (a reload's processes bind beside the old ones).
       ({ port: this.#port, hold: this.#hold } = takePort(this.#o.hostname, this.#o.port));
     } catch (error) {
-      throw portError(error, "the app", "--port", this.#o.hostname, this.#o.port);
+      throw portError(
+        error,
+        "the app",
+        { host: "--host", port: "--port" },
+        this.#o.hostname,
+        this.#o.port,
+      );
     }
     if (this.#o.inspector) {
       try {
         this.#inspectorUrl = (await this.#o.inspector.listen(this.url)).url;
       } catch (error) {
         const { host, port } = inspectorAddress ?? { host: "", port: 0 };
-        throw portError(error, "the inspector", "--inspector-port", host, port);
+        throw portError(
+          error,
+          "the inspector",
+          { host: "--inspector-host", port: "--inspector-port" },
+          host,
+          port,
+        );
       }
     }
     const recording = this.#o.inspector?.appRecording;

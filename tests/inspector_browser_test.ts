@@ -17,9 +17,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
-import { createInspector } from "../inspector/mod.ts";
-import { serve } from "../server/serve.ts";
-import { MemorySink, sleep } from "./_helpers.ts";
+import { serveInspected, sleep } from "./_helpers.ts";
 import {
   ARTIFACTS,
   type Browser,
@@ -82,10 +80,7 @@ Deno.test({
   ignore: skip,
   async fn(t) {
     requireChromium(WHAT);
-    const inspector = createInspector({ port: 0, maxExchanges: 5000 });
-    const sink = new MemorySink();
-    const server = serve(app, { port: 0, log: false, errors: sink, recorder: inspector.recorder });
-    const { url } = await inspector.listen(server.url);
+    const { inspector, server, url } = await serveInspected(app, { maxExchanges: 5000 });
     let browser: Browser | undefined;
     const get = async (path: string, init?: RequestInit) => {
       const response = await fetch(server.url + path, init);

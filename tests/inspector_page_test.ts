@@ -16,9 +16,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
-import { createInspector } from "../inspector/mod.ts";
-import { serve } from "../server/serve.ts";
-import { MemorySink, sleep } from "./_helpers.ts";
+import { serveInspected, sleep } from "./_helpers.ts";
 import { noise } from "./_inspector.ts";
 import {
   type Browser,
@@ -147,14 +145,7 @@ Deno.test({
   ignore: skip,
   async fn(t) {
     requireChromium(WHAT);
-    const inspector = createInspector({ port: 0 });
-    const server = serve(app, {
-      port: 0,
-      log: false,
-      errors: new MemorySink(),
-      recorder: inspector.recorder,
-    });
-    const { url } = await inspector.listen(server.url);
+    const { inspector, server, url } = await serveInspected(app);
     const get = async (path: string, init?: RequestInit) => {
       const response = await fetch(server.url + path, init);
       return { status: response.status, body: await response.text() };

@@ -12,9 +12,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
-import { createInspector } from "../inspector/mod.ts";
-import { serve } from "../server/serve.ts";
-import { MemorySink } from "./_helpers.ts";
+import { serveInspected } from "./_helpers.ts";
 import {
   type Browser,
   byTestId,
@@ -77,14 +75,7 @@ Deno.test({
       start_response("200 OK", [["Content-Type", "text/plain"]]);
       return [encoder.encode("ok")];
     };
-    const inspector = createInspector({ port: 0 });
-    const server = serve(app, {
-      port: 0,
-      log: false,
-      errors: new MemorySink(),
-      recorder: inspector.recorder,
-    });
-    const { url } = await inspector.listen(server.url);
+    const { inspector, server, url } = await serveInspected(app);
     let browser: Browser | undefined;
     try {
       for (const path of ["/html", "/sse", "/json"]) await (await fetch(server.url + path)).text();

@@ -80,8 +80,8 @@ function moduleIn(dir: URL): string | undefined {
 /**
  * Why a `file:` module cannot be imported at all, or undefined: no file
  * there, a directory (which an import refuses with a message that names no
- * fix), or a Python file (which it reads as a JavaScript syntax error). Either is the command line's mistake, not a module to fix and
- * reload.
+ * fix), or a Python file (which it reads as a JavaScript syntax error).
+ * Each is the command line's mistake, not a module to fix and reload.
  */
 export function moduleFileProblem(module: URL, shown: string): string | undefined {
   if (module.protocol !== "file:") return undefined;

@@ -9,7 +9,10 @@
  */
 
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { sleep } from "./_helpers.ts";
+import type { Application } from "../mod.ts";
+import { serve, type Server } from "../server/serve.ts";
+import { createInspector, type Inspector, type InspectorOptions } from "../inspector/mod.ts";
+import { MemorySink, sleep } from "./_helpers.ts";
 
 /** The Chromium the tests drive. */
 export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -176,4 +179,30 @@ export async function cspViolations(page: Page): Promise<string[]> {
   return await page.evaluate(() =>
     (globalThis as unknown as { cspViolations: string[] }).cspViolations
   );
+}
+
+/** An app served on a free port with an inspector recording it, and the inspector's page. */
+export interface Inspected {
+  inspector: Inspector;
+  server: Server;
+  /** The inspector's page. */
+  url: string;
+  /** Where the app's diagnostics went. */
+  sink: MemorySink;
+}
+
+/**
+ * Serves `app` on 127.0.0.1 on a free port, quietly, recorded by a new
+ * inspector (`options`) listening on a free port of its own. The caller
+ * shuts both down.
+ */
+export async function serveInspected(
+  app: Application,
+  options: InspectorOptions = {},
+): Promise<Inspected> {
+  const inspector = createInspector({ port: 0, ...options });
+  const sink = new MemorySink();
+  const server = serve(app, { port: 0, log: false, errors: sink, recorder: inspector.recorder });
+  const { url } = await inspector.listen(server.url);
+  return { inspector, server, url, sink };
 }

@@ -7,7 +7,6 @@
 
 import type { Application } from "../mod.ts";
 import { serve, type ServeOptions, type Server } from "../server/serve.ts";
-import { createInspector, type Inspector, type InspectorOptions } from "../inspector/mod.ts";
 
 /** A sink that keeps what it is given, for asserting on logs and errors. */
 export class MemorySink {
@@ -34,32 +33,6 @@ export async function withServer(
   } finally {
     await server.shutdown();
   }
-}
-
-/** An app served on a free port with an inspector recording it, and the inspector's page. */
-export interface Inspected {
-  inspector: Inspector;
-  server: Server;
-  /** The inspector's page. */
-  url: string;
-  /** Where the app's diagnostics went. */
-  sink: MemorySink;
-}
-
-/**
- * Serves `app` on 127.0.0.1 on a free port, quietly, recorded by a new
- * inspector (`options`) listening on a free port of its own. The caller
- * shuts both down.
- */
-export async function serveInspected(
-  app: Application,
-  options: InspectorOptions = {},
-): Promise<Inspected> {
-  const inspector = createInspector({ port: 0, ...options });
-  const sink = new MemorySink();
-  const server = serve(app, { port: 0, log: false, errors: sink, recorder: inspector.recorder });
-  const { url } = await inspector.listen(server.url);
-  return { inspector, server, url, sink };
 }
 
 const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));

@@ -17,7 +17,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
-import { serveInspected, sleep } from "./_helpers.ts";
+import { sleep } from "./_helpers.ts";
 import {
   ARTIFACTS,
   type Browser,
@@ -25,6 +25,7 @@ import {
   launchChromium,
   requireChromium,
   row,
+  serveInspected,
   skipWithoutChromium,
   text,
   until,

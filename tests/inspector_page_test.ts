@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
-import { serveInspected, sleep } from "./_helpers.ts";
+import { sleep } from "./_helpers.ts";
 import { noise } from "./_inspector.ts";
 import {
   type Browser,
@@ -26,6 +26,7 @@ import {
   requireChromium,
   row,
   screenshot,
+  serveInspected,
   skipWithoutChromium,
   text,
   until,

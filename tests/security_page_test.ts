@@ -12,13 +12,13 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Application } from "../mod.ts";
-import { serveInspected } from "./_helpers.ts";
 import {
   type Browser,
   byTestId,
   launchChromium,
   requireChromium,
   row,
+  serveInspected,
   skipWithoutChromium,
   text,
   watchPage,
